@@ -1,0 +1,325 @@
+"""Real work in flight: what may still wake the loop from outside, and so must hold virtual time.
+
+The virtual clock jumps straight to the next deadline only when nothing real is under way.  This module
+answers the question "what is under way?" for one loop:
+
+- **jobs**: futures from ``run_in_executor`` (so ``to_thread`` and name resolution), the default executor's
+  shutdown, and anything passed to ``clock.track()``;
+- **processes**: subprocess transports whose child has not exited;
+- **threads**: threads started while the clock ran (not executor workers, whose work is tracked as jobs);
+- **sockets**: connected sockets whose peer is not another socket of this loop, and connects in progress.
+
+Each of these makes virtual time follow real time until it is over.  Listening sockets, pipes and threads
+that fed the loop with ``call_soon_threadsafe`` are weaker *wake-up sources*: they never hold time, but a
+test that looks deadlocked while one exists gets a short real grace before it is reported.
+
+``background()`` excludes an object from all of this ("it runs, but the test does not wait for it").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+import os
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from selectors import SelectorKey
+from typing import Any
+
+from . import _compat, diagnostics
+from .diagnostics import Site
+
+__all__ = ["InFlight", "RealWork"]
+
+# Classification of a registered file object.
+_INTERNAL = "internal"      # the loop's own self-pipe
+_IN_LOOP = "in-loop"        # a socket whose peer is another socket of this loop
+_EXTERNAL = "external"      # a connected socket whose peer is elsewhere: holds the clock
+_CONNECTING = "connecting"  # a connect in progress: holds the clock
+_SOURCE = "source"          # listening socket, pipe, other fd: a wake-up source only
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """One piece of real work holding the clock: what it is and where it started."""
+
+    what: str
+    site: Site | None = None
+
+    def __str__(self) -> str:
+        where = f" (started at {diagnostics.format_site(self.site)})" if self.site else ""
+        return f"{self.what}{where}"
+
+
+def _fd_of(fileobj: Any) -> int:
+    return fileobj if isinstance(fileobj, int) else int(fileobj.fileno())
+
+
+class RealWork:
+    """Registry of one loop's real work.  All methods are called on the loop's thread except noted."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[asyncio.Future[Any], InFlight] = {}
+        self._processes: dict[Any, InFlight] = {}
+        self._tracked: dict[int, tuple[Any, InFlight]] = {}
+        self._background: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._background_ids: set[int] = set()
+        self._background_pids: set[int] = set()
+        self._background_fds: set[int] = set()
+        self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
+        self._feeders: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        self._internal_fds: set[int] = set()
+        self._fd_class: dict[int, str] = {}
+        self.construction_done = False
+
+    # -- registration ---------------------------------------------------------------------------------
+    def note_registered(self, fileobj: Any) -> None:
+        """Record fds registered while the loop is being built (its self-pipe) as internal."""
+        if not self.construction_done:
+            self._internal_fds.add(_fd_of(fileobj))
+
+    def forget_fd(self, fileobj: Any) -> None:
+        try:
+            self._fd_class.pop(_fd_of(fileobj), None)
+        except (ValueError, OSError):
+            pass
+
+    def add_job(self, fut: asyncio.Future[Any], what: str, site: Site | None) -> None:
+        self._jobs[fut] = InFlight(what, site)
+        fut.add_done_callback(self._job_done)
+
+    def _job_done(self, fut: asyncio.Future[Any]) -> None:
+        self._jobs.pop(fut, None)
+
+    def add_process(self, transport: Any, what: str, site: Site | None) -> None:
+        self._processes[transport] = InFlight(what, site)
+
+    def note_feeder(self) -> None:
+        """Called from any thread by ``call_soon_threadsafe``: remember which threads feed this loop."""
+        thread = threading.current_thread()
+        if thread not in self._feeders:
+            self._feeders.add(thread)
+
+    def track(self, obj: Any, what: str, site: Site | None) -> None:
+        self._tracked[id(obj)] = (obj, InFlight(what, site))
+
+    def background(self, obj: Any) -> None:
+        pid = getattr(obj, "pid", None)
+        if isinstance(pid, int):
+            self._background_pids.add(pid)
+        fd = _socket_fd_of(obj)
+        if fd is not None:
+            self._background_fds.add(fd)
+        try:
+            self._background.add(obj)
+        except TypeError:
+            self._background_ids.add(id(obj))
+        self._tracked.pop(id(obj), None)
+
+    def is_background(self, obj: Any) -> bool:
+        try:
+            return obj in self._background
+        except TypeError:
+            return id(obj) in self._background_ids
+
+    def jobs(self) -> list[tuple[asyncio.Future[Any], InFlight]]:
+        """Executor jobs still running (for the leak checker and for reports)."""
+        return [(f, i) for f, i in self._jobs.items() if not f.done()]
+
+    # -- the question ---------------------------------------------------------------------------------
+    def in_flight(self, fd_map: Mapping[Any, SelectorKey]) -> list[InFlight]:
+        """Everything that currently holds virtual time to real time (empty list: time may jump)."""
+        held: list[InFlight] = []
+        for fut, info in self._jobs.items():
+            if not fut.done() and not self.is_background(fut):
+                held.append(info)
+        for transport, info in list(self._processes.items()):
+            if transport.get_returncode() is not None:
+                del self._processes[transport]
+            elif not self.is_background(transport) and transport.get_pid() not in self._background_pids:
+                held.append(info)
+        for key, (obj, info) in list(self._tracked.items()):
+            if _finished(obj):
+                del self._tracked[key]
+            else:
+                held.append(info)
+        held.extend(self._busy_threads())
+        for key in fd_map.values():
+            kind = self._classify(key, fd_map)
+            if kind == _EXTERNAL or kind == _CONNECTING:
+                if key.fd not in self._background_fds:
+                    held.append(InFlight(f"{'connect to' if kind == _CONNECTING else 'socket to'} "
+                                         f"{_peer_text(key.fileobj)}"))
+        return held
+
+    def wake_up_sources(self, fd_map: Mapping[Any, SelectorKey]) -> list[str]:
+        """Things that could still wake the loop although they hold no time (listeners, pipes, feeders)."""
+        sources = [f"fd {key.fd} ({_describe_fd(key.fileobj)})" for key in fd_map.values()
+                   if self._classify(key, fd_map) == _SOURCE and key.fd not in self._background_fds]
+        for thread in list(self._feeders):
+            if thread.is_alive() and thread is not threading.current_thread():
+                sources.append(f"thread {thread.name!r} (it called call_soon_threadsafe)")
+        return sources
+
+    def _busy_threads(self) -> list[InFlight]:
+        if threading.active_count() <= len(self._baseline_threads):
+            current = threading.enumerate()
+            if all(t in self._baseline_threads for t in current):
+                return []
+        else:
+            current = threading.enumerate()
+        workers = _compat.executor_worker_threads()
+        held = []
+        for thread in current:
+            if thread in self._baseline_threads or thread in workers or self.is_background(thread):
+                continue
+            if not thread.is_alive():
+                continue
+            held.append(InFlight(f"thread {thread.name!r}"))
+        return held
+
+    def _classify(self, key: SelectorKey, fd_map: Mapping[Any, SelectorKey]) -> str:
+        fd = key.fd
+        if fd in self._internal_fds:
+            return _INTERNAL
+        cached = self._fd_class.get(fd)
+        if cached is not None:
+            return cached
+        kind = _classify_fileobj(key, fd_map)
+        if kind in (_IN_LOOP, _SOURCE):  # settled answers; "external" may become "in-loop" once accepted
+            self._fd_class[fd] = kind
+        return kind
+
+
+def _socket_fd_of(obj: Any) -> int | None:
+    """The fd behind a socket, a transport or a StreamWriter, or None."""
+    transport = getattr(obj, "transport", None)
+    if transport is not None and hasattr(transport, "get_extra_info"):
+        obj = transport
+    if hasattr(obj, "get_extra_info"):
+        obj = obj.get_extra_info("socket")
+    if isinstance(obj, socket.socket) or (obj is not None and hasattr(obj, "fileno") and hasattr(obj, "family")):
+        try:
+            return int(obj.fileno())
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _finished(obj: Any) -> bool:
+    if isinstance(obj, threading.Thread):
+        return not obj.is_alive()
+    done = getattr(obj, "done", None)
+    if callable(done):
+        return bool(done())
+    returncode = getattr(obj, "returncode", None)
+    if returncode is not None:
+        return True
+    get_returncode = getattr(obj, "get_returncode", None)
+    if callable(get_returncode):
+        return get_returncode() is not None
+    is_closing = getattr(obj, "is_closing", None)
+    if callable(is_closing):
+        return bool(is_closing())
+    return False
+
+
+def _as_socket(fileobj: Any) -> socket.socket | None:
+    if isinstance(fileobj, socket.socket):
+        return fileobj
+    try:
+        fd = _fd_of(fileobj)
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            return None
+        return socket.socket(fileno=os.dup(fd))
+    except (OSError, ValueError):
+        return None
+
+
+def _names(sock: socket.socket) -> tuple[Any, Any]:
+    try:
+        own = sock.getsockname()
+    except OSError:
+        own = None
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        peer = None
+    return own, peer
+
+
+def _norm(addr: Any) -> Any:
+    """Normalise an address for comparison (IPv6 tuples carry flow info and scope id)."""
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return (addr[0], addr[1])
+    return addr
+
+
+def _is_wildcard_of(listener: Any, peer: Any) -> bool:
+    return (isinstance(listener, tuple) and isinstance(peer, tuple) and len(listener) >= 2
+            and len(peer) >= 2 and listener[0] in ("0.0.0.0", "::", "") and listener[1] == peer[1])
+
+
+def _classify_fileobj(key: SelectorKey, fd_map: Mapping[Any, SelectorKey]) -> str:
+    sock = _as_socket(key.fileobj)
+    if sock is None:
+        return _SOURCE
+    owned = sock is not key.fileobj
+    try:
+        own, peer = _names(sock)
+        if peer is None:
+            # Not connected: a listener, an unconnected datagram socket, or a connect in progress.
+            if sock.type == socket.SOCK_STREAM and key.events & 2 and not key.events & 1:  # EVENT_WRITE only
+                return _CONNECTING
+            return _SOURCE
+        if sock.family == getattr(socket, "AF_UNIX", None) and not peer:
+            return _IN_LOOP  # an unnamed pair (socketpair): both ends live in this process
+        peer_n = _norm(peer)
+        for other in fd_map.values():
+            if other.fd == key.fd:
+                continue
+            other_sock = _as_socket(other.fileobj)
+            if other_sock is None:
+                continue
+            try:
+                other_own, other_peer = _names(other_sock)
+            finally:
+                if other_sock is not other.fileobj:
+                    other_sock.close()
+            if _norm(other_own) == peer_n and (other_peer is None or _norm(other_peer) == _norm(own)):
+                return _IN_LOOP
+            if other_peer is None and _is_wildcard_of(other_own, peer):
+                return _IN_LOOP  # a listener of this loop bound to 0.0.0.0 / :: on the peer's port
+            if other_peer is not None and _norm(other_peer) == _norm(own) and _norm(other_own) == peer_n:
+                return _IN_LOOP
+        return _EXTERNAL
+    finally:
+        if owned:
+            sock.close()
+
+
+def _peer_text(fileobj: Any) -> str:
+    sock = _as_socket(fileobj)
+    if sock is None:
+        return repr(fileobj)
+    try:
+        _own, peer = _names(sock)
+        return str(peer) if peer is not None else "(not connected yet)"
+    finally:
+        if sock is not fileobj:
+            sock.close()
+
+
+def _describe_fd(fileobj: Any) -> str:
+    sock = _as_socket(fileobj)
+    if sock is None:
+        return "pipe or file"
+    try:
+        own, _peer = _names(sock)
+        return f"listening socket {own}" if own else "socket"
+    finally:
+        if sock is not fileobj:
+            sock.close()
