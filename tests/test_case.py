@@ -1,0 +1,233 @@
+"""AsyncTestCase keeps IsolatedAsyncioTestCase's whole contract, and adds only what it promises.
+
+The contract is proven with CPython's own test module for IsolatedAsyncioTestCase, shipped with every
+interpreter (``test.test_unittest.test_async_case`` on 3.11+, ``unittest.test.test_async_case`` on 3.10):
+its tests run here unchanged, with ``unittest.IsolatedAsyncioTestCase`` swapped for AsyncTestCase while each
+of them runs.  The module is not copied; it is imported from the interpreter under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import time
+import unittest
+import warnings
+from typing import Any
+
+import asynctestkit
+from asynctestkit import AsyncTestCase, real_time
+
+
+def _cpython_module() -> Any:
+    for name in ("test.test_unittest.test_async_case", "unittest.test.test_async_case"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+_CPYTHON = _cpython_module()
+
+
+class _Swapped(unittest.TestCase):
+    """Runs one CPython test with unittest.IsolatedAsyncioTestCase replaced by AsyncTestCase."""
+
+    def __init__(self, inner: unittest.TestCase) -> None:
+        super().__init__("runTest")
+        self._inner = inner
+
+    def id(self) -> str:
+        return f"{__name__}.CPythonContract.{self._inner.id().rsplit('.', 1)[-1]}"
+
+    def __str__(self) -> str:
+        return f"{self.id()} (CPython's test_async_case against AsyncTestCase)"
+
+    def runTest(self) -> None:
+        original = unittest.IsolatedAsyncioTestCase
+        unittest.IsolatedAsyncioTestCase = _ContractCase  # type: ignore[misc]
+        try:
+            result = unittest.TestResult()
+            self._inner.run(result)
+        finally:
+            unittest.IsolatedAsyncioTestCase = original  # type: ignore[misc]
+        problems = result.failures + result.errors
+        if problems:
+            self.fail("\n".join(text for _test, text in problems))
+        if result.skipped:
+            self.skipTest(result.skipped[0][1])
+
+
+class _ContractCase(AsyncTestCase):
+    """AsyncTestCase as CPython's tests see it.
+
+    Leak checks are turned off here only because one CPython test (test_cancellation_hanging_tasks)
+    deliberately leaks a task and checks that the base class cancels it silently; tests/test_leakcase.py
+    covers what our check does with that same pattern.
+    """
+
+    leak_checks: Any = False
+
+
+def load_tests(loader: unittest.TestLoader, standard_tests: unittest.TestSuite, pattern: str | None) -> unittest.TestSuite:
+    suite = unittest.TestSuite()
+    for cls in (ContractSourceTests, LoopTests):
+        suite.addTests(loader.loadTestsFromTestCase(cls))
+    if _CPYTHON is not None:
+        for test in loader.loadTestsFromTestCase(_CPYTHON.TestAsyncCase):
+            suite.addTest(_Swapped(test))
+    return suite
+
+
+class ContractSourceTests(unittest.TestCase):
+    def test_cpython_test_async_case_module_is_available(self) -> None:
+        self.assertIsNotNone(_CPYTHON, "CPython's test_async_case module is missing from this interpreter "
+                                       "(install the python test package) - the contract cannot be checked")
+
+
+class LoopTests(unittest.TestCase):
+    def test_each_test_runs_on_a_virtual_clock_loop_that_is_current(self) -> None:
+        seen: dict[str, Any] = {}
+
+        class T(AsyncTestCase):
+            def setUp(self) -> None:
+                seen["setup_loop"] = asyncio.get_event_loop()
+
+            async def test_x(self) -> None:
+                seen["loop"] = asyncio.get_running_loop()
+
+        result = unittest.TestResult()
+        T("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertIsInstance(seen["loop"], asynctestkit.VirtualClockLoop)
+        self.assertIs(seen["setup_loop"], seen["loop"])
+        self.assertTrue(seen["loop"].is_closed())
+
+    def test_debug_mode_is_off_by_default_and_can_be_turned_on(self) -> None:
+        seen: list[bool] = []
+
+        class T(AsyncTestCase):
+            async def test_x(self) -> None:
+                seen.append(asyncio.get_running_loop().get_debug())
+
+        class D(T):
+            asyncio_debug = True
+
+        for cls in (T, D):
+            result = unittest.TestResult()
+            cls("test_x").run(result)
+            self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertEqual(seen, [False, True])
+
+    def test_virtual_clock_false_gives_a_plain_real_time_loop(self) -> None:
+        seen: dict[str, Any] = {}
+
+        class T(AsyncTestCase):
+            virtual_clock = False
+
+            async def test_x(self) -> None:
+                loop = asyncio.get_running_loop()
+                seen["loop"] = loop
+                start = time.perf_counter()
+                await asyncio.sleep(0.02)
+                seen["real"] = time.perf_counter() - start
+                with self.assertRaisesRegex(RuntimeError, "runs on the real clock"):
+                    self.clock
+
+        result = unittest.TestResult()
+        T("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertNotIsInstance(seen["loop"], asynctestkit.VirtualClockLoop)
+        self.assertGreaterEqual(seen["real"], 0.015)
+
+    def test_real_time_decorator_opts_out_one_test(self) -> None:
+        kinds: dict[str, bool] = {}
+
+        class T(AsyncTestCase):
+            async def test_virtual(self) -> None:
+                kinds["virtual"] = isinstance(asyncio.get_running_loop(), asynctestkit.VirtualClockLoop)
+
+            @real_time
+            async def test_real(self) -> None:
+                kinds["real"] = isinstance(asyncio.get_running_loop(), asynctestkit.VirtualClockLoop)
+
+        for name in ("test_virtual", "test_real"):
+            result = unittest.TestResult()
+            T(name).run(result)
+            self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertEqual(kinds, {"virtual": True, "real": False})
+
+    def test_real_time_rejects_a_non_callable(self) -> None:
+        with self.assertRaisesRegex(TypeError, "decorates a test method"):
+            real_time(42)  # type: ignore[type-var]
+
+    def test_clock_outside_a_running_test_is_a_clear_error(self) -> None:
+        class T(AsyncTestCase):
+            async def test_x(self) -> None:
+                pass
+
+        test = T("test_x")
+        with self.assertRaisesRegex(RuntimeError, "available only while a test runs"):
+            test.clock
+        test.run(unittest.TestResult())
+        with self.assertRaisesRegex(RuntimeError, "available only while a test runs"):
+            test.clock
+
+    @unittest.skipUnless(sys.version_info >= (3, 13), "loop_factory is public from 3.13")
+    def test_a_custom_loop_factory_is_respected_and_the_clock_degrades(self) -> None:
+        seen: dict[str, Any] = {}
+
+        class T(AsyncTestCase):
+            loop_factory = asyncio.SelectorEventLoop  # type: ignore[assignment]
+
+            async def test_x(self) -> None:
+                seen["loop"] = asyncio.get_running_loop()
+                with self.assertRaisesRegex(RuntimeError, "available only while a test runs|real clock"):
+                    self.clock
+
+        result = unittest.TestResult()
+        T("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertNotIsInstance(seen["loop"], asynctestkit.VirtualClockLoop)
+
+    def test_no_deprecation_warning_from_the_machinery(self) -> None:
+        class T(AsyncTestCase):
+            def setUp(self) -> None:
+                asyncio.get_event_loop()
+
+            async def test_x(self) -> None:
+                await asyncio.sleep(1)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            result = unittest.TestResult()
+            T("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+
+    def test_hang_reports_show_the_phase_and_keep_teardown_running(self) -> None:
+        events: list[str] = []
+
+        class T(AsyncTestCase):
+            async def asyncSetUp(self) -> None:
+                self.addAsyncCleanup(self.cleanup)
+
+            async def cleanup(self) -> None:
+                events.append("cleanup")
+
+            async def asyncTearDown(self) -> None:
+                events.append("asyncTearDown")
+
+            async def test_x(self) -> None:
+                await asyncio.Event().wait()
+
+        result = unittest.TestResult()
+        T("test_x").run(result)
+        self.assertEqual(len(result.failures), 1, result.errors)
+        self.assertIn("DeadlockError: test 'test_x' can never finish", result.failures[0][1])
+        self.assertEqual(events, ["asyncTearDown", "cleanup"])
+
+
+if __name__ == "__main__":
+    unittest.main()
