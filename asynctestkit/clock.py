@@ -29,6 +29,8 @@ import asyncio
 import importlib
 import logging
 import math
+import signal
+import threading
 import time as _time
 import types
 from collections.abc import Iterator
@@ -129,6 +131,8 @@ class VirtualClock:
         self._pending_error: HangError | None = None
         self._deliveries = 0
         self._patches: list[tuple[Any, str, Any]] = []
+        self._in_select = False
+        self._alarm_previous: Any = None
         self.slow_callback_check = True
 
     # -- reading time -------------------------------------------------------------------------------
@@ -289,9 +293,42 @@ class VirtualClock:
         self._phase_label = label
         self._deliveries = 0
         self._real_start = _time.perf_counter()
+        self._arm_alarm()
 
     def _exit_phase(self) -> None:
         self._phase_task = None
+        self._disarm_alarm()
+
+    # The select-level watchdog cannot see synchronous code that never yields to the loop.  On POSIX, in
+    # the main thread, a SIGALRM timer catches it: the handler raises LivelockError in the blocking code,
+    # so the traceback ends at the exact line.  Skipped when another tool (e.g. pytest-timeout) owns SIGALRM.
+    def _arm_alarm(self) -> None:
+        if self.watchdog is None or not hasattr(signal, "setitimer"):
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGALRM)
+        if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return
+        self._alarm_previous = previous
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.watchdog)
+
+    def _disarm_alarm(self) -> None:
+        if self._alarm_previous is None:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._alarm_previous)
+        self._alarm_previous = None
+
+    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+        if self._in_select or self._phase_task is None:
+            return  # the loop is idle or between phases: the select-level watchdog reports it
+        site = None if frame is None else (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+        raise LivelockError(
+            f"{self._phase_label} ran longer than the real-time watchdog of {self.watchdog:g} s: "
+            f"synchronous code blocked the event loop at {diagnostics.format_site(site, with_source=True)} "
+            f"(virtual t={self._loop._atk_now - self._start:.3f}s)")
 
     def _take_pending_error(self) -> HangError | None:
         error, self._pending_error = self._pending_error, None
@@ -301,6 +338,7 @@ class VirtualClock:
         self._last_exit = None
 
     def _close(self) -> None:
+        self._disarm_alarm()
         self._unpatch()
         for waiter in self._idle_waiters:
             waiter.cancel()
@@ -315,6 +353,7 @@ class VirtualClock:
                 logger.warning("Executing a loop iteration took %.3f seconds (real time; asyncio's own "
                                "slow-callback check is blind under virtual time): a callback or coroutine "
                                "step blocked the event loop", blocked)
+        self._in_select = True
         try:
             if self.watchdog is not None and self._phase_task is not None \
                     and entered - self._real_start > self.watchdog:
@@ -324,6 +363,7 @@ class VirtualClock:
                 return inner.select(0)
             return self._idle(inner, timeout)
         finally:
+            self._in_select = False
             self._last_exit = _time.perf_counter()
 
     def _idle(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
