@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
 STOP = None
 
 
@@ -24,7 +25,7 @@ class Dispatcher:
     async def run(self) -> int:
         try:
             while (job := await self.queue.get()) is not STOP:
-                task = asyncio.create_task(job())
+                task: asyncio.Task[None] = asyncio.create_task(job())
                 self.running[task] = None
                 task.add_done_callback(self._done)
         finally:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import unittest
+from collections.abc import Awaitable, Callable
 
 import asynctestkit
 
 
-async def fetch_with_retries(fetch, *, attempts: int, delay: float) -> str:
+async def fetch_with_retries(fetch: Callable[[], Awaitable[str]], *, attempts: int, delay: float) -> str:
     """Call ``fetch`` until it succeeds, sleeping ``delay`` seconds between attempts."""
     for attempt in range(attempts):
         try:
@@ -22,7 +23,7 @@ async def fetch_with_retries(fetch, *, attempts: int, delay: float) -> str:
 
 class QuickstartTest(asynctestkit.AsyncTestCase):
     async def test_succeeds_on_the_fourth_attempt_after_three_delays(self) -> None:
-        calls = []
+        calls: list[float] = []
 
         async def flaky() -> str:
             calls.append(self.clock.elapsed())
