@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures.thread as _cf_thread
 import sys
 import threading
+import time as _time
 import unittest
 import warnings
 from collections.abc import Callable
@@ -131,6 +132,109 @@ def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
         asyncio.set_event_loop(loop)
 
 
+# --- virtual clock ----------------------------------------------------------------------------------------
+# Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources); canaries in
+# tests/test_compat.py (VirtualClockNamesTests).
+
+def clock_resolution(loop: asyncio.AbstractEventLoop) -> float:
+    """The loop's timer resolution (private ``BaseEventLoop._clock_resolution``, 3.4-3.14).
+
+    ``_run_once`` runs every timer with ``when < time() + _clock_resolution``.  Falls back to the public
+    ``time.get_clock_info("monotonic").resolution`` that asyncio initialises it from.
+    """
+    value = getattr(loop, "_clock_resolution", None)
+    return float(value) if isinstance(value, float) else _time.get_clock_info("monotonic").resolution
+
+
+def set_clock_resolution(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    """Widen the loop's timer resolution (private ``_clock_resolution``, see :func:`clock_resolution`).
+
+    The virtual clock widens it to one ulp of the current time once that exceeds the real resolution, so
+    that a timer due exactly now still runs at large magnitudes (CPython gh-116342).
+    """
+    loop._clock_resolution = seconds  # type: ignore[attr-defined]
+
+
+def handle_args(handle: asyncio.Handle) -> tuple[Any, ...]:
+    """The arguments a loop handle calls its callback with (private ``Handle._args``, 3.4-3.14), or ()."""
+    args = getattr(handle, "_args", None)
+    return args if isinstance(args, tuple) else ()
+
+
+_CF_THREAD_FILE = _cf_thread.__file__
+
+
+def has_executor_workers() -> bool:
+    """Cheap check: does any ``ThreadPoolExecutor`` worker thread exist (see :func:`executor_worker_threads`)?"""
+    queues = getattr(_cf_thread, "_threads_queues", None)
+    return bool(queues)
+
+
+def busy_executor_jobs() -> list[tuple[threading.Thread | None, Any]]:
+    """``(worker thread, function)`` per ``ThreadPoolExecutor`` job running now, ``(None, None)`` per job queued.
+
+    Private, 3.8-3.14 (checked on 3.10-3.13), read-only:
+
+    - the worker registry ``concurrent.futures.thread._threads_queues`` (see :func:`executor_worker_threads`);
+    - ``sys._current_frames()`` (documented, "for specialised purposes") to see what each worker executes:
+      inside ``_WorkItem.run`` (its ``self.fn`` is the submitted function), and in ``_worker`` the local
+      ``executor_reference`` (a weakref to the executor);
+    - ``ThreadPoolExecutor._idle_semaphore`` and its ``_value``: a worker releases it when it starts
+      waiting for work and ``submit()`` takes it when it hands a job to an idle worker, so live workers
+      minus idle ones minus running ones is the number of jobs handed over but not started yet (on 3.13
+      ``SimpleQueue`` passes an item straight to a waiting worker, so the queue itself looks empty); the
+      work queue's public ``qsize()`` counts the jobs queued behind busy workers.
+
+    Returns [] at once when no worker exists.
+    """
+    queues = getattr(_cf_thread, "_threads_queues", None)
+    if not queues:
+        return []
+    frames = sys._current_frames()
+    jobs: list[tuple[threading.Thread | None, Any]] = []
+    pools: dict[int, list[Any]] = {}  # id(executor) -> [executor, live workers, running workers]
+    for thread in list(queues.keys()):
+        if not thread.is_alive():
+            continue  # a dead worker not collected yet: its ident may already belong to a new thread
+        frame = frames.get(thread.ident) if thread.ident is not None else None
+        running = 0
+        executor = None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename == _CF_THREAD_FILE:
+                if code.co_name == "run" and not running:
+                    jobs.append((thread, getattr(frame.f_locals.get("self"), "fn", None)))
+                    running = 1
+                elif code.co_name == "_worker":
+                    ref = frame.f_locals.get("executor_reference")
+                    executor = ref() if callable(ref) else None
+                    break
+            frame = frame.f_back
+        if executor is not None:
+            entry = pools.setdefault(id(executor), [executor, 0, 0, queues.get(thread)])
+            entry[1] += 1
+            entry[2] += running
+    for executor, live, running, work_queue in pools.values():
+        idle = getattr(getattr(executor, "_idle_semaphore", None), "_value", None)
+        handed_over = max(0, live - idle - running) if isinstance(idle, int) else 0
+        queued = work_queue.qsize() if work_queue is not None else 0
+        jobs.extend([(None, None)] * (handed_over + queued))
+    return jobs
+
+
+def is_child_watcher_thread(thread: threading.Thread) -> bool:
+    """True for the thread asyncio's threaded child watcher starts to wait for one subprocess.
+
+    ``ThreadedChildWatcher`` (3.8-3.13; ``_ThreadedChildWatcher`` in 3.14, the fallback when pidfds are not
+    available) runs its private method ``_do_waitpid`` in a thread per child; read through the private
+    ``Thread._target``.  The subprocess itself is tracked through its transport.
+    """
+    target = getattr(thread, "_target", None)
+    owner = getattr(target, "__self__", None)
+    return getattr(target, "__name__", None) == "_do_waitpid" and \
+        type(owner).__module__ == "asyncio.unix_events"
+
+
 # --- hooking our loop into IsolatedAsyncioTestCase ------------------------------------------------------
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
@@ -196,3 +300,176 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
 def phase_runner_task() -> asyncio.Task[Any] | None:
     """The task that runs the current test phase (3.10: the test case's long-lived runner task)."""
     return asyncio.current_task()
+
+
+# --- assertions ---------------------------------------------------------------------------------------
+# Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources).
+
+#: Called before each selector poll with the poll's timeout; returns True to make that poll non-blocking.
+SelectObserver = Callable[[Any], bool]
+_OBSERVERS = "_atk_select_observers"
+_ORIGINAL_SELECT = "_atk_original_select"
+
+
+def observe_selects(loop: asyncio.AbstractEventLoop, observer: SelectObserver) -> Callable[[], None]:
+    """Call ``observer(timeout)`` once per iteration of *loop*, just before it polls for I/O; return a remover.
+
+    Private: ``BaseSelectorEventLoop._selector`` (3.4-3.14).  ``BaseEventLoop._run_once`` calls
+    ``self._selector.select(timeout)`` exactly once per iteration, with ``timeout == 0`` when a callback is
+    ready or a timer is due, and ``None`` or a positive number when the loop is about to wait: this is how the
+    assertions count loop iterations and see the loop go idle, on any selector loop (plain asyncio's and
+    :class:`~asynctestkit.VirtualClockLoop`, whose clock sits behind the selector).  An observer returns True
+    when it has just scheduled work, which turns that one poll into a non-blocking one.
+
+    The selector's ``select`` is shadowed by an instance attribute while observers exist; removing the last
+    observer restores it exactly.  Raises TypeError for a loop without a selector (proactor, uvloop).
+    """
+    selector: Any = getattr(loop, "_selector", None)
+    if selector is None or not callable(getattr(selector, "select", None)):
+        raise TypeError(f"this assertion needs a selector event loop (asyncio.SelectorEventLoop or "
+                        f"asynctestkit.VirtualClockLoop) to observe loop iterations; the test runs on "
+                        f"{type(loop).__module__}.{type(loop).__qualname__}")
+    observers: list[SelectObserver] | None = selector.__dict__.get(_OBSERVERS)
+    if observers is None:
+        own = selector.__dict__.get("select")
+        inner = selector.select
+        active: list[SelectObserver] = []
+
+        def select(timeout: float | None = None) -> Any:
+            force = False
+            for each in list(active):
+                if each(timeout):
+                    force = True
+            return inner(0 if force else timeout)
+
+        selector.__dict__[_ORIGINAL_SELECT] = own
+        selector.__dict__[_OBSERVERS] = active
+        selector.select = select
+        observers = active
+
+    def remove() -> None:
+        for index, each in enumerate(observers):
+            if each is observer:
+                del observers[index]
+                break
+        if not observers and selector.__dict__.get(_OBSERVERS) is observers:
+            own = selector.__dict__.pop(_ORIGINAL_SELECT)
+            del selector.__dict__[_OBSERVERS]
+            if own is None:
+                del selector.select
+            else:
+                selector.select = own
+
+    observers.append(observer)
+    return remove
+
+
+def uncancel(task: asyncio.Task[Any]) -> int:
+    """``Task.uncancel()`` on 3.11+ (public; returns the remaining count); a no-op returning 0 on 3.10."""
+    if sys.version_info >= (3, 11):
+        return task.uncancel()
+    else:  # pragma: no cover - 3.10
+        return 0
+
+
+def cancelling(task: asyncio.Task[Any]) -> int:
+    """``Task.cancelling()`` on 3.11+ (public); 0 on 3.10, which does not count cancellation requests."""
+    if sys.version_info >= (3, 11):
+        return task.cancelling()
+    else:  # pragma: no cover - 3.10
+        return 0
+
+
+# --- leak checks ----------------------------------------------------------------------------------------
+# Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources); canaries at the end
+# of tests/test_compat.py.
+
+#: Private unittest methods LeakCheckMixin overrides besides those in IATC_PRIVATE_METHODS:
+#: ``IsolatedAsyncioTestCase._callTearDown(self)`` and ``_callCleanup(self, function, /, *args, **kwargs)``
+#: (3.10-3.14) and, on 3.10 only,
+#: ``TestCase._feedErrorsToResult(self, result, errors)`` (3.10 hands a test's errors to the result only after
+#: its cleanups ran; 3.11 reports each error at once and removed the method).
+LEAK_HOOK_METHODS = ("_callTearDown", "_callCleanup") + (() if PY311 else ("_feedErrorsToResult",))
+
+
+def test_case_loop(test: unittest.IsolatedAsyncioTestCase) -> asyncio.AbstractEventLoop | None:
+    """The loop an ``IsolatedAsyncioTestCase`` runs its test on, created now if it does not exist yet.
+
+    3.11+: private attribute ``_asyncioRunner`` (an ``asyncio.Runner``; its public ``get_loop()`` creates the
+    loop, exactly what the test case's own ``_callSetUp`` does first).  3.10: private ``_asyncioTestLoop``,
+    created by ``run()`` before ``setUp``.  None when the test case has neither (a foreign subclass).
+    """
+    if PY311:
+        runner = getattr(test, "_asyncioRunner", None)
+        return runner.get_loop() if runner is not None else None
+    return getattr(test, "_asyncioTestLoop", None)  # pragma: no cover - 3.10
+
+
+def outcome_success(test: unittest.TestCase) -> bool:
+    """Whether the test part now running has failed so far (a failed ``subTest`` sets it), True if unknown.
+
+    Private ``TestCase._outcome`` (a ``unittest.case._Outcome``) and its ``success`` flag, 3.4-3.14; each
+    part (setUp, the test, tearDown, each cleanup) starts with it reset to True.
+    """
+    outcome = getattr(test, "_outcome", None)
+    return bool(getattr(outcome, "success", True))
+
+
+def outcome_result(test: unittest.TestCase) -> Any:
+    """The ``TestResult`` the running test reports to (private ``TestCase._outcome.result``), or None."""
+    return getattr(getattr(test, "_outcome", None), "result", None)
+
+
+def forget_task(task: asyncio.Task[Any]) -> None:
+    """Remove *task* from ``asyncio.all_tasks()`` so a loop's shutdown stops waiting for it.
+
+    ``asyncio._unregister_task`` is exported in ``asyncio.__all__`` (3.7-3.14) for third-party task classes;
+    used only for a task that refused to be cancelled, after its coroutine was closed.
+    """
+    asyncio._unregister_task(task)
+
+
+def thread_target(thread: threading.Thread) -> Any:
+    """The function a running ``threading.Thread`` was given (private ``Thread._target``, 3.0-3.14), or None."""
+    return getattr(thread, "_target", None)
+
+
+def object_loop(obj: object) -> asyncio.AbstractEventLoop | None:
+    """The event loop an asyncio object belongs to: ``get_loop()`` when public (futures, tasks, servers), else
+    the private ``_loop`` attribute that asyncio transports and stream writers (and aio-libs objects) keep,
+    3.4-3.14.  None when *obj* has neither.
+    """
+    get_loop = getattr(obj, "get_loop", None)
+    try:
+        loop = get_loop() if callable(get_loop) else getattr(obj, "_loop", None)
+    except Exception:  # a half-finalized object
+        return None
+    return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+
+
+ShowWarnMsg = Callable[[warnings.WarningMessage], None]
+
+
+def swap_showwarnmsg(hook: ShowWarnMsg | None) -> ShowWarnMsg:
+    """Install *hook* as ``warnings._showwarnmsg`` (None: leave it) and return the function that was there.
+
+    Private: ``warnings._showwarnmsg(msg)`` (3.6-3.14) is what the C warnings machinery calls for every
+    warning that passed the filters, with a ``WarningMessage`` that carries the warning's ``source`` object;
+    the public ``showwarning`` hook loses ``source``.
+    """
+    previous: ShowWarnMsg = warnings._showwarnmsg  # type: ignore[attr-defined]
+    if hook is not None:
+        warnings._showwarnmsg = hook  # type: ignore[attr-defined]
+    return previous
+
+
+def warnings_display_state() -> tuple[object, object]:
+    """``(warnings.showwarning, warnings._showwarnmsg_impl)``: changes when a ``catch_warnings(record=True)``
+    (``assertWarns``) or a replaced ``showwarning`` starts capturing.  Private ``_showwarnmsg_impl``, 3.6-3.14.
+    """
+    return warnings.showwarning, getattr(warnings, "_showwarnmsg_impl", None)
+
+
+def handle_callback(handle: asyncio.Handle) -> Any:
+    """The callback of a loop handle (private ``Handle._callback``, 3.4-3.14), for strict-mode timer reports."""
+    return getattr(handle, "_callback", None)

@@ -13,34 +13,35 @@ rule, applied in order:
 3. **Otherwise jump.**  Time moves at once to the next timer's deadline, exactly (``loop.time()`` equals
    ``handle.when()`` inside the callback), unless that passes the manual-mode limit or the horizon.
 4. **Nothing can ever happen: report.**  No timer, no real work: after a short real settle (or a grace of
-   ``deadlock_grace`` seconds when a listener, pipe or feeding thread could still wake the loop) the test
-   phase is failed with :class:`DeadlockError`, naming every pending task and where it is suspended.
-   Time racing past ``start + horizon`` or a phase running longer than ``watchdog`` real seconds is failed
-   with :class:`LivelockError`.  Failures are delivered by cancelling the blocked phase task; the test
-   case turns that cancellation into the failure, and tearDown and cleanups still run.
+   ``deadlock_grace`` seconds when a listener, pipe or thread could still wake the loop) the test phase is
+   failed with :class:`DeadlockError`, naming every pending task and where it is suspended.  Time racing
+   past ``start + horizon`` or a phase running longer than ``watchdog`` real seconds is failed with
+   :class:`LivelockError`.  Failures are delivered by cancelling the blocked phase task; the test case
+   turns that cancellation into the failure, and tearDown and cleanups still run.  Without a test case
+   (a plain ``asyncio.Runner``) the report is logged and every task is cancelled with its first line.
 
 Manual control: ``auto_advance = False`` freezes time except inside ``advance()``/``advance_to()``;
 ``run_until_idle()`` runs everything ready without moving time.
+
+Far from zero (a clock started at 1.7e9) the loop's timer resolution is widened as time grows (see
+``_set_now``), so timers due "now" still run and ``loop.time()`` lands exactly on every deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import math
-import signal
-import threading
 import time as _time
-import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from selectors import BaseSelector, SelectorKey
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _compat, diagnostics
+from .hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
+from .timepatch import TimePatches
 
 if TYPE_CHECKING:
+    from .diagnostics import Site
     from .loop import VirtualClockLoop
     from .realwork import InFlight, RealWork
 
@@ -62,23 +63,13 @@ DEFAULT_HORIZON = 86400.0
 DEFAULT_WATCHDOG = 60.0
 """Real seconds a test phase may run before it is failed as hung."""
 DEFAULT_DEADLOCK_GRACE = 1.0
-"""Real seconds to wait for a listener, pipe or feeding thread to wake a loop that looks deadlocked."""
+"""Real seconds to wait for a listener, pipe or thread to wake a loop that looks deadlocked."""
 _SETTLE = 0.02          # real seconds to wait before reporting a deadlock with no possible waker
 _REAL_SLICE = 0.05      # real-time mode re-checks what is in flight at least this often
 _HELD_WARNING = 2.0     # warn once when real work held virtual time this long
 _MAX_DELIVERIES = 3     # after this many undelivered hang reports, stop the loop
-
-
-class HangError(AssertionError):
-    """A test phase that could never finish.  Subclass of AssertionError: unittest counts it a failure."""
-
-
-class DeadlockError(HangError):
-    """Nothing is ready, no timer is pending, and nothing real can wake the loop."""
-
-
-class LivelockError(HangError):
-    """Time kept moving (or real time ran out) while the test waited for something that never came."""
+_REDELIVER = 0.25       # real seconds before the select-level watchdog repeats an unanswered report
+_ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
 
 def _check_duration(name: str, value: object, *, allow_zero: bool = True) -> float:
@@ -93,6 +84,11 @@ def _check_duration(name: str, value: object, *, allow_zero: bool = True) -> flo
     return seconds
 
 
+def _stall_point(resolution: float) -> float:
+    """The smallest magnitude at which one ulp exceeds *resolution* (``now + resolution == now`` beyond)."""
+    return 2.0 ** (math.floor(math.log2(resolution)) + 53)
+
+
 class VirtualClock:
     """Controls the virtual time of one :class:`~asynctestkit.VirtualClockLoop` (``loop.clock``).
 
@@ -103,7 +99,9 @@ class VirtualClock:
 
     - ``horizon``: virtual seconds after ``start`` beyond which time racing ahead is a :class:`LivelockError`;
     - ``watchdog``: real seconds a phase may run (None: no limit);
-    - ``deadlock_grace``: real seconds a seemingly deadlocked loop waits for a listener/pipe/thread wake-up.
+    - ``deadlock_grace``: real seconds a seemingly deadlocked loop waits for a listener/pipe/thread wake-up;
+    - ``slow_callback_check``: warn (logger ``asynctestkit``) when one loop iteration blocks longer than
+      ``loop.slow_callback_duration`` real seconds; asyncio's own check is blind under virtual time.
     """
 
     def __init__(self, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0,
@@ -112,28 +110,39 @@ class VirtualClock:
                  deadlock_grace: float = DEFAULT_DEADLOCK_GRACE) -> None:
         if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
             raise ValueError(f"start must be a finite number of seconds, got {start!r}")
+        if not isinstance(auto_advance, bool):
+            raise TypeError(f"auto_advance must be True or False, got {auto_advance!r}")
         self._loop = loop
         self._work = work
         self._start = float(start)
+        self._phase_task: asyncio.Task[Any] | None = None
         self.horizon = _check_duration("horizon", horizon, allow_zero=False)
-        self.watchdog = None if watchdog is None else _check_duration("watchdog", watchdog, allow_zero=False)
+        self._watchdog: float | None = None
+        self._watchdog_at = math.inf          # perf_counter() value past which the phase is hung
+        self.watchdog = watchdog
         self.deadlock_grace = _check_duration("deadlock_grace", deadlock_grace)
+        self.slow_callback_check = True
         self._limit: float | None = None if auto_advance else self._start
         self._resolution = _time.get_clock_info("monotonic").resolution
+        self._stall_at = _stall_point(self._resolution)
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._wall_at_start = _time.time()
         self._real_start = _time.perf_counter()
-        self._last_exit: float | None = None
+        self._last_exit = math.inf            # perf_counter() when select() last returned
         self._held_since: float | None = None
         self._held_warned = False
-        self._phase_task: asyncio.Task[Any] | None = None
-        self._phase_label = "the test"
+        self._phase_label = "the code on this loop"  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._deliveries = 0
-        self._patches: list[tuple[Any, str, Any]] = []
         self._in_select = False
-        self._alarm_previous: Any = None
-        self.slow_callback_check = True
+        self._patches = TimePatches(self.monotonic, self.time)
+        self._alarm = AlarmWatchdog(self._alarm_message, lambda: self._in_select)
+
+    def _adopt_loop_resolution(self) -> None:
+        """Called once the loop is built: start from its resolution, widened for a large start."""
+        self._resolution = _compat.clock_resolution(self._loop)
+        self._stall_at = _stall_point(self._resolution)
+        self._set_now(self._start)
 
     # -- reading time -------------------------------------------------------------------------------
     @property
@@ -157,6 +166,18 @@ class VirtualClock:
         """A ``time.time()`` replacement: the real wall time at clock start plus the virtual elapsed time."""
         return self._wall_at_start + (self._loop._atk_now - self._start)
 
+    # -- settings -----------------------------------------------------------------------------------
+    @property
+    def watchdog(self) -> float | None:
+        """Real seconds a test phase may run before it is failed as hung (None: no limit)."""
+        return self._watchdog
+
+    @watchdog.setter
+    def watchdog(self, value: float | None) -> None:
+        self._watchdog = None if value is None else _check_duration("watchdog", value, allow_zero=False)
+        if self._phase_task is not None:
+            self._watchdog_at = math.inf if self._watchdog is None else self._real_start + self._watchdog
+
     # -- manual control -----------------------------------------------------------------------------
     @property
     def auto_advance(self) -> bool:
@@ -173,8 +194,10 @@ class VirtualClock:
         """Move virtual time forward by *seconds*, running every callback due in the window at its exact time.
 
         Callbacks scheduled by callbacks inside the window run too, in time order; on return
-        ``loop.time()`` is exactly the old time plus *seconds* and everything ready has run.
-        Raises ValueError for a negative or NaN duration, RuntimeError outside the running loop.
+        ``loop.time()`` is exactly the old time plus *seconds* and everything ready has run.  Works with
+        ``auto_advance`` on or off.  Raises TypeError for a non-number, ValueError for a negative or NaN
+        duration, RuntimeError outside the running loop.  If the test is cancelled meanwhile, time stays
+        where it got to.
         """
         seconds = _check_duration("advance() duration", seconds)
         self._require_running("advance")
@@ -193,16 +216,16 @@ class VirtualClock:
     async def _advance_to(self, target: float) -> None:
         manual = self._limit is not None
         if manual:
-            self._limit = max(target, self._limit or target)
+            self._limit = max(target, self._limit if self._limit is not None else target)
         reached = self._loop.create_future()
         handle = self._loop.call_at(target, _resolve, reached)
         try:
             await reached
+            await self.run_until_idle()
         finally:
             handle.cancel()
-        await self.run_until_idle()
-        if manual:
-            self._limit = self._loop._atk_now
+            if manual and self._limit is not None:
+                self._limit = self._loop._atk_now
 
     async def run_until_idle(self) -> None:
         """Run everything that is ready (and what that makes ready) without moving virtual time.
@@ -228,7 +251,8 @@ class VirtualClock:
         """Count *obj* as real work in flight until it finishes, so virtual time follows real time meanwhile.
 
         *obj* may be a future or task (until done), a thread (until it ends), a process (until it exits)
-        or anything with ``done()``/``is_closing()``.  Returns *obj*.
+        or anything with ``done()``/``is_closing()``.  Use it for work the clock cannot see, e.g. a thread
+        that existed before the test and will answer through ``call_soon_threadsafe``.  Returns *obj*.
         """
         self._work.track(obj, what or f"tracked {type(obj).__name__}", diagnostics.caller_site())
         return obj
@@ -243,103 +267,53 @@ class VirtualClock:
         return obj
 
     # -- time.monotonic()/time.time() in named modules ----------------------------------------------
-    @contextmanager
-    def _patching(self, modules: tuple[str, ...]) -> Iterator[None]:
-        start = len(self._patches)
-        self.patch_time(*modules)
-        try:
-            yield
-        finally:
-            self._unpatch(start)
-
     def patch_time(self, *modules: str) -> None:
         """Make ``time.monotonic()``, ``time.time()`` and ``time.perf_counter()`` follow this clock in *modules*.
 
         Only the named modules see virtual time (``import time`` or ``from time import monotonic`` in them);
-        the rest of the process, threads and libraries keep the real clock.  Restored when the loop closes.
-        ``datetime.now()`` is not covered.
+        the rest of the process, threads and libraries keep the real clock.  Restored when the loop closes
+        (at the end of the test).  ``datetime.now()`` is not covered.  Raises TypeError without a module
+        name or for a non-string, ModuleNotFoundError for an unknown module, ValueError for a module that
+        does not use the time functions; on any error nothing is patched.
         """
-        if not modules:
-            raise TypeError("patch_time() needs at least one module name, e.g. patch_time('myapp.retry')")
-        fake = _VirtualTimeModule(self)
-        replacements = {_time.monotonic: self.monotonic, _time.time: self.time,
-                        _time.perf_counter: self.monotonic}
-        for name in modules:
-            if not isinstance(name, str):
-                raise TypeError(f"patch_time() takes module names (str), got {name!r}")
-            module = importlib.import_module(name)
-            patched = False
-            for attr, value in list(vars(module).items()):
-                if value is _time:
-                    self._patches.append((module, attr, value))
-                    setattr(module, attr, fake)
-                    patched = True
-                elif callable(value) and value in replacements:
-                    self._patches.append((module, attr, value))
-                    setattr(module, attr, replacements[value])
-                    patched = True
-            if not patched:
-                raise ValueError(f"patch_time({name!r}): the module uses neither the time module nor "
-                                 f"time.monotonic/time.time/time.perf_counter, so there is nothing to patch")
-
-    def _unpatch(self, start: int = 0) -> None:
-        while len(self._patches) > start:
-            module, attr, value = self._patches.pop()
-            setattr(module, attr, value)
+        self._patches.patch(modules)
 
     # -- hooks for the test case --------------------------------------------------------------------
     def _enter_phase(self, task: asyncio.Task[Any] | None, label: str) -> None:
+        stale = self._take_pending_error()
+        if stale is not None:  # the previous phase ended with another exception before the report arrived
+            logger.error("asynctestkit: a hang report was not delivered (the phase ended with another "
+                         "exception first):\n%s", stale)
         self._phase_task = task
         self._phase_label = label
         self._deliveries = 0
         self._real_start = _time.perf_counter()
-        self._arm_alarm()
+        watchdog = self._watchdog
+        self._watchdog_at = math.inf if watchdog is None else self._real_start + watchdog
+        if watchdog is not None:
+            self._alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
 
     def _exit_phase(self) -> None:
         self._phase_task = None
-        self._disarm_alarm()
+        self._phase_label = "the code on this loop"
+        self._watchdog_at = math.inf
+        self._alarm.disarm()
 
-    # The select-level watchdog cannot see synchronous code that never yields to the loop.  On POSIX, in
-    # the main thread, a SIGALRM timer catches it: the handler raises LivelockError in the blocking code,
-    # so the traceback ends at the exact line.  Skipped when another tool (e.g. pytest-timeout) owns SIGALRM.
-    def _arm_alarm(self) -> None:
-        if self.watchdog is None or not hasattr(signal, "setitimer"):
-            return
-        if threading.current_thread() is not threading.main_thread():
-            return
-        previous = signal.getsignal(signal.SIGALRM)
-        if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
-            return
-        self._alarm_previous = previous
-        signal.signal(signal.SIGALRM, self._on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.watchdog)
-
-    def _disarm_alarm(self) -> None:
-        if self._alarm_previous is None:
-            return
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._alarm_previous)
-        self._alarm_previous = None
-
-    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
-        if self._in_select or self._phase_task is None:
-            return  # the loop is idle or between phases: the select-level watchdog reports it
-        site = None if frame is None else (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-        raise LivelockError(
-            f"{self._phase_label} ran longer than the real-time watchdog of {self.watchdog:g} s: "
-            f"synchronous code blocked the event loop at {diagnostics.format_site(site, with_source=True)} "
-            f"(virtual t={self._loop._atk_now - self._start:.3f}s)")
+    def _alarm_message(self, site: Site) -> str:
+        return (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
+                f"synchronous code blocked the event loop at {diagnostics.format_site(site, with_source=True)} "
+                f"(virtual t={self._loop._atk_now - self._start:.3f}s)")
 
     def _take_pending_error(self) -> HangError | None:
         error, self._pending_error = self._pending_error, None
         return error
 
     def _on_run_start(self) -> None:
-        self._last_exit = None
+        self._last_exit = math.inf
 
     def _close(self) -> None:
-        self._disarm_alarm()
-        self._unpatch()
+        self._alarm.disarm()
+        self._patches.restore()
         for waiter in self._idle_waiters:
             waiter.cancel()
         self._idle_waiters.clear()
@@ -347,17 +321,15 @@ class VirtualClock:
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
     def _select(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
         entered = _time.perf_counter()
-        if self._last_exit is not None and self.slow_callback_check:
-            blocked = entered - self._last_exit
-            if blocked >= self._loop.slow_callback_duration:
-                logger.warning("Executing a loop iteration took %.3f seconds (real time; asyncio's own "
-                               "slow-callback check is blind under virtual time): a callback or coroutine "
-                               "step blocked the event loop", blocked)
+        if entered - self._last_exit >= self._loop.slow_callback_duration and self.slow_callback_check:
+            logger.warning("Executing a loop iteration took %.3f seconds (real time; asyncio's own "
+                           "slow-callback check is blind under virtual time): a callback or coroutine "
+                           "step blocked the event loop", entered - self._last_exit)
         self._in_select = True
         try:
-            if self.watchdog is not None and self._phase_task is not None \
-                    and entered - self._real_start > self.watchdog:
-                self._report(LivelockError, f"ran longer than the real-time watchdog of {self.watchdog:g} s")
+            if entered > self._watchdog_at:
+                self._watchdog_at = entered + _REDELIVER
+                self._report(LivelockError, f"ran longer than the real-time watchdog of {self._watchdog:g} s")
                 return inner.select(0)
             if timeout is not None and timeout <= 0:
                 return inner.select(0)
@@ -377,7 +349,8 @@ class VirtualClock:
             return []
         loop = self._loop
         deadline = _compat.next_timer_when(loop) if timeout is not None else None
-        if deadline is not None and not math.isfinite(deadline):
+        forever = deadline is not None and not math.isfinite(deadline)
+        if forever:
             deadline = None
         fmap = inner.get_map()
         held = self._work.in_flight(fmap)
@@ -392,23 +365,32 @@ class VirtualClock:
                 return []
             self._jump(deadline)
             return []
-        return self._stuck(inner, fmap, deadline)
+        return self._stuck(inner, fmap, deadline, forever)
+
+    def _set_now(self, now: float) -> None:
+        """Move virtual time to *now*, keeping timers due at *now* runnable at any magnitude.
+
+        asyncio runs a timer when ``when < time() + resolution``.  Once one ulp of the time exceeds the
+        (1 ns) resolution, that sum rounds back to ``time()`` and a timer due exactly now (``call_later(0)``,
+        ``sleep(1e-7)`` at 1.7e9) would never run: the loop would spin.  So the resolution is widened to
+        one ulp whenever time crosses into a coarser float range.
+        """
+        self._loop._atk_now = now
+        if abs(now) >= self._stall_at:
+            self._resolution = math.ulp(now)
+            self._stall_at = _stall_point(self._resolution)
+            _compat.set_clock_resolution(self._loop, self._resolution)
 
     def _jump(self, target: float) -> None:
-        now = target
-        # At large magnitudes `now + resolution == now`; asyncio would then never see the timer as due.
-        while now + self._resolution <= target:
-            now = math.nextafter(now, math.inf)
-        if now > self._loop._atk_now:
-            self._loop._atk_now = now
+        if target > self._loop._atk_now:
+            self._set_now(target)
 
     def _follow_real_time(self, inner: BaseSelector, deadline: float | None,
                           held: list[InFlight]) -> list[tuple[SelectorKey, int]]:
-        loop = self._loop
-        now = loop._atk_now
-        wait = _REAL_SLICE
-        if deadline is not None and (self._limit is None or deadline <= self._limit):
-            wait = max(0.0, min(wait, deadline - now))
+        now = self._loop._atk_now
+        due = deadline if deadline is not None and (self._limit is None or deadline <= self._limit) else None
+        wait = _REAL_SLICE if due is None else max(0.0, min(_REAL_SLICE, due - now))
+        cap = due if due is not None else self._limit
         began = _time.perf_counter()
         if self._held_since is None:
             self._held_since = began
@@ -419,107 +401,61 @@ class VirtualClock:
                            began - self._held_since, "; ".join(str(h) for h in held[:5]))
         events = inner.select(wait)
         new = now + (_time.perf_counter() - began)
-        caps = [c for c in (deadline, self._limit) if c is not None]
-        cap = min(caps) if caps else None
         if cap is not None and new >= cap:
-            if cap == deadline:
-                self._jump(cap)
-            else:
-                loop._atk_now = max(now, cap)
-        else:
-            loop._atk_now = new
+            new = cap
+        if new > now:
+            self._set_now(new)
         return events
 
-    def _stuck(self, inner: BaseSelector, fmap: Any, deadline: float | None) -> list[tuple[SelectorKey, int]]:
+    def _stuck(self, inner: BaseSelector, fmap: Any, deadline: float | None,
+               forever: bool) -> list[tuple[SelectorKey, int]]:
         sources = self._work.wake_up_sources(fmap)
         events = inner.select(self.deadlock_grace if sources else _SETTLE)
         if events:
             return events
-        if self._work.in_flight(fmap):
+        if self._work.in_flight(inner.get_map()):
             return []
         if deadline is not None:  # frozen: manual mode and the next timer lies beyond the limit
             why = (f"can never finish: time is frozen (auto_advance is off) and the next timer is due at "
-                   f"t={deadline:g}; call `await self.clock.advance(...)` or turn auto_advance back on")
+                   f"t={deadline - self._start:g}; call `await self.clock.advance(...)` or turn "
+                   f"auto_advance back on")
+        elif forever:
+            why = ("can never finish: it sleeps forever (a timer is due at t=inf, e.g. asyncio.sleep(math.inf)) "
+                   "and no I/O, subprocess or thread can wake it")
         else:
             why = "can never finish: no timer, I/O, subprocess or thread can wake what it awaits"
-            if sources:
-                why += f" (waited {self.deadlock_grace:g} s real for {', '.join(sources[:3])})"
+        if sources:
+            why += f" (waited {self.deadlock_grace:g} s real for {', '.join(sources[:3])})"
         self._report(DeadlockError, why)
         return []
 
     # -- reports ------------------------------------------------------------------------------------
     def _report(self, kind: type[HangError], why: str, *, timers: bool = False) -> None:
-        error = kind(self._format_report(why, timers=timers))
+        real = _time.perf_counter() - self._real_start
+        headline = (f"{self._phase_label} {why} (virtual t={self._loop._atk_now - self._start:.3f}s, "
+                    f"real {real:.3f}s)")
+        error = kind(format_report(self._loop, headline, phase_task=self._phase_task,
+                                   phase_label=self._phase_label, start=self._start, timers=timers))
+        first_line = headline
         self._deliveries += 1
         task = self._phase_task
         if self._deliveries > _MAX_DELIVERIES:
-            logger.error("asynctestkit: %s; the test ignored %d cancellations, stopping the loop", error,
+            # The test swallowed every cancellation that carried the report: stop the loop so that
+            # run_until_complete() returns, and leave the rest of the test (teardown) alone.
+            logger.error("asynctestkit: %s\n(the test ignored %d cancellations; stopping the loop)", error,
                          _MAX_DELIVERIES)
+            self._exit_phase()
+            self._deliveries = 0
             self._loop.stop()
             return
-        self._pending_error = error
         if task is not None and not task.done():
-            task.cancel(msg=str(error).splitlines()[0])
+            self._pending_error = error
+            task.cancel(msg=first_line)
             return
+        # No test phase: the loop runs without a test case (asyncio.Runner, run_until_complete).
         logger.error("asynctestkit: %s", error)
         for other in asyncio.all_tasks(self._loop):
-            other.cancel(msg="cancelled by asynctestkit: the loop could never make progress")
-
-    def _format_report(self, why: str, *, timers: bool) -> str:
-        now = self._loop._atk_now
-        real = _time.perf_counter() - self._real_start
-        lines = [f"{self._phase_label} {why} (virtual t={now - self._start:.3f}s, real {real:.3f}s)"]
-        tasks = sorted(asyncio.all_tasks(self._loop), key=lambda t: t is not self._phase_task)
-        shown = 0
-        for task in tasks:
-            if task.done():
-                continue
-            shown += 1
-            if shown > 8:
-                lines.append(f"  ... and {len(tasks) - 8} more tasks")
-                break
-            if task is self._phase_task:
-                where = diagnostics.suspended_at(task)
-                what = diagnostics.awaiting(task)
-                lines.append(f"  {shown}. {self._phase_label} (task {task.get_name()!r})")
-                lines.append(f"       suspended at {diagnostics.format_site(where, with_source=True)}"
-                             + (f"  (awaiting {what})" if what else ""))
-            else:
-                block = diagnostics.format_task(task, "       ")
-                lines.append(f"  {shown}. {block[0]}")
-                lines.extend(block[1:])
-        if timers:
-            handles = _compat.scheduled_handles(self._loop)[:3]
-            for handle in handles:
-                lines.append(f"  timer due at t={handle.when() - self._start:.3f}s: {handle!r}")
-            lines.append("  hint: if the test really simulates more time, raise clock_horizon on the test case")
-        return "\n".join(lines)
-
-
-class _VirtualTimeModule(types.ModuleType):
-    """Stands in for the ``time`` module inside patched modules: the clock functions answer virtually."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        super().__init__("time")
-        self._clock = clock
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_time, name)
-
-    def monotonic(self) -> float:
-        return self._clock.monotonic()
-
-    def perf_counter(self) -> float:
-        return self._clock.monotonic()
-
-    def time(self) -> float:
-        return self._clock.time()
-
-    def monotonic_ns(self) -> int:
-        return int(self._clock.monotonic() * 1e9)
-
-    def time_ns(self) -> int:
-        return int(self._clock.time() * 1e9)
+            other.cancel(msg=f"cancelled by asynctestkit: {first_line}")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

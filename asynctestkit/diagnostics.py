@@ -30,13 +30,14 @@ from . import _compat
 
 __all__ = [
     "Site",
-    "awaiting",
     "await_chain",
+    "awaiting",
     "caller_site",
     "creation_site",
     "describe_task",
     "format_site",
     "format_task",
+    "format_tasks",
     "is_internal_file",
     "relpath",
     "source_line",
@@ -101,11 +102,17 @@ def _first_user_site(sites: Iterable[Site]) -> Site | None:
     return first
 
 
+_HANDLE_RUN = (os.path.join(os.path.dirname(asyncio.__file__), "events.py"), "_run")
+
+
 def caller_site(skip: int = 1) -> Site | None:
     """The innermost frame of the current call stack outside asyncio, unittest and this package.
 
-    *skip* frames are dropped first (1 = the caller of ``caller_site``).  Cost: a short frame walk, no
-    traceback object is built, so it is cheap enough to call at every resource creation.
+    *skip* frames are dropped first (1 = the caller of ``caller_site``).  The walk stops at the event loop
+    itself (``Handle._run``): frames beyond it belong to whoever runs the loop, not to the code that made
+    the call, so a call made by asyncio on behalf of a task (``asyncio.to_thread``, ``getaddrinfo``)
+    is attributed to the task's creation site instead.  Cost: a short frame walk, no traceback object is
+    built, so it is cheap enough to call at every resource creation.
     """
     frame: types.FrameType | None = sys._getframe(skip + 1)
     fallback: Site | None = None
@@ -116,8 +123,18 @@ def caller_site(skip: int = 1) -> Site | None:
             fallback = site
         if not is_internal_file(code.co_filename):
             return site
+        if (code.co_filename, code.co_name) == _HANDLE_RUN:
+            return _current_task_site() or fallback
         frame = frame.f_back
     return fallback
+
+
+def _current_task_site() -> Site | None:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return None
+    return creation_site(task) if task is not None else None
 
 
 def creation_site(obj: object) -> Site | None:
@@ -138,18 +155,23 @@ def creation_site(obj: object) -> Site | None:
     return None
 
 
-def _coroutine_frames(coro: Any) -> list[types.FrameType]:
-    """Frames of a coroutine/generator await chain, outermost first (stops at the first non-coroutine)."""
-    frames: list[types.FrameType] = []
+def _coroutine_chain(coro: Any) -> list[tuple[Any, types.FrameType]]:
+    """``(coroutine, frame)`` pairs of an await chain, outermost first (stops at the first non-coroutine)."""
+    chain: list[tuple[Any, types.FrameType]] = []
     seen: set[int] = set()
     while coro is not None and id(coro) not in seen:
         seen.add(id(coro))
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
         if frame is None:
             break
-        frames.append(frame)
+        chain.append((coro, frame))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
-    return frames
+    return chain
+
+
+def _coroutine_frames(coro: Any) -> list[types.FrameType]:
+    """Frames of a coroutine/generator await chain, outermost first (stops at the first non-coroutine)."""
+    return [frame for _coro, frame in _coroutine_chain(coro)]
 
 
 def await_chain(task: asyncio.Future[Any]) -> list[Site]:
@@ -169,20 +191,26 @@ def suspended_at(task: asyncio.Future[Any]) -> Site | None:
 
 
 def awaiting(task: asyncio.Future[Any]) -> str:
-    """A short phrase for what a suspended task waits on: ``Event.wait()``, ``task 'worker'``, ``sleep()``."""
-    chain = await_chain(task)
+    """A short phrase for what a suspended task waits on: ``Event.wait()``, ``task 'worker'``, ``sleep()``.
+
+    Another task is named; otherwise the phrase is the library call the user's innermost frame awaits
+    (the first asyncio/library coroutine below it: ``sleep()`` for ``asyncio.sleep(0)`` too, not its
+    private helper), else the type of the future the task is blocked on.
+    """
+    if not isinstance(task, asyncio.Task):
+        return ""
+    chain = _coroutine_chain(task.get_coro())
     if not chain:
         return ""
-    inner = [s for s in chain if is_internal_file(s[0])]
     waiter = _compat.task_waiter(task)
     if isinstance(waiter, asyncio.Task) and waiter is not task:
         return f"task {waiter.get_name()!r}"
-    if inner:
-        frames = _coroutine_frames(task.get_coro()) if isinstance(task, asyncio.Task) else []
-        innermost = frames[-1] if frames else None
-        if innermost is not None:
-            qualname = getattr(innermost.f_code, "co_qualname", innermost.f_code.co_name)
-            return f"{qualname}()"
+    user = [i for i, (_c, frame) in enumerate(chain) if not is_internal_file(frame.f_code.co_filename)]
+    below = user[-1] + 1 if user else 0
+    if below < len(chain):
+        coro, frame = chain[below]
+        qualname = getattr(coro, "__qualname__", None) or frame.f_code.co_name
+        return f"{qualname}()"
     if waiter is not None:
         return type(waiter).__name__
     return ""

@@ -42,9 +42,9 @@ ORIGIN_TRACKING_DEPTH = 3
 class _ClockSelector(selectors.BaseSelector):
     """Delegates to the platform selector; hands every ``select()`` to the clock."""
 
-    def __init__(self, clock: VirtualClock, work: RealWork) -> None:
+    def __init__(self, work: RealWork) -> None:
         self._inner = selectors.DefaultSelector()
-        self._clock = clock
+        self._clock: VirtualClock | None = None  # set once the loop (and so the clock) exists
         self._work = work
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
@@ -61,7 +61,7 @@ class _ClockSelector(selectors.BaseSelector):
         return self._inner.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._clock._select(self._inner, timeout)
+        return self._clock._select(self._inner, timeout)  # type: ignore[union-attr]
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
@@ -89,13 +89,20 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     """
 
     def __init__(self, *, start: float = 0.0, **clock_options: Any) -> None:
-        self._atk_now = float(start)
+        self._atk_now = float(start) if isinstance(start, (int, float)) else 0.0
         self._atk_work = RealWork()
         self._atk_thread_id: int | None = None
         self._atk_close_hooks: list[Callable[[], None]] = []
-        self.clock = VirtualClock(self, self._atk_work, start=start, **clock_options)
-        super().__init__(selector=_ClockSelector(self.clock, self._atk_work))
+        selector = _ClockSelector(self._atk_work)
+        super().__init__(selector=selector)
         self._atk_work.construction_done = True
+        try:
+            self.clock = VirtualClock(self, self._atk_work, start=start, **clock_options)
+        except BaseException:
+            super().close()  # a bad option: leave no half-built loop behind
+            raise
+        selector._clock = self.clock
+        self.clock._adopt_loop_resolution()
 
     # -- time ---------------------------------------------------------------------------------------
     def time(self) -> float:
@@ -128,12 +135,15 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self._atk_close_hooks.append(hook)
 
     # -- real work ----------------------------------------------------------------------------------
-    def run_in_executor(self, executor: Any, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+    # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same
+    # runtime contract, looser static check.
+    def run_in_executor(  # type: ignore[override]
+            self, executor: Any, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         fut = super().run_in_executor(executor, func, *args)
-        self._atk_work.add_job(fut, f"executor job {_job_name(func, args)}()", diagnostics.caller_site())
+        self._atk_work.add_job(fut, f"executor job {_job_name(func, args)}()", diagnostics.caller_site(), func)
         return fut
 
-    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,
+    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                              context: Context | None = None) -> asyncio.Handle:
         if threading.get_ident() != self._atk_thread_id:
             self._atk_work.note_feeder()

@@ -7,11 +7,14 @@ answers the question "what is under way?" for one loop:
   shutdown, and anything passed to ``clock.track()``;
 - **processes**: subprocess transports whose child has not exited;
 - **threads**: threads started while the clock ran (not executor workers, whose work is tracked as jobs);
+- **executor workers** running a function this loop did not submit (``asyncio.wrap_future`` around the
+  test's own ``ThreadPoolExecutor``): found by looking at what each worker thread is executing;
 - **sockets**: connected sockets whose peer is not another socket of this loop, and connects in progress.
 
-Each of these makes virtual time follow real time until it is over.  Listening sockets, pipes and threads
-that fed the loop with ``call_soon_threadsafe`` are weaker *wake-up sources*: they never hold time, but a
-test that looks deadlocked while one exists gets a short real grace before it is reported.
+Each of these makes virtual time follow real time until it is over.  Listening sockets, pipes, threads
+that fed the loop with ``call_soon_threadsafe`` and threads that already existed when the loop was built
+are weaker *wake-up sources*: they never hold time, but a test that looks deadlocked while one exists gets
+a real grace (``deadlock_grace``) before it is reported.
 
 ``background()`` excludes an object from all of this ("it runs, but the test does not wait for it").
 """
@@ -19,9 +22,10 @@ test that looks deadlocked while one exists gets a short real grace before it is
 from __future__ import annotations
 
 import asyncio
+import collections
+import os
 import socket
 import stat
-import os
 import threading
 import weakref
 from collections.abc import Mapping
@@ -69,8 +73,11 @@ class RealWork:
         self._background_ids: set[int] = set()
         self._background_pids: set[int] = set()
         self._background_fds: set[int] = set()
+        self._job_fns: dict[asyncio.Future[Any], Any] = {}
+        self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
         self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
-        self._feeders: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet.
+        self._feeders: dict[int, threading.Thread] = {}
         self._internal_fds: set[int] = set()
         self._fd_class: dict[int, str] = {}
         self.construction_done = False
@@ -87,12 +94,21 @@ class RealWork:
         except (ValueError, OSError):
             pass
 
-    def add_job(self, fut: asyncio.Future[Any], what: str, site: Site | None) -> None:
+    def add_job(self, fut: asyncio.Future[Any], what: str, site: Site | None, fn: Any = None) -> None:
+        """Track an executor job (or any future standing for real work) until *fut* is done.
+
+        *fn* is the function handed to the executor: a worker seen running it is known to be this job.
+        """
         self._jobs[fut] = InFlight(what, site)
+        if fn is not None:
+            self._job_fns[fut] = fn
         fut.add_done_callback(self._job_done)
 
     def _job_done(self, fut: asyncio.Future[Any]) -> None:
         self._jobs.pop(fut, None)
+        fn = self._job_fns.pop(fut, None)
+        if fn is not None:  # its worker may still be returning from it for a moment
+            self._finished_fns.append(fn)
 
     def add_process(self, transport: Any, what: str, site: Site | None) -> None:
         self._processes[transport] = InFlight(what, site)
@@ -100,8 +116,7 @@ class RealWork:
     def note_feeder(self) -> None:
         """Called from any thread by ``call_soon_threadsafe``: remember which threads feed this loop."""
         thread = threading.current_thread()
-        if thread not in self._feeders:
-            self._feeders.add(thread)
+        self._feeders[thread.ident or 0] = thread
 
     def track(self, obj: Any, what: str, site: Site | None) -> None:
         self._tracked[id(obj)] = (obj, InFlight(what, site))
@@ -131,54 +146,88 @@ class RealWork:
 
     # -- the question ---------------------------------------------------------------------------------
     def in_flight(self, fd_map: Mapping[Any, SelectorKey]) -> list[InFlight]:
-        """Everything that currently holds virtual time to real time (empty list: time may jump)."""
+        """Everything that currently holds virtual time to real time (empty list: time may jump).
+
+        Runs once per idle loop iteration (once per jump), so the common case, nothing in flight, is kept
+        to a few dictionary checks.
+        """
         held: list[InFlight] = []
-        for fut, info in self._jobs.items():
-            if not fut.done() and not self.is_background(fut):
-                held.append(info)
-        for transport, info in list(self._processes.items()):
-            if transport.get_returncode() is not None:
-                del self._processes[transport]
-            elif not self.is_background(transport) and transport.get_pid() not in self._background_pids:
-                held.append(info)
-        for key, (obj, info) in list(self._tracked.items()):
-            if _finished(obj):
-                del self._tracked[key]
-            else:
-                held.append(info)
-        held.extend(self._busy_threads())
+        if self._jobs:
+            for fut, info in self._jobs.items():
+                if not fut.done() and not self.is_background(fut):
+                    held.append(info)
+        if self._processes:
+            for transport, info in list(self._processes.items()):
+                if transport.get_returncode() is not None:
+                    del self._processes[transport]
+                elif not self.is_background(transport) and transport.get_pid() not in self._background_pids:
+                    held.append(info)
+        if self._tracked:
+            for ident, (obj, info) in list(self._tracked.items()):
+                if _finished(obj):
+                    del self._tracked[ident]
+                else:
+                    held.append(info)
+        baseline = self._baseline_threads
+        new_threads = [t for t in threading.enumerate() if t not in baseline]
+        if new_threads:
+            held.extend(self._busy_threads(new_threads))
         for key in fd_map.values():
             kind = self._classify(key, fd_map)
             if kind == _EXTERNAL or kind == _CONNECTING:
                 if key.fd not in self._background_fds:
                     held.append(InFlight(f"{'connect to' if kind == _CONNECTING else 'socket to'} "
                                          f"{_peer_text(key.fileobj)}"))
+        if not held and _compat.has_executor_workers():
+            held.extend(self._foreign_executor_jobs())
         return held
 
     def wake_up_sources(self, fd_map: Mapping[Any, SelectorKey]) -> list[str]:
-        """Things that could still wake the loop although they hold no time (listeners, pipes, feeders)."""
+        """Things that could still wake the loop although they hold no time.
+
+        Listening sockets, pipes and other fds; threads that fed this loop with ``call_soon_threadsafe``;
+        threads that already ran when the loop was built (they may hold a reference to it).  Executor
+        workers are left out: their work is tracked job by job.
+        """
         sources = [f"fd {key.fd} ({_describe_fd(key.fileobj)})" for key in fd_map.values()
                    if self._classify(key, fd_map) == _SOURCE and key.fd not in self._background_fds]
-        for thread in list(self._feeders):
-            if thread.is_alive() and thread is not threading.current_thread():
+        workers = _compat.executor_worker_threads()
+        seen: set[threading.Thread] = set()
+        for thread in list(self._feeders.values()):
+            if self._may_wake(thread, workers):
+                seen.add(thread)
                 sources.append(f"thread {thread.name!r} (it called call_soon_threadsafe)")
+        for thread in threading.enumerate():
+            if thread in self._baseline_threads and thread not in seen and self._may_wake(thread, workers):
+                sources.append(f"thread {thread.name!r} (running since before the test)")
         return sources
 
-    def _busy_threads(self) -> list[InFlight]:
-        if threading.active_count() <= len(self._baseline_threads):
-            current = threading.enumerate()
-            if all(t in self._baseline_threads for t in current):
-                return []
-        else:
-            current = threading.enumerate()
+    def _may_wake(self, thread: threading.Thread, workers: set[threading.Thread]) -> bool:
+        return (thread.is_alive() and thread is not threading.current_thread() and thread not in workers
+                and not self.is_background(thread))
+
+    def _busy_threads(self, new_threads: list[threading.Thread]) -> list[InFlight]:
+        """Threads started since the loop was built, still alive; executor workers and background ones aside."""
         workers = _compat.executor_worker_threads()
         held = []
-        for thread in current:
-            if thread in self._baseline_threads or thread in workers or self.is_background(thread):
-                continue
-            if not thread.is_alive():
+        for thread in new_threads:
+            if thread in workers or self.is_background(thread) or not thread.is_alive() \
+                    or _compat.is_child_watcher_thread(thread):
                 continue
             held.append(InFlight(f"thread {thread.name!r}"))
+        return held
+
+    def _foreign_executor_jobs(self) -> list[InFlight]:
+        """Executor workers running a function this loop did not submit (e.g. ``wrap_future(pool.submit(f))``)."""
+        held = []
+        for thread, fn in _compat.busy_executor_jobs():
+            if thread is None:
+                held.append(InFlight("a job queued in a thread pool"))
+            elif self.is_background(thread) or any(fn is known for known in self._job_fns.values()) \
+                    or any(fn is known for known in self._finished_fns):
+                continue
+            else:
+                held.append(InFlight(f"executor worker {thread.name!r} running {_fn_name(fn)}()"))
         return held
 
     def _classify(self, key: SelectorKey, fd_map: Mapping[Any, SelectorKey]) -> str:
@@ -192,6 +241,10 @@ class RealWork:
         if kind in (_IN_LOOP, _SOURCE):  # settled answers; "external" may become "in-loop" once accepted
             self._fd_class[fd] = kind
         return kind
+
+
+def _fn_name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def _socket_fd_of(obj: Any) -> int | None:

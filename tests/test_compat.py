@@ -10,7 +10,9 @@ import asyncio
 import concurrent.futures
 import concurrent.futures.thread as cf_thread
 import inspect
+import threading
 import unittest
+import warnings
 
 from asynctestkit import _compat
 
@@ -103,6 +105,216 @@ class PrivateAsyncioNamesTests(unittest.TestCase):
         finally:
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
+
+
+
+# --- assertions ---
+class AssertionsPrivateNamesTests(unittest.TestCase):
+    """``_compat.observe_selects`` relies on ``BaseSelectorEventLoop._selector`` and on ``_run_once`` calling
+    ``_selector.select(timeout)`` once per iteration, with 0 when work is ready and None/>0 when idle."""
+
+    def test_selector_loop_polls_once_per_iteration_with_the_idle_timeout(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            self.assertTrue(callable(getattr(loop._selector, "select", None)),  # type: ignore[attr-defined]
+                            "BaseSelectorEventLoop._selector is gone: observe_selects needs a new branch")
+            timeouts: list[float | None] = []
+            remove = _compat.observe_selects(loop, lambda t: timeouts.append(t) is None and False)
+
+            async def main() -> None:
+                await asyncio.sleep(0)       # ready again at once: a poll with timeout 0
+                await asyncio.sleep(0.001)   # waits for a timer: a poll with a positive timeout
+
+            loop.run_until_complete(main())
+            remove()
+            self.assertIn(0, timeouts)
+            self.assertTrue(any(t is not None and t > 0 for t in timeouts), timeouts)
+            self.assertNotIn("select", vars(loop._selector))  # type: ignore[attr-defined]
+        finally:
+            loop.close()
+
+    def test_forcing_a_non_blocking_poll(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            fut = loop.create_future()
+
+            def observe(timeout: float | None) -> bool:
+                if timeout is None and not fut.done():
+                    fut.set_result("woken")  # scheduled work: the poll must not block
+                    return True
+                return False
+
+            remove = _compat.observe_selects(loop, observe)
+            self.assertEqual(loop.run_until_complete(fut), "woken")
+            remove()
+        finally:
+            loop.close()
+
+    @unittest.skipUnless(_compat.PY311, "Task.cancelling()/uncancel() are 3.11+")
+    def test_cancelling_and_uncancel(self) -> None:
+        async def main() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            self.assertEqual(_compat.cancelling(task), 1)
+            self.assertEqual(_compat.uncancel(task), 0)
+            with self.assertRaises(asyncio.CancelledError):  # 3.11/3.12 keep the pending request
+                await asyncio.sleep(0)
+                if _compat.PY313:
+                    raise asyncio.CancelledError  # 3.13 rescinds it at zero: nothing was raised
+
+        asyncio.run(main())
+
+
+# --- leak checks ---------------------------------------------------------------------------------------
+
+class LeakChecksPrivateNamesTests(unittest.TestCase):
+    """Canaries for the ``# --- leak checks ---`` accessors of _compat.py."""
+
+    def test_unittest_methods_the_leak_mixin_overrides_exist(self) -> None:
+        for name in _compat.LEAK_HOOK_METHODS:
+            with self.subTest(name=name):
+                owner = unittest.TestCase if name == "_feedErrorsToResult" else unittest.IsolatedAsyncioTestCase
+                self.assertTrue(callable(getattr(owner, name, None)), f"{name} is gone: LeakCheckMixin hooks it")
+
+    def test_test_case_loop_outcome_success_and_result(self) -> None:
+        seen: dict[str, object] = {}
+
+        class Case(unittest.IsolatedAsyncioTestCase):
+            def setUp(self) -> None:
+                seen["loop"] = _compat.test_case_loop(self)
+
+            async def test_x(self) -> None:
+                seen["running"] = asyncio.get_running_loop()
+                seen["result"] = _compat.outcome_result(self)
+                seen["before"] = _compat.outcome_success(self)
+                with self.subTest(part=1):
+                    self.fail("subtest")
+
+            def tearDown(self) -> None:
+                seen["after_subtest"] = _compat.outcome_success(self)
+
+        result = unittest.TestResult()
+        Case("test_x").run(result)
+        self.assertIs(seen["loop"], seen["running"])
+        self.assertIs(seen["result"], result)
+        self.assertTrue(seen["before"])
+        self.assertTrue(seen["after_subtest"], "each part starts with success reset")
+        self.assertEqual(len(result.failures), 1)
+
+    def test_forget_task_removes_it_from_all_tasks(self) -> None:
+        async def main() -> None:
+            task = asyncio.ensure_future(asyncio.sleep(10))
+            _compat.forget_task(task)
+            self.assertNotIn(task, asyncio.all_tasks())
+            task.cancel()
+
+        asyncio.run(main())
+
+    def test_thread_target_and_handle_callback(self) -> None:
+        def work() -> None:
+            pass
+
+        thread = threading.Thread(target=work)
+        self.assertIs(_compat.thread_target(thread), work)
+        loop = asyncio.new_event_loop()
+        try:
+            handle = loop.call_later(10, work)
+            self.assertIs(_compat.handle_callback(handle), work)
+            handle.cancel()
+        finally:
+            loop.close()
+
+    def test_object_loop_for_futures_and_transports(self) -> None:
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            self.assertIs(_compat.object_loop(loop.create_future()), loop)
+            transport, _protocol = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                                     local_addr=("127.0.0.1", 0))
+            self.assertIs(_compat.object_loop(transport), loop)  # private _loop of asyncio transports
+            transport.close()
+            self.assertIsNone(_compat.object_loop(object()))
+
+        asyncio.run(main())
+
+    def test_showwarnmsg_hook_receives_the_warning_source(self) -> None:
+        received: list[object] = []
+        source = object()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            previous = _compat.swap_showwarnmsg(lambda msg: received.append(msg.source))
+            try:
+                warnings.warn("x", ResourceWarning, source=source)
+            finally:
+                _compat.swap_showwarnmsg(previous)
+            self.assertIs(received[0], source)
+            state = _compat.warnings_display_state()
+            with warnings.catch_warnings(record=True):
+                self.assertNotEqual(_compat.warnings_display_state(), state, "record=True must show up")
+
+
+class VirtualClockPrivateNamesTests(unittest.TestCase):
+    """Canaries for the virtual clock's private names (see the "virtual clock" section of _compat.py)."""
+
+    def test_the_loop_runs_timers_within_its_clock_resolution_and_it_can_be_widened(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            self.assertEqual(_compat.clock_resolution(loop), loop._clock_resolution)  # type: ignore[attr-defined]
+            _compat.set_clock_resolution(loop, 3600.0)
+            self.assertEqual(_compat.clock_resolution(loop), 3600.0)
+            ran: list[str] = []
+            loop.call_later(60, ran.append, "early")  # due within the widened resolution: runs at once
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(asyncio.sleep(0))
+            self.assertEqual(ran, ["early"], "_run_once no longer reads _clock_resolution")
+        finally:
+            loop.close()
+
+    def test_handle_args(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            handle = loop.call_later(10, print, "a", 2)
+            self.assertEqual(_compat.handle_args(handle), ("a", 2))
+            handle.cancel()
+        finally:
+            loop.close()
+
+    def test_busy_executor_jobs_sees_running_and_handed_over_jobs(self) -> None:
+        def marker() -> None:
+            release.wait(5)
+
+        release = threading.Event()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(int).result()
+            self.assertTrue(_compat.has_executor_workers())
+            deadline = 0
+            while _compat.busy_executor_jobs() and deadline < 500:  # the worker settles into idle
+                deadline += 1
+                threading.Event().wait(0.001)
+            self.assertEqual(_compat.busy_executor_jobs(), [])
+            first = pool.submit(marker)
+            jobs = _compat.busy_executor_jobs()  # running, or handed over and about to run
+            self.assertTrue(jobs, "a submitted job is invisible: worker frames or _idle_semaphore changed")
+            second = pool.submit(int)  # queued behind the first
+            for _ in range(500):
+                if any(fn is marker for _thread, fn in _compat.busy_executor_jobs()):
+                    break
+                threading.Event().wait(0.001)
+            jobs = _compat.busy_executor_jobs()
+            self.assertIn(marker, [fn for _thread, fn in jobs], "the running job's function is not found")
+            self.assertIn((None, None), jobs, "the queued job is not counted")
+            release.set()
+            first.result()
+            second.result()
+
+    def test_the_threaded_child_watcher_still_waits_in_do_waitpid(self) -> None:
+        import asyncio.unix_events as unix_events
+        cls = vars(unix_events).get("ThreadedChildWatcher") or vars(unix_events)["_ThreadedChildWatcher"]
+        self.assertTrue(callable(getattr(cls, "_do_waitpid", None)))
+        watcher = cls.__new__(cls)
+        thread = threading.Thread(target=watcher._do_waitpid)
+        self.assertTrue(_compat.is_child_watcher_thread(thread))
+        self.assertFalse(_compat.is_child_watcher_thread(threading.Thread(target=print)))
 
 
 if __name__ == "__main__":

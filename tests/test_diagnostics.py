@@ -1,0 +1,282 @@
+"""Report formatting (asynctestkit/diagnostics.py and the hang-report helpers in hangs.py).
+
+Every failure asynctestkit prints is built from these pieces: relative ``path:line in function`` sites with
+the source line, where a task was created, where it is suspended, and a short phrase for what it awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import sys
+import threading
+import unittest
+from typing import Any
+
+from asynctestkit import AsyncTestCase, diagnostics, hangs
+
+from ._clock_support import run_on_virtual_loop
+
+HERE = os.path.abspath(__file__)
+
+
+def _line_of(marker: str) -> int:
+    """The line number in this file of the line that ends with the comment ``# <marker>``."""
+    with open(HERE, encoding="utf-8") as source:
+        for number, line in enumerate(source, 1):
+            if line.rstrip().endswith(f"# {marker}"):
+                return number
+    raise LookupError(marker)
+
+
+def _here(function: str, marker: str) -> str:
+    return f"{diagnostics.relpath(HERE)}:{_line_of(marker)} in {function}"
+
+
+class SiteFormattingTests(unittest.TestCase):
+    def test_paths_below_the_current_directory_are_shown_relative(self) -> None:
+        cwd = os.getcwd()
+        self.assertEqual(diagnostics.relpath(os.path.join(cwd, "pkg", "mod.py")), os.path.join("pkg", "mod.py"))
+        self.assertEqual(diagnostics.relpath("/elsewhere/mod.py"), "/elsewhere/mod.py")
+        self.assertEqual(diagnostics.relpath(cwd + "x/mod.py"), cwd + "x/mod.py")  # a sibling, not below
+
+    def test_format_site_with_and_without_the_source_line(self) -> None:
+        line = _line_of("format-site")
+        site = (HERE, line, "some_function")  # format-site
+        self.assertEqual(diagnostics.format_site(site), f"{diagnostics.relpath(HERE)}:{line} in some_function")
+        self.assertEqual(diagnostics.format_site(site, with_source=True),
+                         f"{diagnostics.relpath(HERE)}:{line} in some_function: "
+                         f'site = (HERE, line, "some_function")  # format-site')
+        self.assertEqual(diagnostics.format_site(None), "<unknown>")
+        self.assertEqual(diagnostics.format_site(("/no/such/file.py", 3, "f"), with_source=True),
+                         "/no/such/file.py:3 in f")
+
+    def test_internal_files_are_asyncio_unittest_threading_and_asynctestkit(self) -> None:
+        for module in (asyncio.tasks, unittest.case, threading, diagnostics):
+            with self.subTest(module=module.__name__):
+                self.assertTrue(diagnostics.is_internal_file(os.path.abspath(module.__file__ or "")))
+        self.assertTrue(diagnostics.is_internal_file("<frozen importlib._bootstrap>"))
+        self.assertFalse(diagnostics.is_internal_file(HERE))
+
+    def test_caller_site_is_the_first_frame_outside_the_library(self) -> None:
+        def helper() -> Any:
+            return diagnostics.caller_site()
+
+        site = helper()  # caller-site
+        self.assertEqual(diagnostics.format_site(site),
+                         _here("test_caller_site_is_the_first_frame_outside_the_library", "caller-site"))
+
+    def test_caller_site_in_a_task_started_by_asyncio_is_the_tasks_creation_site(self) -> None:
+        # Library code run by the loop itself as a task's coroutine (asyncio.to_thread wrapped in a task):
+        # no user frame is on the stack, and the frames beyond the loop belong to whoever runs it.
+        sites: list[Any] = []
+
+        async def main() -> None:
+            await asyncio.ensure_future(_library_probe(sites))  # created-here
+
+        run_on_virtual_loop(main)
+        self.assertEqual(diagnostics.format_site(sites[0]), _here("main", "created-here"))
+
+
+async def _library_probe(sites: list[Any]) -> None:
+    sites.append(diagnostics.caller_site())
+
+
+# Make the probe look like library code (as if defined in asyncio/tasks.py).
+_library_probe.__code__ = _library_probe.__code__.replace(co_filename=os.path.abspath(asyncio.tasks.__file__))
+
+
+class TaskDescriptionTests(AsyncTestCase):
+    async def test_creation_site_of_a_task_is_the_line_that_created_it(self) -> None:
+        task = asyncio.create_task(asyncio.sleep(1), name="napper")  # create-task
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(task)),
+                         _here("test_creation_site_of_a_task_is_the_line_that_created_it", "create-task"))
+        coro = asyncio.sleep(1)  # create-coro
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(coro)),
+                         _here("test_creation_site_of_a_task_is_the_line_that_created_it", "create-coro"))
+        coro.close()
+        self.assertIsNone(diagnostics.creation_site(asyncio.get_running_loop().create_future()))
+        await task
+
+    async def test_suspended_at_is_the_innermost_user_line_with_its_source(self) -> None:
+        event = asyncio.Event()
+
+        async def outer() -> None:
+            await middle()
+
+        async def middle() -> None:
+            await event.wait()  # suspended-here
+
+        task = asyncio.create_task(outer(), name="chain")
+        await asyncio.sleep(0)
+        chain = diagnostics.await_chain(task)
+        self.assertEqual([function for _file, _line, function in chain[:2]], ["outer", "middle"])
+        self.assertEqual(diagnostics.format_site(diagnostics.suspended_at(task), with_source=True),
+                         _here("middle", "suspended-here") + ": await event.wait()  # suspended-here")
+        event.set()
+        await task
+        self.assertEqual(diagnostics.await_chain(task), [])
+        self.assertEqual(diagnostics.awaiting(task), "")
+
+    async def test_awaiting_names_the_library_call_or_the_awaited_task(self) -> None:
+        lock = asyncio.Lock()
+        await lock.acquire()
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        bare = loop.create_future()
+        other = asyncio.create_task(asyncio.Event().wait(), name="other")
+
+        async def await_bare() -> None:
+            await bare
+
+        cases = {
+            "Event.wait()": asyncio.Event().wait(),
+            "sleep()": asyncio.sleep(10),
+            "Queue.get()": queue.get(),
+            "Lock.acquire()": lock.acquire(),
+            "wait_for()": asyncio.wait_for(asyncio.Event().wait(), 60),
+            "task 'other'": other,
+            "Future": await_bare(),
+        }
+        tasks = {expected: asyncio.ensure_future(_awaits(aw)) for expected, aw in cases.items()}
+        zero: asyncio.Task[Any] = asyncio.create_task(_sleep_zero_forever())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        try:
+            for expected, task in tasks.items():
+                with self.subTest(expected=expected):
+                    self.assertEqual(diagnostics.awaiting(task), expected)
+            self.assertEqual(diagnostics.awaiting(zero), "sleep()")  # not its private helper __sleep0()
+        finally:
+            for task in [*tasks.values(), other, zero]:
+                task.cancel()
+            await asyncio.gather(*tasks.values(), other, zero, return_exceptions=True)
+            lock.release()
+
+    async def test_describe_and_format_task(self) -> None:
+        async def worker() -> None:
+            await asyncio.Event().wait()  # worker-waits
+
+        task = asyncio.create_task(worker(), name="w-1")  # worker-created
+        await asyncio.sleep(0)
+        here = "test_describe_and_format_task"
+        self.assertEqual(diagnostics.describe_task(task),
+                         "task 'w-1' (TaskDescriptionTests.test_describe_and_format_task.<locals>.worker())")
+        self.assertEqual(diagnostics.format_task(task, "  ")[1:], [
+            f"  created at   {_here(here, 'worker-created')}",
+            f"  suspended at {_here('worker', 'worker-waits')}: await asyncio.Event().wait()  # worker-waits"
+            "  (awaiting Event.wait())",
+        ])
+        other_site = ("/elsewhere/app.py", 7, "start")
+        self.assertEqual(diagnostics.format_task(task, created=other_site)[1],
+                         "  created at   /elsewhere/app.py:7 in start")
+        fut = asyncio.get_running_loop().create_future()
+        self.assertTrue(diagnostics.describe_task(fut).startswith("future <Future pending"))
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        self.assertEqual(len(diagnostics.format_task(task)), 2, "a finished task has no 'suspended at' line")
+
+    async def test_format_tasks_numbers_and_caps_the_list(self) -> None:
+        tasks = [asyncio.create_task(asyncio.sleep(60), name=f"t{i}") for i in range(4)]
+        await asyncio.sleep(0)
+        lines = diagnostics.format_tasks(tasks, limit=2)
+        self.assertTrue(lines[0].startswith("  1. task 't0' (sleep())"))
+        self.assertTrue(any(line.startswith("  2. task 't1'") for line in lines))
+        self.assertEqual(lines[-1], "  ... and 2 more tasks")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _awaits(awaitable: Any) -> None:
+    await awaitable
+
+
+async def _sleep_zero_forever() -> None:
+    while True:
+        await asyncio.sleep(0)
+
+
+
+class HangReportFormatTests(AsyncTestCase):
+    leak_checks = "off"
+
+    async def test_a_report_lists_the_phase_first_then_every_task_capped_to_one_screen(self) -> None:
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(asyncio.Event().wait(), name=f"idle-{i}") for i in range(10)]
+
+        async def phase() -> None:
+            await asyncio.Event().wait()  # phase-waits
+
+        phase_task = asyncio.create_task(phase(), name="the-phase")
+        await asyncio.sleep(0)
+        text = hangs.format_report(loop, "HEADLINE", phase_task=phase_task, phase_label="test 'x'", start=0.0)
+        lines = text.splitlines()
+        self.assertEqual(lines[0], "HEADLINE")
+        self.assertEqual(lines[1], "  1. test 'x' (task 'the-phase')")
+        self.assertEqual(lines[2], f"       suspended at {_here('phase', 'phase-waits')}: await asyncio.Event().wait()"
+                                   "  # phase-waits  (awaiting Event.wait())")
+        self.assertRegex(lines[3], r"^  2\. task '(idle-\d|Task-\d+)'")
+        self.assertEqual(lines[-1], "  ... and 4 more tasks")  # 12 pending: the test's own task too
+        self.assertLessEqual(len(lines), 25)
+        for task in [*tasks, phase_task]:
+            task.cancel()
+        await asyncio.gather(*tasks, phase_task, return_exceptions=True)
+
+    async def test_timers_are_described_by_the_task_they_wake_or_the_function_they_call(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def nap() -> None:
+            await asyncio.sleep(30)  # nap-line
+
+        napper = asyncio.create_task(nap(), name="napper")
+        await asyncio.sleep(0)
+
+        def poll() -> None:
+            pass
+
+        handle = loop.call_later(10, poll)
+        text = hangs.format_report(loop, "H", phase_task=None, phase_label="x", start=0.0, timers=True)
+        self.assertIn("  timer at t=10.000s calls HangReportFormatTests.test_timers_are_described_by_the_task_"
+                      "they_wake_or_the_function_they_call.<locals>.poll()", text)
+        self.assertIn(f"  timer at t=30.000s wakes task 'napper' at {_here('nap', 'nap-line')}: "
+                      "await asyncio.sleep(30)  # nap-line", text)
+        self.assertIn("hint: if the test really simulates more time, raise clock_horizon", text)
+        handle.cancel()
+        napper.cancel()
+        await asyncio.gather(napper, return_exceptions=True)
+
+
+class BlockingSiteTests(unittest.TestCase):
+    def test_a_user_frame_is_a_safe_place_to_interrupt_and_is_the_reported_site(self) -> None:
+        site = hangs.safe_blocking_site(sys._getframe())  # safe-here
+        self.assertEqual(diagnostics.format_site(site),
+                         _here("test_a_user_frame_is_a_safe_place_to_interrupt_and_is_the_reported_site",
+                               "safe-here"))
+
+    def test_standard_library_frames_are_looked_through(self) -> None:
+        seen: list[tuple[str, Any]] = []
+
+        class Probe:
+            def __deepcopy__(self, memo: Any) -> Probe:
+                caller = sys._getframe(1)  # a frame of copy.py, called from this test
+                seen.append((caller.f_code.co_filename, hangs.safe_blocking_site(caller)))
+                return self
+
+        copy.deepcopy(Probe())  # deepcopy-call
+        self.assertTrue(seen[0][0].endswith("copy.py"))
+        self.assertEqual(diagnostics.format_site(seen[0][1]),
+                         _here("test_standard_library_frames_are_looked_through", "deepcopy-call"))
+
+    def test_asyncio_internals_are_never_a_safe_place(self) -> None:
+        coro: Any = asyncio.sleep(1)
+        frame = coro.cr_frame
+        self.assertIsNotNone(frame)
+        self.assertIsNone(hangs.safe_blocking_site(frame))
+        self.assertIsNone(hangs.safe_blocking_site(None))
+        coro.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

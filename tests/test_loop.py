@@ -1,0 +1,197 @@
+"""VirtualClockLoop (asynctestkit/loop.py), used directly, without unittest.
+
+``asyncio.Runner(loop_factory=VirtualClockLoop)`` on 3.11+, ``asyncio.run(..., loop_factory=...)`` on 3.12+
+and ``loop.run_until_complete`` on 3.10: the clock, its reports and its bookkeeping need no test case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import gc
+import logging
+import socket
+import sys
+import time
+import unittest
+from typing import Any
+
+from asynctestkit import VirtualClock, VirtualClockLoop
+from asynctestkit.loop import ORIGIN_TRACKING_DEPTH, RealTimeLoop
+
+from ._clock_support import INSTANT, real_timer, run_on_virtual_loop
+
+
+async def _sleep_an_hour() -> tuple[float, float]:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await asyncio.sleep(3600)
+    return start, loop.time()
+
+
+class WithoutUnittestTests(unittest.TestCase):
+    @unittest.skipUnless(sys.version_info >= (3, 11), "asyncio.Runner exists from 3.11")
+    def test_asyncio_runner_with_the_loop_as_factory_runs_on_virtual_time(self) -> None:
+        with real_timer() as took:
+            with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:  # type: ignore[attr-defined]
+                start, end = runner.run(_sleep_an_hour())
+                loop = runner.get_loop()
+                self.assertIsInstance(loop.clock, VirtualClock)
+                self.assertEqual(loop.clock.elapsed(), 3600)
+                start2, end2 = runner.run(_sleep_an_hour())  # one loop, one timeline across run() calls
+        self.assertEqual((start, end, start2, end2), (0.0, 3600.0, 3600.0, 7200.0))
+        self.assertLess(took[0], 0.5)
+        self.assertTrue(loop.is_closed())
+
+    @unittest.skipUnless(sys.version_info >= (3, 12), "asyncio.run() takes loop_factory from 3.12")
+    def test_asyncio_run_with_loop_factory(self) -> None:
+        self.assertEqual(asyncio.run(_sleep_an_hour(), loop_factory=VirtualClockLoop),  # type: ignore[call-arg]
+                         (0.0, 3600.0))
+
+    def test_run_until_complete_on_a_plain_loop_object(self) -> None:
+        loop = VirtualClockLoop(start=10.0)
+        try:
+            with real_timer() as took:
+                self.assertEqual(loop.run_until_complete(_sleep_an_hour()), (10.0, 3610.0))
+            self.assertLess(took[0], INSTANT)
+            self.assertEqual(loop.time(), 3610.0)
+        finally:
+            loop.close()
+
+    def test_equal_deadlines_run_in_the_same_order_on_two_fresh_loops(self) -> None:
+        async def twelve_sleepers() -> list[int]:
+            order: list[int] = []
+
+            async def sleeper(index: int) -> None:
+                await asyncio.sleep(1)
+                order.append(index)
+
+            await asyncio.gather(*(sleeper(i) for i in range(12)))
+            return order
+
+        first = run_on_virtual_loop(twelve_sleepers)
+        second = run_on_virtual_loop(twelve_sleepers)
+        self.assertEqual(first, second)
+        self.assertEqual(sorted(first), list(range(12)))
+
+    def test_a_deadlock_without_a_test_case_cancels_the_tasks_and_logs_the_report(self) -> None:
+        async def main() -> None:
+            await asyncio.Event().wait()
+
+        with self.assertLogs("asynctestkit", logging.ERROR) as logs, real_timer() as took:
+            with self.assertRaises(asyncio.CancelledError):
+                run_on_virtual_loop(main)
+        self.assertLess(took[0], 1.0)
+        report = logs.output[0]
+        self.assertIn("the code on this loop can never finish: no timer, I/O, subprocess or thread can wake "
+                      "what it awaits", report)
+        self.assertRegex(report, r"task '[^']+' \(.*main\(\)\)")
+        self.assertRegex(report, r"suspended at \S*test_loop\.py:\d+ in main: await asyncio\.Event\(\)\.wait\(\)")
+
+    def test_real_work_is_tracked_without_a_test_case(self) -> None:
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                await asyncio.wait_for(loop.run_in_executor(pool, time.sleep, 0.1), 5)
+            return loop.time()
+
+        self.assertLess(run_on_virtual_loop(main), 5)
+
+    def test_manual_mode_and_other_options_are_constructor_arguments(self) -> None:
+        async def main() -> tuple[Any, ...]:
+            loop: Any = asyncio.get_running_loop()
+            clock = loop.clock
+            sleeper = asyncio.ensure_future(asyncio.sleep(5))
+            await clock.run_until_idle()
+            frozen = (loop.time(), sleeper.done())
+            await clock.advance(5)
+            await sleeper
+            return (frozen, loop.time(), clock.start, clock.auto_advance, clock.horizon, clock.watchdog,
+                    clock.deadlock_grace)
+
+        result = run_on_virtual_loop(main, start=100, auto_advance=False, horizon=50.0, watchdog=None,
+                                     deadlock_grace=0.5)
+        self.assertEqual(result, ((100.0, False), 105.0, 100.0, False, 50.0, None, 0.5))
+
+
+class LoopMechanicsTests(unittest.TestCase):
+    def test_time_is_the_clock_and_starts_at_start(self) -> None:
+        loop = VirtualClockLoop(start=42.5)
+        self.addCleanup(loop.close)
+        self.assertEqual(loop.time(), 42.5)
+        self.assertEqual(loop.clock.now(), 42.5)
+        self.assertEqual(loop.clock.start, 42.5)
+
+    def test_a_bad_option_leaves_no_half_built_loop_behind(self) -> None:
+        unraisable: list[Any] = []
+        previous = sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        try:
+            with self.assertRaises(ValueError):
+                VirtualClockLoop(horizon=-5)
+            gc.collect()
+        finally:
+            sys.unraisablehook = previous
+        self.assertEqual(unraisable, [])
+
+    def test_close_is_idempotent_and_runs_close_hooks_once(self) -> None:
+        for factory in (VirtualClockLoop, RealTimeLoop):
+            with self.subTest(loop=factory.__name__):
+                loop: Any = factory()
+                calls: list[str] = []
+                loop._atk_on_close(functools.partial(calls.append, "closed"))
+                loop.close()
+                loop.close()
+                self.assertTrue(loop.is_closed())
+                self.assertEqual(calls, ["closed"])
+
+    def test_the_wrapping_selector_delegates_registration(self) -> None:
+        loop: Any = VirtualClockLoop()
+        self.addCleanup(loop.close)
+        left, right = socket.socketpair()
+        self.addCleanup(left.close)
+        self.addCleanup(right.close)
+        loop.add_reader(left.fileno(), lambda: None)
+        self.assertIn(left.fileno(), loop._selector.get_map())
+        loop.add_writer(left.fileno(), lambda: None)  # modify()
+        self.assertEqual(loop._selector.get_map()[left.fileno()].events, 3)
+        loop.remove_writer(left.fileno())
+        loop.remove_reader(left.fileno())
+        self.assertNotIn(left.fileno(), loop._selector.get_map())
+
+    def test_coroutine_origin_tracking_is_on_while_running_and_restored_after(self) -> None:
+        previous = sys.get_coroutine_origin_tracking_depth()
+        seen: list[int] = []
+
+        async def main() -> None:
+            seen.append(sys.get_coroutine_origin_tracking_depth())
+
+        run_on_virtual_loop(main)
+        self.assertEqual(seen, [max(previous, ORIGIN_TRACKING_DEPTH)])
+        self.assertEqual(sys.get_coroutine_origin_tracking_depth(), previous)
+
+    def test_a_real_time_loop_runs_on_the_real_clock(self) -> None:
+        loop = RealTimeLoop()
+        self.addCleanup(loop.close)
+        with real_timer() as took:
+            loop.run_until_complete(asyncio.sleep(0.05))
+        self.assertGreaterEqual(took[0], 0.04)
+        self.assertFalse(hasattr(loop, "clock"))
+
+    def test_shutdown_default_executor_counts_as_real_work(self) -> None:
+        async def main() -> list[str]:
+            loop: Any = asyncio.get_running_loop()
+            loop.run_in_executor(None, time.sleep, 0.1)
+            shutdown = asyncio.ensure_future(loop.shutdown_default_executor())
+            await asyncio.sleep(0)
+            held = [str(h) for h in loop._atk_work.in_flight(loop._selector.get_map())]
+            await shutdown
+            return held
+
+        held = run_on_virtual_loop(main)
+        self.assertIn("default executor shutdown", held)
+
+
+if __name__ == "__main__":
+    unittest.main()
