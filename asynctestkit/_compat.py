@@ -58,6 +58,11 @@ def scheduled_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHand
     return sorted(h for h in scheduled if not h.cancelled())
 
 
+def ready_count(loop: asyncio.AbstractEventLoop) -> int:
+    """How many callbacks the loop has queued to run now (private ``BaseEventLoop._ready``, 3.4-3.14)."""
+    return len(loop._ready)  # type: ignore[attr-defined]
+
+
 def has_ready_callbacks(loop: asyncio.AbstractEventLoop) -> bool:
     """True when the loop has callbacks queued to run now (private ``BaseEventLoop._ready``, 3.4-3.14)."""
     return bool(loop._ready)  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ import os
 import socket
 import stat
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from .diagnostics import Site
 __all__ = ["InFlight", "RealWork"]
 
 # Classification of a registered file object.
+_RESCAN = 0.01  # real seconds after which the thread list is read again even if the count is unchanged
 _INTERNAL = "internal"      # the loop's own self-pipe
 _IN_LOOP = "in-loop"        # a socket whose peer is another socket of this loop
 _EXTERNAL = "external"      # a connected socket whose peer is elsewhere: holds the clock
@@ -76,6 +78,9 @@ class RealWork:
         self._job_fns: dict[asyncio.Future[Any], Any] = {}
         self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
         self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
+        self._scan_count = -1                  # thread count at the last enumerate() (see _threads_since_start)
+        self._scan_time = 0.0
+        self._scan_new: list[threading.Thread] = []
         # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet.
         self._feeders: dict[int, threading.Thread] = {}
         self._internal_fds: set[int] = set()
@@ -168,8 +173,7 @@ class RealWork:
                     del self._tracked[ident]
                 else:
                     held.append(info)
-        baseline = self._baseline_threads
-        new_threads = [t for t in threading.enumerate() if t not in baseline]
+        new_threads = self._threads_since_start()
         if new_threads:
             held.extend(self._busy_threads(new_threads))
         for key in fd_map.values():
@@ -181,6 +185,19 @@ class RealWork:
         if not held and _compat.has_executor_workers():
             held.extend(self._foreign_executor_jobs())
         return held
+
+    def _threads_since_start(self) -> list[threading.Thread]:
+        """Threads started since the loop was built.  ``threading.enumerate()`` is re-read only when the
+        thread count changed or 10 ms passed, which keeps the per-jump cost of the common case to a compare.
+        """
+        count = threading.active_count()
+        now = time.perf_counter()
+        if count != self._scan_count or now - self._scan_time > _RESCAN:
+            baseline = self._baseline_threads
+            self._scan_new = [t for t in threading.enumerate() if t not in baseline]
+            self._scan_count = count
+            self._scan_time = now
+        return self._scan_new
 
     def wake_up_sources(self, fd_map: Mapping[Any, SelectorKey]) -> list[str]:
         """Things that could still wake the loop although they hold no time.

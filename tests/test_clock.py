@@ -681,9 +681,8 @@ class WatchdogTests(unittest.TestCase):
             async def test_blocks(self) -> None:
                 time.sleep(3)
 
-        with real_timer() as took, self.assertLogs("asynctestkit", logging.WARNING) as logs:
+        with real_timer() as took:
             result = run_tests(Inner, "test_blocks")
-        self.assertIn("Executing a loop iteration took", logs.output[-1])
         message = error_message(failure_of(self, result, "test_blocks"))
         self.assertRegex(message, r"^asynctestkit\.LivelockError: test 'test_blocks' ran longer than the "
                                   r"real-time watchdog of 0\.2 s: synchronous code blocked the event loop at "
@@ -700,8 +699,7 @@ class WatchdogTests(unittest.TestCase):
                 await asyncio.sleep(1)
                 await asyncio.Event().wait()
 
-        with real_timer() as took, self.assertLogs("asyncio", logging.ERROR) as logs, \
-                self.assertLogs("asynctestkit", logging.WARNING):
+        with real_timer() as took, self.assertLogs("asyncio", logging.ERROR) as logs:
             result = run_tests(Inner, "test_callback_blocks")
         self.assertIn("LivelockError: test 'test_callback_blocks' ran longer than the real-time watchdog of 0.2 s: "
                       "synchronous code blocked the event loop at", "\n".join(logs.output))
@@ -839,6 +837,8 @@ class PatchTimeTests(unittest.TestCase):
 # ---------------------------------------------------------------------------------------------------------
 
 class SlowCallbackTests(AsyncTestCase):
+    asyncio_debug = True   # like asyncio's own check, ours follows the loop's debug mode by default
+
     async def test_s35_a_callback_blocking_for_0_2_s_real_logs_a_slow_callback_warning(self) -> None:
         loop = asyncio.get_running_loop()
         with self.assertLogs("asynctestkit", logging.WARNING) as logs:
@@ -858,6 +858,36 @@ class SlowCallbackTests(AsyncTestCase):
         with self.assertNoLogs("asynctestkit", logging.WARNING):
             for _ in range(100):
                 await asyncio.sleep(60)
+
+    async def test_s35_a_large_batch_of_fast_callbacks_is_not_reported_as_one_slow_callback(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.slow_callback_duration = 0.05
+        done = loop.create_future()
+
+        def tick(i: int) -> None:
+            time.sleep(0.001)
+            if i == 199:
+                done.set_result(None)
+
+        with self.assertNoLogs("asynctestkit", logging.WARNING):
+            for i in range(200):        # 200 x 1 ms = 0.2 s in one iteration, 4 times the threshold
+                loop.call_soon(tick, i)
+            await done
+
+
+class SlowCallbackDefaultTests(AsyncTestCase):
+    async def test_s35_without_debug_mode_there_is_no_slow_callback_warning_as_in_asyncio(self) -> None:
+        self.assertFalse(asyncio.get_running_loop().get_debug())
+        with self.assertNoLogs("asynctestkit", logging.WARNING):
+            time.sleep(0.15)
+            await asyncio.sleep(0)
+
+    async def test_s35_slow_callback_check_true_turns_it_on_without_debug_mode(self) -> None:
+        self.clock.slow_callback_check = True
+        with self.assertLogs("asynctestkit", logging.WARNING) as logs:
+            time.sleep(0.15)
+            await asyncio.sleep(0)
+        self.assertIn("Executing a loop iteration took", logs.output[0])
 
 
 # ---------------------------------------------------------------------------------------------------------

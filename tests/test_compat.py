@@ -49,6 +49,7 @@ class PrivateAsyncioNamesTests(unittest.TestCase):
             self.assertEqual(_compat.scheduled_handles(loop), [])
             loop.call_soon(lambda: None)
             self.assertTrue(_compat.has_ready_callbacks(loop))
+            self.assertEqual(_compat.ready_count(loop), 1)
         finally:
             loop.close()
 
@@ -312,6 +313,7 @@ class VirtualClockPrivateNamesTests(unittest.TestCase):
         cls = vars(unix_events).get("ThreadedChildWatcher") or vars(unix_events)["_ThreadedChildWatcher"]
         self.assertTrue(callable(getattr(cls, "_do_waitpid", None)))
         watcher = cls.__new__(cls)
+        watcher._threads = {}  # what __init__ would set; its __del__ reads it
         thread = threading.Thread(target=watcher._do_waitpid)
         self.assertTrue(_compat.is_child_watcher_thread(thread))
         self.assertFalse(_compat.is_child_watcher_thread(threading.Thread(target=print)))
