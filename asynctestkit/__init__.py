@@ -7,17 +7,33 @@ propagation.  See docs/index.md.
 """
 
 from ._version import __version__
+from .assertions import AsyncAssertionsMixin, EventRecorder, ExceptionMatch, GroupMatch
 from .case import AsyncTestCase, real_time
 from .clock import DeadlockError, HangError, LivelockError, VirtualClock
+from .leakcase import LeakCheckMixin, allow_leaks
+from .leaks import (LeakError, LeakReport, LeakTracker, register_resource_type, track_resource,
+                    unregister_resource_type)
 from .loop import VirtualClockLoop
 
 __all__ = [
+    "AsyncAssertionsMixin",
     "AsyncTestCase",
     "DeadlockError",
+    "EventRecorder",
+    "ExceptionMatch",
+    "GroupMatch",
     "HangError",
+    "LeakCheckMixin",
+    "LeakError",
+    "LeakReport",
+    "LeakTracker",
     "LivelockError",
     "VirtualClock",
     "VirtualClockLoop",
     "__version__",
+    "allow_leaks",
     "real_time",
+    "register_resource_type",
+    "track_resource",
+    "unregister_resource_type",
 ]

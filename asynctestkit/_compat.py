@@ -282,12 +282,12 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
         raise NotImplementedError
 
-    if PY313:
-        @property  # type: ignore[override]
-        def loop_factory(self) -> LoopFactory:
+    if sys.version_info >= (3, 13):
+        @property
+        def loop_factory(self) -> LoopFactory:  # type: ignore[override]
             return self._atk_loop_factory
 
-    elif PY311:  # pragma: no cover - version specific
+    elif sys.version_info >= (3, 11):  # pragma: no cover - version specific
         def _setupAsyncioRunner(self) -> None:
             assert self._asyncioRunner is None, "asyncio runner is already initialized"  # type: ignore[has-type]
             self._asyncioRunner = asyncio.Runner(debug=True, loop_factory=self._atk_loop_factory)

@@ -23,7 +23,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
 from . import _compat
+from .assertions import AsyncAssertionsMixin
 from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_WATCHDOG, VirtualClock
+from .leakcase import LeakCheckMixin
 from .loop import RealTimeLoop, VirtualClockLoop
 
 __all__ = ["AsyncTestCase", "real_time"]
@@ -45,7 +47,7 @@ def real_time(test: _F) -> _F:
     return test
 
 
-class AsyncTestCase(_compat.LoopHookMixin):
+class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin):
     """An ``IsolatedAsyncioTestCase`` whose loop runs on a :class:`~asynctestkit.VirtualClock`.
 
     Class attributes (override in a subclass):
@@ -107,7 +109,7 @@ class AsyncTestCase(_compat.LoopHookMixin):
         return super()._callAsync(self._atk_phase(func), *args, **kwargs)  # type: ignore[misc]
 
     def _callMaybeAsync(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return super()._callMaybeAsync(self._atk_phase(func), *args, **kwargs)  # type: ignore[misc]
+        return super()._callMaybeAsync(self._atk_phase(func), *args, **kwargs)
 
     def _atk_phase(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap an async phase so the clock knows the task running it and its hang reports become failures."""
@@ -136,8 +138,8 @@ class AsyncTestCase(_compat.LoopHookMixin):
                 error = clock._take_pending_error()
                 if error is None:
                     raise
-                if _compat.PY311 and task is not None:
-                    task.uncancel()
+                if task is not None:
+                    _compat.uncancel(task)
                 raise error from None
             finally:
                 clock._exit_phase()

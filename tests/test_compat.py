@@ -245,7 +245,7 @@ class LeakChecksPrivateNamesTests(unittest.TestCase):
             warnings.simplefilter("always")
             previous = _compat.swap_showwarnmsg(lambda msg: received.append(msg.source))
             try:
-                warnings.warn("x", ResourceWarning, source=source)
+                warnings.warn("x", ResourceWarning, stacklevel=2, source=source)
             finally:
                 _compat.swap_showwarnmsg(previous)
             self.assertIs(received[0], source)

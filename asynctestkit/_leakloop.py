@@ -1,0 +1,228 @@
+"""The leak checker's registries of what the code under test opens on its loop, and how they are filled.
+
+:class:`LoopRegistries` wraps the loop *instance*'s public creation methods (instance attributes shadowing
+the class's methods; removed again at detach) so that every transport, server, subprocess and executor job
+is recorded with the line that created it:
+
+- ``create_connection``, ``create_unix_connection``, ``connect_accepted_socket``,
+  ``create_datagram_endpoint``, ``connect_read_pipe``, ``connect_write_pipe`` and ``start_tls`` (which also
+  cover ``open_connection``, ``StreamWriter.start_tls`` and friends) record transports;
+- ``create_server`` and ``create_unix_server`` record servers, and wrap the protocol factory so that each
+  accepted connection's transport is recorded too;
+- ``subprocess_exec`` and ``subprocess_shell`` (so ``create_subprocess_*``) record subprocess transports;
+- ``run_in_executor`` (so ``to_thread``) records jobs until they finish; strict mode also wraps ``call_at``.
+
+Transports, servers and subprocesses are held strongly until the check: one the test dropped unclosed is
+then reported exactly (attributed, with its creation line) rather than by a finalizer warning later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from . import _leakdescribe as describe
+from ._leakreport import OFF
+
+__all__ = ["LoopRegistries"]
+
+_TRANSPORT_METHODS = ("create_connection", "create_unix_connection", "connect_accepted_socket",
+                      "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe", "start_tls")
+_SERVER_METHODS = ("create_server", "create_unix_server")
+_PROCESS_METHODS = ("subprocess_exec", "subprocess_shell")
+
+
+class _Entry:
+    """A registry record: the object (weakly when possible), its kind, where it was created, how."""
+
+    __slots__ = ("extra", "kind", "ref", "sites", "via")
+
+    def __init__(self, obj: object, kind: str, sites: describe.Sites | None, via: str = "",
+                 extra: Any = None, *, strong: bool = False) -> None:
+        try:
+            self.ref: Callable[[], Any] = (lambda: obj) if strong else weakref.ref(obj)
+        except TypeError:
+            self.ref = lambda: obj
+        self.kind, self.sites, self.via, self.extra = kind, sites, via, extra
+
+
+def _keep(registry: dict[int, _Entry], obj: object, entry: _Entry, is_open: Callable[[Any], bool]) -> None:
+    """Add *entry*; past 256 entries, drop those whose object is closed (a test opening thousands of
+    connections keeps only the open ones alive until the check).
+    """
+    if len(registry) >= 256:
+        for key, old in list(registry.items()):
+            target = old.ref()
+            if target is None or not is_open(target):
+                del registry[key]
+    registry[id(obj)] = entry
+
+
+def _process_running(transport: Any) -> bool:
+    return transport.get_returncode() is None
+
+
+class LoopRegistries:
+    """What one tracked loop has opened so far (filled by the wrapped loop methods)."""
+
+    loop: asyncio.AbstractEventLoop
+    policy: dict[str, str]
+    attached: bool
+
+    def __init__(self) -> None:
+        self._transports: dict[int, _Entry] = {}
+        self._servers: dict[int, _Entry] = {}
+        self._processes: dict[int, _Entry] = {}
+        self._resources: dict[int, _Entry] = {}
+        self._jobs: dict[int, tuple[asyncio.Future[Any], describe.Sites, str, bool]] = {}
+        self._timers: dict[int, tuple[Callable[[], Any], describe.Sites]] = {}
+        self._wrapped: dict[str, Callable[..., Any]] = {}
+
+    def _unwrap_loop_methods(self) -> None:
+        attrs = getattr(self.loop, "__dict__", {})
+        for name, wrapper in self._wrapped.items():
+            if attrs.get(name) is wrapper:
+                delattr(self.loop, name)
+        self._wrapped.clear()
+
+    def _wrap_loop_methods(self) -> None:
+        for name in _TRANSPORT_METHODS + _SERVER_METHODS + _PROCESS_METHODS:
+            original = getattr(self.loop, name, None)
+            if original is not None and not self._install(name, self._wrap_async(name, original)):
+                return  # the loop refuses instance attributes (uvloop): tasks and events still work
+        self._install("run_in_executor", self._wrap_executor(self.loop.run_in_executor))
+        if self.policy["timers"] != OFF:
+            self._install("call_at", self._wrap_call_at(self.loop.call_at))
+
+    def _install(self, name: str, wrapper: Callable[..., Any]) -> bool:
+        try:
+            setattr(self.loop, name, wrapper)
+        except (AttributeError, TypeError):
+            return False
+        self._wrapped[name] = wrapper
+        return True
+
+    def _wrap_async(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        record = self._record
+        qualname = getattr(original, "__qualname__", name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            sites = describe.call_sites()
+            if name in _SERVER_METHODS:
+                args, kwargs = self._wrap_protocol_factory(name, args, kwargs, sites)
+
+            async def call() -> Any:
+                result = await original(*args, **kwargs)
+                record(name, result, sites, args)
+                return result
+
+            call.__qualname__ = qualname  # an un-awaited call is named as it would be without us
+            return call()
+
+        return wrapper
+
+    def _record(self, name: str, result: Any, sites: describe.Sites, args: tuple[Any, ...]) -> None:
+        # Strong references: an unclosed server or connection dropped by the test stays alive until the
+        # check, which reports it by enumeration (exact, attributed) instead of a finalizer warning later.
+        if name in _PROCESS_METHODS:
+            argv = list(args[1:]) if name == "subprocess_exec" else list(args[1:2])
+            _keep(self._processes, result[0], _Entry(result[0], "subprocesses", sites, f"loop.{name}", argv,
+                                                     strong=True), _process_running)
+        elif name in _SERVER_METHODS:
+            _keep(self._servers, result, _Entry(result, "servers", sites, f"loop.{name}", strong=True),
+                  describe.server_open)
+        else:
+            transport = result if name == "start_tls" else result[0]
+            if name == "start_tls" and args:  # the TLS transport replaces the plain one it wraps
+                plain = self._transports.pop(id(args[0]), None)
+                sites = plain.sites if plain is not None and plain.sites else sites
+            _keep(self._transports, transport, _Entry(transport, "transports", sites, f"loop.{name}", strong=True),
+                  describe.transport_open)
+
+    def _wrap_protocol_factory(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                               sites: describe.Sites) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Record the transports of accepted connections (server side), created inside asyncio."""
+        factory = args[0] if args else kwargs.get("protocol_factory")
+        if factory is None:
+            return args, kwargs
+        tracker = weakref.ref(self)
+
+        def accepted() -> Any:
+            protocol = factory()
+            made = protocol.connection_made
+
+            def connection_made(transport: Any) -> Any:
+                try:
+                    del protocol.connection_made  # back to the class's method
+                except AttributeError:
+                    pass
+                owner = tracker()
+                if owner is not None and owner.attached:
+                    _keep(owner._transports, transport, _Entry(transport, "transports", sites,
+                                                               f"a connection accepted by loop.{name}", strong=True),
+                          describe.transport_open)
+                return made(transport)
+
+            try:
+                protocol.connection_made = connection_made
+            except (AttributeError, TypeError):  # a protocol with __slots__: accepted side not tracked
+                pass
+            return protocol
+
+        if args:
+            return (accepted, *args[1:]), kwargs
+        return args, {**kwargs, "protocol_factory": accepted}
+
+    def _wrap_executor(self, original: Callable[..., asyncio.Future[Any]]) -> Callable[..., Any]:
+        jobs = self._jobs
+
+        def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+            sites = describe.call_sites()
+            future = original(executor, func, *args)
+            key = id(future)
+            jobs[key] = (future, sites, describe.callable_name(func), executor is None)
+            future.add_done_callback(lambda _f: jobs.pop(key, None))
+            return future
+
+        return run_in_executor
+
+    def _wrap_call_at(self, original: Callable[..., asyncio.TimerHandle]) -> Callable[..., Any]:
+        timers = self._timers
+
+        def call_at(when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            handle = original(when, callback, *args, **kwargs)
+            if not describe.is_internal_callback(callback):
+                timers[id(handle)] = (weakref.ref(handle), describe.call_sites())
+            return handle
+
+        return call_at
+
+    def owns(self, obj: object) -> bool:
+        """True when *obj* is in one of this tracker's registries (for routing late signals)."""
+        key = id(obj)
+        for registry in (self._transports, self._servers, self._processes, self._resources):
+            entry = registry.get(key)
+            if entry is not None:
+                target = entry.ref()
+                if target is obj or target is None:  # None: finalized by the collector, weakref cleared
+                    return True
+        return False
+
+    def _entry_of(self, obj: object) -> _Entry | None:
+        for registry in (self._transports, self._servers, self._processes, self._resources):
+            entry = registry.get(id(obj))
+            if entry is not None:
+                target = entry.ref()
+                if target is obj or target is None:
+                    return entry
+        return None
+
+    def _transport_in(self, text: str) -> _Entry | None:
+        """The registered transport whose repr appears in a warning (a StreamWriter's names its transport)."""
+        for entry in self._transports.values():
+            transport = entry.ref()
+            if transport is not None and repr(transport) in text:
+                return entry
+        return None
