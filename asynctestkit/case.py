@@ -141,6 +141,16 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                 if task is not None:
                     _compat.uncancel(task)
                 raise error from None
+            except BaseException as exc:
+                # The phase reacted to the cancellation that carried a hang report by raising something else
+                # (or its coroutine was closed after it swallowed every such cancellation): the hang is the
+                # cause, so it is the failure, with the other exception chained for the record.
+                error = clock._take_pending_error()
+                if error is None:
+                    raise
+                if task is not None:
+                    _compat.uncancel(task)
+                raise error from exc
             finally:
                 clock._exit_phase()
             error = clock._take_pending_error()

@@ -30,6 +30,7 @@ Far from zero (a clock started at 1.7e9) the loop's timer resolution is widened 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import time as _time
@@ -464,8 +465,16 @@ class VirtualClock:
         self._deliveries += 1
         task = self._phase_task
         if self._deliveries > _MAX_DELIVERIES:
-            # The test swallowed every cancellation that carried the report: stop the loop so that
-            # run_until_complete() returns, and leave the rest of the test (teardown) alone.
+            # The test swallowed every cancellation that carried the report.  Close the test's coroutine
+            # (its finally blocks run) and cancel once more: the cancellation then reaches the phase wrapper,
+            # which fails the test with the report.  Only if the coroutine refuses to close too (or on 3.10,
+            # where the phase runs inside the test case's long-lived runner task) is the loop stopped, so that
+            # run_until_complete() returns at all.
+            if _compat.PY311 and task is not None and not task.done() and _force_close(task):
+                self._pending_error = kind(f"{error}\n  (it swallowed {_MAX_DELIVERIES} cancellations that carried "
+                                           f"this report; asynctestkit closed its coroutine)")
+                task.cancel(msg=first_line)
+                return
             logger.error("asynctestkit: %s\n(the test ignored %d cancellations; stopping the loop)", error,
                          _MAX_DELIVERIES)
             self._exit_phase()
@@ -480,6 +489,22 @@ class VirtualClock:
         logger.error("asynctestkit: %s", error)
         for other in asyncio.all_tasks(self._loop):
             other.cancel(msg=f"cancelled by asynctestkit: {first_line}")
+
+
+def _force_close(task: asyncio.Task[Any]) -> bool:
+    """Close the coroutine the phase wrapper awaits (the test's own code); True if it closed.
+
+    ``coroutine.close()`` is public: it raises GeneratorExit at the suspension point, so ``finally`` blocks
+    run.  A coroutine that catches GeneratorExit and awaits again refuses (RuntimeError): False.
+    """
+    wrapper = task.get_coro()
+    inner = getattr(wrapper, "cr_await", None)
+    target = inner if inspect.iscoroutine(inner) else wrapper
+    try:
+        target.close()  # type: ignore[union-attr]
+    except RuntimeError:
+        return False
+    return True
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
