@@ -11,8 +11,14 @@ from .assertions import AsyncAssertionsMixin, EventRecorder, ExceptionMatch, Gro
 from .case import AsyncTestCase, real_time
 from .clock import DeadlockError, HangError, LivelockError, VirtualClock
 from .leakcase import LeakCheckMixin, allow_leaks
-from .leaks import (LeakError, LeakReport, LeakTracker, register_resource_type, track_resource,
-                    unregister_resource_type)
+from .leaks import (
+                    LeakError,
+                    LeakReport,
+                    LeakTracker,
+                    register_resource_type,
+                    track_resource,
+                    unregister_resource_type,
+)
 from .loop import VirtualClockLoop
 
 __all__ = [
