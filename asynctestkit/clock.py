@@ -500,8 +500,11 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     wrapper = task.get_coro()
     inner = getattr(wrapper, "cr_await", None)
     target = inner if inspect.iscoroutine(inner) else wrapper
+    close = getattr(target, "close", None)
+    if close is None:
+        return False
     try:
-        target.close()  # type: ignore[union-attr]
+        close()
     except RuntimeError:
         return False
     return True
