@@ -82,7 +82,33 @@ def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
     return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
 
 
-class VirtualClockLoop(asyncio.SelectorEventLoop):
+class _CloseHooksLoop(asyncio.SelectorEventLoop):
+    """A selector event loop that runs registered hooks once, right after it closed.
+
+    The test case uses it to reset the thread's current loop, which a runner given a ``loop_factory``
+    does not do by itself.
+    """
+
+    _atk_close_hooks: list[Callable[[], None]]
+
+    def close(self) -> None:
+        if self.is_closed():
+            return
+        self._atk_before_close()
+        super().close()
+        hooks, self._atk_close_hooks = getattr(self, "_atk_close_hooks", []), []
+        for hook in hooks:
+            hook()
+
+    def _atk_before_close(self) -> None:
+        """Subclass hook: release what must go before the selector closes."""
+
+    def _atk_on_close(self, hook: Callable[[], None]) -> None:
+        """Run *hook* after the loop closed."""
+        self._atk_close_hooks.append(hook)
+
+
+class VirtualClockLoop(_CloseHooksLoop):
     """A selector event loop on virtual time.
 
     ``loop.time()`` starts at *start* and moves only when the clock says so: at once to the next deadline
@@ -123,18 +149,10 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             if previous_depth < ORIGIN_TRACKING_DEPTH:
                 sys.set_coroutine_origin_tracking_depth(previous_depth)
 
-    def close(self) -> None:
-        if self.is_closed():
-            return
-        self.clock._close()
-        super().close()
-        hooks, self._atk_close_hooks = self._atk_close_hooks, []
-        for hook in hooks:
-            hook()
-
-    def _atk_on_close(self, hook: Callable[[], None]) -> None:
-        """Run *hook* after the loop closed (used to reset the thread's current loop)."""
-        self._atk_close_hooks.append(hook)
+    def _atk_before_close(self) -> None:
+        clock = getattr(self, "clock", None)  # absent when a bad option stopped __init__
+        if clock is not None:
+            clock._close()
 
     # -- real work ----------------------------------------------------------------------------------
     # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same
@@ -174,20 +192,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         return transport, protocol
 
 
-class RealTimeLoop(asyncio.SelectorEventLoop):
+class RealTimeLoop(_CloseHooksLoop):
     """A plain selector event loop on the real clock, for tests that opt out of virtual time."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._atk_close_hooks: list[Callable[[], None]] = []
-
-    def close(self) -> None:
-        if self.is_closed():
-            return
-        super().close()
-        hooks, self._atk_close_hooks = self._atk_close_hooks, []
-        for hook in hooks:
-            hook()
-
-    def _atk_on_close(self, hook: Callable[[], None]) -> None:
-        self._atk_close_hooks.append(hook)
+        self._atk_close_hooks = []
