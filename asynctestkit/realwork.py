@@ -203,11 +203,16 @@ class RealWork:
         """Things that could still wake the loop although they hold no time.
 
         Listening sockets, pipes and other fds; threads that fed this loop with ``call_soon_threadsafe``;
-        threads that already ran when the loop was built (they may hold a reference to it).  Executor
+        threads that already ran when the loop was built (they may hold a reference to it); and everything
+        marked ``background()`` that is still running: background work never holds time, but it can still
+        end and wake the loop (a killed background process whose exit the test awaits).  Idle executor
         workers are left out: their work is tracked job by job.
         """
-        sources = [f"fd {key.fd} ({_describe_fd(key.fileobj)})" for key in fd_map.values()
-                   if self._classify(key, fd_map) == _SOURCE and key.fd not in self._background_fds]
+        sources = []
+        for key in fd_map.values():
+            kind = self._classify(key, fd_map)
+            if kind == _SOURCE or (kind in (_EXTERNAL, _CONNECTING) and key.fd in self._background_fds):
+                sources.append(f"fd {key.fd} ({_describe_fd(key.fileobj)})")
         workers = _compat.executor_worker_threads()
         seen: set[threading.Thread] = set()
         for thread in list(self._feeders.values()):
@@ -215,13 +220,22 @@ class RealWork:
                 seen.add(thread)
                 sources.append(f"thread {thread.name!r} (it called call_soon_threadsafe)")
         for thread in threading.enumerate():
-            if thread in self._baseline_threads and thread not in seen and self._may_wake(thread, workers):
+            if thread in seen or not self._may_wake(thread, workers):
+                continue
+            if thread in self._baseline_threads:
                 sources.append(f"thread {thread.name!r} (running since before the test)")
+            elif self.is_background(thread) or _compat.is_child_watcher_thread(thread):
+                sources.append(f"background thread {thread.name!r}")
+        for fut, info in self._jobs.items():
+            if not fut.done() and self.is_background(fut):
+                sources.append(f"background {info.what}")
+        for transport, info in self._processes.items():
+            if transport.get_returncode() is None:  # only background ones get here: others hold time
+                sources.append(f"background {info.what}")
         return sources
 
     def _may_wake(self, thread: threading.Thread, workers: set[threading.Thread]) -> bool:
-        return (thread.is_alive() and thread is not threading.current_thread() and thread not in workers
-                and not self.is_background(thread))
+        return thread.is_alive() and thread is not threading.current_thread() and thread not in workers
 
     def _busy_threads(self, new_threads: list[threading.Thread]) -> list[InFlight]:
         """Threads started since the loop was built, still alive; executor workers and background ones aside."""

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -285,6 +286,35 @@ class SidecarTests(AsyncTestCase):
             await proc.wait()
             writer.close()
             await writer.wait_closed()
+
+
+    async def test_awaiting_the_exit_of_a_background_process_is_not_a_deadlock(self) -> None:
+        # Background work never holds time, but it can still wake the loop: a process that takes 0.3 s to
+        # exit after SIGTERM must not be reported as a deadlock while the test awaits its exit.
+        slow_exit = ("import signal, sys, time\n"
+                     "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.3), sys.exit(0)))\n"
+                     "open(sys.argv[1], 'w').close()\n"
+                     "time.sleep(60)\n")
+        ready = os.path.join(self.enterContext(tempfile.TemporaryDirectory()) if sys.version_info >= (3, 11)
+                             else tempfile.mkdtemp(), "ready")
+        # No pipes: an open pipe is itself a wake-up source, and this test is about the process alone.
+        proc = self.clock.background(await asyncio.create_subprocess_exec(sys.executable, "-c", slow_exit, ready))
+        await asyncio.to_thread(_wait_for_file, ready)
+        before = self.clock.now()
+        with real_timer() as took:
+            await asyncio.sleep(3600)       # instant: the background process holds no time
+        self.assertEqual(self.clock.now() - before, 3600)
+        self.assertLess(took[0], INSTANT)
+        proc.terminate()
+        with real_timer() as took:
+            self.assertEqual(await proc.wait(), 0)
+        self.assertGreaterEqual(took[0], 0.25)
+
+
+def _wait_for_file(path: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 class HeldClockTests(unittest.TestCase):
