@@ -146,9 +146,8 @@ class RealWorkTimeoutTests(AsyncTestCase):
 
     async def test_s17_a_subprocess_running_0_3_s_is_awaited_under_wait_for_5(self) -> None:
         proc = await asyncio.create_subprocess_exec(*_sleep_command(0.3))
-        with real_timer() as took:
-            self.assertEqual(await asyncio.wait_for(proc.wait(), 5), 0)
-        self.assertGreaterEqual(took[0], 0.2)
+        self.assertEqual(await asyncio.wait_for(proc.wait(), 5), 0)    # no spurious TimeoutError
+        # (no lower bound on the real duration: under load the child may run before the timer would start)
         proc = await asyncio.create_subprocess_exec(TRUE or sys.executable, *([] if TRUE else ["-c", "pass"]))
         self.assertEqual(await asyncio.wait_for(proc.wait(), 5), 0)
         proc = await asyncio.create_subprocess_shell("sleep 0.1; exit 3")
