@@ -35,6 +35,7 @@ import logging
 import math
 import time as _time
 from selectors import BaseSelector, SelectorKey
+from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _compat, diagnostics
@@ -125,7 +126,8 @@ class VirtualClock:
         self._watchdog_at = math.inf          # perf_counter() value past which the phase is hung
         self.watchdog = watchdog
         self.deadlock_grace = _check_duration("deadlock_grace", deadlock_grace)
-        self.slow_callback_check: bool | None = None
+        self._slow_callback_check: bool | None = None
+        self._timing = False
         self._batch = 0                       # callbacks the current iteration was about to run
         self._limit: float | None = None if auto_advance else self._start
         self._resolution = _time.get_clock_info("monotonic").resolution
@@ -184,6 +186,18 @@ class VirtualClock:
             self._watchdog_at = math.inf if self._watchdog is None else self._real_start + self._watchdog
 
     # -- manual control -----------------------------------------------------------------------------
+    @property
+    def slow_callback_check(self) -> bool | None:
+        """Warn when a callback blocks the loop (real time); None: follow the loop's debug mode."""
+        return self._slow_callback_check
+
+    @slow_callback_check.setter
+    def slow_callback_check(self, value: bool | None) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"slow_callback_check must be True, False or None, got {value!r}")
+        self._slow_callback_check = value
+        self._refresh_timing()
+
     @property
     def auto_advance(self) -> bool:
         """True (default): time jumps by itself.  False: time moves only in ``advance()``/``advance_to()``."""
@@ -315,6 +329,7 @@ class VirtualClock:
 
     def _on_run_start(self) -> None:
         self._last_exit = math.inf
+        self._refresh_timing()
 
     def _close(self) -> None:
         self._alarm.disarm()
@@ -325,12 +340,14 @@ class VirtualClock:
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
     def _select(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
-        entered = _time.perf_counter()
-        blocked = entered - self._last_exit
-        if blocked >= self._loop.slow_callback_duration:
-            self._check_slow_iteration(blocked)
+        # Hot path: runs once per loop iteration.  The slow-callback bookkeeping only when that check is on.
+        entered = _perf_counter()
+        timing = self._timing
+        if timing:
+            blocked = entered - self._last_exit
+            if blocked >= self._loop.slow_callback_duration:
+                self._check_slow_iteration(blocked)
         self._in_select = True
-        events: list[tuple[SelectorKey, int]] = []
         try:
             if entered > self._watchdog_at:
                 self._watchdog_at = entered + _REDELIVER
@@ -340,11 +357,21 @@ class VirtualClock:
                 events = inner.select(0)
             else:
                 events = self._idle(inner, timeout)
-            return events
         finally:
             self._in_select = False
+        if timing:
             self._batch = len(events) + _compat.ready_count(self._loop)
-            self._last_exit = _time.perf_counter()
+            self._last_exit = _perf_counter()
+        return events
+
+    def _refresh_timing(self) -> None:
+        """Recompute whether the slow-callback check runs (after set_debug() or a settings change)."""
+        check = self.slow_callback_check
+        timing = self._loop.get_debug() if check is None else bool(check)
+        if timing and not self._timing:
+            # Turned on inside an iteration: measure from now; before the loop runs: from its first select().
+            self._last_exit = _perf_counter() if self._loop.is_running() else math.inf
+        self._timing = timing
 
     def _check_slow_iteration(self, blocked: float) -> None:
         """Warn about an iteration that blocked the loop, unless it merely ran a large batch of callbacks.
@@ -353,9 +380,6 @@ class VirtualClock:
         (a benchmark scheduling 100k timers) is not blamed on one of them: the warning needs few callbacks,
         or a long average per callback.
         """
-        check = self.slow_callback_check
-        if not (self._loop.get_debug() if check is None else check):
-            return
         batch = max(1, self._batch)
         if batch > _SLOW_BATCH and blocked / batch < self._loop.slow_callback_duration:
             return

@@ -132,6 +132,12 @@ class VirtualClockLoop(_CloseHooksLoop):
         selector._clock = self.clock
         self.clock._adopt_loop_resolution()
 
+    def set_debug(self, enabled: bool) -> None:
+        super().set_debug(enabled)
+        clock = getattr(self, "clock", None)
+        if clock is not None:
+            clock._refresh_timing()
+
     # -- time ---------------------------------------------------------------------------------------
     def time(self) -> float:
         return self._atk_now
