@@ -86,6 +86,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                 watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace)
         else:
             loop = RealTimeLoop()
+        loop._atk_debug_pin = bool(self.asyncio_debug)
+        loop.set_debug(loop._atk_debug_pin)
         self._atk_loop = loop
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
             _compat.set_current_loop(loop)
@@ -124,6 +126,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         @functools.wraps(func)
         async def phase(*args: Any, **kwargs: Any) -> Any:
             loop = asyncio.get_running_loop()
+            if getattr(loop, "_atk_debug_pin", None) is not None:
+                loop._atk_debug_pin = None  # type: ignore[attr-defined]
             if loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)
             clock = loop.clock if isinstance(loop, VirtualClockLoop) else None

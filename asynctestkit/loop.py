@@ -90,6 +90,15 @@ class _CloseHooksLoop(asyncio.SelectorEventLoop):
     """
 
     _atk_close_hooks: list[Callable[[], None]]
+    #: While set, ``set_debug()`` calls are answered with this value: a test case pins its ``asyncio_debug``
+    #: so the runner's ``set_debug(True)`` cannot make its first phase pay for debug mode; the phase wrapper
+    #: unpins it (None) so the test itself may call ``set_debug()``.
+    _atk_debug_pin: bool | None = None
+
+    def set_debug(self, enabled: bool) -> None:
+        if self._atk_debug_pin is not None:
+            enabled = self._atk_debug_pin
+        super().set_debug(enabled)
 
     def close(self) -> None:
         if self.is_closed():

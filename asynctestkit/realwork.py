@@ -27,7 +27,6 @@ import os
 import socket
 import stat
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from .diagnostics import Site
 __all__ = ["InFlight", "RealWork"]
 
 # Classification of a registered file object.
-_RESCAN = 0.01  # real seconds after which the thread list is read again even if the count is unchanged
+_RESCAN_EVERY = 63  # the thread list is read again every 64 idle iterations even if the count is unchanged
 _INTERNAL = "internal"      # the loop's own self-pipe
 _IN_LOOP = "in-loop"        # a socket whose peer is another socket of this loop
 _EXTERNAL = "external"      # a connected socket whose peer is elsewhere: holds the clock
@@ -79,7 +78,7 @@ class RealWork:
         self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
         self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
         self._scan_count = -1                  # thread count at the last enumerate() (see _threads_since_start)
-        self._scan_time = 0.0
+        self._scan_calls = 0
         self._scan_new: list[threading.Thread] = []
         # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet.
         self._feeders: dict[int, threading.Thread] = {}
@@ -176,7 +175,7 @@ class RealWork:
         new_threads = self._threads_since_start()
         if new_threads:
             held.extend(self._busy_threads(new_threads))
-        for key in fd_map.values():
+        for key in (fd_map.values() if len(fd_map) > len(self._internal_fds) else ()):
             kind = self._classify(key, fd_map)
             if kind == _EXTERNAL or kind == _CONNECTING:
                 if key.fd not in self._background_fds:
@@ -188,15 +187,14 @@ class RealWork:
 
     def _threads_since_start(self) -> list[threading.Thread]:
         """Threads started since the loop was built.  ``threading.enumerate()`` is re-read only when the
-        thread count changed or 10 ms passed, which keeps the per-jump cost of the common case to a compare.
+        thread count changed or every 64 calls, which keeps the per-jump cost of the common case to a compare.
         """
         count = threading.active_count()
-        now = time.perf_counter()
-        if count != self._scan_count or now - self._scan_time > _RESCAN:
+        self._scan_calls += 1
+        if count != self._scan_count or not self._scan_calls & _RESCAN_EVERY:
             baseline = self._baseline_threads
             self._scan_new = [t for t in threading.enumerate() if t not in baseline]
             self._scan_count = count
-            self._scan_time = now
         return self._scan_new
 
     def wake_up_sources(self, fd_map: Mapping[Any, SelectorKey]) -> list[str]:
