@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import inspect
 import logging
 import re
@@ -52,7 +53,7 @@ class Sink(Protocol):
     origin_markers: frozenset[tuple[str, str]]
 
     def owns(self, obj: object) -> bool: ...
-    def on_warning(self, text: str, category: type[Warning], source: object) -> None: ...
+    def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None: ...
     def on_error(self, summary: str, details: list[str]) -> None: ...
     def on_created(self, obj: object, rtype: _leakresources.ResourceType, sites: Sites) -> None: ...
 
@@ -79,9 +80,11 @@ class _Hub:
         self._display_state: tuple[object, object] | None = None
         self._previous_show: _compat.ShowWarnMsg | None = None
         self._previous_unraisable: Callable[[Any], object] | None = None
+        self.collecting = False  # inside a garbage collection (gc.callbacks), while installed
         # Bound methods are created anew on each attribute access: keep one of each to install and compare.
         self._show_hook = self._showwarnmsg
         self._unraisable_hook = self._unraisablehook
+        self._gc_hook = self._gc_phase
 
     # -- attach/detach ------------------------------------------------------------------------------------
     def attach(self, sink: Sink) -> None:
@@ -125,7 +128,17 @@ class _Hub:
             if threading.Thread.start is start:
                 threading.Thread.start = original_start  # type: ignore[method-assign]
 
-        self._undo = [restore_start, *_leakresources.patch_constructors(self._on_created)]
+        gc.callbacks.append(self._gc_hook)
+
+        def remove_gc_hook() -> None:
+            self.collecting = False
+            if self._gc_hook in gc.callbacks:
+                gc.callbacks.remove(self._gc_hook)
+
+        self._undo = [restore_start, remove_gc_hook, *_leakresources.patch_constructors(self._on_created)]
+
+    def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
+        self.collecting = phase == "start"
 
     def _uninstall(self) -> None:
         for undo in reversed(self._undo):
@@ -181,6 +194,15 @@ class _Hub:
                         return None, test
         return self.current(), None
 
+    def unsure(self, source: object) -> bool:
+        """True for an un-awaited coroutine whose test cannot be known: no origin, finalized by the collector.
+
+        Dropped by its last reference, a coroutine warns inside the code that dropped it, which is the
+        running test's.  Found by the garbage collector, it may come from any earlier test; only its origin
+        (``coroutine_origins``) could tell which.
+        """
+        return self.collecting and inspect.iscoroutine(source) and not getattr(source, "cr_origin", None)
+
     # -- hooks ----------------------------------------------------------------------------------------------
     def _showwarnmsg(self, msg: warnings.WarningMessage) -> None:
         text = str(msg.message)
@@ -192,7 +214,7 @@ class _Hub:
                     log_late(late, f"{msg.category.__name__}: {text.splitlines()[0]}")
                     return
                 if sink is not None:
-                    sink.on_warning(text, msg.category, msg.source)
+                    sink.on_warning(text, msg.category, msg.source, unsure=self.unsure(msg.source))
                     return
             except Exception:  # never lose a warning because of the checker
                 pass
@@ -220,7 +242,7 @@ class _Hub:
             if late is not None:
                 log_late(late, f"{type(error).__name__}: {str(error).splitlines()[0]}")
             elif sink is not None:
-                sink.on_warning(str(error), type(error), source)
+                sink.on_warning(str(error), type(error), source, unsure=self.unsure(source))
             return True
         sink, late = self.route(source)
         what = f"exception ignored in {unraisable.object!r}: {error!r}"

@@ -139,6 +139,8 @@ class Leak:
     summary: str
     details: list[str] = field(default_factory=list)
     names: tuple[str, ...] = ()
+    #: The leak may not be this test's (see ``_leakhub.unsure``): at most a note, whatever the policy says.
+    note_only: bool = False
 
 
 @dataclass

@@ -194,13 +194,25 @@ class Watcher(LoopRegistries):
             self._event(("err", len(self._events)), Leak("errors", f"loop exception handler: {message}", details,
                                                          (type(error).__name__ if error else message,)))
 
-    def on_warning(self, text: str, category: type[Warning], source: object) -> None:
-        """A leak warning routed to this tracker by the hub (see ``_leakhub``)."""
+    def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
+        """A leak warning routed to this tracker by the hub (see ``_leakhub``).
+
+        *unsure*: an un-awaited coroutine the garbage collector found, without an origin to tell which test
+        created it: reported as a note, never as this test's failure.
+        """
         first = text.splitlines()[0] if text else category.__name__
         if not issubclass(category, ResourceWarning):  # a coroutine never awaited
             qualname = getattr(source, "__qualname__", None) or first.split("'")[1]
-            self._event(("obj", id(source)) if source is not None else ("coro", first),
-                        describe.coroutine_leak(source, qualname))
+            leak = describe.coroutine_leak(source, qualname)
+            if unsure:
+                leak.note_only = True
+                leak.details.append("found by the garbage collector: it may come from an earlier test "
+                                    "(set coroutine_origins = True on the test case to know)")
+            elif not leak.details:
+                dropped = describe.call_sites()[0]  # no origin: where its last reference went
+                if dropped is not None:
+                    leak.details.append(f"{'dropped at':<12} {diagnostics.format_site(dropped)}")
+            self._event(("obj", id(source)) if source is not None else ("coro", first), leak)
             return
         entry = self._entry_of(source) if source is not None else None
         if entry is None and ("<StreamWriter" in first or first.startswith("unclosed transport")):

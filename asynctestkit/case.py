@@ -59,8 +59,12 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     - ``clock_watchdog``: real seconds a test phase may run before it is failed as hung (60; None: off);
     - ``clock_deadlock_grace``: real seconds to wait for an outside wake-up before reporting a deadlock;
     - ``asyncio_debug = False``: asyncio's debug mode.  ``IsolatedAsyncioTestCase`` always turns it on,
-      which makes callback-heavy tests 10-25x slower; asynctestkit gives its main diagnostics (creation
-      sites, un-awaited coroutine origins, slow-callback warnings in real time) without it.
+      which makes callback-heavy tests 10-25x slower; asynctestkit gives its main diagnostics (where each
+      task was created, slow-callback warnings in real time) without it;
+    - ``coroutine_origins = 0``: frames of coroutine origin tracking while the test runs (True: 1).  With
+      it, a coroutine never awaited is reported with the line that created it, and attributed to its test
+      even when the garbage collector finds it later; it costs 10-30% on coroutine-heavy code, so it is off
+      by default (the report then names where the coroutine was dropped).
     """
 
     virtual_clock: ClassVar[bool] = True
@@ -70,6 +74,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     clock_watchdog: ClassVar[float | None] = DEFAULT_WATCHDOG
     clock_deadlock_grace: ClassVar[float] = DEFAULT_DEADLOCK_GRACE
     asyncio_debug: ClassVar[bool] = False
+    coroutine_origins: ClassVar[int] = 0
 
     _atk_loop: asyncio.AbstractEventLoop | None = None
 
@@ -83,11 +88,12 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         if self._atk_wants_virtual_clock():
             loop = VirtualClockLoop(
                 start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
-                watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace)
+                watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
+                coroutine_origins=self.coroutine_origins)
         else:
-            loop = RealTimeLoop()
-        loop._atk_debug_pin = bool(self.asyncio_debug)
-        loop.set_debug(loop._atk_debug_pin)
+            loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
+        loop._atk.debug_pin = bool(self.asyncio_debug)
+        loop.set_debug(bool(self.asyncio_debug))
         self._atk_loop = loop
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
             _compat.set_current_loop(loop)
@@ -126,8 +132,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         @functools.wraps(func)
         async def phase(*args: Any, **kwargs: Any) -> Any:
             loop = asyncio.get_running_loop()
-            if getattr(loop, "_atk_debug_pin", None) is not None:
-                loop._atk_debug_pin = None  # type: ignore[attr-defined]
+            state = getattr(loop, "_atk", None)
+            if state is not None:
+                state.debug_pin = None
             if loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)
             clock = loop.clock if isinstance(loop, VirtualClockLoop) else None

@@ -66,12 +66,14 @@ DEFAULT_WATCHDOG = 60.0
 """Real seconds a test phase may run before it is failed as hung."""
 DEFAULT_DEADLOCK_GRACE = 1.0
 """Real seconds to wait for a listener, pipe or thread to wake a loop that looks deadlocked."""
+_next_timer_when = _compat.next_timer_when
 _SETTLE = 0.02          # real seconds to wait before reporting a deadlock with no possible waker
 _REAL_SLICE = 0.05      # real-time mode re-checks what is in flight at least this often
 _HELD_WARNING = 2.0     # warn once when real work held virtual time this long
 _SLOW_BATCH = 20       # iterations running more callbacks than this are judged by their average
 _MAX_DELIVERIES = 3     # after this many undelivered hang reports, stop the loop
 _REDELIVER = 0.25       # real seconds before the select-level watchdog repeats an unanswered report
+_CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
 
@@ -121,7 +123,13 @@ class VirtualClock:
         self._work = work
         self._start = float(start)
         self._phase_task: asyncio.Task[Any] | None = None
-        self.horizon = _check_duration("horizon", horizon, allow_zero=False)
+        self._limit: float | None = None if auto_advance else self._start
+        self._jump_limit = -math.inf          # see _refresh_jump_limit (set once the loop is adopted)
+        self._held_since: float | None = None
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._resolution = _time.get_clock_info("monotonic").resolution
+        self._stall_at = _stall_point(self._resolution)
+        self.horizon = horizon
         self._watchdog: float | None = None
         self._watchdog_at = math.inf          # perf_counter() value past which the phase is hung
         self.watchdog = watchdog
@@ -129,19 +137,15 @@ class VirtualClock:
         self._slow_callback_check: bool | None = None
         self._timing = False
         self._batch = 0                       # callbacks the current iteration was about to run
-        self._limit: float | None = None if auto_advance else self._start
-        self._resolution = _time.get_clock_info("monotonic").resolution
-        self._stall_at = _stall_point(self._resolution)
-        self._idle_waiters: list[asyncio.Future[None]] = []
         self._wall_at_start = _time.time()
         self._real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
-        self._held_since: float | None = None
         self._held_warned = False
         self._phase_label = "the code on this loop"  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._deliveries = 0
-        self._in_select = False
+        self._in_select = False               # waiting in real time in select() (see _real_select)
+        self._tick = 0                        # select() calls, for the periodic real-time checks
         self._patches = TimePatches(self.monotonic, self.time)
         self._alarm = AlarmWatchdog(self._alarm_message, lambda: self._in_select)
 
@@ -150,6 +154,7 @@ class VirtualClock:
         self._resolution = _compat.clock_resolution(self._loop)
         self._stall_at = _stall_point(self._resolution)
         self._set_now(self._start)
+        self._refresh_jump_limit()
 
     # -- reading time -------------------------------------------------------------------------------
     @property
@@ -185,6 +190,34 @@ class VirtualClock:
         if self._phase_task is not None:
             self._watchdog_at = math.inf if self._watchdog is None else self._real_start + self._watchdog
 
+    @property
+    def horizon(self) -> float:
+        """Virtual seconds after ``start`` beyond which time racing ahead is a :class:`LivelockError`."""
+        return self._horizon
+
+    @horizon.setter
+    def horizon(self, value: float) -> None:
+        self._horizon = _check_duration("horizon", value, allow_zero=False)
+        self._set_limit(self._limit)
+
+    def _set_limit(self, limit: float | None) -> None:
+        """Set the manual-mode limit (None: auto-advance)."""
+        self._limit = limit
+        self._refresh_jump_limit()
+
+    def _refresh_jump_limit(self) -> None:
+        """Recompute the bound up to which ``_select`` may jump on its fast path without further checks.
+
+        Below it a jump needs no horizon report, no manual-mode stop and no resolution widening.  It is
+        -inf (every jump takes ``_decide``) while real work holds time, while ``run_until_idle()`` waits,
+        and for a clock whose times lie beyond the float range where the resolution must be widened.
+        """
+        if self._held_since is not None or self._idle_waiters or self._start <= -self._stall_at:
+            self._jump_limit = -math.inf
+            return
+        bound = min(self._start + self._horizon, self._stall_at)
+        self._jump_limit = bound if self._limit is None else min(bound, self._limit)
+
     # -- manual control -----------------------------------------------------------------------------
     @property
     def slow_callback_check(self) -> bool | None:
@@ -207,7 +240,7 @@ class VirtualClock:
     def auto_advance(self, value: bool) -> None:
         if not isinstance(value, bool):
             raise TypeError(f"auto_advance must be True or False, got {value!r}")
-        self._limit = None if value else self._loop._atk_now
+        self._set_limit(None if value else self._loop._atk_now)
 
     async def advance(self, seconds: float) -> None:
         """Move virtual time forward by *seconds*, running every callback due in the window at its exact time.
@@ -235,7 +268,7 @@ class VirtualClock:
     async def _advance_to(self, target: float) -> None:
         manual = self._limit is not None
         if manual:
-            self._limit = max(target, self._limit if self._limit is not None else target)
+            self._set_limit(max(target, self._limit if self._limit is not None else target))
         reached = self._loop.create_future()
         handle = self._loop.call_at(target, _resolve, reached)
         try:
@@ -244,7 +277,7 @@ class VirtualClock:
         finally:
             handle.cancel()
             if manual and self._limit is not None:
-                self._limit = self._loop._atk_now
+                self._set_limit(self._loop._atk_now)
 
     async def run_until_idle(self) -> None:
         """Run everything that is ready (and what that makes ready) without moving virtual time.
@@ -254,6 +287,7 @@ class VirtualClock:
         self._require_running("run_until_idle")
         waiter = self._loop.create_future()
         self._idle_waiters.append(waiter)
+        self._jump_limit = -math.inf  # the next idle select() must resolve it (see _decide)
         await waiter
 
     def _require_running(self, name: str) -> None:
@@ -340,29 +374,56 @@ class VirtualClock:
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
     def _select(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
-        # Hot path: runs once per loop iteration.  The slow-callback bookkeeping only when that check is on.
+        # Hot path: runs once per idle loop iteration (the selector itself answers most busy ones), so the
+        # common case is kept to a few bytecodes: a poll, O(1) checks and the jump to the next deadline.
+        # The real-time checks (watchdog, slow callbacks) run in _select_checked: every iteration while the
+        # slow-callback check is on, else every 64th iteration and whenever select() waits in real time.
+        if self._timing or timeout == 0:
+            return self._select_checked(inner, timeout)
+        tick = self._tick = self._tick + 1
+        if not tick & _CHECK_EVERY:
+            return self._select_checked(inner, timeout)
+        events = inner.select(0)
+        if events:
+            return events
+        deadline = _next_timer_when(self._loop) if timeout is not None else None
+        if deadline is None or deadline > self._jump_limit or self._work.in_flight(inner):
+            return self._decide(inner, timeout)
+        loop = self._loop
+        if deadline > loop._atk_now:
+            loop._atk_now = deadline
+        return []
+
+    def _select_checked(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
         entered = _perf_counter()
         timing = self._timing
         if timing:
             blocked = entered - self._last_exit
             if blocked >= self._loop.slow_callback_duration:
                 self._check_slow_iteration(blocked)
-        self._in_select = True
-        try:
-            if entered > self._watchdog_at:
-                self._watchdog_at = entered + _REDELIVER
-                self._report(LivelockError, f"ran longer than the real-time watchdog of {self._watchdog:g} s")
-                events = inner.select(0)
-            elif timeout is not None and timeout <= 0:
-                events = inner.select(0)
-            else:
-                events = self._idle(inner, timeout)
-        finally:
-            self._in_select = False
+        if entered > self._watchdog_at:
+            self._watchdog_fired(entered)
+            events = inner.select(0)
+        elif timeout is not None and timeout <= 0:
+            events = inner.select(0)
+        else:
+            events = self._idle(inner, timeout)
         if timing:
             self._batch = len(events) + _compat.ready_count(self._loop)
             self._last_exit = _perf_counter()
         return events
+
+    def _watchdog_fired(self, now: float) -> None:
+        self._watchdog_at = now + _REDELIVER
+        self._report(LivelockError, f"ran longer than the real-time watchdog of {self._watchdog:g} s")
+
+    def _real_select(self, inner: BaseSelector, timeout: float) -> list[tuple[SelectorKey, int]]:
+        """Wait in real time (SIGALRM landing here is left to the select-level watchdog)."""
+        self._in_select = True
+        try:
+            return inner.select(timeout)
+        finally:
+            self._in_select = False
 
     def _refresh_timing(self) -> None:
         """Recompute whether the slow-callback check runs (after set_debug() or a settings change)."""
@@ -391,30 +452,36 @@ class VirtualClock:
         events = inner.select(0)
         if events:
             return events
+        return self._decide(inner, timeout)
+
+    def _decide(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
+        """The jump rule, once a poll found no I/O: idle waiters, real work, the jump, the horizon, a hang."""
         if self._idle_waiters:
             waiters, self._idle_waiters = self._idle_waiters, []
             for waiter in waiters:
                 _resolve(waiter)
+            self._refresh_jump_limit()
             return []
-        loop = self._loop
-        deadline = _compat.next_timer_when(loop) if timeout is not None else None
+        deadline = _next_timer_when(self._loop) if timeout is not None else None
         forever = deadline is not None and not math.isfinite(deadline)
         if forever:
             deadline = None
-        fmap = inner.get_map()
-        held = self._work.in_flight(fmap)
+        held = self._work.in_flight(inner)
         if held:
-            return self._follow_real_time(inner, deadline, held)
-        self._held_since = None
+            return self._follow_real_time(inner, deadline, list(held))
+        if self._held_since is not None:
+            self._held_since = None
+            self._refresh_jump_limit()
         if deadline is not None and (self._limit is None or deadline <= self._limit):
             if deadline - self._start > self.horizon:
                 self._report(LivelockError, f"did not finish within the virtual-time horizon of "
                                             f"{self.horizon:g} s: timers kept firing but nothing it awaits "
                                             f"happened", timers=True)
                 return []
-            self._jump(deadline)
+            if deadline > self._loop._atk_now:
+                self._set_now(deadline)
             return []
-        return self._stuck(inner, fmap, deadline, forever)
+        return self._stuck(inner, inner.get_map(), deadline, forever)
 
     def _set_now(self, now: float) -> None:
         """Move virtual time to *now*, keeping timers due at *now* runnable at any magnitude.
@@ -429,10 +496,7 @@ class VirtualClock:
             self._resolution = math.ulp(now)
             self._stall_at = _stall_point(self._resolution)
             _compat.set_clock_resolution(self._loop, self._resolution)
-
-    def _jump(self, target: float) -> None:
-        if target > self._loop._atk_now:
-            self._set_now(target)
+            self._refresh_jump_limit()
 
     def _follow_real_time(self, inner: BaseSelector, deadline: float | None,
                           held: list[InFlight]) -> list[tuple[SelectorKey, int]]:
@@ -441,14 +505,18 @@ class VirtualClock:
         wait = _REAL_SLICE if due is None else max(0.0, min(_REAL_SLICE, due - now))
         cap = due if due is not None else self._limit
         began = _time.perf_counter()
+        if began > self._watchdog_at:
+            self._watchdog_fired(began)
+            return inner.select(0)
         if self._held_since is None:
             self._held_since = began
+            self._jump_limit = -math.inf  # jumps take _decide until the work is over
         elif not self._held_warned and began - self._held_since > _HELD_WARNING:
             self._held_warned = True
             logger.warning("virtual time has followed real time for %.1f s because real work is in flight: "
                            "%s. If the test does not wait for it, pass it to clock.background().",
                            began - self._held_since, "; ".join(str(h) for h in held[:5]))
-        events = inner.select(wait)
+        events = self._real_select(inner, wait)
         new = now + (_time.perf_counter() - began)
         if cap is not None and new >= cap:
             new = cap
@@ -458,11 +526,15 @@ class VirtualClock:
 
     def _stuck(self, inner: BaseSelector, fmap: Any, deadline: float | None,
                forever: bool) -> list[tuple[SelectorKey, int]]:
+        entered = _perf_counter()
+        if entered > self._watchdog_at:  # the phase overran first (e.g. a callback blocked): that is the report
+            self._watchdog_fired(entered)
+            return []
         sources = self._work.wake_up_sources(fmap)
-        events = inner.select(self.deadlock_grace if sources else _SETTLE)
+        events = self._real_select(inner, self.deadlock_grace if sources else _SETTLE)
         if events:
             return events
-        if self._work.in_flight(inner.get_map()):
+        if self._work.in_flight(inner):
             return []
         if deadline is not None:  # frozen: manual mode and the next timer lies beyond the limit
             why = (f"can never finish: time is frozen (auto_advance is off) and the next timer is due at "

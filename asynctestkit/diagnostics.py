@@ -30,6 +30,7 @@ from . import _compat
 
 __all__ = [
     "Site",
+    "TaskSites",
     "await_chain",
     "awaiting",
     "caller_site",
@@ -52,13 +53,15 @@ _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _UNITTEST_DIR = os.path.dirname(os.path.abspath(sys.modules["unittest"].__file__ or "")) + os.sep
 _CONCURRENT_DIR = os.path.join(os.path.dirname(_ASYNCIO_DIR.rstrip(os.sep)), "concurrent") + os.sep
 _THREADING_FILE = sys.modules["threading"].__file__ or "threading.py"
+_WARNINGS_FILE = sys.modules["warnings"].__file__ or "warnings.py"  # 3.13 warns of un-awaited coroutines from it
 
 
 def is_internal_file(filename: str) -> bool:
-    """Return True for frames users do not want to see first: asyncio, unittest, threading, this package."""
+    """Return True for frames users do not want to see first: asyncio, unittest, threading, warnings, this package."""
     return (
         filename.startswith((_ASYNCIO_DIR, _OWN_DIR, _UNITTEST_DIR, _CONCURRENT_DIR))
         or filename == _THREADING_FILE
+        or filename == _WARNINGS_FILE
         or filename.startswith("<frozen")
     )
 
@@ -137,14 +140,120 @@ def _current_task_site() -> Site | None:
     return creation_site(task) if task is not None else None
 
 
+_INTERNAL_FILES: dict[str, bool] = {}  # is_internal_file() per filename, for the per-task hot path
+
+
+def _internal(filename: str) -> bool:
+    known = _INTERNAL_FILES.get(filename)
+    if known is None:
+        known = _INTERNAL_FILES[filename] = is_internal_file(filename)
+    return known
+
+
+def _line_at(code: types.CodeType, offset: int) -> int:
+    """The source line of the instruction at byte *offset* of *code* (what ``frame.f_lineno`` would say)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+class TaskSites:
+    """Where each task of one loop was created, recorded by the loop's ``create_task()``.
+
+    Coroutine origin tracking would give the same line, but it records a site for *every* coroutine (each
+    ``await queue.get()`` too) and adds two GC-tracked tuples to each: +20-30% on a task-heavy workload.
+    This records, per task, the code object and instruction offset of the first frame outside asyncio,
+    unittest and asynctestkit, in four plain lists (no tuple, no weak reference per task); the line number
+    is worked out only when a report asks.  A task is looked up by its id, checked against its coroutine's
+    id.  Whenever the record doubles, entries of tasks no longer pending are dropped.
+    """
+
+    __slots__ = ("_codes", "_coros", "_fallback", "_ids", "_index", "_indexed", "_loop", "_offsets", "_prune_at")
+    _PRUNE_FROM = 4096
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._ids: list[int] = []
+        self._coros: list[int] = []
+        self._codes: list[types.CodeType | None] = []
+        self._offsets: list[int] = []
+        self._fallback: dict[int, Site | None] = {}  # tasks created by a callback with no user frame
+        self._index: dict[int, int] = {}
+        self._indexed = 0
+        self._prune_at = self._PRUNE_FROM
+
+    def record(self, task: asyncio.Future[Any], coro: object, frame: types.FrameType) -> None:
+        """Remember where *task* is being created; *frame* is the frame that called ``create_task()``."""
+        code = frame.f_code
+        site_code: types.CodeType | None = code
+        if _internal(code.co_filename):  # asyncio.create_task(), TaskGroup, gather(): walk out to the user
+            walked: types.FrameType | None = frame.f_back
+            while walked is not None:
+                code = walked.f_code
+                if not _internal(code.co_filename):
+                    break
+                if (code.co_filename, code.co_name) == _HANDLE_RUN:  # a callback of the loop itself
+                    self._fallback[id(task)] = _current_task_site()
+                    walked = None
+                    break
+                walked = walked.f_back
+            if walked is None:
+                site_code, offset = None, -1
+            else:
+                site_code, offset = code, walked.f_lasti
+        else:
+            offset = frame.f_lasti
+        ids = self._ids
+        ids.append(id(task))
+        self._coros.append(id(coro))
+        self._codes.append(site_code)
+        self._offsets.append(offset)
+        if len(ids) > self._prune_at:
+            self._prune()
+
+    def site_of(self, task: asyncio.Future[Any]) -> Site | None:
+        """Where *task* was created, if this registry recorded it."""
+        ids = self._ids
+        index = self._index
+        for position in range(self._indexed, len(ids)):
+            index[ids[position]] = position  # a later task with a recycled id wins
+        self._indexed = len(ids)
+        position_ = index.get(id(task))
+        if position_ is None or not isinstance(task, asyncio.Task) or self._coros[position_] != id(task.get_coro()):
+            return None
+        code = self._codes[position_]
+        if code is None:
+            return self._fallback.get(id(task))
+        return (code.co_filename, _line_at(code, self._offsets[position_]), code.co_name)
+
+    def _prune(self) -> None:
+        pending = {id(task) for task in asyncio.all_tasks(self._loop)}
+        keep = [i for i, ident in enumerate(self._ids) if ident in pending]
+        self._ids = [self._ids[i] for i in keep]
+        self._coros = [self._coros[i] for i in keep]
+        self._codes = [self._codes[i] for i in keep]
+        self._offsets = [self._offsets[i] for i in keep]
+        self._fallback = {k: v for k, v in self._fallback.items() if k in pending}
+        self._index = {}
+        self._indexed = 0
+        self._prune_at = max(self._PRUNE_FROM, 2 * len(keep))
+
+
 def creation_site(obj: object) -> Site | None:
     """Where *obj* (a task, a coroutine, or a future created in debug mode) was created, if known.
 
-    Tasks and coroutines answer from ``cr_origin`` (innermost user frame first); objects created while
-    asyncio's debug mode was on answer from their recorded creation traceback.
+    Tasks answer from the record their loop's ``create_task()`` keeps (asynctestkit's loops: always);
+    coroutines, and tasks of other loops, from ``cr_origin`` (coroutine origin tracking: the test case's
+    ``coroutine_origins``, or asyncio's debug mode); objects created while asyncio's debug mode was on
+    from their recorded creation traceback.
     """
     coro: Any = obj
     if isinstance(obj, asyncio.Task):
+        finder = getattr(obj.get_loop(), "_atk_task_site", None)
+        site: Site | None = finder(obj) if finder is not None else None
+        if site is not None:
+            return site
         coro = obj.get_coro()
     origin = getattr(coro, "cr_origin", None) or getattr(coro, "ag_origin", None)
     if origin:

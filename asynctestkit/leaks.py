@@ -48,7 +48,7 @@ from . import _compat
 from . import _leakdescribe as describe
 from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
 from ._leakhub import HUB
-from ._leakreport import FAIL, OFF, Leak, LeakError, LeakReport
+from ._leakreport import FAIL, NOTE, OFF, Leak, LeakError, LeakReport
 from ._leakresources import (
     ResourceType,
     register_resource_type,
@@ -270,6 +270,8 @@ class LeakTracker(Janitor, Watcher):
             severity = self.policy.get(leak.kind, OFF)
             if severity == OFF or self._allowed(leak):
                 continue
+            if leak.note_only:
+                severity = NOTE
             (report.failures if severity == FAIL else report.notes).append(leak)
         return report
 

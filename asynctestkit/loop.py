@@ -33,12 +33,8 @@ from .realwork import RealWork
 __all__ = ["RealTimeLoop", "VirtualClockLoop"]
 
 _T = TypeVar("_T")
+_getframe = sys._getframe
 
-#: Coroutine origin tracking depth while a VirtualClockLoop runs.  One frame, the line that called the
-#: coroutine function (``asyncio.create_task(poll())`` -> that line), costs about 5% on a coroutine-heavy
-#: workload; depth 3 cost about 40% (measured on 3.12, 250k coroutines).  Tests that want full creation
-#: stacks turn on asyncio's debug mode (``asyncio_debug = True``), which records them for every task.
-ORIGIN_TRACKING_DEPTH = 1
 
 
 class _ClockSelector(selectors.BaseSelector):
@@ -48,6 +44,7 @@ class _ClockSelector(selectors.BaseSelector):
         self._inner = selectors.DefaultSelector()
         self._clock: VirtualClock | None = None  # set once the loop (and so the clock) exists
         self._work = work
+        self._countdown = 64
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = self._inner.register(fileobj, events, data)
@@ -55,15 +52,25 @@ class _ClockSelector(selectors.BaseSelector):
         return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        self._work.forget_fd(fileobj)
-        return self._inner.unregister(fileobj)
+        key = self._inner.unregister(fileobj)
+        self._work.note_unregistered(fileobj)
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         self._work.forget_fd(fileobj)
         return self._inner.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._clock._select(self._inner, timeout)  # type: ignore[union-attr]
+        # asyncio calls this once per loop iteration.  With callbacks ready (timeout 0) it is a plain poll,
+        # except every 64th, which lets the clock check its real-time watchdog (a test spinning on
+        # sleep(0) never goes idle); the clock decides everything else.
+        clock: Any = self._clock
+        if timeout == 0 and not clock._timing:
+            self._countdown -= 1
+            if self._countdown:
+                return self._inner.select(0)
+            self._countdown = 64
+        return clock._select(self._inner, timeout)  # type: ignore[no-any-return]
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
@@ -82,30 +89,104 @@ def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
     return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
 
 
-class _CloseHooksLoop(asyncio.SelectorEventLoop):
-    """A selector event loop that runs registered hooks once, right after it closed.
+def _check_origin_depth(value: object) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int):
+        raise TypeError(f"coroutine_origins must be True, False or a number of frames (int >= 0), got "
+                        f"{type(value).__name__}: {value!r}")
+    if value < 0:
+        raise ValueError(f"coroutine_origins must be >= 0 frames, got {value!r}")
+    return value
 
-    The test case uses it to reset the thread's current loop, which a runner given a ``loop_factory``
-    does not do by itself.
+
+class _State:
+    """asynctestkit's per-loop state, kept in one attribute of the loop.
+
+    One attribute, not five: CPython (3.11+) keeps an object's attributes in a fast inline layout only up to
+    30 of them, and ``SelectorEventLoop`` already has 26; a loop past that limit reads every attribute in
+    ``_run_once`` through a dict (measured: +2.6k instructions per loop iteration on 3.13).
     """
 
-    _atk_close_hooks: list[Callable[[], None]]
-    #: While set, ``set_debug()`` calls are answered with this value: a test case pins its ``asyncio_debug``
-    #: so the runner's ``set_debug(True)`` cannot make its first phase pay for debug mode; the phase wrapper
-    #: unpins it (None) so the test itself may call ``set_debug()``.
-    _atk_debug_pin: bool | None = None
+    __slots__ = ("close_hooks", "debug_pin", "origin_depth", "task_sites", "thread_id", "work")
+
+    def __init__(self, origin_depth: int) -> None:
+        self.close_hooks: list[Callable[[], None]] = []
+        #: While set, ``set_debug()`` calls are answered with this value: a test case pins its ``asyncio_debug``
+        #: so the runner's ``set_debug(True)`` cannot make its first phase pay for debug mode; the phase
+        #: wrapper unpins it (None) so the test itself may call ``set_debug()``.
+        self.debug_pin: bool | None = None
+        self.origin_depth = origin_depth
+        self.task_sites: diagnostics.TaskSites | None = None  # set by the loop once it exists
+        self.thread_id: int | None = None
+        self.work: RealWork | None = None
+
+
+class _TestLoop(asyncio.SelectorEventLoop):
+    """What both of asynctestkit's loops add to a selector event loop.
+
+    - ``create_task()`` records where each task was created (the "created at" line of leak and hang
+      reports), at a fraction of the cost of coroutine origin tracking;
+    - *coroutine_origins* (frames, default 0): coroutine origin tracking while the loop runs, so that a
+      coroutine never awaited is reported with the line that created it;
+    - hooks that run once, right after the loop closed (the test case resets the thread's current loop,
+      which a runner given a ``loop_factory`` does not do by itself).
+    """
+
+    _atk: _State
+
+    def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
+        self._atk = _State(_check_origin_depth(coroutine_origins))
+        self._atk.task_sites = diagnostics.TaskSites(self)
+        super().__init__(selector=selector)
+
+    # -- where tasks are created ---------------------------------------------------------------------
+    if sys.version_info >= (3, 14):
+        def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            task = super().create_task(coro, **kwargs)
+            self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
+            return task
+    elif sys.version_info >= (3, 11):
+        def create_task(self, coro: Any, *, name: str | None = None,  # type: ignore[override]
+                        context: Context | None = None) -> asyncio.Task[Any]:
+            task = super().create_task(coro, name=name, context=context)
+            self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
+            return task
+    else:
+        def create_task(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:  # type: ignore[override]
+            task = super().create_task(coro, name=name)
+            self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
+            return task
+
+    def _atk_task_site(self, task: asyncio.Future[Any]) -> diagnostics.Site | None:
+        """Where *task* was created (see ``diagnostics.creation_site``)."""
+        sites = self._atk.task_sites
+        return sites.site_of(task) if sites is not None else None
+
+    # -- running -------------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        self._atk.thread_id = threading.get_ident()
+        depth = self._atk.origin_depth
+        previous = sys.get_coroutine_origin_tracking_depth()
+        if previous < depth:
+            sys.set_coroutine_origin_tracking_depth(depth)
+        try:
+            super().run_forever()
+        finally:
+            if previous < depth:
+                sys.set_coroutine_origin_tracking_depth(previous)
 
     def set_debug(self, enabled: bool) -> None:
-        if self._atk_debug_pin is not None:
-            enabled = self._atk_debug_pin
-        super().set_debug(enabled)
+        pin = self._atk.debug_pin
+        super().set_debug(enabled if pin is None else pin)
 
+    # -- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
         if self.is_closed():
             return
         self._atk_before_close()
         super().close()
-        hooks, self._atk_close_hooks = getattr(self, "_atk_close_hooks", []), []
+        hooks, self._atk.close_hooks = self._atk.close_hooks, []
         for hook in hooks:
             hook()
 
@@ -114,10 +195,10 @@ class _CloseHooksLoop(asyncio.SelectorEventLoop):
 
     def _atk_on_close(self, hook: Callable[[], None]) -> None:
         """Run *hook* after the loop closed."""
-        self._atk_close_hooks.append(hook)
+        self._atk.close_hooks.append(hook)
 
 
-class VirtualClockLoop(_CloseHooksLoop):
+class VirtualClockLoop(_TestLoop):
     """A selector event loop on virtual time.
 
     ``loop.time()`` starts at *start* and moves only when the clock says so: at once to the next deadline
@@ -125,21 +206,26 @@ class VirtualClockLoop(_CloseHooksLoop):
     sockets are under way.  ``loop.clock`` is the :class:`VirtualClock` that controls it.
     """
 
-    def __init__(self, *, start: float = 0.0, **clock_options: Any) -> None:
+    def __init__(self, *, start: float = 0.0, coroutine_origins: int = 0, **clock_options: Any) -> None:
         self._atk_now = float(start) if isinstance(start, (int, float)) else 0.0
-        self._atk_work = RealWork()
-        self._atk_thread_id: int | None = None
-        self._atk_close_hooks: list[Callable[[], None]] = []
-        selector = _ClockSelector(self._atk_work)
-        super().__init__(selector=selector)
-        self._atk_work.construction_done = True
+        work = RealWork()
+        selector = _ClockSelector(work)
+        super().__init__(coroutine_origins=coroutine_origins, selector=selector)
+        self._atk.work = work
+        work.construction_done = True
         try:
-            self.clock = VirtualClock(self, self._atk_work, start=start, **clock_options)
+            self.clock = VirtualClock(self, work, start=start, **clock_options)
         except BaseException:
             super().close()  # a bad option: leave no half-built loop behind
             raise
         selector._clock = self.clock
         self.clock._adopt_loop_resolution()
+
+    @property
+    def _atk_work(self) -> RealWork:
+        work = self._atk.work
+        assert work is not None
+        return work
 
     def set_debug(self, enabled: bool) -> None:
         super().set_debug(enabled)
@@ -153,16 +239,8 @@ class VirtualClockLoop(_CloseHooksLoop):
 
     # -- running ------------------------------------------------------------------------------------
     def run_forever(self) -> None:
-        self._atk_thread_id = threading.get_ident()
-        previous_depth = sys.get_coroutine_origin_tracking_depth()
-        if previous_depth < ORIGIN_TRACKING_DEPTH:
-            sys.set_coroutine_origin_tracking_depth(ORIGIN_TRACKING_DEPTH)
         self.clock._on_run_start()
-        try:
-            super().run_forever()
-        finally:
-            if previous_depth < ORIGIN_TRACKING_DEPTH:
-                sys.set_coroutine_origin_tracking_depth(previous_depth)
+        super().run_forever()
 
     def _atk_before_close(self) -> None:
         clock = getattr(self, "clock", None)  # absent when a bad option stopped __init__
@@ -180,7 +258,7 @@ class VirtualClockLoop(_CloseHooksLoop):
 
     def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
                              context: Context | None = None) -> asyncio.Handle:
-        if threading.get_ident() != self._atk_thread_id:
+        if threading.get_ident() != self._atk.thread_id:
             self._atk_work.note_feeder()
         return super().call_soon_threadsafe(callback, *args, context=context)
 
@@ -207,9 +285,8 @@ class VirtualClockLoop(_CloseHooksLoop):
         return transport, protocol
 
 
-class RealTimeLoop(_CloseHooksLoop):
+class RealTimeLoop(_TestLoop):
     """A plain selector event loop on the real clock, for tests that opt out of virtual time."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._atk_close_hooks = []
+    def __init__(self, *, coroutine_origins: int = 0) -> None:
+        super().__init__(coroutine_origins=coroutine_origins)

@@ -28,9 +28,9 @@ import socket
 import stat
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from selectors import SelectorKey
+from selectors import BaseSelector, SelectorKey
 from typing import Any
 
 from . import _compat, diagnostics
@@ -38,8 +38,9 @@ from .diagnostics import Site
 
 __all__ = ["InFlight", "RealWork"]
 
+_thread_count = _compat.thread_count
+
 # Classification of a registered file object.
-_RESCAN_EVERY = 63  # the thread list is read again every 64 idle iterations even if the count is unchanged
 _INTERNAL = "internal"      # the loop's own self-pipe
 _IN_LOOP = "in-loop"        # a socket whose peer is another socket of this loop
 _EXTERNAL = "external"      # a connected socket whose peer is elsewhere: holds the clock
@@ -77,9 +78,15 @@ class RealWork:
         self._job_fns: dict[asyncio.Future[Any], Any] = {}
         self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
         self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
-        self._scan_count = -1                  # thread count at the last enumerate() (see _threads_since_start)
-        self._scan_calls = 0
+        # The thread scan (see _threads_since_start): the thread count at the last enumerate(), the threads
+        # that could die without changing what we know (baseline threads other than the main one, and the
+        # new threads found), and whether any ThreadPoolExecutor worker existed then.
+        self._scan_count = -1
         self._scan_new: list[threading.Thread] = []
+        self._scan_mortal: list[threading.Thread] = []
+        self._scan_workers = False
+        self._fd_count = 0                     # fds registered with the selector (the self-pipe included)
+        self._quiet = False                    # nothing registered that could hold time (see _requiet)
         # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet.
         self._feeders: dict[int, threading.Thread] = {}
         self._internal_fds: set[int] = set()
@@ -87,12 +94,28 @@ class RealWork:
         self.construction_done = False
 
     # -- registration ---------------------------------------------------------------------------------
+    def _requiet(self) -> None:
+        """Recompute ``_quiet`` after any change to what is registered: True when no job, process, tracked
+        object, fd besides the self-pipe, thread started since the loop was built, thread that could end,
+        or executor worker exists.  Then only the thread count can change the answer of :meth:`in_flight`.
+        """
+        self._quiet = not (self._jobs or self._processes or self._tracked or self._scan_new or self._scan_workers
+                           or self._scan_mortal) and self._fd_count <= len(self._internal_fds)
+
     def note_registered(self, fileobj: Any) -> None:
-        """Record fds registered while the loop is being built (its self-pipe) as internal."""
+        """Count a registered fd; those registered while the loop is being built (its self-pipe) are internal."""
+        self._fd_count += 1
         if not self.construction_done:
             self._internal_fds.add(_fd_of(fileobj))
+        self._requiet()
+
+    def note_unregistered(self, fileobj: Any) -> None:
+        self._fd_count -= 1
+        self.forget_fd(fileobj)
+        self._requiet()
 
     def forget_fd(self, fileobj: Any) -> None:
+        """Drop the cached classification of an fd (its registration changed)."""
         try:
             self._fd_class.pop(_fd_of(fileobj), None)
         except (ValueError, OSError):
@@ -106,6 +129,7 @@ class RealWork:
         self._jobs[fut] = InFlight(what, site)
         if fn is not None:
             self._job_fns[fut] = fn
+        self._quiet = False
         fut.add_done_callback(self._job_done)
 
     def _job_done(self, fut: asyncio.Future[Any]) -> None:
@@ -113,9 +137,11 @@ class RealWork:
         fn = self._job_fns.pop(fut, None)
         if fn is not None:  # its worker may still be returning from it for a moment
             self._finished_fns.append(fn)
+        self._requiet()
 
     def add_process(self, transport: Any, what: str, site: Site | None) -> None:
         self._processes[transport] = InFlight(what, site)
+        self._quiet = False
 
     def note_feeder(self) -> None:
         """Called from any thread by ``call_soon_threadsafe``: remember which threads feed this loop."""
@@ -124,6 +150,7 @@ class RealWork:
 
     def track(self, obj: Any, what: str, site: Site | None) -> None:
         self._tracked[id(obj)] = (obj, InFlight(what, site))
+        self._quiet = False
 
     def background(self, obj: Any) -> None:
         pid = getattr(obj, "pid", None)
@@ -137,6 +164,7 @@ class RealWork:
         except TypeError:
             self._background_ids.add(id(obj))
         self._tracked.pop(id(obj), None)
+        self._requiet()
 
     def is_background(self, obj: Any) -> bool:
         try:
@@ -149,12 +177,18 @@ class RealWork:
         return [(f, i) for f, i in self._jobs.items() if not f.done()]
 
     # -- the question ---------------------------------------------------------------------------------
-    def in_flight(self, fd_map: Mapping[Any, SelectorKey]) -> list[InFlight]:
-        """Everything that currently holds virtual time to real time (empty list: time may jump).
+    def in_flight(self, selector: BaseSelector) -> Sequence[InFlight]:
+        """Everything that currently holds virtual time to real time (empty: time may jump).
 
-        Runs once per idle loop iteration (once per jump), so the common case, nothing in flight, is kept
-        to a few dictionary checks.
+        Runs once per idle loop iteration, i.e. once per jump of the clock, so the common case is answered
+        in O(1): nothing registered (``_quiet``) and the thread count unchanged since the last scan.  Only
+        then is the answer "nothing", without a look at *selector*'s map.
         """
+        if self._quiet and _thread_count() == self._scan_count:
+            return ()
+        return self._in_flight(selector.get_map())
+
+    def _in_flight(self, fd_map: Mapping[Any, SelectorKey]) -> list[InFlight]:
         held: list[InFlight] = []
         if self._jobs:
             for fut, info in self._jobs.items():
@@ -175,6 +209,7 @@ class RealWork:
         new_threads = self._threads_since_start()
         if new_threads:
             held.extend(self._busy_threads(new_threads))
+        self._requiet()
         for key in (fd_map.values() if len(fd_map) > len(self._internal_fds) else ()):
             kind = self._classify(key, fd_map)
             if kind == _EXTERNAL or kind == _CONNECTING:
@@ -186,15 +221,24 @@ class RealWork:
         return held
 
     def _threads_since_start(self) -> list[threading.Thread]:
-        """Threads started since the loop was built.  ``threading.enumerate()`` is re-read only when the
-        thread count changed or every 64 calls, which keeps the per-jump cost of the common case to a compare.
+        """Threads started since the loop was built (alive when last seen).
+
+        ``threading.enumerate()`` is read again only when the thread count changed or a thread the last
+        scan knew of died.  That is exact: with every thread that could die watched, an unchanged count
+        means no thread started either (a thread ending while another starts changes nothing in the count,
+        but is caught by its death).  The main thread and the loop's own thread cannot end meanwhile.
         """
-        count = threading.active_count()
-        self._scan_calls += 1
-        if count != self._scan_count or not self._scan_calls & _RESCAN_EVERY:
+        count = _thread_count()
+        if count != self._scan_count or not all(thread.is_alive() for thread in self._scan_mortal) \
+                or not all(thread.is_alive() for thread in self._scan_new):
             baseline = self._baseline_threads
-            self._scan_new = [t for t in threading.enumerate() if t not in baseline]
+            immortal = (threading.main_thread(), threading.current_thread())
+            threads = threading.enumerate()
+            self._scan_new = [t for t in threads if t not in baseline]
+            self._scan_mortal = [t for t in threads if t in baseline and t not in immortal]
+            self._scan_workers = _compat.has_executor_workers()
             self._scan_count = count
+            self._requiet()
         return self._scan_new
 
     def wake_up_sources(self, fd_map: Mapping[Any, SelectorKey]) -> list[str]:

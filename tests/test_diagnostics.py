@@ -92,12 +92,40 @@ class TaskDescriptionTests(AsyncTestCase):
         task = asyncio.create_task(asyncio.sleep(1), name="napper")  # create-task
         self.assertEqual(diagnostics.format_site(diagnostics.creation_site(task)),
                          _here("test_creation_site_of_a_task_is_the_line_that_created_it", "create-task"))
-        coro = asyncio.sleep(1)  # create-coro
-        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(coro)),
-                         _here("test_creation_site_of_a_task_is_the_line_that_created_it", "create-coro"))
+        coro = asyncio.sleep(1)
+        self.assertIsNone(diagnostics.creation_site(coro), "no coroutine origins by default")
         coro.close()
         self.assertIsNone(diagnostics.creation_site(asyncio.get_running_loop().create_future()))
         await task
+
+    async def test_a_task_created_through_a_library_is_placed_at_the_users_line(self) -> None:
+        async def job() -> None:
+            pass
+
+        gathered = asyncio.gather(job())  # gather-line
+        task = next(iter(asyncio.all_tasks() - {asyncio.current_task()}))
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(task)),
+                         _here("test_a_task_created_through_a_library_is_placed_at_the_users_line", "gather-line"))
+        await gathered
+
+    async def test_task_sites_are_pruned_to_the_pending_tasks_and_stay_correct(self) -> None:
+        async def job() -> None:
+            pass
+
+        loop: Any = asyncio.get_running_loop()
+        for _ in range(5000):
+            await asyncio.create_task(job())
+        keeper = asyncio.create_task(asyncio.sleep(1))  # keeper-line
+        sites = loop._atk.task_sites
+        self.assertLess(len(sites._ids), 4100, "finished tasks' entries are pruned when the record doubles")
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(keeper)),
+                         _here("test_task_sites_are_pruned_to_the_pending_tasks_and_stay_correct", "keeper-line"))
+        keeper.cancel()
+        stranger = asyncio.Task(job(), loop=loop)  # bypasses create_task(): not recorded, not misplaced
+        self.assertNotEqual(diagnostics.creation_site(stranger),
+                            diagnostics.creation_site(keeper))
+        await stranger
+
 
     async def test_suspended_at_is_the_innermost_user_line_with_its_source(self) -> None:
         event = asyncio.Event()
@@ -197,6 +225,15 @@ async def _sleep_zero_forever() -> None:
     while True:
         await asyncio.sleep(0)
 
+
+class CoroutineOriginTests(AsyncTestCase):
+    coroutine_origins = True
+
+    async def test_creation_site_of_a_coroutine_is_its_origin(self) -> None:
+        coro = asyncio.sleep(1)  # create-coro
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(coro)),
+                         _here("test_creation_site_of_a_coroutine_is_its_origin", "create-coro"))
+        coro.close()
 
 
 class HangReportFormatTests(AsyncTestCase):

@@ -412,7 +412,7 @@ class HygieneTests(unittest.TestCase):
         finally:
             sys.unraisablehook = previous
         text = outcome.failure
-        self.assertIn(f"coroutine 'fetch' was never awaited\n       created at   tests/{at('UR')}", text)
+        self.assertIn(f"coroutine 'fetch' was never awaited\n       dropped at   tests/{at('UR')}", text)
         self.assertIn("notes (not failures):", text)
         self.assertIn("exception ignored in", text)
         self.assertEqual(seen, ["ValueError('broken finalizer')"], "unknown unraisables still reach the hook")
@@ -431,7 +431,7 @@ class HygieneTests(unittest.TestCase):
             Inner("test_x").run(result)
             gc.collect()
         (_test, text), = result.failures
-        self.assertIn(f"coroutine 'fetch' was never awaited\n       created at   tests/{at('IG')}", text)
+        self.assertIn(f"coroutine 'fetch' was never awaited\n       dropped at   tests/{at('IG')}", text)
         self.assertEqual(caught, [])
 
     def test_a_late_signal_on_a_finished_tests_loop_names_that_test(self) -> None:
@@ -509,6 +509,8 @@ class HygieneTests(unittest.TestCase):
 class ReportFormatTests(unittest.TestCase):
     def test_one_report_groups_leaks_by_kind_numbers_them_and_ends_with_hints(self) -> None:
         class Inner(AsyncTestCase):
+            coroutine_origins = True  # the un-awaited coroutine's "created at" line
+
             async def test_x(self) -> None:
                 await asyncio.sleep(2.5)
                 self.pending = sleeper()  # <F1>

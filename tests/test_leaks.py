@@ -23,7 +23,7 @@ import threading
 import unittest
 from typing import Any
 
-from asynctestkit import register_resource_type, unregister_resource_type
+from asynctestkit import AsyncTestCase, register_resource_type, unregister_resource_type
 from tests.leak_support import (
     BASES,
     PlainLeakCase,
@@ -228,8 +228,24 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
                 text = outcome.failure
                 self.assertIn("1 coroutine never awaited", text)
                 self.assertIn("coroutine 'fetch' was never awaited", text)
-                self.assertIn(f"created at   tests/{at('L08')} in test_leak", text)
+                # The plain base runs in debug mode, which records coroutine origins; AsyncTestCase does not
+                # by default (coroutine_origins), and names the line that dropped it: here the same line.
+                label = "dropped at" if base is AsyncTestCase else "created at"
+                self.assertIn(f"{label}   tests/{at('L08')} in test_leak", text)
                 self.assertEqual(outcome.leak_warnings(), [], "reported, not also printed")
+
+    def test_08_with_coroutine_origins_the_creation_line_is_named_even_when_dropped_elsewhere(self) -> None:
+        class Inner(AsyncTestCase):
+            coroutine_origins = True
+
+            async def test_leak(self) -> None:
+                pending = [fetch()]  # <L08b>
+                await asyncio.sleep(0)
+                pending.clear()
+
+        text = run_case(Inner, "test_leak").failure
+        self.assertIn(f"coroutine 'fetch' was never awaited\n       created at   tests/{at('L08b')} in test_leak",
+                      text)
 
     def test_09_unawaited_coroutine_kept_on_self_is_found_at_teardown(self) -> None:
         for base in BASES:
@@ -241,7 +257,8 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
                 outcome = run_case(Inner, "test_leak")
                 text = outcome.failure
                 self.assertIn("coroutine 'fetch' was never awaited", text)
-                self.assertIn(at("L09"), text)
+                if base is not AsyncTestCase:  # debug mode: origins recorded
+                    self.assertIn(at("L09"), text)
                 self.assertIn("kept on      self.pending", text)
                 self.assertEqual(outcome.leak_warnings(), [], "closed: no warning when the instance dies")
 
@@ -548,6 +565,8 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
                 held: dict[str, Any] = {}
 
                 class Inner(base):  # type: ignore[valid-type, misc]
+                    coroutine_origins = True  # how a coroutine is traced back to test_a (debug mode on the plain base)
+
                     async def test_a(self) -> None:
                         task = asyncio.create_task(fail_with_key_error())
                         await asyncio.sleep(0)
@@ -568,6 +587,27 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
                 self.assertTrue(any("Task exception was never retrieved" in m for m in late), late)
                 self.assertTrue(any("coroutine 'fetch' was never awaited" in m for m in late), late)
                 self.assertEqual(outcome.messages("asyncio"), [])
+
+    def test_25_without_origins_a_coroutine_the_collector_finds_in_test_b_is_only_a_note_there(self) -> None:
+        held: dict[str, Any] = {}
+
+        class Inner(AsyncTestCase):  # coroutine_origins off (the default): test_a cannot be named
+            async def test_a(self) -> None:
+                cycle: list[Any] = [fetch()]
+                cycle.append(cycle)  # only the collector can free it
+                held["cycle"] = cycle
+
+            async def test_b(self) -> None:
+                held.clear()
+                gc.collect()
+
+        outcome = run_case(Inner, "", suite=["test_a", "test_b"])
+        self.assertTrue(outcome.result.wasSuccessful(), outcome.result.failures)
+        notes = outcome.messages("asynctestkit")
+        self.assertEqual(len(notes), 1, notes)
+        self.assertIn("test_b: leak check note: test_b leaked 1 coroutine never awaited", notes[0])
+        self.assertIn("found by the garbage collector: it may come from an earlier test (set coroutine_origins = "
+                      "True on the test case to know)", notes[0])
 
     def test_26_exception_in_a_call_soon_callback_is_a_note_by_default_and_a_failure_when_strict(self) -> None:
         def bad_callback() -> None:

@@ -21,7 +21,7 @@ import unittest
 import warnings
 from typing import Any
 
-from asynctestkit import AsyncTestCase
+from asynctestkit import AsyncTestCase, VirtualClockLoop
 from asynctestkit import clock as clock_module
 from asynctestkit.realwork import InFlight
 
@@ -143,6 +143,52 @@ class RealWorkTimeoutTests(AsyncTestCase):
         self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
         thread.join(5)
         self.assertLess(self.clock.elapsed(), 5)
+
+    async def test_a_thread_started_as_another_ends_still_holds_time(self) -> None:
+        # The thread count stays the same (one ends, one starts, no jump in between): the clock must still
+        # see the new thread, or wait_for would jump 5 virtual seconds and time out at once.
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[str] = loop.create_future()
+        release = threading.Event()
+        first = self.clock.background(_start(release.wait, name="first"))
+        await asyncio.sleep(1)  # a jump while "first" runs: the clock has seen it
+        release.set()
+        first.join(5)
+
+        def work() -> None:
+            time.sleep(0.2)
+            loop.call_soon_threadsafe(fut.set_result, "ok")
+
+        second = _start(work, name="second")
+        self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
+        second.join(5)
+        self.assertLess(self.clock.elapsed(), 1 + 5)
+
+    def test_a_thread_started_as_a_preexisting_one_ends_still_holds_time(self) -> None:
+        release = threading.Event()
+        old = _start(release.wait, name="preexisting")  # runs before the loop exists: part of its baseline
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[str] = loop.create_future()
+            await asyncio.sleep(1)
+            release.set()
+            old.join(5)
+
+            def work() -> None:
+                time.sleep(0.2)
+                loop.call_soon_threadsafe(fut.set_result, "ok")
+
+            new = _start(work, name="new")
+            self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
+            new.join(5)
+            return loop.time()
+
+        loop = VirtualClockLoop()
+        try:
+            self.assertLess(loop.run_until_complete(main()), 1 + 5)
+        finally:
+            loop.close()
 
     async def test_s17_a_subprocess_running_0_3_s_is_awaited_under_wait_for_5(self) -> None:
         proc = await asyncio.create_subprocess_exec(*_sleep_command(0.3))
@@ -507,7 +553,7 @@ class PreexistingThreadTests(AsyncTestCase):
 class ClassificationTests(AsyncTestCase):
     def in_flight(self) -> list[InFlight]:
         loop: Any = asyncio.get_running_loop()
-        held: list[InFlight] = loop._atk_work.in_flight(loop._selector.get_map())
+        held: list[InFlight] = list(loop._atk_work.in_flight(loop._selector))
         return held
 
     def sources(self) -> list[str]:

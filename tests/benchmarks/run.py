@@ -45,7 +45,7 @@ VARIANT_NAMES = {
     "b0": "asynctestkit.AsyncTestCase, leak checks off (leak_checks = 'off')",
     "bs": "asynctestkit.AsyncTestCase, every leak check on (leak_checks = 'strict')",
     "c": "floor: bare asyncio (asyncio.run; W4: jump-clock loop, see floor.py)",
-    "ct": "floor with coroutine origin tracking on (depth as VirtualClockLoop sets it)",
+    "ct": "floor with coroutine origin tracking at depth 1 (what coroutine_origins = True adds)",
     "j": "jump-clock floor (W4R: the W4 floor on the same real-time timers)",
 }
 
@@ -181,7 +181,7 @@ def child_main(raw: str) -> None:
 def apply_setting(assignment: str) -> None:
     """``--set module.attr=value``: patch one module attribute in the child, to measure a proposed change.
 
-    *value* is a Python literal.  Example: ``--set asynctestkit.loop.ORIGIN_TRACKING_DEPTH=0``.
+    *value* is a Python literal.  Example: ``--set asynctestkit.clock._CHECK_EVERY=255``.
     """
     import ast
     import importlib
@@ -378,8 +378,8 @@ def rows_for(workload: str, results: Results, jobs: list[Job]) -> list[Row]:
         if results.get("ct"):
             parts = ", ".join(f"{m} {fmt(paired(results, 'ct', 'c', m))}"
                               for m in ("body", "call_soon", "tasks", "queue"))
-            NOTES.append(f"W3: the floor with coroutine origin tracking on (as VirtualClockLoop sets it), "
-                         f"ct/c: {parts}; b/ct body {fmt(paired(results, 'b', 'ct', 'body'))}")
+            NOTES.append(f"W3: what coroutine_origins = True costs (the floor with coroutine origin tracking at "
+                         f"depth 1), ct/c: {parts}")
         return rows
     if workload == "W4":
         label = f"W4 timer-heavy {kw['timers'] // 1000}k+{kw['sleepers'] // 1000}kx{kw['sleeps_each']}"
@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write every raw run to FILE")
     parser.add_argument("--set", action="append", default=[], metavar="MODULE.ATTR=VALUE",
                         help="what-if: patch a module attribute in every child, e.g. "
-                             "asynctestkit.loop.ORIGIN_TRACKING_DEPTH=0 (repeatable)")
+                             "asynctestkit.clock._CHECK_EVERY=255 (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:

@@ -400,9 +400,8 @@ def run_coroutine(variant: str, make: Callable[[], Awaitable[Metrics]], *, floor
     """
     box: list[Metrics] = []
     if variant == "ct":
-        # The floor plus what VirtualClockLoop switches on while it runs: coroutine origin tracking.
-        depth = getattr(sys.modules.get("asynctestkit.loop"), "ORIGIN_TRACKING_DEPTH", 3)
-        sys.set_coroutine_origin_tracking_depth(depth)
+        # The floor plus what AsyncTestCase.coroutine_origins = True switches on: origin tracking, 1 frame.
+        sys.set_coroutine_origin_tracking_depth(1)
         try:
             return run_coroutine("c", make, floor=floor, inner=inner)
         finally:
