@@ -12,6 +12,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
+import selectors
 import sys
 import threading
 import time as _time
@@ -167,6 +168,28 @@ def handle_args(handle: asyncio.Handle) -> tuple[Any, ...]:
 
 
 _CF_THREAD_FILE = _cf_thread.__file__
+
+
+def _always_ready(timeout: float) -> bool:
+    return True
+
+
+def selector_peek(selector: Any) -> Callable[[float], Any]:
+    """A cheap non-blocking "might anything be ready?" for *selector*: ``peek(0)`` is falsy only if nothing is.
+
+    Private: ``EpollSelector._selector`` / ``PollSelector._selector``, the ``select.epoll`` / ``select.poll``
+    object (3.4-3.14, checked on 3.10-3.13).  Both are level-triggered as ``selectors`` registers them, so
+    peeking consumes nothing: a ready fd is reported again by the selector's own ``select()``.  The virtual
+    clock peeks on every busy loop iteration (callbacks ready) and skips ``selectors``' Python-level
+    ``select()`` when nothing is ready, which is almost always.  Other selectors answer "maybe" (always
+    truthy), so their ``select()`` runs as usual.
+    """
+    if type(selector) in (getattr(selectors, "EpollSelector", None), getattr(selectors, "PollSelector", None)):
+        poller = getattr(selector, "_selector", None)
+        poll = getattr(poller, "poll", None)
+        if callable(poll):
+            return poll  # type: ignore[no-any-return]
+    return _always_ready
 
 #: The number of threads started through ``_thread`` (so every ``threading.Thread``) still running, the
 #: main thread not counted: private ``_thread._count()``, 3.x-3.14 (checked on 3.10-3.13), a C function

@@ -166,11 +166,12 @@ class TaskSites:
     This records, per task, the code object and instruction offset of the first frame outside asyncio,
     unittest and asynctestkit, in four plain lists (no tuple, no weak reference per task); the line number
     is worked out only when a report asks.  A task is looked up by its id, checked against its coroutine's
-    id.  Whenever the record doubles, entries of tasks no longer pending are dropped.
+    id.  Past 65,536 entries (and then whenever the record grows 4x), entries of tasks no longer pending
+    are dropped: pruning asks ``asyncio.all_tasks()``, so it is kept rare enough to cost ~nothing per task.
     """
 
     __slots__ = ("_codes", "_coros", "_fallback", "_ids", "_index", "_indexed", "_loop", "_offsets", "_prune_at")
-    _PRUNE_FROM = 4096
+    _PRUNE_FROM = 65536  # entries (about 6 MB) before the first pruning; then 4x what was kept
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -237,7 +238,7 @@ class TaskSites:
         self._fallback = {k: v for k, v in self._fallback.items() if k in pending}
         self._index = {}
         self._indexed = 0
-        self._prune_at = max(self._PRUNE_FROM, 2 * len(keep))
+        self._prune_at = max(self._PRUNE_FROM, 4 * len(keep))
 
 
 def creation_site(obj: object) -> Site | None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from contextvars import Context
 from typing import Any, TypeVar
 
-from . import diagnostics
+from . import _compat, diagnostics
 from .clock import VirtualClock
 from .realwork import RealWork
 
@@ -45,6 +45,7 @@ class _ClockSelector(selectors.BaseSelector):
         self._clock: VirtualClock | None = None  # set once the loop (and so the clock) exists
         self._work = work
         self._countdown = 64
+        self._peek = _compat.selector_peek(self._inner)
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = self._inner.register(fileobj, events, data)
@@ -68,6 +69,8 @@ class _ClockSelector(selectors.BaseSelector):
         if timeout == 0 and not clock._timing:
             self._countdown -= 1
             if self._countdown:
+                if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
+                    return []
                 return self._inner.select(0)
             self._countdown = 64
         return clock._select(self._inner, timeout)  # type: ignore[no-any-return]

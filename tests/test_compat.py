@@ -340,3 +340,36 @@ class VirtualClockPrivateNamesTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SelectorPeekTests(unittest.TestCase):
+    def test_peeking_an_epoll_or_poll_selector_sees_readiness_and_consumes_nothing(self) -> None:
+        import selectors
+        import socket
+        kinds = [getattr(selectors, name) for name in ("EpollSelector", "PollSelector") if hasattr(selectors, name)]
+        self.assertTrue(kinds)
+        for kind in kinds:
+            with self.subTest(selector=kind.__name__):
+                selector = kind()
+                left, right = socket.socketpair()
+                try:
+                    peek = _compat.selector_peek(selector)
+                    self.assertIsNot(peek, _compat._always_ready, f"{kind.__name__}._selector.poll is gone")
+                    selector.register(left, selectors.EVENT_READ)
+                    self.assertFalse(peek(0))
+                    right.send(b"x")
+                    self.assertTrue(peek(0))
+                    self.assertTrue(peek(0), "level-triggered: a peek consumes nothing")
+                    self.assertEqual([key.fileobj for key, _ in selector.select(0)], [left])
+                finally:
+                    selector.close()
+                    left.close()
+                    right.close()
+
+    def test_other_selectors_always_answer_maybe(self) -> None:
+        import selectors
+        selector = selectors.SelectSelector()
+        try:
+            self.assertTrue(_compat.selector_peek(selector)(0))
+        finally:
+            selector.close()

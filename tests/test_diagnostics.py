@@ -113,11 +113,13 @@ class TaskDescriptionTests(AsyncTestCase):
             pass
 
         loop: Any = asyncio.get_running_loop()
-        for _ in range(5000):
+        sites = loop._atk.task_sites
+        sites._prune_at = 1000  # as if 65,536 tasks had been created
+        for _ in range(1200):
             await asyncio.create_task(job())
         keeper = asyncio.create_task(asyncio.sleep(1))  # keeper-line
-        sites = loop._atk.task_sites
-        self.assertLess(len(sites._ids), 4100, "finished tasks' entries are pruned when the record doubles")
+        self.assertLess(len(sites._ids), 1000, "finished tasks' entries are pruned")
+        self.assertEqual(sites._prune_at, 65536)
         self.assertEqual(diagnostics.format_site(diagnostics.creation_site(keeper)),
                          _here("test_task_sites_are_pruned_to_the_pending_tasks_and_stay_correct", "keeper-line"))
         keeper.cancel()
