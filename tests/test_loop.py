@@ -17,6 +17,7 @@ import time
 import unittest
 from typing import Any
 
+import asynctestkit
 from asynctestkit import VirtualClock, VirtualClockLoop
 from asynctestkit.loop import RealTimeLoop
 
@@ -193,6 +194,22 @@ class LoopMechanicsTests(unittest.TestCase):
         finally:
             loop.close()
         self.assertEqual(seen[0][0], max(previous, 1))
+
+    def test_a_running_test_loop_with_leak_checks_stays_within_the_fast_attribute_layout(self) -> None:
+        seen: list[Any] = []
+
+        class Inner(asynctestkit.AsyncTestCase):
+            leak_checks = "strict"  # every wrapper installed
+
+            async def test_x(self) -> None:
+                loop = asyncio.get_running_loop()
+                seen.extend([len(vars(loop)), type(loop).__name__, isinstance(loop, VirtualClockLoop)])
+
+        result = unittest.TestResult()
+        Inner("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertLessEqual(seen[0], 30)
+        self.assertEqual(seen[1:], ["VirtualClockLoop", True])
 
     def test_coroutine_origins_rejects_what_is_not_a_frame_count(self) -> None:
         with self.assertRaisesRegex(TypeError, r"coroutine_origins must be True, False or a number of frames "

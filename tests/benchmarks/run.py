@@ -187,13 +187,22 @@ def apply_setting(assignment: str) -> None:
     import importlib
 
     target, _, literal = assignment.partition("=")
-    module_name, _, attr = target.strip().rpartition(".")
-    if not module_name or not attr or not literal:
-        raise SystemExit(f"--set wants module.attr=value, got {assignment!r}")
-    module = importlib.import_module(module_name)
-    if not hasattr(module, attr):
-        raise SystemExit(f"--set {assignment!r}: {module_name} has no attribute {attr!r}")
-    setattr(module, attr, ast.literal_eval(literal.strip()))
+    parts = target.strip().split(".")
+    if len(parts) < 2 or not literal:
+        raise SystemExit(f"--set wants module.attr=value (or module.Class.attr=value), got {assignment!r}")
+    for split in range(len(parts) - 1, 0, -1):  # the longest importable prefix is the module
+        try:
+            owner: Any = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        break
+    else:
+        raise SystemExit(f"--set {assignment!r}: no module to import in {target!r}")
+    for name in parts[split:-1]:
+        owner = getattr(owner, name)
+    if not hasattr(owner, parts[-1]):
+        raise SystemExit(f"--set {assignment!r}: {'.'.join(parts[:-1])} has no attribute {parts[-1]!r}")
+    setattr(owner, parts[-1], ast.literal_eval(literal.strip()))
 
 
 def format_profile(profiler: Any, *, units: int, unit: str, top: int) -> str:
