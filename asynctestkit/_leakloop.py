@@ -14,13 +14,12 @@ transport, server, subprocess and executor job is recorded with the line that cr
 Transports, servers and subprocesses are held strongly until the check: one the test dropped unclosed is
 then reported exactly (attributed, with its creation line) rather than by a finalizer warning later.
 
-How the methods are wrapped matters for speed.  Instance attributes shadowing the methods (the obvious
-way) push a loop past the 30 attributes CPython keeps in its fast inline layout (``SelectorEventLoop`` has
-26 of its own), after which every attribute read in ``_run_once`` goes through a dict: +7% instructions on a
-timer-heavy test, measured.  So the loop's class is swapped, for the test's duration, for a cached subclass
-of it (same name, module and qualname) whose methods dispatch to the wrappers registered for that loop
-instance; the loop keeps its own attributes untouched.  A loop whose class cannot be swapped (a C type) gets
-the instance attributes; one that refuses those too (uvloop) is checked through tasks and events only.
+How the methods are wrapped matters for speed.  On asynctestkit's own loops they are routed through the
+loop's dispatch hooks (``_atk_wrap``): the loop itself is not changed.  On other loops the wrappers are
+instance attributes shadowing the class's methods, which push the loop past the 30 attributes CPython keeps
+in its fast inline layout (``SelectorEventLoop`` has 26 of its own), so every attribute read in
+``_run_once`` then goes through a dict: +7% instructions on a timer-heavy test, measured.  A loop that
+refuses instance attributes (uvloop) is checked through tasks and events only.
 """
 
 from __future__ import annotations
@@ -39,33 +38,9 @@ _TRANSPORT_METHODS = ("create_connection", "create_unix_connection", "connect_ac
                       "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe", "start_tls")
 _SERVER_METHODS = ("create_server", "create_unix_server")
 _PROCESS_METHODS = ("subprocess_exec", "subprocess_shell")
-_WRAPPABLE = _TRANSPORT_METHODS + _SERVER_METHODS + _PROCESS_METHODS + ("run_in_executor", "call_at")
-
-#: loop -> {method name: wrappers, innermost first}; read by the dispatching subclasses' methods.
-_WRAPPERS: weakref.WeakKeyDictionary[Any, dict[str, list[Callable[..., Any]]]] = weakref.WeakKeyDictionary()
-_DISPATCHING: dict[type, type] = {}   # loop class -> its dispatching subclass
-
-
-def _dispatcher(name: str, base: type) -> Callable[..., Any]:
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        stack = _WRAPPERS.get(self, {}).get(name)
-        if stack:
-            return stack[-1](*args, **kwargs)
-        return getattr(base, name)(self, *args, **kwargs)
-
-    method.__name__ = name
-    method.__qualname__ = f"{base.__qualname__}.{name}"
-    return method
-
-
-def _dispatching_class(base: type) -> type:
-    cls = _DISPATCHING.get(base)
-    if cls is None:
-        namespace: dict[str, Any] = {name: _dispatcher(name, base) for name in _WRAPPABLE if hasattr(base, name)}
-        namespace.update(__module__=base.__module__, __qualname__=base.__qualname__, __doc__=base.__doc__,
-                         _atk_dispatch_base=base)
-        cls = _DISPATCHING[base] = type(base.__name__, (base,), namespace)
-    return cls
+def _dispatched(loop: object) -> tuple[str, ...]:
+    """The method names *loop* routes through its ``_atk_wrap`` hooks (asynctestkit's loops), else ()."""
+    return getattr(loop, "_atk_dispatched", ()) if hasattr(loop, "_atk_wrap") else ()
 
 
 class _Entry:
@@ -112,73 +87,49 @@ class LoopRegistries:
         self._resources: dict[int, _Entry] = {}
         self._jobs: dict[int, tuple[asyncio.Future[Any], describe.Sites, str, bool]] = {}
         self._timers: dict[int, tuple[Callable[[], Any], describe.Sites]] = {}
-        self._wrapped: dict[str, Callable[..., Any]] = {}
+        self._wrapped: dict[str, tuple[Callable[..., Any], Any]] = {}  # name -> (wrapper, attribute it shadows)
 
     def _unwrap_loop_methods(self) -> None:
         loop = self.loop
-        stacks = _WRAPPERS.get(loop)
+        unwrap = getattr(loop, "_atk_unwrap", None)
         attrs = getattr(loop, "__dict__", {})
-        for name, wrapper in self._wrapped.items():
-            if stacks is not None and wrapper in stacks.get(name, ()):
-                stacks[name].remove(wrapper)
-            elif attrs.get(name) is wrapper:
-                delattr(loop, name)
+        for name, (wrapper, previous) in self._wrapped.items():
+            if unwrap is not None and name in _dispatched(loop):
+                unwrap(name, wrapper)
+            elif attrs.get(name) is wrapper:  # still ours: put back what was there (another tracker's)
+                if previous is None:
+                    delattr(loop, name)
+                else:
+                    setattr(loop, name, previous)
         self._wrapped.clear()
-        if stacks is not None and not any(stacks.values()):
-            del _WRAPPERS[loop]
-            base = getattr(type(loop), "_atk_dispatch_base", None)
-            if base is not None:
-                loop.__class__ = base
 
     def _wrap_loop_methods(self) -> None:
-        dispatch = self._dispatch_through_class()
         for name in _TRANSPORT_METHODS + _SERVER_METHODS + _PROCESS_METHODS:
-            original = self._current(name, dispatch)
-            if original is not None and not self._install(name, self._wrap_async(name, original), dispatch):
+            original = getattr(self.loop, name, None)
+            if original is not None and not self._install(name, self._wrap_async(name, self._current(name))):
                 return  # the loop refuses instance attributes (uvloop): tasks and events still work
-        original = self._current("run_in_executor", dispatch)
-        if original is not None:
-            self._install("run_in_executor", self._wrap_executor(original), dispatch)
-        original = self._current("call_at", dispatch)
-        if self.policy["timers"] != OFF and original is not None:
-            self._install("call_at", self._wrap_call_at(original), dispatch)
+        self._install("run_in_executor", self._wrap_executor(self._current("run_in_executor")))
+        if self.policy["timers"] != OFF:
+            self._install("call_at", self._wrap_call_at(self._current("call_at")))
 
-    def _dispatch_through_class(self) -> bool:
-        """Swap the loop's class for its dispatching subclass (see the module docstring); False if impossible."""
-        loop = self.loop
-        if getattr(type(loop), "_atk_dispatch_base", None) is not None:
-            return True  # another tracker on this loop did it already
+    def _current(self, name: str) -> Callable[..., Any]:
+        """What a call of ``loop.<name>`` reaches now, before this tracker wraps it."""
+        current = getattr(self.loop, "_atk_current", None)
+        if current is not None and name in _dispatched(self.loop):
+            return current(name)  # type: ignore[no-any-return]
+        return getattr(self.loop, name)  # type: ignore[no-any-return]
+
+    def _install(self, name: str, wrapper: Callable[..., Any]) -> bool:
+        wrap = getattr(self.loop, "_atk_wrap", None)
+        if wrap is not None and wrap(name, wrapper):
+            self._wrapped[name] = (wrapper, None)
+            return True
+        previous = getattr(self.loop, "__dict__", {}).get(name)
         try:
-            _WRAPPERS[loop] = {}
-        except TypeError:  # no weak references to this loop
+            setattr(self.loop, name, wrapper)
+        except (AttributeError, TypeError):
             return False
-        try:
-            loop.__class__ = _dispatching_class(type(loop))
-        except (TypeError, AttributeError):  # a C type, or a loop that guards its attributes
-            del _WRAPPERS[loop]
-            return False
-        return True
-
-    def _current(self, name: str, dispatch: bool) -> Callable[..., Any] | None:
-        """What a call to ``loop.<name>`` reaches now, before this tracker wraps it."""
-        if not dispatch:
-            return getattr(self.loop, name, None)
-        stack = _WRAPPERS[self.loop].get(name)
-        if stack:
-            return stack[-1]
-        base = type(self.loop)._atk_dispatch_base  # type: ignore[attr-defined]
-        method = getattr(base, name, None)
-        return None if method is None else method.__get__(self.loop, base)
-
-    def _install(self, name: str, wrapper: Callable[..., Any], dispatch: bool) -> bool:
-        if dispatch:
-            _WRAPPERS[self.loop].setdefault(name, []).append(wrapper)
-        else:
-            try:
-                setattr(self.loop, name, wrapper)
-            except (AttributeError, TypeError):
-                return False
-        self._wrapped[name] = wrapper
+        self._wrapped[name] = (wrapper, previous)
         return True
 
     def _wrap_async(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
