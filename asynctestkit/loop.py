@@ -127,6 +127,14 @@ class _State:
         self.wrappers: dict[str, list[Callable[..., Any]]] = {}
 
 
+#: The creation methods the leak checker wraps, dispatched by _TestLoop (call_at, wrapped only in strict mode,
+#: stays an instance attribute there: dispatching it would cost every timer a Python call).
+DISPATCHED_METHODS = ("create_connection", "create_unix_connection", "connect_accepted_socket",
+                      "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe", "start_tls",
+                      "create_server", "create_unix_server", "subprocess_exec", "subprocess_shell",
+                      "run_in_executor")
+
+
 class _TestLoop(asyncio.SelectorEventLoop):
     """What both of asynctestkit's loops add to a selector event loop.
 
@@ -139,6 +147,7 @@ class _TestLoop(asyncio.SelectorEventLoop):
     """
 
     _atk: _State
+    _atk_dispatched = DISPATCHED_METHODS
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
         self._atk = _State(_check_origin_depth(coroutine_origins))
@@ -228,14 +237,6 @@ class _TestLoop(asyncio.SelectorEventLoop):
         self._atk.close_hooks.append(hook)
 
 
-#: The creation methods the leak checker wraps, dispatched by _TestLoop (call_at, wrapped only in strict mode,
-#: stays an instance attribute there: dispatching it would cost every timer a Python call).
-DISPATCHED_METHODS = ("create_connection", "create_unix_connection", "connect_accepted_socket",
-                      "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe", "start_tls",
-                      "create_server", "create_unix_server", "subprocess_exec", "subprocess_shell",
-                      "run_in_executor")
-
-
 def _dispatcher(name: str) -> Callable[..., Any]:
     def method(self: _TestLoop, *args: Any, **kwargs: Any) -> Any:
         return self._atk_current(name)(*args, **kwargs)
@@ -250,7 +251,6 @@ for _name in DISPATCHED_METHODS:
     if hasattr(asyncio.SelectorEventLoop, _name):
         setattr(_TestLoop, _name, _dispatcher(_name))
 del _name
-_TestLoop._atk_dispatched = DISPATCHED_METHODS  # type: ignore[attr-defined]
 
 
 class VirtualClockLoop(_TestLoop):
