@@ -44,6 +44,22 @@ def _start(target: Any, *args: Any, name: str | None = None) -> threading.Thread
     return thread
 
 
+async def _await_answer_from_new_thread(name: str | None = None) -> str:
+    """Start a thread that answers after 0.2 s real through call_soon_threadsafe; await it under wait_for(5)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[str] = loop.create_future()
+
+    def work() -> None:
+        time.sleep(0.2)
+        loop.call_soon_threadsafe(fut.set_result, "ok")
+
+    thread = _start(work, name=name)
+    try:
+        return await asyncio.wait_for(fut, 5)
+    finally:
+        thread.join(5)
+
+
 class _BlockingServer:
     """A plain blocking TCP server in its own thread: answers each line upper-cased after *delay* seconds."""
 
@@ -132,36 +148,18 @@ class RealWorkTimeoutTests(AsyncTestCase):
         self.assertTrue(job_done.wait(5))
 
     async def test_s16_a_thread_answering_after_0_2_s_with_call_soon_threadsafe_is_awaited(self) -> None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[str] = loop.create_future()
-
-        def work() -> None:
-            time.sleep(0.2)
-            loop.call_soon_threadsafe(fut.set_result, "ok")
-
-        thread = _start(work)
-        self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
-        thread.join(5)
+        self.assertEqual(await _await_answer_from_new_thread(), "ok")
         self.assertLess(self.clock.elapsed(), 5)
 
     async def test_a_thread_started_as_another_ends_still_holds_time(self) -> None:
         # The thread count stays the same (one ends, one starts, no jump in between): the clock must still
         # see the new thread, or wait_for would jump 5 virtual seconds and time out at once.
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[str] = loop.create_future()
         release = threading.Event()
         first = self.clock.background(_start(release.wait, name="first"))
         await asyncio.sleep(1)  # a jump while "first" runs: the clock has seen it
         release.set()
         first.join(5)
-
-        def work() -> None:
-            time.sleep(0.2)
-            loop.call_soon_threadsafe(fut.set_result, "ok")
-
-        second = _start(work, name="second")
-        self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
-        second.join(5)
+        self.assertEqual(await _await_answer_from_new_thread("second"), "ok")
         self.assertLess(self.clock.elapsed(), 1 + 5)
 
     def test_a_thread_started_as_a_preexisting_one_ends_still_holds_time(self) -> None:
@@ -169,20 +167,11 @@ class RealWorkTimeoutTests(AsyncTestCase):
         old = _start(release.wait, name="preexisting")  # runs before the loop exists: part of its baseline
 
         async def main() -> float:
-            loop = asyncio.get_running_loop()
-            fut: asyncio.Future[str] = loop.create_future()
             await asyncio.sleep(1)
             release.set()
             old.join(5)
-
-            def work() -> None:
-                time.sleep(0.2)
-                loop.call_soon_threadsafe(fut.set_result, "ok")
-
-            new = _start(work, name="new")
-            self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
-            new.join(5)
-            return loop.time()
+            self.assertEqual(await _await_answer_from_new_thread("new"), "ok")
+            return asyncio.get_running_loop().time()
 
         loop = VirtualClockLoop()
         try:
