@@ -1,8 +1,10 @@
 """The one place for per-version differences and for private asyncio/unittest internals.
 
-Every private name used by asynctestkit is read here and nowhere else, each with the versions it was checked
-on and a public fallback where one exists.  ``tests/test_compat.py`` is the canary: it fails loudly if a new
-Python renames or removes any of them.
+Each private name read here carries the versions it was checked on and a public fallback where one exists;
+``tests/test_compat.py`` is the canary: it fails loudly if a new Python renames or removes any of them.  A few
+modules still read a private name of their own (unittest's outcome attributes in ``_leakresources.py``,
+``warnings._showwarnmsg`` in ``_leakhub.py``, ``_formatMessage`` in ``_assert_base.py``); new code puts every
+private name here.
 
 Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources).
 """
