@@ -34,6 +34,7 @@ __all__ = ["AsyncTestCase", "real_time"]
 # code.  This module's frames only ever lead (see "phases" below): none sits between the runner and the
 # user's code, where it would cut the traceback before the user's failing line.
 __unittest = True
+__tracebackhide__ = True  # the same for pytest (its name for it), when no frame of the test is left
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _R = TypeVar("_R")
@@ -156,6 +157,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             error = claim.finish()
             if error is None:
                 raise
+            # The traceback of the exception that ended the phase runs down to the line the test was stuck at
+            # when the report reached it: the report shows it, as any failure shows its line.
+            error = error.with_traceback(exc.__traceback__)
             if isinstance(exc, asyncio.CancelledError):  # the cancellation that carried the report
                 raise error from None
             # The phase reacted to that cancellation by raising something else (or its coroutine was closed

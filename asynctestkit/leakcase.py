@@ -55,6 +55,7 @@ __all__ = ["LeakCheckMixin", "allow_leaks"]
 # Hide this module's frames from unittest tracebacks.  They only ever lead a traceback (the overrides below are
 # the methods unittest's TestCase.run() calls first), never stand between the runner and the user's code.
 __unittest = True
+__tracebackhide__ = True  # the same for pytest (its name for it), when no frame of the test is left
 
 logger = logging.getLogger("asynctestkit.leaks")
 _T = TypeVar("_T")

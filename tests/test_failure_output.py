@@ -11,7 +11,7 @@ reads the runner's output as the user sees it:
   lines marked in the fixture (the failing line last), and no file of asynctestkit may appear;
 - ``fx_assertions.py``: asynctestkit's own assertions fail (``await self.assertX(...)`` and
   ``async with self.assertX(...):``): the traceback ends at the user's line that called the assertion; a
-  deadlock report names the line where the test is stuck.
+  deadlock's traceback shows the line where the test is stuck, and its report names it.
 
 Lines are found through their ``# <- ...`` marker comments, never hard-coded.
 """
@@ -233,18 +233,19 @@ class AssertionFailureOutputTests(unittest.TestCase):
                     self.assertRegex(report.text, rf"(?m)^AssertionError: .*{re.escape(message)}")
                     self.assertEqual([str(f) for f in report.package_frames()], [], report.text)
 
-    def test_a_deadlock_report_names_the_line_where_the_test_is_stuck(self) -> None:
+    def test_a_deadlock_shows_the_line_where_the_test_is_stuck_and_the_report(self) -> None:
         for style in STYLES:
             with self.subTest(style=style):
                 report = self.reports(style)["test_deadlock"]
                 self.assertEqual(report.flavour, "FAIL")
-                self.assertTrue(report.text.startswith("asynctestkit.DeadlockError: test 'test_deadlock' can never "
-                                                       "finish"), report.text)
                 line = marked_line(self.FIXTURE, "test_deadlock")
+                frames = report.fixture_frames(self.FIXTURE)
+                self.assertEqual([(f.line, f.func) for f in frames], [(line, "test_deadlock")], report.text)
+                self.assertEqual([str(f) for f in report.package_frames()], [], report.text)
+                self.assertRegex(report.text, r"(?m)^asynctestkit\.DeadlockError: test 'test_deadlock' can never "
+                                              r"finish: .*\(virtual t=5\.000s, ")
                 self.assertIn(f"suspended at {self.FIXTURE}:{line} in test_deadlock: await asyncio.Event().wait()",
                               report.text)
-                self.assertIn("virtual t=5.000s", report.text)
-                self.assertEqual(report.frames(), [], "the report is the whole story: no traceback frames")
 
 
 class FixtureSanityTests(unittest.TestCase):
