@@ -36,6 +36,7 @@ import unittest
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
 from . import _compat
@@ -111,7 +112,7 @@ def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
     Counts the caller's consecutive asynctestkit frames (the overrides of unittest's private methods) so the
     warning points at the same line as it does for a plain ``IsolatedAsyncioTestCase``.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     ours = 0
     while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("asynctestkit."):
         ours += 1
@@ -189,7 +190,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             return
         # IsolatedAsyncioTestCase._callTestMethod (3.11+), redone: it warns about a test that returns a value
         # with a fixed stacklevel, which the frames of these overrides would shift onto asynctestkit's code.
-        if self._atk_call_part(self._callMaybeAsync, method) is not None:
+        if self._atk_call_part(self._callMaybeAsync, method) is not None:  # type: ignore[attr-defined]
             warnings.warn(f"It is deprecated to return a value that is not None from a test case ({method})",
                           DeprecationWarning, stacklevel=_stacklevel_past_asynctestkit(3))
 

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import unittest
 from dataclasses import dataclass
+from typing import ClassVar
 
 import asynctestkit
 
@@ -99,7 +100,7 @@ class Run:
         return f"{self.command} exited {self.returncode}; output:\n{self.output}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def run_fixture(module: str, style: str, base: str = "kit") -> Run:
     """Run fixture *module* the way *style* says, on the *base* test case class ("kit" or "plain")."""
     if style == "python -m unittest":
@@ -112,7 +113,7 @@ def run_fixture(module: str, style: str, base: str = "kit") -> Run:
     return Run(f"ATK_FIXTURE_BASE={base} {' '.join(argv[1:])}", proc.returncode, proc.stdout + proc.stderr)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def marked_line(fixture: str, marker: str) -> int:
     """The number of the line of *fixture* that ends with the comment ``# <- marker``."""
     with open(os.path.join(FIXTURES, fixture), encoding="utf-8") as fh:
@@ -127,7 +128,7 @@ class PartsFailureOutputTests(unittest.TestCase):
 
     maxDiff = None
     FIXTURE = "fx_phases.py"
-    TESTS = [f"test_{kind}_in_{part}" for kind in ("failure", "error") for part in PARTS]
+    TESTS: ClassVar[list[str]] = [f"test_{kind}_in_{part}" for kind in ("failure", "error") for part in PARTS]
 
     def reports(self, style: str, base: str) -> dict[str, Report]:
         run = run_fixture("fx_phases", style, base)
@@ -195,7 +196,7 @@ class AssertionFailureOutputTests(unittest.TestCase):
 
     maxDiff = None
     FIXTURE = "fx_assertions.py"
-    MESSAGES = {
+    MESSAGES: ClassVar[dict[str, str]] = {
         "test_assert_takes_awaited": "sleep() took 3 s of virtual time, expected exactly 10 s",
         "test_assert_takes_block": "took 3 s of virtual time, expected exactly 10 s",
         "test_assert_completes_within_awaited": "did not complete within 1 s of virtual time",

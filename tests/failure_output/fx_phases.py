@@ -37,7 +37,7 @@ async def explode_later(what: str) -> None:
 
 class Parts(BASE):  # type: ignore[misc,valid-type]
     def wants(self, kind: str, part: str) -> bool:
-        return self._testMethodName == f"test_{kind}_in_{part}"
+        return bool(self._testMethodName == f"test_{kind}_in_{part}")
 
     def setUp(self) -> None:
         if self.wants("failure", "setUp"):
