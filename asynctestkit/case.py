@@ -144,7 +144,10 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         task (as a cancellation) becomes the failure of the part; tearDown and cleanups still run, as unittest
         runs them after any failure.
         """
-        loop = _compat.test_case_loop(self)
+        try:
+            loop = _compat.test_case_loop(self)
+        except RuntimeError:  # the runner is closed (doCleanups() called after run()): the base class decides
+            loop = None
         if not isinstance(loop, (VirtualClockLoop, RealTimeLoop)):  # a custom loop_factory: no clock
             if loop is not None and not loop.is_closed() and loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)

@@ -390,6 +390,23 @@ class PhaseTests(unittest.TestCase):
         self.assertIn("The above exception was the direct cause of the following exception", text)
         self.assertLess(text.index("RuntimeError: cleanup went wrong"), text.index("DeadlockError: test 'test_x'"))
 
+    def test_do_cleanups_after_run_still_calls_a_sync_cleanup(self) -> None:
+        if sys.version_info < (3, 11):
+            self.skipTest("3.10's IsolatedAsyncioTestCase cannot run cleanups after run() either")
+        calls: list[int] = []
+
+        class T(AsyncTestCase):
+            async def test_x(self) -> None:
+                pass
+
+        case = T("test_x")
+        result = unittest.TestResult()
+        case.run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        case.addCleanup(calls.append, 1)
+        case.doCleanups()  # the runner is closed now: no phase, the base class calls it
+        self.assertEqual(calls, [1])
+
     def test_a_returned_value_warns_at_the_caller_of_run_as_unittest_does(self) -> None:
         if sys.version_info < (3, 11):
             self.skipTest("IsolatedAsyncioTestCase warns about returned values from 3.11 on")
