@@ -32,12 +32,33 @@ PY314 = sys.version_info >= (3, 14)
 HAS_LOOP_FACTORY = PY313
 
 #: Private unittest.IsolatedAsyncioTestCase methods we override.  They exist, with these signatures,
-#: in 3.10.13-3.13.0 (and 3.14): ``_callSetUp(self)``, ``_callAsync(self, func, /, *a, **kw)``,
-#: ``_callMaybeAsync(self, func, /, *a, **kw)``; 3.10 ``_setupAsyncioLoop(self)``;
-#: 3.11+ ``_setupAsyncioRunner(self)`` and the ``_asyncioRunner`` attribute.
-IATC_PRIVATE_METHODS = ("_callSetUp", "_callAsync", "_callMaybeAsync") + (
+#: in 3.10.13-3.13.0 (and 3.14), and ``unittest.TestCase.run()`` calls them directly: ``_callSetUp(self)``,
+#: ``_callTestMethod(self, method)``, ``_callTearDown(self)``, ``_callCleanup(self, function, /, *a, **kw)``;
+#: 3.10 ``_setupAsyncioLoop(self)``; 3.11+ ``_setupAsyncioRunner(self)`` and the ``_asyncioRunner`` attribute.
+#: The overrides' frames therefore lead every traceback of a test, where unittest hides them (``__unittest``).
+#: ``_callAsync``/``_callMaybeAsync`` are deliberately *not* overridden: they run between ``_callTestMethod``
+#: and the test's coroutine, and a frame of ours there cuts unittest's traceback before the user's line.
+IATC_PRIVATE_METHODS = ("_callSetUp", "_callTestMethod", "_callTearDown", "_callCleanup") + (
     ("_setupAsyncioRunner",) if PY311 else ("_setupAsyncioLoop",)
 )
+
+#: The code of ``asyncio.Runner.run`` (3.11+; None on 3.10).  ``Runner.run(coro)`` creates the task that
+#: runs *coro* with a direct ``self._loop.create_task(coro, context=...)`` call (3.11.7-3.13.0 checked, 3.14
+#: from its sources); our loops' ``create_task`` recognises the task of a test phase by this caller.
+if sys.version_info >= (3, 11):
+    RUNNER_RUN_CODE: Any = asyncio.Runner.run.__code__
+else:  # pragma: no cover - 3.10
+    RUNNER_RUN_CODE = None
+
+
+def iatc_runner_task(test: unittest.IsolatedAsyncioTestCase) -> asyncio.Task[Any] | None:
+    """3.10: the long-lived task in which ``IsolatedAsyncioTestCase`` awaits every phase of a test.
+
+    Private ``_asyncioCallsTask`` (3.8-3.10; 3.11 replaced it with an ``asyncio.Runner``, which creates one
+    task per phase).  None when absent.
+    """
+    task = getattr(test, "_asyncioCallsTask", None)
+    return task if isinstance(task, asyncio.Task) else None
 
 
 # --- asyncio loop internals -------------------------------------------------------------------------
@@ -421,12 +442,12 @@ def cancelling(task: asyncio.Task[Any]) -> int:
 # Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources); canaries at the end
 # of tests/test_compat.py.
 
-#: Private unittest methods LeakCheckMixin overrides besides those in IATC_PRIVATE_METHODS:
-#: ``IsolatedAsyncioTestCase._callTearDown(self)`` and ``_callCleanup(self, function, /, *args, **kwargs)``
-#: (3.10-3.14) and, on 3.10 only,
+#: Private unittest methods LeakCheckMixin overrides (it also works on a plain IsolatedAsyncioTestCase):
+#: ``IsolatedAsyncioTestCase._callTestMethod(self, method)``, ``_callTearDown(self)`` and
+#: ``_callCleanup(self, function, /, *args, **kwargs)`` (3.10-3.14) and, on 3.10 only,
 #: ``TestCase._feedErrorsToResult(self, result, errors)`` (3.10 hands a test's errors to the result only after
 #: its cleanups ran; 3.11 reports each error at once and removed the method).
-LEAK_HOOK_METHODS = ("_callTearDown", "_callCleanup") + (() if PY311 else ("_feedErrorsToResult",))
+LEAK_HOOK_METHODS = ("_callTestMethod", "_callTearDown", "_callCleanup") + (() if PY311 else ("_feedErrorsToResult",))
 
 
 def test_case_loop(test: unittest.IsolatedAsyncioTestCase) -> asyncio.AbstractEventLoop | None:

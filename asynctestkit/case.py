@@ -18,21 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from . import _compat
 from .assertions import AsyncAssertionsMixin
 from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_WATCHDOG, VirtualClock
+from .hangs import HangError
 from .leakcase import LeakCheckMixin
 from .loop import RealTimeLoop, VirtualClockLoop
 
 __all__ = ["AsyncTestCase", "real_time"]
 
-__unittest = True  # hide this module's frames from unittest tracebacks, as unittest does for its own
+# unittest hides the frames of modules that set ``__unittest`` when they lead a traceback or follow the user's
+# code.  This module's frames only ever lead (see "phases" below): none sits between the runner and the
+# user's code, where it would cut the traceback before the user's failing line.
+__unittest = True
+__tracebackhide__ = True  # the same for pytest (its name for it), when no frame of the test is left
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_R = TypeVar("_R")
 _REAL_TIME_MARK = "__asynctestkit_real_time__"
 
 
@@ -113,60 +118,102 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         return loop.clock
 
     # -- phases: asyncSetUp, the test, asyncTearDown, async cleanups --------------------------------
-    def _callAsync(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return super()._callAsync(self._atk_phase(func), *args, **kwargs)  # type: ignore[misc]
+    # The bookkeeping runs in the methods unittest's TestCase.run() calls first, *above* the code of
+    # IsolatedAsyncioTestCase that runs each phase: no frame of asynctestkit sits between the runner and the
+    # test's coroutine.  unittest drops the leading frames of modules that set ``__unittest`` (this one does)
+    # and cuts a failure's traceback at the first such frame *after* the user's code, so with nothing of ours
+    # in between, a failing test shows exactly the frames plain IsolatedAsyncioTestCase shows: the user's
+    # failing line is always there.  The loop tells us which task runs the phase (see ``_PhaseClaim``).
+    def _callSetUp(self) -> None:
+        self._atk_run_phase(self.asyncSetUp, super()._callSetUp)
 
-    def _callMaybeAsync(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return super()._callMaybeAsync(self._atk_phase(func), *args, **kwargs)
+    def _callTestMethod(self, method: Callable[..., Any]) -> None:
+        self._atk_run_phase(method, super()._callTestMethod, method)
 
-    def _atk_phase(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap an async phase so the clock knows the task running it and its hang reports become failures."""
-        if not inspect.iscoroutinefunction(func):
-            return func
-        name = getattr(func, "__name__", "")
-        if name == self._testMethodName:
+    def _callTearDown(self) -> None:
+        self._atk_run_phase(self.asyncTearDown, super()._callTearDown)
+
+    def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return self._atk_run_phase(function, functools.partial(super()._callCleanup, function, *args, **kwargs))
+
+    def _atk_run_phase(self, func: object, call: Callable[..., _R], *args: Any) -> _R:
+        """Run one part of the test (*call*: IsolatedAsyncioTestCase's own method) as a phase of the clock.
+
+        If the part runs a coroutine on the loop (asyncSetUp, the test, asyncTearDown, an async cleanup), the
+        clock knows the task running it from its first step to its end, and a hang report it delivered to that
+        task (as a cancellation) becomes the failure of the part; tearDown and cleanups still run, as unittest
+        runs them after any failure.
+        """
+        try:
+            loop = _compat.test_case_loop(self)
+        except RuntimeError:  # the runner is closed (doCleanups() called after run()): the base class decides
+            loop = None
+        if not isinstance(loop, (VirtualClockLoop, RealTimeLoop)):  # a custom loop_factory: no clock
+            if loop is not None and not loop.is_closed() and loop.get_debug() != self.asyncio_debug:
+                loop.set_debug(self.asyncio_debug)
+            return call(*args)
+        claim = _PhaseClaim(self, loop, func)
+        loop._atk_claim_phase(claim)
+        try:
+            result = call(*args)
+        except BaseException as exc:
+            error = claim.finish()
+            if error is None:
+                raise
+            # The traceback of the exception that ended the phase runs down to the line the test was stuck at
+            # when the report reached it: the report shows it, as any failure shows its line.
+            error = error.with_traceback(exc.__traceback__)
+            if isinstance(exc, asyncio.CancelledError):  # the cancellation that carried the report
+                raise error from None
+            # The phase reacted to that cancellation by raising something else (or its coroutine was closed
+            # after it swallowed every such cancellation): the hang is the cause, so it is the failure, with
+            # the other exception chained for the record.
+            raise error from exc
+        error = claim.finish()
+        if error is not None:  # the phase swallowed the cancellation that carried the report
+            raise error
+        return result
+
+
+class _PhaseClaim:
+    """Called by the loop with the task that runs the next phase (None on 3.10: see ``_compat``).
+
+    It starts the phase: the loop's debug mode is set to the test case's ``asyncio_debug`` (and unpinned,
+    so the test itself may change it) and, on a virtual clock, ``clock._enter_phase(task, label)`` tells the
+    clock which task to watch and to fail with a hang report.  :meth:`finish` ends it.
+    """
+
+    __slots__ = ("_clock", "_entered", "_func", "_loop", "_test")
+
+    def __init__(self, test: AsyncTestCase, loop: VirtualClockLoop | RealTimeLoop, func: object) -> None:
+        self._test = test
+        self._loop = loop
+        self._func = func
+        self._clock = loop.clock if isinstance(loop, VirtualClockLoop) else None
+        self._entered = False
+
+    def __call__(self, task: asyncio.Task[Any] | None) -> None:
+        test, loop = self._test, self._loop
+        loop._atk.debug_pin = None
+        if loop.get_debug() != test.asyncio_debug:
+            loop.set_debug(test.asyncio_debug)
+        if self._clock is None:
+            return
+        if task is None:
+            task = _compat.iatc_runner_task(test)
+        name = getattr(self._func, "__name__", "")
+        if name == test._testMethodName:
             label = f"test {name!r}"
         else:
-            label = f"{getattr(func, '__qualname__', name)} of test {self._testMethodName!r}"
+            label = f"{getattr(self._func, '__qualname__', name)} of test {test._testMethodName!r}"
+        self._clock._enter_phase(task, label)
+        self._entered = True
 
-        @functools.wraps(func)
-        async def phase(*args: Any, **kwargs: Any) -> Any:
-            loop = asyncio.get_running_loop()
-            state = getattr(loop, "_atk", None)
-            if state is not None:
-                state.debug_pin = None
-            if loop.get_debug() != self.asyncio_debug:
-                loop.set_debug(self.asyncio_debug)
-            clock = loop.clock if isinstance(loop, VirtualClockLoop) else None
-            if clock is None:
-                return await func(*args, **kwargs)
-            task = asyncio.current_task()
-            clock._enter_phase(task, label)
-            try:
-                coro: Coroutine[Any, Any, Any] = func(*args, **kwargs)
-                result = await coro
-            except asyncio.CancelledError:
-                error = clock._take_pending_error()
-                if error is None:
-                    raise
-                if task is not None:
-                    _compat.uncancel(task)
-                raise error from None
-            except BaseException as exc:
-                # The phase reacted to the cancellation that carried a hang report by raising something else
-                # (or its coroutine was closed after it swallowed every such cancellation): the hang is the
-                # cause, so it is the failure, with the other exception chained for the record.
-                error = clock._take_pending_error()
-                if error is None:
-                    raise
-                if task is not None:
-                    _compat.uncancel(task)
-                raise error from exc
-            finally:
-                clock._exit_phase()
-            error = clock._take_pending_error()
-            if error is not None:  # the phase swallowed the cancellation that carried the report
-                raise error
-            return result
-
-        return phase
+    def finish(self) -> HangError | None:
+        """End the phase; return the hang report it must fail with, if any."""
+        self._loop._atk_claim_phase(None)
+        if not self._entered or self._clock is None:
+            return None
+        self._entered = False
+        self._clock._exit_phase()
+        return self._clock._take_pending_error()

@@ -30,7 +30,6 @@ Far from zero (a clock started at 1.7e9) the loop's timer resolution is widened 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import time as _time
@@ -562,10 +561,10 @@ class VirtualClock:
         task = self._phase_task
         if self._deliveries > _MAX_DELIVERIES:
             # The test swallowed every cancellation that carried the report.  Close the test's coroutine
-            # (its finally blocks run) and cancel once more: the cancellation then reaches the phase wrapper,
-            # which fails the test with the report.  Only if the coroutine refuses to close too (or on 3.10,
-            # where the phase runs inside the test case's long-lived runner task) is the loop stopped, so that
-            # run_until_complete() returns at all.
+            # (its finally blocks run) and cancel once more: the task ends cancelled and the test case, which
+            # takes the pending report when the phase returns, fails the test with it.  Only if the coroutine
+            # refuses to close too (or on 3.10, where the phase runs inside the test case's long-lived runner
+            # task) is the loop stopped, so that run_until_complete() returns at all.
             if _compat.PY311 and task is not None and not task.done() and _force_close(task):
                 self._pending_error = kind(f"{error}\n  (it swallowed {_MAX_DELIVERIES} cancellations that carried "
                                            f"this report; asynctestkit closed its coroutine)")
@@ -588,15 +587,14 @@ class VirtualClock:
 
 
 def _force_close(task: asyncio.Task[Any]) -> bool:
-    """Close the coroutine the phase wrapper awaits (the test's own code); True if it closed.
+    """Close the coroutine of the phase's task (the test's own code); True if it closed.
 
-    ``coroutine.close()`` is public: it raises GeneratorExit at the suspension point, so ``finally`` blocks
-    run.  A coroutine that catches GeneratorExit and awaits again refuses (RuntimeError): False.
+    ``coroutine.close()`` is public: it raises GeneratorExit at the innermost suspension point, so ``finally``
+    blocks run all along the await chain.  The task's next step (the cancellation that follows) then ends it
+    as cancelled, and the test case turns that into the report.  A coroutine that catches GeneratorExit and
+    awaits again refuses (RuntimeError): False.
     """
-    wrapper = task.get_coro()
-    inner = getattr(wrapper, "cr_await", None)
-    target = inner if inspect.iscoroutine(inner) else wrapper
-    close = getattr(target, "close", None)
+    close = getattr(task.get_coro(), "close", None)
     if close is None:
         return False
     try:

@@ -27,12 +27,16 @@ Either way everything is cleaned up, so nothing spills into the next test.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import re
+import sys
 import unittest
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
 from . import _compat
@@ -49,7 +53,10 @@ from .leaks import LeakTracker
 
 __all__ = ["LeakCheckMixin", "allow_leaks"]
 
-__unittest = True  # hide this module's frames from unittest tracebacks
+# Hide this module's frames from unittest tracebacks.  They only ever lead a traceback (the overrides below are
+# the methods unittest's TestCase.run() calls first), never stand between the runner and the user's code.
+__unittest = True
+__tracebackhide__ = True  # the same for pytest (its name for it), when no frame of the test is left
 
 logger = logging.getLogger("asynctestkit.leaks")
 _T = TypeVar("_T")
@@ -97,6 +104,20 @@ def allow_leaks(*args: Any, reason: str | None = None, **kinds: bool | str | Ite
         return target
 
     return decorate
+
+
+def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
+    """*stacklevel* for a warning unittest would issue from the frame just below asynctestkit's test-case frames.
+
+    Counts the caller's consecutive asynctestkit frames (the overrides of unittest's private methods) so the
+    warning points at the same line as it does for a plain ``IsolatedAsyncioTestCase``.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    ours = 0
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("asynctestkit."):
+        ours += 1
+        frame = frame.f_back
+    return stacklevel + ours
 
 
 def _allowance(kind: str, value: object) -> Allowance:
@@ -163,9 +184,20 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             self._atk_leak_decided = True
             raise
 
-    def _callMaybeAsync(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    def _callTestMethod(self, method: Callable[..., Any]) -> None:
+        if not _compat.PY311:  # pragma: no cover - 3.10: IsolatedAsyncioTestCase does not warn
+            self._atk_call_part(super()._callTestMethod, method)  # type: ignore[misc]
+            return
+        # IsolatedAsyncioTestCase._callTestMethod (3.11+), redone: it warns about a test that returns a value
+        # with a fixed stacklevel, which the frames of these overrides would shift onto asynctestkit's code.
+        if self._atk_call_part(self._callMaybeAsync, method) is not None:  # type: ignore[attr-defined]
+            warnings.warn(f"It is deprecated to return a value that is not None from a test case ({method})",
+                          DeprecationWarning, stacklevel=_stacklevel_past_asynctestkit(3))
+
+    def _atk_call_part(self, call: Callable[..., _T], *args: Any) -> _T:
+        """Call the test or a cleanup; note whether it failed, errored, skipped or failed a subTest."""
         try:
-            result = super()._callMaybeAsync(func, *args, **kwargs)  # type: ignore[misc]
+            result = call(*args)
         except BaseException:
             self._atk_leak_decided = True
             raise
@@ -240,7 +272,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if function == self._atk_leak_verdict:  # called directly: unittest strips this module's frames, so
             return function()                   # the failure shows the report, not a traceback
-        return super()._callCleanup(function, *args, **kwargs)  # type: ignore[misc]
+        return self._atk_call_part(functools.partial(super()._callCleanup, function, *args, **kwargs))  # type: ignore[misc]
 
     def _atk_leak_verdict(self) -> None:
         report, self._atk_leak_report = self._atk_leak_report, None

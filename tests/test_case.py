@@ -15,9 +15,10 @@ import time
 import unittest
 import warnings
 from typing import Any
+from unittest import mock
 
 import asynctestkit
-from asynctestkit import AsyncTestCase, real_time
+from asynctestkit import AsyncTestCase, VirtualClock, real_time
 
 
 def _cpython_module() -> Any:
@@ -73,7 +74,7 @@ class _ContractCase(AsyncTestCase):
 
 def load_tests(loader: unittest.TestLoader, standard_tests: unittest.TestSuite, pattern: str | None) -> unittest.TestSuite:
     suite = unittest.TestSuite()
-    for cls in (ContractSourceTests, LoopTests):
+    for cls in (ContractSourceTests, LoopTests, PhaseTests):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     if _CPYTHON is not None:
         for test in loader.loadTestsFromTestCase(_CPYTHON.TestAsyncCase):
@@ -227,6 +228,197 @@ class LoopTests(unittest.TestCase):
         self.assertEqual(len(result.failures), 1, result.errors)
         self.assertIn("DeadlockError: test 'test_x' can never finish", result.failures[0][1])
         self.assertEqual(events, ["asyncTearDown", "cleanup"])
+
+
+class PhaseTests(unittest.TestCase):
+    """The clock is told about every async part of a test, from outside the loop (see case.py "phases")."""
+
+    def run_case(self, case: unittest.TestCase) -> unittest.TestResult:
+        entered: list[tuple[str, Any]] = []
+        exits: list[None] = []
+        enter, leave = VirtualClock._enter_phase, VirtualClock._exit_phase
+
+        def spy_enter(clock: VirtualClock, task: Any, label: str) -> None:
+            entered.append((label, task))
+            enter(clock, task, label)
+
+        def spy_exit(clock: VirtualClock) -> None:
+            exits.append(None)
+            leave(clock)
+
+        result = unittest.TestResult()
+        with mock.patch.object(VirtualClock, "_enter_phase", spy_enter), \
+                mock.patch.object(VirtualClock, "_exit_phase", spy_exit):
+            case.run(result)
+        self.entered, self.exits = entered, exits
+        return result
+
+    def test_enter_and_exit_phase_frame_every_async_part_with_the_task_that_runs_it(self) -> None:
+        seen: list[tuple[str, Any]] = []
+
+        class T(AsyncTestCase):
+            leak_checks = "off"
+
+            def note(self, part: str) -> None:
+                seen.append((part, asyncio.current_task() if part.startswith("async") else None))
+                if part.startswith("async"):
+                    self.assertIs(self.clock._phase_task, asyncio.current_task())
+
+            def setUp(self) -> None:
+                self.note("sync setUp")
+
+            async def asyncSetUp(self) -> None:
+                self.addCleanup(self.note, "sync cleanup")
+                self.addAsyncCleanup(self.cleanup)
+                self.note("async asyncSetUp")
+
+            async def test_x(self) -> None:
+                await asyncio.sleep(10)
+                self.note("async test")
+
+            async def asyncTearDown(self) -> None:
+                self.note("async asyncTearDown")
+
+            def tearDown(self) -> None:
+                self.note("sync tearDown")
+
+            async def cleanup(self) -> None:
+                self.note("async cleanup")
+
+        result = self.run_case(T("test_x"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual([label for label, _ in self.entered],
+                         [f"{T.asyncSetUp.__qualname__} of test 'test_x'", "test 'test_x'",
+                          f"{T.asyncTearDown.__qualname__} of test 'test_x'",
+                          f"{T.cleanup.__qualname__} of test 'test_x'"])
+        self.assertEqual(len(self.exits), len(self.entered))
+        async_parts = [task for part, task in seen if part.startswith("async")]
+        self.assertEqual([task for _, task in self.entered], async_parts)
+        if sys.version_info >= (3, 11):  # one task per part; 3.10 runs every part in one runner task
+            self.assertEqual(len({id(task) for task in async_parts}), 4)
+        self.assertEqual([part for part, _ in seen],
+                         ["sync setUp", "async asyncSetUp", "async test", "async asyncTearDown", "sync tearDown",
+                          "async cleanup", "sync cleanup"])
+
+    def test_a_task_created_in_sync_setup_is_not_taken_for_the_phase(self) -> None:
+        class T(AsyncTestCase):
+            def setUp(self) -> None:
+                self.early = asyncio.get_event_loop().create_task(asyncio.sleep(1))
+
+            async def asyncSetUp(self) -> None:
+                self.assertIsNot(self.clock._phase_task, self.early)
+                self.assertIs(self.clock._phase_task, asyncio.current_task())
+                await self.early
+
+            async def test_x(self) -> None:
+                self.assertIs(self.clock._phase_task, asyncio.current_task())
+
+        result = self.run_case(T("test_x"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+
+    def test_a_synchronous_test_method_enters_no_phase_and_leaves_no_claim_behind(self) -> None:
+        loops: list[Any] = []
+
+        class T(AsyncTestCase):
+            def test_sync(self) -> None:
+                loops.append(self._atk_loop)
+
+        result = self.run_case(T("test_sync"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual([label for label, _ in self.entered],  # the inherited asyncSetUp/asyncTearDown only
+                         ["IsolatedAsyncioTestCase.asyncSetUp of test 'test_sync'",
+                          "IsolatedAsyncioTestCase.asyncTearDown of test 'test_sync'"])
+        self.assertEqual(len(self.exits), 2)
+        self.assertIsNone(loops[0]._atk.phase_claim)
+
+    def test_a_hang_in_async_setup_fails_it_and_the_cleanups_still_run(self) -> None:
+        events: list[str] = []
+
+        class T(AsyncTestCase):
+            async def asyncSetUp(self) -> None:
+                self.addAsyncCleanup(self.cleanup)
+                await asyncio.Event().wait()
+
+            async def cleanup(self) -> None:
+                events.append("cleanup")
+
+            async def test_x(self) -> None:
+                events.append("test")  # never runs
+
+        result = self.run_case(T("test_x"))
+        self.assertEqual(len(result.failures), 1, result.errors)
+        text = result.failures[0][1]
+        self.assertIn(f"DeadlockError: {T.asyncSetUp.__qualname__} of test 'test_x' can never finish", text)
+        self.assertIn("in asyncSetUp: await asyncio.Event().wait()", text)
+        self.assertEqual(events, ["cleanup"])
+
+    def test_a_hang_in_one_cleanup_fails_the_test_and_the_next_cleanup_still_runs(self) -> None:
+        events: list[str] = []
+
+        class T(AsyncTestCase):
+            async def asyncSetUp(self) -> None:
+                self.addAsyncCleanup(self.last)
+                self.addAsyncCleanup(self.stuck)
+
+            async def stuck(self) -> None:
+                await asyncio.Event().wait()
+
+            async def last(self) -> None:
+                events.append("last cleanup")
+
+            async def test_x(self) -> None:
+                events.append("test")
+
+        result = self.run_case(T("test_x"))
+        self.assertEqual(len(result.failures), 1, result.errors)
+        self.assertIn(f"DeadlockError: {T.stuck.__qualname__} of test 'test_x' can never finish",
+                      result.failures[0][1])
+        self.assertEqual(events, ["test", "last cleanup"])
+
+    def test_an_exception_raised_in_reaction_to_the_report_is_chained_under_it(self) -> None:
+        class T(AsyncTestCase):
+            async def test_x(self) -> None:
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    raise RuntimeError("cleanup went wrong") from None
+
+        result = self.run_case(T("test_x"))
+        self.assertEqual(len(result.failures), 1, result.errors)
+        text = result.failures[0][1]
+        self.assertIn("RuntimeError: cleanup went wrong", text)
+        self.assertIn("The above exception was the direct cause of the following exception", text)
+        self.assertLess(text.index("RuntimeError: cleanup went wrong"), text.index("DeadlockError: test 'test_x'"))
+
+    def test_do_cleanups_after_run_still_calls_a_sync_cleanup(self) -> None:
+        if sys.version_info < (3, 11):
+            self.skipTest("3.10's IsolatedAsyncioTestCase cannot run cleanups after run() either")
+        calls: list[int] = []
+
+        class T(AsyncTestCase):
+            async def test_x(self) -> None:
+                pass
+
+        case = T("test_x")
+        result = unittest.TestResult()
+        case.run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        case.addCleanup(calls.append, 1)
+        case.doCleanups()  # the runner is closed now: no phase, the base class calls it
+        self.assertEqual(calls, [1])
+
+    def test_a_returned_value_warns_at_the_caller_of_run_as_unittest_does(self) -> None:
+        if sys.version_info < (3, 11):
+            self.skipTest("IsolatedAsyncioTestCase warns about returned values from 3.11 on")
+
+        class T(AsyncTestCase):
+            async def test_x(self) -> int:
+                return 1
+
+        with self.assertWarns(DeprecationWarning) as cm:
+            T("test_x").run(unittest.TestResult())
+        self.assertIn("It is deprecated to return a value that is not None from a test case", str(cm.warning))
+        self.assertEqual(cm.filename, __file__)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,40 @@ class PrivateUnittestNamesTests(unittest.TestCase):
             params = list(inspect.signature(getattr(unittest.IsolatedAsyncioTestCase, name)).parameters)
             self.assertEqual(params[:2], ["self", "func"], f"{name} changed its signature")
 
+    @unittest.skipUnless(_compat.PY311, "asyncio.Runner is new in 3.11")
+    def test_runner_run_creates_the_task_of_its_coroutine_itself(self) -> None:
+        from asynctestkit.loop import VirtualClockLoop
+
+        async def main() -> object:
+            return asyncio.current_task()
+
+        self.assertIs(_compat.RUNNER_RUN_CODE, asyncio.Runner.run.__code__)
+        claimed: list[object] = []
+        with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+            loop = runner.get_loop()
+            assert isinstance(loop, VirtualClockLoop)
+            loop._atk_claim_phase(claimed.append)
+            other = loop.create_task(asyncio.sleep(0))  # not created by Runner.run: not the phase task
+            self.assertEqual(claimed, [])
+            task = runner.run(main())
+            self.assertTrue(other.done())
+            self.assertIsNone(loop._atk.phase_claim, "a claim is answered once")
+        self.assertEqual(claimed, [task], "Runner.run no longer creates its task with loop.create_task()")
+
+    @unittest.skipIf(_compat.PY311, "3.10 only: one long-lived runner task")
+    def test_iatc_runner_task_is_the_task_that_runs_each_phase(self) -> None:  # pragma: no cover - 3.10
+        seen: list[object] = []
+
+        class Case(unittest.IsolatedAsyncioTestCase):
+            async def test_x(self) -> None:
+                seen.extend([asyncio.current_task(), _compat.iatc_runner_task(self)])
+
+        result = unittest.TestResult()
+        Case("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertIsNotNone(seen[0])
+        self.assertIs(seen[0], seen[1])
+
     @unittest.skipUnless(_compat.HAS_LOOP_FACTORY, "loop_factory is public from 3.13")
     def test_loop_factory_attribute_exists(self) -> None:
         self.assertIn("loop_factory", vars(unittest.IsolatedAsyncioTestCase))

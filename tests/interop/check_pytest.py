@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,12 @@ MODES = {
 }
 MODE = "plain"
 USES_PYTEST_ASYNCIO = False
+
+#: The failing suites of the core golden traceback tests (tests/test_failure_output.py), run here under pytest.
+FAILURE_FIXTURES = os.path.join(ROOT, "tests", "failure_output")
+PARTS = ("test", "asyncSetUp", "asyncTearDown", "async_cleanup", "setUp", "tearDown", "sync_cleanup")
+SYNC_PARTS = ("setUp", "tearDown", "sync_cleanup")
+CHAIN_SEPARATOR = "The above exception was the direct cause of the following exception:"
 
 CORE_FILES = ["test_outcomes.py", "test_hang_report.py", "test_aiohttp_roundtrip.py"]
 MIXED_FILE = "mixed_pytest_asyncio.py"
@@ -136,6 +143,50 @@ def run_pytest(*args: str) -> PytestRun:
             with open(record, encoding="utf-8") as fh:
                 outcomes = json.load(fh)
     return PytestRun(full, proc.returncode, proc.stdout + proc.stderr, outcomes)
+
+
+@functools.cache
+def run_fixture(fixture: str, base: str, tb: str) -> PytestRun:
+    """Run tests/failure_output/<fixture> under pytest (this mode's options, ``--tb=<tb>``) on *base*.
+
+    *base* is ``kit`` (AsyncTestCase) or ``plain`` (unittest.IsolatedAsyncioTestCase).  The module is copied
+    into a temporary directory beside an empty ``pytest.ini``, so the checkout's configuration plays no part.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(os.path.join(FAILURE_FIXTURES, fixture), tmp)
+        with open(os.path.join(tmp, "pytest.ini"), "w", encoding="utf-8") as fh:
+            fh.write("[pytest]\n")
+        full = ["-p", "no:cacheprovider", "--color=no", "-W", "error::DeprecationWarning", f"--tb={tb}",
+                *MODES[MODE], fixture]
+        proc = subprocess.run([sys.executable, "-m", "pytest", *full], cwd=tmp, capture_output=True, text=True,
+                              timeout=120, env=clean_env(ATK_FIXTURE_BASE=base))
+    return PytestRun([f"ATK_FIXTURE_BASE={base}", *full], proc.returncode, proc.stdout + proc.stderr, {})
+
+
+def fixture_marked_line(fixture: str, marker: str) -> int:
+    """The line of tests/failure_output/<fixture> that carries the comment ``# <- marker``."""
+    with open(os.path.join(FAILURE_FIXTURES, fixture), encoding="utf-8") as fh:
+        hits = [n for n, line in enumerate(fh, 1) if re.search(rf"# <- {re.escape(marker)}(\s|$)", line)]
+    if len(hits) != 1:
+        raise AssertionError(f"{fixture}: {len(hits)} lines marked {marker!r}")
+    return hits[0]
+
+
+def shown_lines(text: str, fixture: str, tb: str) -> list[int]:
+    """The lines of *fixture* a pytest failure section shows, in order: its location lines (``fx.py:12: ...``
+    in the auto/long/short styles) or its ``File "...fx.py", line 12`` lines (native style)."""
+    if tb == "native":
+        pattern = rf'^\s*File "[^"]*{re.escape(fixture)}", line (\d+), in '
+    else:
+        pattern = rf"^(?:\S*/)?{re.escape(fixture)}:(\d+): "
+    return [int(n) for n in re.findall(pattern, text, re.M)]
+
+
+def package_locations(text: str, tb: str) -> list[str]:
+    """Traceback entries of a failure section that point into the asynctestkit package."""
+    if tb == "native":
+        return re.findall(r'^\s*File "[^"]*/asynctestkit/[^"]*", line \d+.*$', text, re.M)
+    return re.findall(r"^\S*/asynctestkit/\S+:\d+: .*$", text, re.M)
 
 
 @functools.cache
@@ -265,6 +316,54 @@ class PytestInteropTest(unittest.TestCase):
         self.assertIn("task 'ticker' (tick_forever())", text)
         line = marked_line("test_hang_report.py", "ticker suspended")
         self.assertIn(f"test_hang_report.py:{line} in tick_forever: await asyncio.sleep(1)", text)
+
+    # -- golden tracebacks: the user's failing line, as plain IsolatedAsyncioTestCase shows it ---------------
+    def test_every_part_shows_the_same_failing_lines_as_plain_isolated_asyncio_test_case(self) -> None:
+        fixture = "fx_phases.py"
+        tests = [f"test_{kind}_in_{part}" for kind in ("failure", "error") for part in PARTS]
+        for tb in ("auto", "short", "native"):
+            kit, plain = run_fixture(fixture, "kit", tb), run_fixture(fixture, "plain", tb)
+            for run in (kit, plain):
+                self.assertEqual(run.returncode, 1, run.describe())
+                self.assertEqual(run.summary(), {"failed": 14}, run.describe())
+            for test in tests:
+                kind, part = test[len("test_"):].split("_in_", 1)
+                with self.subTest(tb=tb, test=test):
+                    mine, theirs = kit.section(f"Parts.{test}"), plain.section(f"Parts.{test}")
+                    expected = [fixture_marked_line(fixture, f"{kind} {part}")]
+                    if kind == "error":
+                        expected.append(fixture_marked_line(fixture, "raise sync" if part in SYNC_PARTS
+                                                            else "raise async"))
+                    self.assertEqual(shown_lines(theirs, fixture, tb), expected, theirs)
+                    self.assertEqual(shown_lines(mine, fixture, tb), expected, mine)
+                    if tb != "native":  # native prints every frame, unittest's and asynctestkit's own included
+                        self.assertEqual(mine, theirs)
+                        self.assertEqual(package_locations(mine, tb), [], mine)
+
+    def test_our_assertions_show_the_line_that_called_them(self) -> None:
+        fixture = "fx_assertions.py"
+        tests = ["test_assert_takes_awaited", "test_assert_takes_block", "test_assert_completes_within_awaited",
+                 "test_assert_completes_within_block", "test_assert_gather_raises", "test_assert_task_cancelled",
+                 "test_assert_task_group_raises", "test_assert_exception_group_matches"]
+        for tb in ("auto", "short"):
+            run = run_fixture(fixture, "kit", tb)
+            self.assertEqual(run.returncode, 1, run.describe())
+            self.assertEqual(run.summary(), {"failed": 9}, run.describe())
+            for test in tests:
+                with self.subTest(tb=tb, test=test):
+                    # The last exception of the chain (a group assertion's cause, an exception group, is printed
+                    # before it in pytest's native style for groups).
+                    text = run.section(f"Assertions.{test}").split(CHAIN_SEPARATOR)[-1]
+                    self.assertEqual(shown_lines(text, fixture, tb)[-1:], [fixture_marked_line(fixture, test)], text)
+                    self.assertEqual(package_locations(text, tb), [], text)
+                    self.assertRegex(text, r"(?m)^E\s+AssertionError: ")
+            with self.subTest(tb=tb, test="test_deadlock"):
+                text = run.section("Assertions.test_deadlock")
+                line = fixture_marked_line(fixture, "test_deadlock")
+                self.assertIn(line, shown_lines(text, fixture, tb), text)
+                self.assertEqual(package_locations(text, tb), [], text)
+                self.assertIn("DeadlockError: test 'test_deadlock' can never finish", text)
+                self.assertIn(f"suspended at {fixture}:{line} in test_deadlock", text)
 
     # -- the aiohttp module under plain unittest too ---------------------------------------------
     def test_aiohttp_roundtrip_passes_under_python_m_unittest(self) -> None:
