@@ -13,6 +13,7 @@ import asyncio
 import unittest
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from . import _compat
@@ -29,8 +30,8 @@ from ._assert_base import (
     start,
     where_lines,
 )
-from ._block import Block
-from ._groupmatch import as_group_matcher, render
+from ._block import AssertionCall, Block
+from ._groupmatch import GroupMatch, is_group, as_group_matcher, render
 from ._waits import join, stop, until_idle
 
 __unittest = True
@@ -111,14 +112,23 @@ def _check_children(method: str, aws: object, *, coroutines_only: bool = False) 
 def _check_states(method: str, states: object, count: int) -> list[Any] | None:
     if states is None:
         return None
-    if isinstance(states, (str, bytes)) or not isinstance(states, Sequence) or len(states) != count:
-        raise ValueError(f"{method}() argument 'states' must be a list with one entry per child ({count}), "
-                         f"got {short_repr(states)}")
+    if isinstance(states, (str, bytes)) or not isinstance(states, Sequence):
+        raise TypeError(f"{method}() argument 'states' must be a list with one entry per child ({count}), "
+                        f"got {type(states).__name__}: {short_repr(states)}")
+    if len(states) != count:
+        raise ValueError(f"{method}() argument 'states' must have one entry per child: {count} children, got "
+                         f"{len(states)} entries: {short_repr(states)}")
+    allowed = f"one of {', '.join(map(repr, STATES))}, an exception class (raised that) or None (anything)"
     for i, state in enumerate(states):
-        ok = state is None or state in STATES or (isinstance(state, type) and issubclass(state, BaseException))
-        if not ok:
-            raise ValueError(f"{method}() argument 'states[{i}]' must be one of {', '.join(map(repr, STATES))}, "
-                             f"an exception class (raised that) or None (anything), got {state!r}")
+        if state is None or (isinstance(state, type) and issubclass(state, BaseException)):
+            continue
+        if not isinstance(state, str):
+            raise TypeError(f"{method}() argument 'states[{i}]' must be {allowed}, got "
+                            f"{type(state).__name__}: {short_repr(state)}")
+        if state not in STATES:
+            close = [name for name in STATES if name.startswith(state[:3])] if state else []
+            raise ValueError(f"{method}() argument 'states[{i}]' is {state!r}, an unknown state: use {allowed}"
+                             + (f" (did you mean {close[0]!r}?)" if close else ""))
     return list(states)
 
 
@@ -138,7 +148,7 @@ def _check_exc_types(method: str, expected: object) -> tuple[type[BaseException]
     types = expected if isinstance(expected, tuple) else (expected,)
     if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
         raise TypeError(f"{method}() argument 'expected_exception' must be an exception class or a tuple of "
-                        f"them, got {short_repr(expected)}")
+                        f"them, got {type(expected).__name__}: {short_repr(expected)}")
     return types
 
 
@@ -149,24 +159,45 @@ def _skip_without_groups(method: str) -> None:
 
 
 class RaisesGroup(Block[BaseException]):
-    """The block raises an exception group matching a spec (see :class:`~asynctestkit.GroupMatch`)."""
+    """The block raises an exception group matching a spec (see :class:`~asynctestkit.GroupMatch`).
+
+    Its block form works with ``with`` as well as ``async with``: matching needs no event loop.
+    """
+
+    _block_form = "with"
 
     def __init__(self, case: AssertionsBase, method: str, aw: Awaitable[Any] | None, msg: Any,
-                 expected: Any) -> None:
+                 expected: GroupMatch) -> None:
         super().__init__(case, method, aw, msg)
         self._expected = expected
+
+    def __enter__(self) -> RaisesGroup:  # type: ignore[override]
+        self._check_block_form()
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:  # a synchronous test: nothing to time
+            self._loop = None  # type: ignore[assignment]
+        self._start = self._loop.time() if self._loop is not None else 0.0
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if self._loop is not None:
+            self.elapsed = self._loop.time() - self._start
+        return self._exit(exc)
 
     def _result(self) -> BaseException:
         assert self.exception is not None
         return self.exception
 
     def _exit(self, exc: BaseException | None) -> bool:
+        when = f" ({stamp(self._loop)})" if self._loop is not None else ""
         if exc is None:
-            self._fail(f"{self.label} did not raise an exception group ({stamp(self._loop)})\n"
+            self._fail(f"{self.label} did not raise an exception group{when}\n"
                        f"  expected {self._expected!r}")
-        reason = self._expected.explain(exc)
-        if reason is not None and "not an exception group" in reason:
+        if not self._expected.accepts(exc):
             return False  # another exception: it propagates, as with assertRaises
+        reason = self._expected.explain(exc)
         if reason is not None:
             self._fail(_mismatch(f"{self.label} raised an exception group that does not match", reason,
                                  self._expected, exc), exc)
@@ -181,9 +212,9 @@ def _mismatch(head: str, reason: str, expected: Any, exc: BaseException) -> str:
 class FanOutAssertionsMixin(AssertionsBase):
     """Assertions about ``asyncio.gather`` and ``asyncio.TaskGroup``."""
 
-    async def assertGatherRaises(self, expected_exception: type[BaseException] | tuple[type[BaseException], ...],
-                                 aws: Sequence[Awaitable[Any]], msg: Any = None, *,
-                                 states: Sequence[Any] | None = None) -> FanOutOutcome:
+    def assertGatherRaises(self, expected_exception: type[BaseException] | tuple[type[BaseException], ...],
+                           aws: Sequence[Awaitable[Any]], msg: Any = None, *,
+                           states: Sequence[Any] | None = None) -> AssertionCall[FanOutOutcome]:
         """Assert that ``gather(*aws)`` raises *expected_exception*, and what the siblings were doing then.
 
         gather propagates the first exception and does not cancel the other children.  *states* lists,
@@ -197,6 +228,13 @@ class FanOutAssertionsMixin(AssertionsBase):
             children = _check_children(method, aws)
             expected_states = _check_states(method, states, len(children))
             loop, _ = check_loop(method)
+        return AssertionCall(self, method,
+                             lambda: self._atk_gather_raises(types, children, expected_states, loop, msg),
+                             holds=children)
+
+    async def _atk_gather_raises(self, types: tuple[type[BaseException], ...], children: list[Awaitable[Any]],
+                                 expected_states: list[Any] | None, loop: asyncio.AbstractEventLoop,
+                                 msg: Any) -> FanOutOutcome:
         tasks = [start(aw) for aw in children]
         outer = asyncio.gather(*tasks)
         try:
@@ -222,8 +260,8 @@ class FanOutAssertionsMixin(AssertionsBase):
                     f"{child.state}, expected {_state_name(want)} ({stamp(loop)})", *rows]), msg)
         return outcome
 
-    async def assertGatherResults(self, aws: Sequence[Awaitable[Any]], expected: Sequence[Any],
-                                  msg: Any = None) -> list[Any]:
+    def assertGatherResults(self, aws: Sequence[Awaitable[Any]], expected: Sequence[Any],
+                            msg: Any = None) -> AssertionCall[list[Any]]:
         """Assert what ``gather(*aws, return_exceptions=True)`` returns, in order, and return that list.
 
         Each *expected* item is a value (compared with ==), an exception class (the child raised that
@@ -233,11 +271,18 @@ class FanOutAssertionsMixin(AssertionsBase):
         method = "assertGatherResults"
         with rejecting(aws):
             children = _check_children(method, aws)
-            if isinstance(expected, (str, bytes)) or not isinstance(expected, Sequence) \
-                    or len(expected) != len(children):
-                raise ValueError(f"{method}() argument 'expected' must be a list with one entry per child "
-                                 f"({len(children)}), got {short_repr(expected)}")
+            if isinstance(expected, (str, bytes)) or not isinstance(expected, Sequence):
+                raise TypeError(f"{method}() argument 'expected' must be a list with one entry per child "
+                                f"({len(children)}), got {type(expected).__name__}: {short_repr(expected)}")
+            if len(expected) != len(children):
+                raise ValueError(f"{method}() argument 'expected' must have one entry per child: "
+                                 f"{len(children)} children, got {len(expected)} entries: {short_repr(expected)}")
             loop, _ = check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_gather_results(children, expected, loop, msg),
+                             holds=children)
+
+    async def _atk_gather_results(self, children: list[Awaitable[Any]], expected: Sequence[Any],
+                                  loop: asyncio.AbstractEventLoop, msg: Any) -> list[Any]:
         tasks = [start(aw) for aw in children]
         outer = asyncio.gather(*tasks, return_exceptions=True)
         try:
@@ -258,8 +303,8 @@ class FanOutAssertionsMixin(AssertionsBase):
             self._atk_fail("\n".join([f"gather(return_exceptions=True) {first} ({stamp(loop)})", *rows]), msg)
         return results
 
-    async def assertGatherCancelsChildren(self, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
-                                          after: float | None = None) -> None:
+    def assertGatherCancelsChildren(self, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
+                                    after: float | None = None) -> AssertionCall[None]:
         """Assert that cancelling ``gather(*aws)`` cancels every child that is still running.
 
         The gather is cancelled once every other task is blocked (or after *after* loop seconds); children
@@ -270,6 +315,11 @@ class FanOutAssertionsMixin(AssertionsBase):
             children = _check_children(method, aws)
             wait = None if after is None else check_seconds(method, "after", after)
             loop, _ = check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_gather_cancels(children, wait, loop, msg),
+                             holds=children)
+
+    async def _atk_gather_cancels(self, children: list[Awaitable[Any]], wait: float | None,
+                                  loop: asyncio.AbstractEventLoop, msg: Any) -> None:
         tasks = [start(aw) for aw in children]
         outer = asyncio.gather(*tasks)
         try:
@@ -299,8 +349,8 @@ class FanOutAssertionsMixin(AssertionsBase):
                                       f"{'kept running' if bad[0].state == 'running' else bad[0].state}",
                                       *[c.line() for c in outcome]]), msg)
 
-    async def assertTaskGroupRaises(self, expected: Any, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
-                                    states: Sequence[Any] | None = None) -> FanOutOutcome:
+    def assertTaskGroupRaises(self, expected: Any, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
+                              states: Sequence[Any] | None = None) -> AssertionCall[FanOutOutcome]:
         """Assert that a TaskGroup running the coroutines *aws* raises an exception group matching *expected*.
 
         *expected* describes the group's contents: exception classes, ``ExceptionMatch``, nested
@@ -315,6 +365,13 @@ class FanOutAssertionsMixin(AssertionsBase):
             children = _check_children(method, aws, coroutines_only=True)
             expected_states = _check_states(method, states, len(children))
             loop, _ = check_loop(method)
+        return AssertionCall(self, method,
+                             lambda: self._atk_task_group_raises(matcher, children, expected_states, loop, msg),
+                             holds=children)
+
+    async def _atk_task_group_raises(self, matcher: GroupMatch, children: list[Awaitable[Any]],
+                                     expected_states: list[Any] | None, loop: asyncio.AbstractEventLoop,
+                                     msg: Any) -> FanOutOutcome:
         tasks: list[asyncio.Future[Any]] = []
         task_group: Any = vars(asyncio)["TaskGroup"]  # 3.11+; the caller skipped on 3.10
 
@@ -337,9 +394,21 @@ class FanOutAssertionsMixin(AssertionsBase):
             self._atk_fail("\n".join([f"the TaskGroup did not raise: every child returned ({stamp(loop)})",
                                       f"  expected {matcher!r}", *rows]), msg)
         reason = matcher.explain(exc)
+        members: list[BaseException] = list(getattr(exc, "exceptions", ()))
+        if reason is not None and len(members) == 1 and is_group(members[0]) \
+                and not matcher.has_nested_groups() and matcher.explain(members[0]) is None:
+            # The one failing child ran a TaskGroup of its own: its group is what the user describes.
+            reason = None
         if reason is not None:
+            hint = ""
+            nested = [c.index for c in outcome.children if c.exception is not None and is_group(c.exception)]
+            if nested and "write GroupMatch(" not in reason:
+                hint = (f"\n  child {nested[0]} raised an exception group of its own (it runs a TaskGroup): "
+                        f"describe its group as a nested list in 'expected', e.g. [OSError, [ValueError, "
+                        f"KeyError]], or match the exceptions inside it with "
+                        f"GroupMatch(..., flatten_subgroups=True)")
             self._atk_fail(_mismatch(f"the TaskGroup raised an exception group that does not match "
-                                     f"({stamp(loop)})", reason, matcher, exc) + "\n" + "\n".join(rows),
+                                     f"({stamp(loop)})", reason, matcher, exc) + hint + "\n" + "\n".join(rows),
                            msg, exc)
         for want, child in zip(expected_states or [], outcome.children, strict=False):
             if not _state_ok(want, child):

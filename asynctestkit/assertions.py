@@ -33,11 +33,12 @@ from ._assert_cancel import CancellationAssertionsMixin
 from ._assert_fanout import ChildOutcome, FanOutAssertionsMixin, FanOutOutcome
 from ._assert_progress import ProgressAssertionsMixin
 from ._assert_timing import TimingAssertionsMixin
-from ._block import Block
+from ._block import AssertionCall, Block
 from ._groupmatch import ExceptionMatch, GroupMatch
 from .recorder import EventRecorder, RecordedEvent
 
 __all__ = [
+    "AssertionCall",
     "AsyncAssertionsMixin",
     "Block",
     "CancellationAssertionsMixin",

@@ -83,7 +83,8 @@ class FanOutTests(Support):
             await self.assertGatherRaises(ValueError, [coro, ok])  # type: ignore[list-item]
         self.assertTrue(is_closed(coro))
         coro = ok()
-        with self.assertRaisesRegex(ValueError, r"argument 'states\[0\]' must be one of 'running', 'returned'"):
+        with self.assertRaisesRegex(ValueError, r"argument 'states\[0\]' is 'finished', an unknown state: use one "
+                                                r"of 'running', 'returned'"):
             await self.assertGatherRaises(ValueError, [coro], states=["finished"])
         self.assertTrue(is_closed(coro))
         with self.assertRaisesRegex(TypeError, "argument 'expected_exception' must be an exception class"):
@@ -112,8 +113,8 @@ class FanOutTests(Support):
 
     async def test_gather_results_misuse(self) -> None:
         coros = [ok(), ok()]
-        with self.assertRaisesRegex(ValueError, r"argument 'expected' must be a list with one entry per child "
-                                                r"\(2\)"):
+        with self.assertRaisesRegex(ValueError, r"argument 'expected' must have one entry per child: 2 children, "
+                                                r"got 1 entries: \[1\]"):
             await self.assertGatherResults(coros, [1])
         self.assertTrue(all(is_closed(c) for c in coros))
 

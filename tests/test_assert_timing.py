@@ -321,7 +321,7 @@ class TimingOnVirtualClock(TimingTests, Virtual):
 class TimingOnRealClock(TimingTests, Real):
     async def test_exact_duration_needs_a_tolerance_on_the_real_clock(self) -> None:
         coro = fetch(0)
-        with self.assertRaisesRegex(TypeError, r"assertTakes\(\) on the real clock needs tolerance="):
+        with self.assertRaisesRegex(TypeError, r"assertTakes\(\) on the real clock needs a tolerance, e.g. tolerance=0.01 \(seconds\)"):
             self.assertTakes(0.01, coro)
         self.assertTrue(is_closed(coro))
 

@@ -30,7 +30,8 @@ class SpecConstructionTests(unittest.TestCase):
             as_matcher((ValueError, KeyError))
         with self.assertRaisesRegex(TypeError, r"GroupMatch\(\) item 1 must be an exception class"):
             GroupMatch(ValueError, "KeyError")  # type: ignore[arg-type]
-        with self.assertRaisesRegex(TypeError, "needs an exception class"):
+        with self.assertRaisesRegex(TypeError, r"ExceptionMatch\(\) argument 'exc_type' must be an exception class "
+                                               r"or a tuple of them, got <class 'int'>"):
             ExceptionMatch(int)  # type: ignore[arg-type]
         with self.assertRaisesRegex(TypeError, "must be a regular expression"):
             ExceptionMatch(ValueError, match=3)  # type: ignore[arg-type]
@@ -74,7 +75,8 @@ class MatchingTests(unittest.TestCase):
                          "missing ExceptionMatch(OSError, match='disk') (closest: OSError(5, 'io'), but message "
                          "'[Errno 5] io' does not match 'disk'); unexpected OSError(5, 'io')")
         self.assertEqual(as_group_matcher(ValueError).explain(ValueError("x")),
-                         "is ValueError('x'), not an exception group")
+                         "is ValueError('x'), not an exception group; to accept it unwrapped, write "
+                         "GroupMatch(ValueError, allow_unwrapped=True)")
         self.assertEqual(GroupMatch(ValueError, group_type=self.EG).explain(self.BEG("b", [KeyboardInterrupt()])),
                          "is BaseExceptionGroup, expected ExceptionGroup")
 
