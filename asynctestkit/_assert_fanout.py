@@ -395,20 +395,23 @@ class FanOutAssertionsMixin(AssertionsBase):
                                       f"  expected {matcher!r}", *rows]), msg)
         reason = matcher.explain(exc)
         members: list[BaseException] = list(getattr(exc, "exceptions", ()))
-        if reason is not None and len(members) == 1 and is_group(members[0]) \
-                and not matcher.has_nested_groups() and matcher.explain(members[0]) is None:
+        hint = ""
+        if reason is not None and len(members) == 1 and is_group(members[0]) and not matcher.has_nested_groups():
             # The one failing child ran a TaskGroup of its own: its group is what the user describes.
-            reason = None
+            inner = matcher.explain(members[0])
+            source = next((c.index for c in outcome.children if c.exception is members[0]), 0)
+            reason = inner
+            hint = (f"\n  (matched against the exception group raised by child {source}, which runs a TaskGroup "
+                    f"of its own)")
         if reason is not None:
-            hint = ""
             nested = [c.index for c in outcome.children if c.exception is not None and is_group(c.exception)]
-            if nested and "write GroupMatch(" not in reason:
+            if nested and not hint and "write GroupMatch(" not in reason:
                 hint = (f"\n  child {nested[0]} raised an exception group of its own (it runs a TaskGroup): "
                         f"describe its group as a nested list in 'expected', e.g. [OSError, [ValueError, "
                         f"KeyError]], or match the exceptions inside it with "
                         f"GroupMatch(..., flatten_subgroups=True)")
             self._atk_fail(_mismatch(f"the TaskGroup raised an exception group that does not match "
-                                     f"({stamp(loop)})", reason, matcher, exc) + hint + "\n" + "\n".join(rows),
+                                     f"({stamp(loop)})", reason + hint, matcher, exc) + "\n" + "\n".join(rows),
                            msg, exc)
         for want, child in zip(expected_states or [], outcome.children, strict=False):
             if not _state_ok(want, child):
