@@ -31,7 +31,7 @@ from ._assert_base import (
     where_lines,
 )
 from ._block import AssertionCall, Block
-from ._groupmatch import GroupMatch, is_group, as_group_matcher, render
+from ._groupmatch import GroupMatch, as_group_matcher, is_group, render
 from ._waits import join, stop, until_idle
 
 __unittest = True
@@ -171,27 +171,33 @@ class RaisesGroup(Block[BaseException]):
         super().__init__(case, method, aw, msg)
         self._expected = expected
 
-    def __enter__(self) -> RaisesGroup:  # type: ignore[override]
+    #: The loop whose time failure messages show (None for ``with`` outside a running loop).
+    _clock: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> RaisesGroup:
         self._check_block_form()
         try:
-            self._loop = asyncio.get_running_loop()
+            self._clock = asyncio.get_running_loop()
         except RuntimeError:  # a synchronous test: nothing to time
-            self._loop = None  # type: ignore[assignment]
-        self._start = self._loop.time() if self._loop is not None else 0.0
+            self._clock = None
+        self._start = self._clock.time() if self._clock is not None else 0.0
         return self
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool:
-        if self._loop is not None:
-            self.elapsed = self._loop.time() - self._start
+        if self._clock is not None:
+            self.elapsed = self._clock.time() - self._start
         return self._exit(exc)
+
+    def _enter(self) -> None:
+        self._clock = self._loop
 
     def _result(self) -> BaseException:
         assert self.exception is not None
         return self.exception
 
     def _exit(self, exc: BaseException | None) -> bool:
-        when = f" ({stamp(self._loop)})" if self._loop is not None else ""
+        when = f" ({stamp(self._clock)})" if self._clock is not None else ""
         if exc is None:
             self._fail(f"{self.label} did not raise an exception group{when}\n"
                        f"  expected {self._expected!r}")

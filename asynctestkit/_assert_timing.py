@@ -19,7 +19,6 @@ from ._assert_base import (
     check_seconds,
     close_coroutines,
     default_tolerance,
-    describe,
     exc_line,
     exc_repr,
     fmt_seconds,
@@ -136,7 +135,7 @@ class DoesNotComplete(Within):
         super().__init__(case, method, aw, msg, limit=limit)
         self._seconds = limit
 
-    async def _run(self) -> None:  # type: ignore[override]
+    async def _run(self) -> None:
         # The awaitable form runs it in a child task, cancels that at the limit and waits for it to stop.
         aw, self._aw = self._aw, None
         assert aw is not None

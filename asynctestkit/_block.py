@@ -144,8 +144,9 @@ def _register(case: object, obj: _Tracked) -> None:
 
 
 def _note_task_outcome(case: object, task: asyncio.Future[Any]) -> None:
-    # Peek without reading the exception, so asyncio still logs one that nobody retrieves.
-    if task.cancelled() or _compat.exception_never_retrieved(task):
+    # An exception nobody has read yet is not read here (asyncio still logs it if nobody does); one already
+    # read (the runner reads the test's own task before this callback runs) can be read again freely.
+    if task.cancelled() or _compat.exception_never_retrieved(task) or task.exception() is not None:
         vars(case)[_TASK_FAILED] = True
 
 
@@ -325,7 +326,7 @@ class Block(_Tracked, Generic[_R]):
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool:  # pragma: no cover - only RaisesGroup enters with `with`
-        return False
+        return self._exit(exc)
 
     def _enter(self) -> None:
         """Start watching (the loop and the current task are known)."""

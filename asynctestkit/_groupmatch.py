@@ -77,7 +77,7 @@ def _check_callable(owner: str, check: object) -> Callable[[BaseException], obje
     if check is not None and not callable(check):
         raise TypeError(f"{owner}() argument 'check' must be a callable taking the exception and returning "
                         f"true when it is the one expected, got {type(check).__name__}: {short_repr(check)}")
-    return check  # type: ignore[return-value]
+    return check
 
 
 def _check_flag(owner: str, name: str, value: object) -> bool:
@@ -209,7 +209,12 @@ class GroupMatch(_Matcher):
                              + (" including a nested group" if nested else ""))
         if group_type is not None and not (isinstance(group_type, type) and issubclass(group_type, BaseException)):
             raise TypeError(f"GroupMatch() argument 'group_type' must be an exception group class, got "
-                            f"{short_repr(group_type)}")
+                            f"{type(group_type).__name__}: {short_repr(group_type)}")
+        base_group = base_exception_group()
+        if group_type is not None and base_group is not None and not issubclass(group_type, base_group):
+            raise ValueError(f"GroupMatch() argument 'group_type' must be an exception group class (a subclass "
+                             f"of BaseExceptionGroup, e.g. ExceptionGroup), got {group_type.__name__}, which no "
+                             f"group is an instance of")
         self.match = _compile("GroupMatch", match)
         self.group_type = group_type
         self.check = _check_callable("GroupMatch", check)

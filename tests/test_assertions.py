@@ -259,6 +259,40 @@ class NeverAwaitedTests(unittest.TestCase):
                 result, _ = run_case(base, skip)
                 self.assertEqual((result.skipped[0][1], result.failures, result.errors), ("not today", [], []))
 
+    def test_a_runner_whose_result_keeps_no_lists_gets_one_failure_too(self) -> None:
+        class Recorder:
+            """A result like third-party runners pass: the calls, no failures/errors lists."""
+
+            def __init__(self) -> None:
+                self.calls: list[tuple[str, str]] = []
+
+            def startTest(self, test: object) -> None: ...
+            def stopTest(self, test: object) -> None: ...
+            def addDuration(self, test: object, elapsed: float) -> None: ...
+            def addSuccess(self, test: object) -> None:
+                self.calls.append(("success", ""))
+
+            def addFailure(self, test: object, err: Any) -> None:
+                self.calls.append(("failure", str(err[1])))
+
+            def addError(self, test: object, err: Any) -> None:
+                self.calls.append(("error", str(err[1])))
+
+        class Inner(_Plain):
+            async def test_forgot(self) -> None:
+                self.assertCompletesWithin(5, sleeper(0))
+
+            async def test_forgot_and_failed(self) -> None:
+                self.assertCompletesWithin(5, sleeper(0))
+                self.fail("own")
+
+        for name, expected in (("test_forgot", ["failure"]), ("test_forgot_and_failed", ["failure"])):
+            with self.subTest(name):
+                result = Recorder()
+                Inner(name).run(result)  # type: ignore[arg-type]
+                self.assertEqual([kind for kind, _ in result.calls], expected, result.calls)
+                self.assertIn("own" if name.endswith("failed") else "was never awaited", result.calls[0][1])
+
     def test_a_failed_subtest_is_not_failed_twice(self) -> None:
         async def body(t: Any) -> None:
             with t.subTest(i=1):

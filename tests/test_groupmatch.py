@@ -128,6 +128,15 @@ class OptionConstructionTests(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, r"ExceptionMatch.matches\(\) argument 'exc' must be an exception"):
             ExceptionMatch(ValueError).matches("boom")  # type: ignore[arg-type]
 
+    @unittest.skipUnless(PY311, "exception groups are 3.11+")
+    def test_group_type_that_is_not_a_group_class_is_a_value_error(self) -> None:
+        with self.assertRaisesRegex(ValueError, r"GroupMatch\(\) argument 'group_type' must be an exception group "
+                                                r"class \(a subclass of BaseExceptionGroup, e.g. ExceptionGroup\), "
+                                                r"got ValueError"):
+            GroupMatch(KeyError, group_type=ValueError)
+        with self.assertRaisesRegex(TypeError, r"argument 'group_type' must be an exception group class, got str"):
+            GroupMatch(KeyError, group_type="ExceptionGroup")  # type: ignore[arg-type]
+
     def test_contradictory_options_are_value_errors(self) -> None:
         with self.assertRaisesRegex(ValueError, r"GroupMatch\(flatten_subgroups=True\) cannot contain a nested "
                                                 r"group spec \(GroupMatch\(KeyError\)\)"):
