@@ -201,7 +201,7 @@ class RaisesGroup(Block[BaseException]):
         if exc is None:
             self._fail(f"{self.label} did not raise an exception group{when}\n"
                        f"  expected {self._expected!r}")
-        if not self._expected.accepts(exc):
+        if not self._expected._accepts(exc):
             return False  # another exception: it propagates, as with assertRaises
         reason = self._expected.explain(exc)
         if reason is not None:
@@ -402,7 +402,7 @@ class FanOutAssertionsMixin(AssertionsBase):
         reason = matcher.explain(exc)
         members: list[BaseException] = list(getattr(exc, "exceptions", ()))
         hint = ""
-        if reason is not None and len(members) == 1 and is_group(members[0]) and not matcher.has_nested_groups():
+        if reason is not None and len(members) == 1 and is_group(members[0]) and not matcher._has_nested_groups():
             # The one failing child ran a TaskGroup of its own: its group is what the user describes.
             inner = matcher.explain(members[0])
             source = next((c.index for c in outcome.children if c.exception is members[0]), 0)

@@ -105,7 +105,7 @@ class _Tracked:
     def _verb(self) -> str:
         return "awaited" if self._form() == "await" else "entered"
 
-    def unawaited_message(self) -> str:
+    def _unawaited_message(self) -> str:
         """``assertTakes(...) was never awaited: write `await self.assertTakes(...)` `` plus where it was made."""
         site = self._site
         where = diagnostics.format_site(site, with_source=True) if site is not None else "<unknown>"
@@ -169,11 +169,11 @@ def check_unawaited(case: Any) -> None:
     if decided or (decided is None and task_failed):
         return
     if len(forgotten) == 1:
-        text = forgotten[0].unawaited_message()
+        text = forgotten[0]._unawaited_message()
     else:
         lines = [f"{len(forgotten)} assertions were never awaited or entered; they checked nothing:"]
         for obj in forgotten[:_MAX_LISTED]:
-            lines += ["  " + line for line in obj.unawaited_message().splitlines()]
+            lines += ["  " + line for line in obj._unawaited_message().splitlines()]
         if len(forgotten) > _MAX_LISTED:
             lines.append(f"  ... and {len(forgotten) - _MAX_LISTED} more")
         text = "\n".join(lines)

@@ -164,7 +164,7 @@ class ExceptionMatch(_Matcher):
             return _run_check(self.check, exc)
         return None
 
-    def type_matches(self, exc: BaseException) -> bool:
+    def _type_matches(self, exc: BaseException) -> bool:
         return isinstance(exc, self.exc_type)
 
     def __repr__(self) -> str:
@@ -219,12 +219,12 @@ class GroupMatch(_Matcher):
         self.group_type = group_type
         self.check = _check_callable("GroupMatch", check)
 
-    def type_matches(self, exc: BaseException) -> bool:
+    def _type_matches(self, exc: BaseException) -> bool:
         return is_group(exc) and (self.group_type is None or isinstance(exc, self.group_type))
 
-    def accepts(self, exc: BaseException) -> bool:
+    def _accepts(self, exc: BaseException) -> bool:
         """Whether *exc* is something this matcher judges (a group, or an unwrapped exception it allows)."""
-        return is_group(exc) or (self.allow_unwrapped and self.exceptions[0].type_matches(exc))
+        return is_group(exc) or (self.allow_unwrapped and self.exceptions[0]._type_matches(exc))
 
     def explain(self, exc: BaseException) -> str | None:
         """None when *exc* matches, else why not (naming missing and unexpected exceptions)."""
@@ -266,8 +266,8 @@ class GroupMatch(_Matcher):
             if j is not None:
                 continue
             problem = f"missing {spec!r}"
-            candidates = [a for k, a in enumerate(actual) if k not in used and spec.type_matches(a)] or \
-                [a for a in actual if spec.type_matches(a)]
+            candidates = [a for k, a in enumerate(actual) if k not in used and spec._type_matches(a)] or \
+                [a for a in actual if spec._type_matches(a)]
             if candidates:
                 problem += f" (closest: {_short(candidates[0])}, but {spec.explain(candidates[0])})"
             problems.append(problem)
@@ -283,7 +283,7 @@ class GroupMatch(_Matcher):
         settings.update(options)
         return GroupMatch(*self.exceptions, **settings)
 
-    def has_nested_groups(self) -> bool:
+    def _has_nested_groups(self) -> bool:
         """True when one of the expected items is itself a group spec."""
         return any(isinstance(spec, GroupMatch) for spec in self.exceptions)
 
