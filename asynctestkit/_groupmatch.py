@@ -95,6 +95,14 @@ def _searched_text(exc: BaseException, text: str) -> str:
     return text
 
 
+def _no_match(what: str, text: str, pattern: re.Pattern[str]) -> str:
+    """Why *pattern* did not match *text*, pointing at ``re.escape`` when the pattern is meant literally."""
+    reason = f"{what} {text!r} does not match {pattern.pattern!r}"
+    if pattern.pattern in text and re.escape(pattern.pattern) != pattern.pattern:
+        reason += f" (it contains the text literally: did you mean re.escape({pattern.pattern!r})?)"
+    return reason
+
+
 def _callable_name(check: Callable[..., object]) -> str:
     name = getattr(check, "__qualname__", None) or getattr(check, "__name__", None) or type(check).__name__
     return str(name).rpartition("<locals>.")[2]
@@ -152,8 +160,7 @@ class ExceptionMatch(_Matcher):
         if self.match is not None:
             text = _searched_text(exc, str(exc))
             if not self.match.search(text):
-                what = "message and notes" if text != str(exc) else "message"
-                return f"{what} {text!r} does not match {self.match.pattern!r}"
+                return _no_match("message and notes" if text != str(exc) else "message", text, self.match)
         for name, expected in self.attributes.items():
             if not hasattr(exc, name):
                 return f"has no attribute {name!r} (expected {expected!r})"
@@ -242,8 +249,8 @@ class GroupMatch(_Matcher):
         if self.match is not None:
             text = _searched_text(exc, message)
             if not self.match.search(text):
-                what = "group message and notes" if text != message else "group message"
-                return f"{what} {text!r} does not match {self.match.pattern!r}"
+                return _no_match("group message and notes" if text != message else "group message", text,
+                                 self.match)
         actual = _leaves(exc) if self.flatten_subgroups else list(getattr(exc, "exceptions", ()))
         reason = self._explain_members(actual)
         if reason is None and self.check is not None:

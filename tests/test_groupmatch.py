@@ -188,6 +188,13 @@ class OptionMatchingTests(unittest.TestCase):
         self.assertTrue(GroupMatch(ValueError, match="^import failed\nbatch 7$").matches(group))
         self.assertFalse(GroupMatch(ValueError, match="batch 8").matches(group))
 
+    def test_a_pattern_meant_literally_points_at_re_escape(self) -> None:
+        matcher = ExceptionMatch(ValueError, match="cost (USD)")
+        self.assertFalse(matcher.matches(ValueError("bad cost (USD)")))
+        self.assertEqual(matcher.fail_reason, "message 'bad cost (USD)' does not match 'cost (USD)' (it contains "
+                                              "the text literally: did you mean re.escape('cost (USD)')?)")
+        self.assertTrue(ExceptionMatch(ValueError, match=re.escape("cost (USD)")).matches(ValueError("cost (USD)")))
+
     def test_no_false_positive_a_match_absent_from_message_and_notes_fails(self) -> None:
         self.assertFalse(ExceptionMatch(ValueError, match="users").matches(ValueError("orders")))
         self.assertFalse(GroupMatch(ValueError, match="outer").matches(self.EG("inner", [ValueError()])))
