@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from ._assert_cancel import CancellationAssertionsMixin
 from ._assert_fanout import ChildOutcome, FanOutAssertionsMixin, FanOutOutcome
+from ._assert_groups import GroupAssertionsMixin
 from ._assert_progress import ProgressAssertionsMixin
 from ._assert_timing import TimingAssertionsMixin
 from ._block import AssertionCall, Block
@@ -47,6 +48,7 @@ __all__ = [
     "ExceptionMatch",
     "FanOutAssertionsMixin",
     "FanOutOutcome",
+    "GroupAssertionsMixin",
     "GroupMatch",
     "ProgressAssertionsMixin",
     "RecordedEvent",
@@ -55,7 +57,7 @@ __all__ = [
 
 
 class AsyncAssertionsMixin(TimingAssertionsMixin, CancellationAssertionsMixin, FanOutAssertionsMixin,
-                           ProgressAssertionsMixin):
+                           GroupAssertionsMixin, ProgressAssertionsMixin):
     """Every asynctestkit assertion, for any ``unittest.IsolatedAsyncioTestCase``.
 
     List it before the test case base: ``class T(AsyncAssertionsMixin, unittest.IsolatedAsyncioTestCase)``.
