@@ -33,7 +33,8 @@ from ._assert_base import (
     start,
     where_lines,
 )
-from ._block import AssertionCall, Block
+from ._block import Block
+from ._tracked import AssertionCall
 from ._waits import join, stop, until_idle, wait_done, wait_until
 from .diagnostics import format_site
 

@@ -27,7 +27,7 @@ from ._assert_base import (
     start,
     where_lines,
 )
-from ._block import AssertionCall
+from ._tracked import AssertionCall
 from ._waits import join, stop, until_idle
 
 __unittest = True

@@ -17,8 +17,9 @@ from typing import Any
 from . import _compat
 from ._assert_base import AssertionsBase, check_awaitable, check_loop, rejecting, short_repr, stamp, start
 from ._assert_fanout import FanOutOutcome, check_children, check_states, snapshot, state_name, state_ok
-from ._block import AssertionCall, Block
+from ._block import Block
 from ._groupmatch import GroupMatch, as_group_matcher, is_group, render
+from ._tracked import AssertionCall
 from ._waits import join, stop
 
 __unittest = True

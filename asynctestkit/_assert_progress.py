@@ -24,7 +24,8 @@ from ._assert_base import (
     stamp,
     where_lines,
 )
-from ._block import AssertionCall, Block, Within
+from ._block import Block, Within
+from ._tracked import AssertionCall
 from ._waits import until_idle
 from .diagnostics import creation_site, describe_task, format_site
 from .recorder import EventRecorder, RecordedEvent

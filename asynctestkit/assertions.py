@@ -34,8 +34,9 @@ from ._assert_fanout import ChildOutcome, FanOutAssertionsMixin, FanOutOutcome
 from ._assert_groups import GroupAssertionsMixin
 from ._assert_progress import ProgressAssertionsMixin
 from ._assert_timing import TimingAssertionsMixin
-from ._block import AssertionCall, Block
+from ._block import Block
 from ._groupmatch import ExceptionMatch, GroupMatch
+from ._tracked import AssertionCall
 from .recorder import EventRecorder, RecordedEvent
 
 __all__ = [
