@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from . import _compat, diagnostics
 from ._assert_base import close_coroutines
@@ -155,11 +155,13 @@ def check_unawaited(case: Any) -> None:
     raise case.failureException(text)
 
 
-class AssertionCall(Tracked, Generic[_R]):
+class AssertionCall(Tracked, Coroutine[Any, Any, _R]):
     """What an assertion that can only be awaited returns: ``await`` it to run the check and get its result.
 
-    ``outcome = await self.assertGatherRaises(...)``.  Awaiting it twice, entering it with ``with`` or
-    ``async with``, or never awaiting it are errors (the last one fails the test that made it).
+    ``outcome = await self.assertGatherRaises(...)``.  It is a coroutine in the ``collections.abc`` sense, so
+    ``asyncio.create_task()``, ``gather()`` and ``wait_for()`` accept it as they accepted the coroutines
+    these assertions used to be.  Awaiting it twice, entering it with ``with`` or ``async with``, or never
+    awaiting it are errors (the last one fails the test that made it); ``close()`` discards it on purpose.
     """
 
     def __init__(self, case: AssertionsBase, method: str, run: Callable[[], Coroutine[Any, Any, _R]],
@@ -167,16 +169,39 @@ class AssertionCall(Tracked, Generic[_R]):
         super().__init__(case, method)
         self._run = run
         self._holds = holds
+        self._inner: Coroutine[Any, Any, _R] | None = None
 
     def _held(self) -> object:
         return self._holds
 
-    def __await__(self) -> Generator[Any, None, _R]:
+    def _begin(self) -> Coroutine[Any, Any, _R]:
         if self._used:
             raise RuntimeError(f"{self._method}(...) was already awaited: call it again to check again")
         self._mark_used()
         self._holds = None
-        return self._run().__await__()
+        self._inner = self._run()
+        return self._inner
+
+    def __await__(self) -> Generator[Any, None, _R]:
+        return self._begin().__await__()
+
+    # -- the coroutine protocol, for asyncio.create_task() and friends ---------------------------------
+    def send(self, value: Any) -> Any:
+        inner = self._inner if self._inner is not None else self._begin()
+        return inner.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        inner = self._inner if self._inner is not None else self._begin()
+        if val is None and tb is None:
+            return inner.throw(typ)
+        return inner.throw(typ, val, tb)  # pragma: no cover - the three-argument form is deprecated
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+        elif not self._used:
+            self._abandon()  # discarded on purpose: not a forgotten await
+            self._mark_used()
 
     def _not_a_context_manager(self) -> NoReturn:
         self._mark_used()

@@ -372,6 +372,22 @@ class BlockFormTests(AsyncTestCase):
         with self.assertRaisesRegex(RuntimeError, r"assertGatherResults\(...\) was already awaited"):
             await call
 
+    async def test_an_assertion_call_runs_as_a_task_like_the_coroutine_it_used_to_be(self) -> None:
+        task = asyncio.create_task(self.assertGatherResults([sleeper(1, "a")], ["a"]))
+        self.assertEqual(await task, ["a"])
+        both = await asyncio.gather(self.assertGatherResults([sleeper(1, 1)], [1]),
+                                    self.assertCancellationPropagates(sleeper(10)))
+        self.assertEqual(both, [[1], None])
+        self.assertEqual(await asyncio.wait_for(self.assertGatherResults([sleeper(1, 2)], [2]), 5), [2])
+        failing = asyncio.create_task(self.assertGatherResults([sleeper(1, 2)], [3]))
+        with self.assertRaisesRegex(AssertionError, r"result 0 differs: expected 3, got 2"):
+            await failing
+
+    async def test_closing_an_assertion_call_discards_it_without_a_failure(self) -> None:
+        coro = sleeper(0)
+        self.assertGatherResults([coro], [None]).close()  # on purpose: not a forgotten await
+        self.assertTrue(is_closed(coro))
+
     async def test_public_types_are_what_the_assertions_return(self) -> None:
         call = self.assertGatherResults([sleeper(0)], [None])
         self.assertIsInstance(call, asynctestkit.AssertionCall)
