@@ -7,7 +7,17 @@ propagation.  See docs/index.md.
 """
 
 from ._version import __version__
-from .assertions import AsyncAssertionsMixin, EventRecorder, ExceptionMatch, GroupMatch
+from .assertions import (
+                         AssertionCall,
+                         AsyncAssertionsMixin,
+                         Block,
+                         ChildOutcome,
+                         EventRecorder,
+                         ExceptionMatch,
+                         FanOutOutcome,
+                         GroupMatch,
+                         RecordedEvent,
+)
 from .case import AsyncTestCase, real_time
 from .clock import DeadlockError, HangError, LivelockError, VirtualClock
 from .leakcase import LeakCheckMixin, allow_leaks
@@ -22,11 +32,15 @@ from .leaks import (
 from .loop import VirtualClockLoop
 
 __all__ = [
+    "AssertionCall",
     "AsyncAssertionsMixin",
     "AsyncTestCase",
+    "Block",
+    "ChildOutcome",
     "DeadlockError",
     "EventRecorder",
     "ExceptionMatch",
+    "FanOutOutcome",
     "GroupMatch",
     "HangError",
     "LeakCheckMixin",
@@ -34,6 +48,7 @@ __all__ = [
     "LeakReport",
     "LeakTracker",
     "LivelockError",
+    "RecordedEvent",
     "VirtualClock",
     "VirtualClockLoop",
     "__version__",

@@ -34,6 +34,7 @@ from ._assert_base import (
     where_lines,
 )
 from ._block import Block
+from ._tracked import AssertionCall
 from ._waits import join, stop, until_idle, wait_done, wait_until
 from .diagnostics import format_site
 
@@ -108,8 +109,8 @@ class CancellingBalanced(Block[Any]):
 class CancellationAssertionsMixin(AssertionsBase):
     """Assertions about how code behaves when it is cancelled."""
 
-    async def assertTaskCancelled(self, task: asyncio.Future[Any], msg: Any = None, *,
-                                  within: float | None = None) -> None:
+    def assertTaskCancelled(self, task: asyncio.Future[Any], msg: Any = None, *,
+                            within: float | None = None) -> AssertionCall[None]:
         """Assert that *task* ends cancelled, waiting for it to end if it is still running.
 
         Nothing is cancelled by this assertion: it checks that something else did.  With *within*, a task
@@ -126,6 +127,10 @@ class CancellationAssertionsMixin(AssertionsBase):
                                 f"{type(given).__name__}: {short_repr(given)}{hint}")
             limit = None if within is None else check_seconds(method, "within", within)
             loop, _ = check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_task_cancelled(task, limit, loop, msg))
+
+    async def _atk_task_cancelled(self, task: asyncio.Future[Any], limit: float | None,
+                                  loop: asyncio.AbstractEventLoop, msg: Any) -> None:
         if not await wait_done(task, limit):
             where = where_lines(task)
             await stop(task, self.cancel_grace)
@@ -138,8 +143,8 @@ class CancellationAssertionsMixin(AssertionsBase):
         self._atk_fail("\n".join([f"{describe(task)} did not end cancelled: it {outcome_of(task)}",
                                   *where_lines(task)]), msg, exc)
 
-    async def assertCancellationPropagates(self, aw: Awaitable[Any], msg: Any = None, *,
-                                           after: float | None = None) -> None:
+    def assertCancellationPropagates(self, aw: Awaitable[Any], msg: Any = None, *,
+                                     after: float | None = None) -> AssertionCall[None]:
         """Assert that cancelling *aw* makes CancelledError come out of it.
 
         *aw* runs in a task that is cancelled once every other task is blocked (or after *after* loop
@@ -151,11 +156,15 @@ class CancellationAssertionsMixin(AssertionsBase):
         with rejecting(aw):
             aw = check_awaitable(method, "aw", aw)
             wait = None if after is None else check_seconds(method, "after", after)
-        done = await self._atk_cancel(method, aw, wait, msg)
-        self._atk_judge_cancel(done, msg)
+            check_loop(method)
 
-    async def assertCleanupOnCancel(self, aw: Awaitable[Any], cleaned_up: Any, msg: Any = None, *,
-                                    after: float | None = None) -> None:
+        async def run() -> None:
+            self._atk_judge_cancel(await self._atk_cancel(method, aw, wait, msg), msg)
+
+        return AssertionCall(self, method, run, holds=aw)
+
+    def assertCleanupOnCancel(self, aw: Awaitable[Any], cleaned_up: Any, msg: Any = None, *,
+                              after: float | None = None) -> AssertionCall[None]:
         """Assert that cancelling *aw* runs its cleanup: ``cleaned_up()`` is false when it is cancelled, true after.
 
         *cleaned_up* is a zero-argument callable (``lambda: not lock.locked()``, ``lambda: conn.closed``,
@@ -170,6 +179,12 @@ class CancellationAssertionsMixin(AssertionsBase):
             check = check_predicate(method, "cleaned_up", cleaned_up)
             wait = None if after is None else check_seconds(method, "after", after)
             name = predicate_name(cleaned_up)
+            check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_cleanup_on_cancel(method, aw, check, name, wait, msg),
+                             holds=aw)
+
+    async def _atk_cleanup_on_cancel(self, method: str, aw: Awaitable[Any], check: Any, name: str,
+                                     wait: float | None, msg: Any) -> None:
         done = await self._atk_cancel(method, aw, wait, msg, before=check, before_name=name)
         loop = asyncio.get_running_loop()
         if await wait_until(check, self.cancel_grace if not done.stopped else 0):
@@ -178,8 +193,8 @@ class CancellationAssertionsMixin(AssertionsBase):
             f"cleanup did not run when {done.label} was cancelled: {name} is still false "
             f"({stamp(loop)})", *done.lines(), f"  then {done.label} {outcome_of(done.child)}"]), msg)
 
-    async def assertShielded(self, aw: Awaitable[Any], shielded: Any, msg: Any = None, *,
-                             after: float | None = None, within: float | None = None) -> Any:
+    def assertShielded(self, aw: Awaitable[Any], shielded: Any, msg: Any = None, *,
+                       after: float | None = None, within: float | None = None) -> AssertionCall[Any]:
         """Assert that cancelling *aw* does not stop *shielded*: it still completes.
 
         *shielded* is the task or future *aw* protects with ``asyncio.shield()`` (it must end with a
@@ -204,6 +219,12 @@ class CancellationAssertionsMixin(AssertionsBase):
                 name = predicate_name(shielded)
             wait = None if after is None else check_seconds(method, "after", after)
             grace = self.cancel_grace if within is None else check_seconds(method, "within", within)
+            check_loop(method)
+        return AssertionCall(self, method,
+                             lambda: self._atk_shielded(method, aw, fut, check, name, wait, grace, msg), holds=aw)
+
+    async def _atk_shielded(self, method: str, aw: Awaitable[Any], fut: asyncio.Future[Any] | None, check: Any,
+                            name: str, wait: float | None, grace: float, msg: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:
             done = await self._atk_cancel(method, aw, wait, msg, before=check, before_name=name)

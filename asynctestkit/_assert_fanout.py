@@ -3,19 +3,17 @@
 The children are given as awaitables; coroutines become tasks the assertion creates, so it can report what
 each child had done when the parent raised: ``running`` (gather does not cancel siblings), ``returned``,
 ``raised`` or ``cancelled``.  Children still running when the assertion has looked are cancelled and awaited,
-so nothing outlives it.  TaskGroup and exception groups exist from Python 3.11; on 3.10 those assertions
-skip the test with an explanation.
+so nothing outlives it.  The TaskGroup and exception-group assertions, which reuse the outcome types and
+argument checks here, live in ``_assert_groups.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import unittest
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import _compat
 from ._assert_base import (
     AssertionsBase,
     check_awaitable,
@@ -29,8 +27,7 @@ from ._assert_base import (
     start,
     where_lines,
 )
-from ._block import Block
-from ._groupmatch import as_group_matcher, render
+from ._tracked import AssertionCall
 from ._waits import join, stop, until_idle
 
 __unittest = True
@@ -81,7 +78,7 @@ def _name(fut: asyncio.Future[Any]) -> str:
     return "future"
 
 
-def _snapshot(index: int, fut: asyncio.Future[Any]) -> ChildOutcome:
+def snapshot(index: int, fut: asyncio.Future[Any]) -> ChildOutcome:
     if not fut.done():
         where = where_lines(fut, created=False)
         return ChildOutcome(index, fut, "running", where=where[0].strip() if where else "")
@@ -93,7 +90,7 @@ def _snapshot(index: int, fut: asyncio.Future[Any]) -> ChildOutcome:
     return ChildOutcome(index, fut, "returned", result=fut.result())
 
 
-def _check_children(method: str, aws: object, *, coroutines_only: bool = False) -> list[Awaitable[Any]]:
+def check_children(method: str, aws: object, *, coroutines_only: bool = False) -> list[Awaitable[Any]]:
     if isinstance(aws, (str, bytes)) or not isinstance(aws, Sequence):
         raise TypeError(f"{method}() argument 'aws' must be a list of awaitables (the children), got "
                         f"{type(aws).__name__}: {short_repr(aws)}")
@@ -108,21 +105,30 @@ def _check_children(method: str, aws: object, *, coroutines_only: bool = False) 
     return children
 
 
-def _check_states(method: str, states: object, count: int) -> list[Any] | None:
+def check_states(method: str, states: object, count: int) -> list[Any] | None:
     if states is None:
         return None
-    if isinstance(states, (str, bytes)) or not isinstance(states, Sequence) or len(states) != count:
-        raise ValueError(f"{method}() argument 'states' must be a list with one entry per child ({count}), "
-                         f"got {short_repr(states)}")
+    if isinstance(states, (str, bytes)) or not isinstance(states, Sequence):
+        raise TypeError(f"{method}() argument 'states' must be a list with one entry per child ({count}), "
+                        f"got {type(states).__name__}: {short_repr(states)}")
+    if len(states) != count:
+        raise ValueError(f"{method}() argument 'states' must have one entry per child: {count} children, got "
+                         f"{len(states)} entries: {short_repr(states)}")
+    allowed = f"one of {', '.join(map(repr, STATES))}, an exception class (raised that) or None (anything)"
     for i, state in enumerate(states):
-        ok = state is None or state in STATES or (isinstance(state, type) and issubclass(state, BaseException))
-        if not ok:
-            raise ValueError(f"{method}() argument 'states[{i}]' must be one of {', '.join(map(repr, STATES))}, "
-                             f"an exception class (raised that) or None (anything), got {state!r}")
+        if state is None or (isinstance(state, type) and issubclass(state, BaseException)):
+            continue
+        if not isinstance(state, str):
+            raise TypeError(f"{method}() argument 'states[{i}]' must be {allowed}, got "
+                            f"{type(state).__name__}: {short_repr(state)}")
+        if state not in STATES:
+            close = [name for name in STATES if name.startswith(state[:3])] if state else []
+            raise ValueError(f"{method}() argument 'states[{i}]' is {state!r}, an unknown state: use {allowed}"
+                             + (f" (did you mean {close[0]!r}?)" if close else ""))
     return list(states)
 
 
-def _state_ok(expected: Any, child: ChildOutcome) -> bool:
+def state_ok(expected: Any, child: ChildOutcome) -> bool:
     if expected is None:
         return True
     if isinstance(expected, str):
@@ -130,7 +136,7 @@ def _state_ok(expected: Any, child: ChildOutcome) -> bool:
     return child.state == "raised" and isinstance(child.exception, expected)
 
 
-def _state_name(expected: Any) -> str:
+def state_name(expected: Any) -> str:
     return expected if isinstance(expected, str) else f"raised {expected.__name__}"
 
 
@@ -138,52 +144,16 @@ def _check_exc_types(method: str, expected: object) -> tuple[type[BaseException]
     types = expected if isinstance(expected, tuple) else (expected,)
     if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
         raise TypeError(f"{method}() argument 'expected_exception' must be an exception class or a tuple of "
-                        f"them, got {short_repr(expected)}")
+                        f"them, got {type(expected).__name__}: {short_repr(expected)}")
     return types
-
-
-def _skip_without_groups(method: str) -> None:
-    if not _compat.PY311:
-        raise unittest.SkipTest(f"{method}() needs Python 3.11+: asyncio.TaskGroup and ExceptionGroup do not "
-                                f"exist on Python 3.10")
-
-
-class RaisesGroup(Block[BaseException]):
-    """The block raises an exception group matching a spec (see :class:`~asynctestkit.GroupMatch`)."""
-
-    def __init__(self, case: AssertionsBase, method: str, aw: Awaitable[Any] | None, msg: Any,
-                 expected: Any) -> None:
-        super().__init__(case, method, aw, msg)
-        self._expected = expected
-
-    def _result(self) -> BaseException:
-        assert self.exception is not None
-        return self.exception
-
-    def _exit(self, exc: BaseException | None) -> bool:
-        if exc is None:
-            self._fail(f"{self.label} did not raise an exception group ({stamp(self._loop)})\n"
-                       f"  expected {self._expected!r}")
-        reason = self._expected.explain(exc)
-        if reason is not None and "not an exception group" in reason:
-            return False  # another exception: it propagates, as with assertRaises
-        if reason is not None:
-            self._fail(_mismatch(f"{self.label} raised an exception group that does not match", reason,
-                                 self._expected, exc), exc)
-        self.exception = exc
-        return True
-
-
-def _mismatch(head: str, reason: str, expected: Any, exc: BaseException) -> str:
-    return "\n".join([f"{head}: {reason}", f"  expected {expected!r}", "  got:", *render(exc, "    ")])
 
 
 class FanOutAssertionsMixin(AssertionsBase):
     """Assertions about ``asyncio.gather`` and ``asyncio.TaskGroup``."""
 
-    async def assertGatherRaises(self, expected_exception: type[BaseException] | tuple[type[BaseException], ...],
-                                 aws: Sequence[Awaitable[Any]], msg: Any = None, *,
-                                 states: Sequence[Any] | None = None) -> FanOutOutcome:
+    def assertGatherRaises(self, expected_exception: type[BaseException] | tuple[type[BaseException], ...],
+                           aws: Sequence[Awaitable[Any]], msg: Any = None, *,
+                           states: Sequence[Any] | None = None) -> AssertionCall[FanOutOutcome]:
         """Assert that ``gather(*aws)`` raises *expected_exception*, and what the siblings were doing then.
 
         gather propagates the first exception and does not cancel the other children.  *states* lists,
@@ -194,15 +164,22 @@ class FanOutAssertionsMixin(AssertionsBase):
         method = "assertGatherRaises"
         with rejecting(aws):
             types = _check_exc_types(method, expected_exception)
-            children = _check_children(method, aws)
-            expected_states = _check_states(method, states, len(children))
+            children = check_children(method, aws)
+            expected_states = check_states(method, states, len(children))
             loop, _ = check_loop(method)
+        return AssertionCall(self, method,
+                             lambda: self._atk_gather_raises(types, children, expected_states, loop, msg),
+                             holds=children)
+
+    async def _atk_gather_raises(self, types: tuple[type[BaseException], ...], children: list[Awaitable[Any]],
+                                 expected_states: list[Any] | None, loop: asyncio.AbstractEventLoop,
+                                 msg: Any) -> FanOutOutcome:
         tasks = [start(aw) for aw in children]
         outer = asyncio.gather(*tasks)
         try:
             await join(outer, self.cancel_grace)
             outcome = FanOutOutcome(None if outer.cancelled() else outer.exception(),
-                                    tuple(_snapshot(i, t) for i, t in enumerate(tasks)))
+                                    tuple(snapshot(i, t) for i, t in enumerate(tasks)))
         finally:
             for task in tasks:
                 await stop(task, self.cancel_grace)
@@ -216,14 +193,14 @@ class FanOutAssertionsMixin(AssertionsBase):
             self._atk_fail("\n".join([f"gather() raised {exc_repr(exc)}{source} instead of {wanted} "
                                       f"({stamp(loop)})", *rows]), msg, exc)
         for want, child in zip(expected_states or [], outcome.children, strict=False):
-            if not _state_ok(want, child):
+            if not state_ok(want, child):
                 self._atk_fail("\n".join([
                     f"gather() raised {exc_repr(exc)}{source} as expected, but child {child.index} was "
-                    f"{child.state}, expected {_state_name(want)} ({stamp(loop)})", *rows]), msg)
+                    f"{child.state}, expected {state_name(want)} ({stamp(loop)})", *rows]), msg)
         return outcome
 
-    async def assertGatherResults(self, aws: Sequence[Awaitable[Any]], expected: Sequence[Any],
-                                  msg: Any = None) -> list[Any]:
+    def assertGatherResults(self, aws: Sequence[Awaitable[Any]], expected: Sequence[Any],
+                            msg: Any = None) -> AssertionCall[list[Any]]:
         """Assert what ``gather(*aws, return_exceptions=True)`` returns, in order, and return that list.
 
         Each *expected* item is a value (compared with ==), an exception class (the child raised that
@@ -232,12 +209,19 @@ class FanOutAssertionsMixin(AssertionsBase):
         """
         method = "assertGatherResults"
         with rejecting(aws):
-            children = _check_children(method, aws)
-            if isinstance(expected, (str, bytes)) or not isinstance(expected, Sequence) \
-                    or len(expected) != len(children):
-                raise ValueError(f"{method}() argument 'expected' must be a list with one entry per child "
-                                 f"({len(children)}), got {short_repr(expected)}")
+            children = check_children(method, aws)
+            if isinstance(expected, (str, bytes)) or not isinstance(expected, Sequence):
+                raise TypeError(f"{method}() argument 'expected' must be a list with one entry per child "
+                                f"({len(children)}), got {type(expected).__name__}: {short_repr(expected)}")
+            if len(expected) != len(children):
+                raise ValueError(f"{method}() argument 'expected' must have one entry per child: "
+                                 f"{len(children)} children, got {len(expected)} entries: {short_repr(expected)}")
             loop, _ = check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_gather_results(children, expected, loop, msg),
+                             holds=children)
+
+    async def _atk_gather_results(self, children: list[Awaitable[Any]], expected: Sequence[Any],
+                                  loop: asyncio.AbstractEventLoop, msg: Any) -> list[Any]:
         tasks = [start(aw) for aw in children]
         outer = asyncio.gather(*tasks, return_exceptions=True)
         try:
@@ -258,8 +242,8 @@ class FanOutAssertionsMixin(AssertionsBase):
             self._atk_fail("\n".join([f"gather(return_exceptions=True) {first} ({stamp(loop)})", *rows]), msg)
         return results
 
-    async def assertGatherCancelsChildren(self, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
-                                          after: float | None = None) -> None:
+    def assertGatherCancelsChildren(self, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
+                                    after: float | None = None) -> AssertionCall[None]:
         """Assert that cancelling ``gather(*aws)`` cancels every child that is still running.
 
         The gather is cancelled once every other task is blocked (or after *after* loop seconds); children
@@ -267,9 +251,14 @@ class FanOutAssertionsMixin(AssertionsBase):
         """
         method = "assertGatherCancelsChildren"
         with rejecting(aws):
-            children = _check_children(method, aws)
+            children = check_children(method, aws)
             wait = None if after is None else check_seconds(method, "after", after)
             loop, _ = check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_gather_cancels(children, wait, loop, msg),
+                             holds=children)
+
+    async def _atk_gather_cancels(self, children: list[Awaitable[Any]], wait: float | None,
+                                  loop: asyncio.AbstractEventLoop, msg: Any) -> None:
         tasks = [start(aw) for aw in children]
         outer = asyncio.gather(*tasks)
         try:
@@ -279,7 +268,7 @@ class FanOutAssertionsMixin(AssertionsBase):
                 await asyncio.wait({outer}, timeout=wait)
             if outer.done():
                 self._atk_fail("\n".join([f"gather() finished before it could be cancelled ({stamp(loop)}); "
-                                          f"cancel it sooner", *[_snapshot(i, t).line()
+                                          f"cancel it sooner", *[snapshot(i, t).line()
                                                                  for i, t in enumerate(tasks)]]), msg)
             running = [i for i, t in enumerate(tasks) if not t.done()]
             at = stamp(loop)
@@ -287,7 +276,7 @@ class FanOutAssertionsMixin(AssertionsBase):
             await join(outer, self.cancel_grace, self.cancel_grace)
             for i in running:
                 await join(tasks[i], self.cancel_grace, self.cancel_grace)
-            outcome = [_snapshot(i, t) for i, t in enumerate(tasks)]
+            outcome = [snapshot(i, t) for i, t in enumerate(tasks)]
         finally:
             for task in tasks:
                 await stop(task, self.cancel_grace)
@@ -298,83 +287,6 @@ class FanOutAssertionsMixin(AssertionsBase):
             self._atk_fail("\n".join([f"cancelling gather() at {at} did not cancel child {bad[0].index}: it "
                                       f"{'kept running' if bad[0].state == 'running' else bad[0].state}",
                                       *[c.line() for c in outcome]]), msg)
-
-    async def assertTaskGroupRaises(self, expected: Any, aws: Sequence[Awaitable[Any]], msg: Any = None, *,
-                                    states: Sequence[Any] | None = None) -> FanOutOutcome:
-        """Assert that a TaskGroup running the coroutines *aws* raises an exception group matching *expected*.
-
-        *expected* describes the group's contents: exception classes, ``ExceptionMatch``, nested
-        ``GroupMatch``/lists, or a full ``GroupMatch`` (see :class:`~asynctestkit.GroupMatch`).  *states*
-        works as in :meth:`assertGatherRaises`: after a child fails, a TaskGroup cancels its siblings, so
-        they show as ``"cancelled"``.  3.11+; skipped on 3.10.
-        """
-        method = "assertTaskGroupRaises"
-        with rejecting(aws):
-            _skip_without_groups(method)
-            matcher = as_group_matcher(expected, "expected")
-            children = _check_children(method, aws, coroutines_only=True)
-            expected_states = _check_states(method, states, len(children))
-            loop, _ = check_loop(method)
-        tasks: list[asyncio.Future[Any]] = []
-        task_group: Any = vars(asyncio)["TaskGroup"]  # 3.11+; the caller skipped on 3.10
-
-        async def run_group() -> None:
-            async with task_group() as group:
-                for coro in children:
-                    tasks.append(group.create_task(coro))
-
-        runner = start(run_group())
-        try:
-            await join(runner, self.cancel_grace)
-        finally:
-            for task in tasks:
-                await stop(task, self.cancel_grace)
-            await stop(runner, self.cancel_grace)
-        exc = None if runner.cancelled() else runner.exception()
-        outcome = FanOutOutcome(exc, tuple(_snapshot(i, t) for i, t in enumerate(tasks)))
-        rows = [c.line() for c in outcome.children]
-        if exc is None:
-            self._atk_fail("\n".join([f"the TaskGroup did not raise: every child returned ({stamp(loop)})",
-                                      f"  expected {matcher!r}", *rows]), msg)
-        reason = matcher.explain(exc)
-        if reason is not None:
-            self._atk_fail(_mismatch(f"the TaskGroup raised an exception group that does not match "
-                                     f"({stamp(loop)})", reason, matcher, exc) + "\n" + "\n".join(rows),
-                           msg, exc)
-        for want, child in zip(expected_states or [], outcome.children, strict=False):
-            if not _state_ok(want, child):
-                self._atk_fail("\n".join([
-                    f"the TaskGroup raised the expected exception group, but child {child.index} was "
-                    f"{child.state}, expected {_state_name(want)} ({stamp(loop)})", *rows]), msg)
-        return outcome
-
-    def assertRaisesGroup(self, expected: Any, aw: Awaitable[Any] | None = None,
-                          msg: Any = None) -> Block[BaseException]:
-        """Assert that *aw* (or the ``async with`` block) raises an exception group matching *expected*.
-
-        *expected* is as in :meth:`assertTaskGroupRaises`.  Returns the group (``cm.exception`` in the
-        block form).  Any other exception propagates unchanged, as with ``assertRaises``.  3.11+.
-        """
-        method = "assertRaisesGroup"
-        with rejecting(aw):
-            _skip_without_groups(method)
-            matcher = as_group_matcher(expected, "expected")
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
-        return RaisesGroup(self, method, aw, msg, matcher)
-
-    def assertExceptionGroupMatches(self, exception: BaseException, expected: Any, msg: Any = None) -> None:
-        """Assert that *exception* is an exception group matching *expected* (see :meth:`assertRaisesGroup`)."""
-        method = "assertExceptionGroupMatches"
-        _skip_without_groups(method)
-        if not isinstance(exception, BaseException):
-            raise TypeError(f"{method}() argument 'exception' must be an exception, got "
-                            f"{type(exception).__name__}: {short_repr(exception)}")
-        matcher = as_group_matcher(expected, "expected")
-        reason = matcher.explain(exception)
-        if reason is not None:
-            self._atk_fail(_mismatch("exception group does not match", reason, matcher, exception), msg)
-
 
 def _result_ok(want: Any, got: Any) -> bool:
     if isinstance(want, type) and issubclass(want, BaseException):

@@ -25,6 +25,7 @@ from ._assert_base import (
     where_lines,
 )
 from ._block import Block, Within
+from ._tracked import AssertionCall
 from ._waits import until_idle
 from .diagnostics import creation_site, describe_task, format_site
 from .recorder import EventRecorder, RecordedEvent
@@ -47,6 +48,9 @@ class ProgressAssertionsMixin(AssertionsBase):
         recorded) or a plain list of events.
         """
         method = "assertEventOrder"
+        if not isinstance(exact, bool):
+            raise TypeError(f"{method}() argument 'exact' must be True or False, got {type(exact).__name__}: "
+                            f"{short_repr(exact)}")
         if isinstance(expected, (str, bytes)) or not isinstance(expected, Sequence):
             raise TypeError(f"{method}() argument 'expected' must be a list of events, got "
                             f"{type(expected).__name__}: {short_repr(expected)}")
@@ -91,7 +95,7 @@ class ProgressAssertionsMixin(AssertionsBase):
                 aw = check_awaitable(method, "aw", aw)
         return Within(self, method, aw, msg, no_idle=True)
 
-    async def waitUntilOthersBlocked(self, *, max_iterations: int = 10_000) -> list[asyncio.Task[Any]]:
+    def waitUntilOthersBlocked(self, *, max_iterations: int = 10_000) -> AssertionCall[list[asyncio.Task[Any]]]:
         """Return once every other task is blocked (the loop has run everything that was ready).
 
         Virtual time does not move.  Returns the other tasks still pending, each now waiting on something
@@ -101,7 +105,10 @@ class ProgressAssertionsMixin(AssertionsBase):
         method = "waitUntilOthersBlocked"
         budget = check_count(method, "max_iterations", max_iterations)
         loop, me = check_loop(method)
+        return AssertionCall(self, method, lambda: self._atk_wait_blocked(budget, loop, me))
 
+    async def _atk_wait_blocked(self, budget: int, loop: asyncio.AbstractEventLoop,
+                                me: asyncio.Task[Any]) -> list[asyncio.Task[Any]]:
         def busy() -> BaseException:
             ready = [t for t in asyncio.all_tasks(loop)
                      if t is not me and not t.done() and _compat.task_waiter(t) is None]

@@ -17,8 +17,8 @@ from ._assert_base import (
     check_awaitable,
     check_loop,
     check_seconds,
+    close_coroutines,
     default_tolerance,
-    describe,
     exc_line,
     exc_repr,
     fmt_seconds,
@@ -127,6 +127,64 @@ class TimeoutPropagates(Block[BaseException]):
         self._fail("\n".join(lines), exc)
 
 
+class DoesNotComplete(Within):
+    """The block (or awaitable) is still running when the limit passes; it is then cancelled."""
+
+    def __init__(self, case: AssertionsBase, method: str, aw: Awaitable[Any] | None, msg: Any, *,
+                 limit: float) -> None:
+        super().__init__(case, method, aw, msg, limit=limit)
+        self._seconds = limit
+
+    async def _run(self) -> None:
+        # The awaitable form runs it in a child task, cancels that at the limit and waits for it to stop.
+        aw, self._aw = self._aw, None
+        assert aw is not None
+        self._mark_used()
+        try:
+            loop, _ = check_loop(self._method)
+        except BaseException:
+            close_coroutines(aw)
+            raise
+        limit, case = self._seconds, self._case
+        begin, ended = loop.time(), []
+        fut = start(aw)
+        fut.add_done_callback(lambda _: ended.append(loop.time()))
+        if await join(fut, case.cancel_grace, limit):
+            took = (ended[0] if ended else loop.time()) - begin
+            cause = None if fut.cancelled() else fut.exception()
+            self._fail(f"{self.label} completed within {fmt_seconds(limit)} of {time_kind(loop)}: it "
+                       f"{outcome_of(fut)} after {fmt_seconds(took)} ({stamp(loop, begin + took)})", cause)
+        where = where_lines(fut)
+        if not await stop(fut, case.cancel_grace):
+            self._fail(f"{self.label} did not stop when cancelled after {fmt_seconds(limit)}: still running "
+                       f"{fmt_seconds(case.cancel_grace)} later ({stamp(loop)}); it swallows CancelledError\n"
+                       + "\n".join(where_lines(fut) or where))
+
+    def _exit(self, exc: BaseException | None) -> bool:
+        self._remove()
+        if self._timer is not None:
+            self._timer.cancel()
+        assert self.elapsed is not None
+        if self._tripped is None:
+            if isinstance(exc, asyncio.CancelledError):
+                return False  # cancelled from outside before the limit: not ours to judge
+            outcome = "returned" if exc is None else f"raised {exc_repr(exc)}"
+            self._fail(f"{self.label} completed within {fmt_seconds(self._seconds)} of "
+                       f"{time_kind(self._loop)}: it {outcome} after {fmt_seconds(self.elapsed)} "
+                       f"({stamp(self._loop)})", exc)
+        remaining = _compat.uncancel(self._task)
+        if isinstance(exc, asyncio.CancelledError):
+            # Ours (the expected outcome: still running at the limit) unless someone else cancelled too.
+            return remaining <= self._cancelling
+        lines = [f"{self.label} did not stop when cancelled after {fmt_seconds(self._seconds)} of "
+                 f"{time_kind(self._loop)} (it was still running, as expected)", *self._trip_lines]
+        if exc is None:
+            lines.append(f"  it swallowed the CancelledError and finished anyway at {stamp(self._loop)}")
+        else:
+            lines.append(f"  when cancelled it raised {exc_repr(exc)} instead of CancelledError")
+        self._fail("\n".join(lines), exc)
+
+
 def _find_timeout(exc: BaseException) -> BaseException | None:
     """The first TimeoutError in *exc*'s ``__cause__``/``__context__`` chain, if any."""
     seen: set[int] = set()
@@ -158,32 +216,24 @@ class TimingAssertionsMixin(AssertionsBase):
                 aw = check_awaitable(method, "aw", aw)
         return Within(self, method, aw, msg, limit=limit)
 
-    async def assertDoesNotCompleteWithin(self, seconds: float, aw: Awaitable[Any], msg: Any = None) -> None:
-        """Assert that *aw* is still running after *seconds* of loop time; then cancel it and wait for it.
+    def assertDoesNotCompleteWithin(self, seconds: float, aw: Awaitable[Any] | None = None,
+                                    msg: Any = None) -> Block[None]:
+        """Assert that *aw* (or the ``async with`` block) is still running after *seconds* of loop time.
 
-        Fails if it returns or raises within the limit (inclusive), and if it has not stopped
-        ``cancel_grace`` loop seconds after being cancelled (it swallowed the cancellation and would leak).
-        A task given as *aw* is cancelled too.
+        ``await self.assertDoesNotCompleteWithin(5, fetch())`` runs *aw* in its own task (a task given is
+        used as is); when the limit passes it is cancelled and awaited.  ``async with
+        self.assertDoesNotCompleteWithin(5):`` cancels the block at the limit, the way ``asyncio.timeout()``
+        does, and the assertion passes there: the code after the ``async with`` runs.  Fails if the code
+        returns or raises within the limit (inclusive), and if it does not stop when cancelled (the
+        awaitable form waits ``cancel_grace`` loop seconds for it; a block that swallows the cancellation
+        and finishes anyway fails at once).
         """
         method = "assertDoesNotCompleteWithin"
         with rejecting(aw):
             limit = check_seconds(method, "seconds", seconds)
-            aw = check_awaitable(method, "aw", aw)
-            loop, _ = check_loop(method)
-        label, begin, ended = describe(aw), loop.time(), []
-        fut = start(aw)
-        fut.add_done_callback(lambda _: ended.append(loop.time()))
-        if await join(fut, self.cancel_grace, limit):
-            took = (ended[0] if ended else loop.time()) - begin
-            cause = None if fut.cancelled() else fut.exception()
-            self._atk_fail(f"{label} completed within {fmt_seconds(limit)} of {time_kind(loop)}: it "
-                           f"{outcome_of(fut)} after {fmt_seconds(took)} ({stamp(loop, begin + took)})",
-                           msg, cause)
-        where = where_lines(fut)
-        if not await stop(fut, self.cancel_grace):
-            self._atk_fail(f"{label} did not stop when cancelled after {fmt_seconds(limit)}: still running "
-                           f"{fmt_seconds(self.cancel_grace)} later ({stamp(loop)}); it swallows CancelledError\n"
-                           + "\n".join(where_lines(fut) or where), msg)
+            if aw is not None:
+                aw = check_awaitable(method, "aw", aw)
+        return DoesNotComplete(self, method, aw, msg, limit=limit)
 
     def assertTakes(self, seconds: float, aw: Awaitable[Any] | None = None, msg: Any = None, *,
                     tolerance: float | None = None) -> Block[Any]:
@@ -217,8 +267,9 @@ class TimingAssertionsMixin(AssertionsBase):
                 aw = check_awaitable(method, "aw", aw)
             loop, _ = check_loop(method)
             if tol is None and mode == "exactly" and not is_virtual(loop):
-                raise TypeError(f"{method}() on the real clock needs tolerance=... (seconds): an exact "
-                                f"duration cannot be measured in real time; or use assertTakesAtLeast/"
+                raise TypeError(f"{method}() on the real clock needs a tolerance, e.g. tolerance=0.01 "
+                                f"(seconds): an exact duration cannot be measured in real time; or use "
+                                f"assertTakesAtLeast/"
                                 f"assertTakesAtMost, or run the test on AsyncTestCase's virtual clock")
         return Takes(self, method, aw, msg, expected=expected, mode=mode, tolerance=tol)
 

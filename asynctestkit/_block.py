@@ -14,15 +14,18 @@ The block runs in the current task and is cancelled the way ``asyncio.timeout()`
 CancelledError raised inside is turned into the assertion's failure on the way out, and on 3.11+ the
 cancellation request is withdrawn with ``uncancel()``; a cancellation that came from elsewhere at the same
 time still propagates.
+
+Nothing passes by accident: a block registers with the test case that made it (``_tracked.py``), and the
+test fails when it is never awaited or entered.  Plain ``with`` on an async-only block raises a TypeError
+that spells the ``async with`` line to write.
 """
 
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Awaitable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar
 
 from . import _compat, diagnostics
 from ._assert_base import (
@@ -36,6 +39,7 @@ from ._assert_base import (
     time_kind,
     where_lines,
 )
+from ._tracked import Tracked
 from ._waits import SETTLE_ITERATIONS
 
 if TYPE_CHECKING:
@@ -46,21 +50,18 @@ __unittest = True
 _R = TypeVar("_R")
 _B = TypeVar("_B", bound="Block[Any]")
 
-
-class Block(Generic[_R]):
+class Block(Tracked, Generic[_R]):
     """One assertion about a block: ``async with`` it, or ``await`` it when it was given an awaitable.
 
     Attributes after the block: ``elapsed`` (loop seconds), ``exception`` (what the assertion caught, if it
-    catches one), and engine-specific ones such as ``iterations``.
+    catches one), and engine-specific ones such as ``iterations``.  Plain ``with`` raises a TypeError that
+    says to write ``async with`` (except for :meth:`assertRaisesGroup`, whose block also works with ``with``).
     """
 
     def __init__(self, case: AssertionsBase, method: str, aw: Awaitable[Any] | None, msg: Any) -> None:
-        self._used = False
-        self._case = case
-        self._method = method
+        super().__init__(case, method)
         self._aw = aw
         self._msg = msg
-        self._site = diagnostics.caller_site()
         self._target: asyncio.Future[Any] | None = None
         self._coro: object = None
         self._value: Any = None
@@ -68,19 +69,31 @@ class Block(Generic[_R]):
         self.elapsed: float | None = None
         self.exception: BaseException | None = None
 
+    #: How the block form is entered: ``async with`` only, or ``with`` as well.
+    _block_form: ClassVar[str] = "async with"
+
+    def _form(self) -> str:
+        return "await" if self._aw is not None else self._block_form
+
+    def _held(self) -> object:
+        return self._aw
+
     # -- the two forms -------------------------------------------------------------------------------
     def __await__(self) -> Generator[Any, None, _R]:
+        if self._used:
+            raise RuntimeError(f"{self._method}(...) was already used: call it again to check again")
         if self._aw is None:
-            self._used = True
+            self._mark_used()
             raise TypeError(f"{self._method}() was given no awaitable, so it is a context manager: write "
-                            f"`async with self.{self._method}(...):`, or pass the awaitable to run")
+                            f"{self._spelling()}, or pass the awaitable to run")
         return self._run().__await__()
 
     async def _run(self) -> _R:
         aw, self._aw = self._aw, None
         assert aw is not None
+        self._mark_used()
         try:
-            await self.__aenter__()
+            self._begin()
         except BaseException:
             close_coroutines(aw)  # it will never run
             raise
@@ -106,23 +119,39 @@ class Block(Generic[_R]):
         result: _R = self._value
         return result
 
-    async def __aenter__(self: _B) -> _B:
+    def _check_block_form(self) -> None:
+        """Refuse a second use, and an awaitable given to the context-manager form."""
         if self._used:
             raise RuntimeError(f"{self._method}() context managers cannot be reused: call it again")
-        self._used = True
+        self._mark_used()
         if self._aw is not None:
             aw, self._aw = self._aw, None
             close_coroutines(aw)
             raise TypeError(f"{self._method}() was given an awaitable, so it is not a context manager: write "
                             f"`await self.{self._method}(..., {describe(aw)})` or drop the awaitable")
+
+    async def __aenter__(self: _B) -> _B:
+        self._check_block_form()
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
         self._loop, self._task = check_loop(self._method)
         self._start = self._loop.time()
         self._enter()
-        return self
 
     async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> bool:
         self.elapsed = self._loop.time() - self._start
+        return self._exit(exc)
+
+    def __enter__(self: _B) -> _B:
+        self._check_block_form()
+        raise TypeError(f"{self._method}() measures the block on the event loop, so it needs `async with`: "
+                        f"write `async with self.{self._method}(...):` (plain `with` cannot wait for the loop)")
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:  # pragma: no cover - only RaisesGroup enters with `with`
         return self._exit(exc)
 
     def _enter(self) -> None:
@@ -134,13 +163,6 @@ class Block(Generic[_R]):
 
     def _fail(self, standard: str, cause: BaseException | None = None) -> NoReturn:
         self._case._atk_fail(standard, self._msg, cause)
-
-    def __del__(self) -> None:
-        if getattr(self, "_used", True):
-            return
-        close_coroutines(self._aw)
-        warnings.warn(f"{self._method}() was never awaited or entered: write `await self.{self._method}(...)` "
-                      f"or `async with self.{self._method}(...):`", RuntimeWarning, stacklevel=1)
 
 
 class Within(Block[Any]):

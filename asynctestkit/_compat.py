@@ -473,6 +473,36 @@ def outcome_success(test: unittest.TestCase) -> bool:
     return bool(getattr(outcome, "success", True))
 
 
+def test_already_failed(test: unittest.TestCase) -> bool | None:
+    """Whether the running *test* has already failed, errored, been skipped or failed as expected.
+
+    Private ``TestCase._outcome`` (a ``unittest.case._Outcome``), 3.4-3.14: its ``expectedFailure`` (the
+    exc_info of an expected failure, all versions) and, on 3.10, its ``errors`` and ``skipped`` lists, which
+    collect a test's problems until its cleanups have run.  From 3.11 each problem goes to the result at
+    once: read the standard ``failures``/``errors``/``skipped`` lists of a ``unittest.TestResult``.  None when
+    the result keeps no such lists (a third-party runner's result): unknown.
+    """
+    outcome = getattr(test, "_outcome", None)
+    if outcome is None:
+        return None
+    if getattr(outcome, "expectedFailure", None) is not None:
+        return True
+
+    def mine(entry: object) -> bool:
+        owner = entry[0] if isinstance(entry, tuple) and entry else None
+        return owner is test or getattr(owner, "test_case", None) is test
+
+    if not PY311:  # pragma: no cover - 3.10
+        errors = getattr(outcome, "errors", [])
+        skipped = getattr(outcome, "skipped", [])
+        return any(mine(e) and e[1] is not None for e in errors) or any(mine(e) for e in skipped)
+    result = getattr(outcome, "result", None)
+    lists = [getattr(result, name, None) for name in ("failures", "errors", "skipped")]
+    if not all(isinstance(entries, list) for entries in lists):
+        return None
+    return any(mine(entry) for entries in lists for entry in entries)  # type: ignore[union-attr]
+
+
 def outcome_result(test: unittest.TestCase) -> Any:
     """The ``TestResult`` the running test reports to (private ``TestCase._outcome.result``), or None."""
     return getattr(getattr(test, "_outcome", None), "result", None)

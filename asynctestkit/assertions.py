@@ -31,13 +31,16 @@ from __future__ import annotations
 
 from ._assert_cancel import CancellationAssertionsMixin
 from ._assert_fanout import ChildOutcome, FanOutAssertionsMixin, FanOutOutcome
+from ._assert_groups import GroupAssertionsMixin
 from ._assert_progress import ProgressAssertionsMixin
 from ._assert_timing import TimingAssertionsMixin
 from ._block import Block
 from ._groupmatch import ExceptionMatch, GroupMatch
+from ._tracked import AssertionCall
 from .recorder import EventRecorder, RecordedEvent
 
 __all__ = [
+    "AssertionCall",
     "AsyncAssertionsMixin",
     "Block",
     "CancellationAssertionsMixin",
@@ -46,6 +49,7 @@ __all__ = [
     "ExceptionMatch",
     "FanOutAssertionsMixin",
     "FanOutOutcome",
+    "GroupAssertionsMixin",
     "GroupMatch",
     "ProgressAssertionsMixin",
     "RecordedEvent",
@@ -54,7 +58,7 @@ __all__ = [
 
 
 class AsyncAssertionsMixin(TimingAssertionsMixin, CancellationAssertionsMixin, FanOutAssertionsMixin,
-                           ProgressAssertionsMixin):
+                           GroupAssertionsMixin, ProgressAssertionsMixin):
     """Every asynctestkit assertion, for any ``unittest.IsolatedAsyncioTestCase``.
 
     List it before the test case base: ``class T(AsyncAssertionsMixin, unittest.IsolatedAsyncioTestCase)``.

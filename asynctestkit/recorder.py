@@ -111,8 +111,11 @@ class EventRecorder:
 
         Returns at once when that already happened.  Cancelling the wait just withdraws it.
         """
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"wait_for() argument 'count' must be an int >= 1, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"wait_for() argument 'count' must be an int >= 1, got {type(count).__name__}: "
+                            f"{count!r}")
+        if count < 1:
+            raise ValueError(f"wait_for() argument 'count' must be >= 1, got {count!r}")
         matching = [entry for entry in self._entries if entry.event == event]
         if len(matching) >= count:
             return matching[count - 1]

@@ -32,6 +32,24 @@ async def slow(seconds: float) -> str:
     return "slow"
 
 
+class HttpError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+async def fan_out(*errors: BaseException) -> None:
+    """Runs a TaskGroup of its own, whose children raise *errors*: the shape behind a nested group."""
+
+    async def fail(exc: BaseException) -> None:
+        raise exc
+
+    task_group = vars(asyncio)["TaskGroup"]
+    async with task_group() as group:
+        for exc in errors:
+            group.create_task(fail(exc))
+
+
 async def refuses_cancel(seconds: float) -> str:
     try:
         await asyncio.sleep(seconds)
@@ -83,7 +101,8 @@ class FanOutTests(Support):
             await self.assertGatherRaises(ValueError, [coro, ok])  # type: ignore[list-item]
         self.assertTrue(is_closed(coro))
         coro = ok()
-        with self.assertRaisesRegex(ValueError, r"argument 'states\[0\]' must be one of 'running', 'returned'"):
+        with self.assertRaisesRegex(ValueError, r"argument 'states\[0\]' is 'finished', an unknown state: use one "
+                                                r"of 'running', 'returned'"):
             await self.assertGatherRaises(ValueError, [coro], states=["finished"])
         self.assertTrue(is_closed(coro))
         with self.assertRaisesRegex(TypeError, "argument 'expected_exception' must be an exception class"):
@@ -112,8 +131,8 @@ class FanOutTests(Support):
 
     async def test_gather_results_misuse(self) -> None:
         coros = [ok(), ok()]
-        with self.assertRaisesRegex(ValueError, r"argument 'expected' must be a list with one entry per child "
-                                                r"\(2\)"):
+        with self.assertRaisesRegex(ValueError, r"argument 'expected' must have one entry per child: 2 children, "
+                                                r"got 1 entries: \[1\]"):
             await self.assertGatherResults(coros, [1])
         self.assertTrue(all(is_closed(c) for c in coros))
 
@@ -200,6 +219,70 @@ class FanOutTests(Support):
         self.assertIn("raised an exception group that does not match: unexpected OSError(5, 'io')",
                       str(cm.exception))
 
+    @unittest.skipUnless(PY311, "TaskGroup is 3.11+")
+    async def test_task_group_around_a_coroutine_running_its_own_task_group_matches_its_group(self) -> None:
+        outcome = await self.assertTaskGroupRaises(
+            [ConnectionError, ExceptionMatch(HttpError, status=500)],
+            [fan_out(ConnectionError("down"), HttpError(500))])
+        self.assertEqual(outcome.states, ["raised"])
+        await self.assertTaskGroupRaises([[ConnectionError]], [fan_out(ConnectionError("down"))])  # nested: too
+
+    @unittest.skipUnless(PY311, "TaskGroup is 3.11+")
+    async def test_task_group_nested_mismatch_says_what_to_write(self) -> None:
+        with self.assertRaises(AssertionError) as cm:  # no false positive: the inner group lacks HttpError
+            await self.assertTaskGroupRaises([ConnectionError, HttpError], [fan_out(ConnectionError("down"))])
+        self.assertRegex(str(cm.exception), r"^the TaskGroup raised an exception group that does not match "
+                                            r"\(.*\): missing HttpError\n  \(matched against the exception group "
+                                            r"raised by child 0, which runs a TaskGroup of its own\)\n")
+        with self.assertRaises(AssertionError) as cm:  # two children, one raising a group of its own
+            await self.assertTaskGroupRaises([ValueError, HttpError], [fan_out(KeyError("k")), bad_now("v")])
+        self.assertIn("child 0 raised an exception group of its own (it runs a TaskGroup): describe its group "
+                      "as a nested list in 'expected'", str(cm.exception))
+        with self.assertRaises(AssertionError) as cm:  # two failing children, one nested: flattening matches
+            await self.assertTaskGroupRaises([ValueError, KeyError, OSError],
+                                             [fan_out(KeyError("k"), OSError()), bad_now("v")])
+        self.assertIn("write GroupMatch(ValueError, KeyError, OSError, flatten_subgroups=True)", str(cm.exception))
+        await self.assertTaskGroupRaises(GroupMatch(ValueError, KeyError, OSError, flatten_subgroups=True),
+                                         [fan_out(KeyError("k"), OSError()), bad_now("v")])
+
+    @unittest.skipUnless(PY311, "ExceptionGroup is 3.11+")
+    async def test_raises_group_with_plain_with_works_synchronously(self) -> None:
+        eg = builtins.ExceptionGroup  # type: ignore[attr-defined]
+        with self.assertRaisesGroup([ValueError]) as block:
+            raise eg("sync", [ValueError(1)])
+        self.assertEqual(block.exception.message, "sync")  # type: ignore[union-attr]
+        with self.assertRaises(AssertionError) as cm:
+            with self.assertRaisesGroup([ValueError]):
+                raise eg("sync", [KeyError(1)])
+        self.assertRegex(str(cm.exception), r"^the block at tests/test_assert_fanout.py:\d+ in "
+                                            r"test_raises_group_with_plain_with_works_synchronously raised an "
+                                            r"exception group that does not match: missing ValueError")
+        with self.assertRaises(AssertionError) as cm:
+            with self.assertRaisesGroup([ValueError]):
+                pass
+        self.assertIn("did not raise an exception group", str(cm.exception))
+        coro = ok()
+        with self.assertRaisesRegex(TypeError, r"assertRaisesGroup\(\) was given an awaitable, so it is not a "
+                                               r"context manager: write `await self.assertRaisesGroup\(..., ok\(\)\)`"):
+            with self.assertRaisesGroup([ValueError], coro):
+                pass
+        self.assertTrue(is_closed(coro))
+        with self.assertRaisesRegex(TypeError, r"write `with self.assertRaisesGroup\(...\):` or `async with "
+                                               r"self.assertRaisesGroup\(...\):`"):
+            await self.assertRaisesGroup([ValueError])
+
+    @unittest.skipUnless(PY311, "ExceptionGroup is 3.11+")
+    async def test_raises_group_allow_unwrapped_and_what_propagates(self) -> None:
+        async with self.assertRaisesGroup(GroupMatch(ValueError, allow_unwrapped=True)) as block:
+            raise ValueError("bare")
+        self.assertIsInstance(block.exception, ValueError)
+        with self.assertRaises(KeyError):  # another bare exception still propagates, as with assertRaises
+            with self.assertRaisesGroup(GroupMatch(ValueError, allow_unwrapped=True)):
+                raise KeyError("other")
+        with self.assertRaises(ValueError):  # without the option a bare exception is not a group
+            async with self.assertRaisesGroup(ValueError):
+                raise ValueError("bare")
+
     @unittest.skipIf(PY311, "explains the skip on 3.10")
     async def test_groups_are_skipped_on_310_with_an_explanation(self) -> None:
         coro = ok()
@@ -211,6 +294,32 @@ class FanOutTests(Support):
             self.assertRaisesGroup(ValueError)
         with self.assertRaises(unittest.SkipTest):
             self.assertExceptionGroupMatches(ValueError(), ValueError)
+
+
+@unittest.skipUnless(PY311, "ExceptionGroup is 3.11+")
+class RaisesGroupInASyncTestTests(unittest.TestCase):
+    """The `with` form needs no event loop: the mixin works on a synchronous unittest.TestCase."""
+
+    def test_with_in_a_sync_test(self) -> None:
+        from asynctestkit import AsyncAssertionsMixin
+
+        class Sync(AsyncAssertionsMixin, unittest.TestCase):
+            def test_it(self) -> None:
+                with self.assertRaisesGroup(ExceptionMatch(ValueError, match="note")):
+                    exc = ValueError("v")
+                    exc.add_note("a note")  # type: ignore[attr-defined]
+                    raise builtins.ExceptionGroup("g", [exc])  # type: ignore[attr-defined]
+
+            def test_forgotten(self) -> None:
+                self.assertRaisesGroup(ValueError)
+
+        result = unittest.TestResult()
+        Sync("test_it").run(result)
+        self.assertEqual((result.failures, result.errors, result.testsRun), ([], [], 1))
+        Sync("test_forgotten").run(result)
+        self.assertEqual(len(result.failures), 1)
+        self.assertIn("assertRaisesGroup(...) was never entered: write `with self.assertRaisesGroup(...):` or "
+                      "`async with self.assertRaisesGroup(...):`", result.failures[0][1])
 
 
 class FanOutOnVirtualClock(FanOutTests, Virtual):

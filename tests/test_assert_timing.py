@@ -99,6 +99,69 @@ class TimingTests(Support):
         self.assertIn("it raised ValueError('boom') after", str(cm.exception))
         self.assertIsInstance(cm.exception.__cause__, ValueError)
 
+    async def test_does_not_complete_block_form_cancels_the_block_and_passes(self) -> None:
+        log: list[str] = []
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        async with self.assertDoesNotCompleteWithin(self.D) as block:
+            await fetch(100 * self.D, log)
+            log.append("not reached")
+        self.assertEqual(log, ["cleanup"])  # cancelled at the limit; the code after the block runs
+        self.assertGreaterEqual(loop.time() - begin, self.D * 0.5)
+        self.assertIsNotNone(block.elapsed)
+        if sys.version_info >= (3, 11):
+            self.assertEqual(asyncio.current_task().cancelling(), 0)  # type: ignore[union-attr]
+        await asyncio.sleep(0)  # the cancellation was withdrawn: the test keeps running normally
+
+    async def test_does_not_complete_block_form_fails_when_the_block_finishes_in_time(self) -> None:
+        with self.assertRaises(AssertionError) as cm:
+            async with self.assertDoesNotCompleteWithin(10 * self.D):
+                await fetch(self.D)
+        self.assertRegex(str(cm.exception), rf"^the block at tests/test_assert_timing.py:\d+ in "
+                                            rf"test_does_not_complete_block_form_fails_when_the_block_finishes_in_"
+                                            rf"time completed within {10 * self.D:.9g} s of .* time: it returned after")
+        with self.assertRaises(AssertionError) as cm:
+            async with self.assertDoesNotCompleteWithin(10 * self.D):
+                await fails_after(self.D)
+        self.assertIn("completed within", str(cm.exception))
+        self.assertIn("it raised ValueError('boom') after", str(cm.exception))
+        self.assertIsInstance(cm.exception.__cause__, ValueError)
+
+    async def test_does_not_complete_block_that_swallows_the_cancellation_fails(self) -> None:
+        with self.assertRaises(AssertionError) as cm:
+            async with self.assertDoesNotCompleteWithin(self.D):
+                try:
+                    await asyncio.sleep(100 * self.D)
+                except asyncio.CancelledError:
+                    pass  # swallowed
+        text = str(cm.exception)
+        self.assertIn(f"did not stop when cancelled after {self.D:.9g} s of ", text)
+        self.assertIn("it swallowed the CancelledError and finished anyway", text)
+        if sys.version_info >= (3, 11):
+            self.assertEqual(asyncio.current_task().cancelling(), 0)  # type: ignore[union-attr]
+
+    async def test_does_not_complete_block_lets_an_outside_cancellation_through(self) -> None:
+        async def guarded() -> None:
+            async with self.assertDoesNotCompleteWithin(100 * self.D):
+                await asyncio.sleep(200 * self.D)
+
+        task = asyncio.create_task(guarded())
+        await asyncio.sleep(self.D)
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+
+    async def test_does_not_complete_misuse_of_the_forms(self) -> None:
+        with self.assertRaisesRegex(TypeError, r"write `async with self.assertDoesNotCompleteWithin\(...\):`"):
+            with self.assertDoesNotCompleteWithin(self.D):  # type: ignore[attr-defined]
+                pass
+        with self.assertRaisesRegex(TypeError, r"assertDoesNotCompleteWithin\(\) was given no awaitable, so it is "
+                                               r"a context manager: write `async with "
+                                               r"self.assertDoesNotCompleteWithin\(...\):`"):
+            await self.assertDoesNotCompleteWithin(self.D)
+        with self.assertRaisesRegex(ValueError, r"argument 'seconds' must be finite, got inf"):
+            self.assertDoesNotCompleteWithin(math.inf)
+
     # -- assertTakes* ------------------------------------------------------------------------------
     async def test_takes_at_least_and_at_most_pass(self) -> None:
         self.assertEqual(await self.assertTakesAtLeast(self.D, fetch(self.D)), "data")
@@ -265,6 +328,12 @@ class TimingOnVirtualClock(TimingTests, Virtual):
             await asyncio.sleep(5)
         with self.assertRaises(AssertionError):
             await self.assertDoesNotCompleteWithin(5, fetch(5))
+        with self.assertRaises(AssertionError):
+            async with self.assertDoesNotCompleteWithin(5):
+                await asyncio.sleep(5)
+        async with self.assertDoesNotCompleteWithin(5):
+            await asyncio.sleep(5.000001)
+        self.assertEqual(self.clock.elapsed(), 25)
 
     async def test_float_noise_is_tolerated(self) -> None:
         async with self.assertTakes(0.3):
@@ -321,7 +390,7 @@ class TimingOnVirtualClock(TimingTests, Virtual):
 class TimingOnRealClock(TimingTests, Real):
     async def test_exact_duration_needs_a_tolerance_on_the_real_clock(self) -> None:
         coro = fetch(0)
-        with self.assertRaisesRegex(TypeError, r"assertTakes\(\) on the real clock needs tolerance="):
+        with self.assertRaisesRegex(TypeError, r"assertTakes\(\) on the real clock needs a tolerance, e.g. tolerance=0.01 \(seconds\)"):
             self.assertTakes(0.01, coro)
         self.assertTrue(is_closed(coro))
 

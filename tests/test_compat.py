@@ -200,6 +200,42 @@ class AssertionsPrivateNamesTests(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_test_already_failed_sees_failures_errors_skips_in_a_cleanup(self) -> None:
+        seen: dict[str, object] = {}
+
+        class Case(unittest.TestCase):
+            def note(self) -> None:
+                seen[self._testMethodName] = _compat.test_already_failed(self)
+
+            def setUp(self) -> None:
+                self.addCleanup(self.note)
+
+            def test_pass(self) -> None:
+                pass
+
+            def test_fail(self) -> None:
+                self.fail("x")
+
+            def test_error(self) -> None:
+                raise KeyError
+
+            def test_skip(self) -> None:
+                self.skipTest("s")
+
+            def test_subtest(self) -> None:
+                with self.subTest(i=1):
+                    self.fail("sub")
+
+            @unittest.expectedFailure
+            def test_expected(self) -> None:
+                self.fail("expected")
+
+        for name in ("test_pass", "test_fail", "test_error", "test_skip", "test_subtest", "test_expected"):
+            Case(name).run(unittest.TestResult())
+        self.assertEqual(seen, {"test_pass": False, "test_fail": True, "test_error": True, "test_skip": True,
+                                "test_subtest": True, "test_expected": True})
+        self.assertIsNone(_compat.test_already_failed(Case("test_pass")))  # not running: unknown
+
 
 # --- leak checks ---------------------------------------------------------------------------------------
 

@@ -96,6 +96,30 @@ class AssertionTypes(AsyncTestCase):
             await asyncio.sleep(1)
 
 
+class ReturnedTypes(AsyncTestCase):
+    """Every type an assertion returns is importable from the package, so users can annotate with it."""
+
+    async def test_returned_types_are_public(self) -> None:
+        call = assert_type(self.assertGatherRaises(ValueError, [fetch()]), asynctestkit.AssertionCall[
+            asynctestkit.FanOutOutcome])
+        outcome = assert_type(await call, asynctestkit.FanOutOutcome)
+        child: asynctestkit.ChildOutcome = outcome.children[0]
+        assert_type(child.state, str)
+        assert_type(await self.assertGatherResults([fetch()], [42]), list[Any])
+        assert_type(self.assertCompletesWithin(5), asynctestkit.Block[Any])
+        async with self.assertDoesNotCompleteWithin(5) as block:
+            await asyncio.sleep(10)
+        assert_type(block.elapsed, float | None)
+        with self.assertRaisesGroup(ValueError) as group:
+            pass
+        assert_type(group.exception, BaseException | None)
+        recorder = asynctestkit.EventRecorder()
+        assert_type(await recorder.wait_for("x"), asynctestkit.RecordedEvent)
+        matcher = asynctestkit.GroupMatch(ValueError, flatten_subgroups=True)
+        assert_type(matcher.matches(ValueError()), bool)
+        assert_type(matcher.fail_reason, str | None)
+
+
 class LegacyCase(AsyncAssertionsMixin, unittest.IsolatedAsyncioTestCase):
     async def test_mixin_methods_are_visible(self) -> None:
         await self.assertDoesNotCompleteWithin(1, asyncio.Event().wait())
