@@ -32,6 +32,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "suites.json"
@@ -54,15 +55,15 @@ _CLOCK_HINT = re.compile(r"HangError|DeadlockError|LivelockError|virtual t=|Time
 class Run:
     """One run (baseline or swapped) of one library: per-test results and the summary line."""
 
-    tests: dict[str, dict[str, object]] = field(default_factory=dict)
-    summary: dict[str, object] | None = None
+    tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
     crash: str | None = None
     wall: float | None = None
 
 
-def load_config() -> list[dict[str, object]]:
+def load_config() -> list[dict[str, Any]]:
     data = json.loads(CONFIG.read_text(encoding="utf-8"))
-    libraries: list[dict[str, object]] = data["libraries"]
+    libraries: list[dict[str, Any]] = data["libraries"]
     return libraries
 
 
@@ -222,7 +223,8 @@ def compare(workdir: Path) -> int:
         print(f"Better with the swap ({len(improved)}):")
         for line in improved:
             print(f"  {line}")
-    stale = sorted((set(leaks) | set(classified)) - seen)
+    ran = {row[0] for row in rows}
+    stale = sorted(key for key in (set(leaks) | set(classified)) - seen if key[0] in ran)
     if stale:
         print(f"Listed but not regressing now ({len(stale)}; remove the line once the fix has landed):")
         for library_name, test in stale:
@@ -242,7 +244,7 @@ def _print_table(rows: list[list[str]]) -> None:
               "speed-up"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def main(argv: list[str]) -> int:

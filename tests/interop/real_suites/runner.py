@@ -22,10 +22,6 @@ Standard library only; this file is not a test module (the core suite never coll
 
 from __future__ import annotations
 
-# The real clocks, bound before asynctestkit is imported: whatever it does to the ``time`` module's functions
-# while a test phase runs on the virtual clock, the durations measured here are wall time.
-from time import perf_counter as _wall
-
 import argparse
 import json
 import os
@@ -33,6 +29,10 @@ import sys
 import traceback
 import types
 import unittest
+
+# The real clock, bound before asynctestkit is imported (it is imported in _swap_base): whatever asynctestkit
+# does to the ``time`` module's functions while a test phase runs on the virtual clock, durations here are wall time.
+from time import perf_counter as _wall
 from typing import IO, Any
 
 _DETAIL_LIMIT = 4000  # characters of traceback kept per failure: one screen and a bit
@@ -114,14 +114,14 @@ class _RecordingResult(unittest.TestResult):
         super().addFailure(test, err)
         self._set(test, "fail", self._text(test, err))
 
-    def addError(self, test: unittest.TestCase, err: Any) -> None:
+    def addError(self, test: Any, err: Any) -> None:
         super().addError(test, err)
         # Errors outside any test (setUpClass, a module that fails to import) arrive with a holder object.
         if not isinstance(test, unittest.TestCase):
-            holder = types.SimpleNamespace(id=lambda: str(test))
+            holder: Any = types.SimpleNamespace(id=lambda: str(test))
             self._started.setdefault(str(test), _wall())
-            self._set(holder, "error", self._text(test, err))  # type: ignore[arg-type]
-            self.stopTest(holder)  # type: ignore[arg-type]
+            self._set(holder, "error", self._text(test, err))
+            self.stopTest(holder)
             return
         self._set(test, "error", self._text(test, err))
 
@@ -163,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.modules:
             try:
                 suite.addTests(loader.loadTestsFromName(name))
-            except Exception:  # noqa: BLE001 - an import error is a result to record, not a crash
-                holder = types.SimpleNamespace(id=lambda name=name: f"{name} (import)")
+            except Exception:  # an import error is a result to record, not a crash
+                holder: Any = types.SimpleNamespace(id=lambda name=name: f"{name} (import)")
                 result._started[holder.id()] = _wall()
-                result._set(holder, "error", traceback.format_exc())  # type: ignore[arg-type]
-                result.stopTest(holder)  # type: ignore[arg-type]
+                result._set(holder, "error", traceback.format_exc())
+                result.stopTest(holder)
         try:
             suite.run(result)
-        except BaseException:  # noqa: BLE001 - a crash of the run itself is recorded, then re-raised
+        except BaseException:  # a crash of the run itself is recorded, then re-raised
             sink.write(json.dumps({"crash": traceback.format_exc()}) + "\n")
             raise
         summary = {"mode": args.mode, "seconds": round(_wall() - started, 3), "counts": result.counts,
