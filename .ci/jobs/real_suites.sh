@@ -42,9 +42,11 @@ make_venv() {
   echo "  creating $dir"
   rm -rf "$dir"
   base_python -m venv "$dir" >"$log" 2>&1 || { cat "$log"; fail "python $PYTHON_VERSION -m venv $dir"; }
-  # shellcheck disable=SC2086
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check $reqs >>"$log" 2>&1 \
-    || { tail -n 30 "$log"; fail "pip install $reqs"; }
+  if [ "$reqs" != "-" ]; then
+    # shellcheck disable=SC2086
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check $reqs >>"$log" 2>&1 \
+      || { tail -n 30 "$log"; fail "pip install $reqs"; }
+  fi
   echo "$want" >"$stamp"
 }
 
@@ -70,12 +72,14 @@ fi
 
 selected=" $* "
 listing=$(base_python "$here/realsuites.py" list) || fail "reading $here/suites.json"
-while IFS=$'\t' read -r name pin reqs modules timeout; do
+while IFS=$'\t' read -r name pin reqs modules timeout flags; do
   if [ -n "${*:-}" ] && [[ "$selected" != *" $name "* ]]; then continue; fi
-  echo "== $name ($pin)"
+  echo "== $name ($([ "$pin" = - ] && echo "Python $PYTHON_VERSION's own" || echo "$pin"))"
   venv="/tmp/atk-venv-real-$name-$PYTHON_VERSION"
   make_venv "$venv" "$reqs"
-  archive=$(get_sdist "$pin") || exit 1
+  archive=""
+  if [ "$pin" != - ]; then archive=$(get_sdist "$pin") || exit 1; fi
+  [ "$flags" = - ] && flags=""
   out="$work/$name"; mkdir -p "$out"
   if [ -n "$wheel" ]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel" \
@@ -87,13 +91,17 @@ while IFS=$'\t' read -r name pin reqs modules timeout; do
   fi
   for mode in baseline swapped; do
     src="$out/src-$mode"; mkdir -p "$src"
-    tar -xzf "$archive" -C "$src" || fail "unpacking $archive"
-    srcroot=$(find "$src" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+    if [ -n "$archive" ]; then
+      tar -xzf "$archive" -C "$src" || fail "unpacking $archive"
+      srcroot=$(find "$src" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+    else
+      srcroot=$src  # tests that come with the interpreter: run from an empty folder
+    fi
     pypath=""; [ "$mode" = swapped ] && pypath=$atk_path
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086
     (cd "$srcroot" && PIP_NO_INDEX=1 PYTHONPATH=$pypath timeout -k 10 "$timeout" \
-        "$venv/bin/python" "$root/$here/runner.py" --mode "$mode" --out "$out/$mode.jsonl" $modules) \
+        "$venv/bin/python" "$root/$here/runner.py" --mode "$mode" --out "$out/$mode.jsonl" $flags $modules) \
         >"$out/$mode.log" 2>&1
     rc=$?
     t1=$(date +%s.%N)

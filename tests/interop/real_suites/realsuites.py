@@ -166,7 +166,9 @@ def compare(workdir: Path) -> int:
         if swap.summary is not None and not swap.summary.get("on_swapped_base"):
             problems.append(f"{name}: no test ran on asynctestkit.AsyncTestCase: the swap did not reach the suite")
         speed = (f"{base.wall / swap.wall:.1f}x" if base.wall and swap.wall else "-")
-        rows.append([name, str(library["sdist"]).split("==")[-1], str(len(ids)), f"{b_pass}/{b_fail}/{b_skip}",
+        version = (str(library["sdist"]).split("==")[-1] if library["sdist"]
+                   else f"py{(base.summary or {}).get('python', '?')}")
+        rows.append([name, version, str(len(ids)), f"{b_pass}/{b_fail}/{b_skip}",
                      f"{s_pass}/{s_fail}/{s_skip}", f"{base.wall:.1f}" if base.wall else "-",
                      f"{swap.wall:.1f}" if swap.wall else "-", speed])
 
@@ -250,8 +252,11 @@ def _print_table(rows: list[list[str]]) -> None:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["list"]:
         for library in load_config():
-            print("\t".join([str(library["name"]), str(library["sdist"]), " ".join(library["requirements"]),
-                             " ".join(library["modules"]), str(library["timeout"])]))
+            # "-" stands for an empty field: the shell splits on tabs, and `read` merges empty ones.
+            flags = "--optional-modules" if library.get("optional_modules") else "-"
+            print("\t".join([str(library["name"]), library["sdist"] or "-",
+                             " ".join(library["requirements"]) or "-", " ".join(library["modules"]),
+                             str(library["timeout"]), flags]))
         return 0
     if len(argv) == 2 and argv[0] == "compare":
         return compare(Path(argv[1]))

@@ -144,12 +144,24 @@ class _RecordingResult(unittest.TestResult):
             self._set(test, kind, f"{subtest.id()}\n{self._text(subtest, err)}")
 
 
+def _module_exists(name: str) -> bool:
+    """True when *name* can be found (its parent packages are imported to look, the module itself is not)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("baseline", "swapped"), required=True)
     parser.add_argument("--out", required=True, help="results file (JSON lines)")
     parser.add_argument("--real-clock", action="store_true",
                         help="swapped mode with virtual_clock = False (diagnostic: leaks without the clock)")
+    parser.add_argument("--optional-modules", action="store_true",
+                        help="skip (with a note) modules this interpreter does not have, e.g. CPython's own tests")
     parser.add_argument("modules", nargs="+", help="dotted names of the test modules to run")
     args = parser.parse_args(argv)
 
@@ -161,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         loader = unittest.TestLoader()
         suite = unittest.TestSuite()
         for name in args.modules:
+            if args.optional_modules and not _module_exists(name):
+                print(f"note: {name} does not exist on Python {sys.version.split()[0]}: not run", file=sys.stderr)
+                continue
             try:
                 suite.addTests(loader.loadTestsFromName(name))
             except Exception:  # an import error is a result to record, not a crash
