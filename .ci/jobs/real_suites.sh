@@ -81,6 +81,8 @@ while IFS=$'\t' read -r name pin reqs modules timeout flags; do
   if [ "$pin" != - ]; then archive=$(get_sdist "$pin") || exit 1; fi
   [ "$flags" = - ] && flags=""
   out="$work/$name"; mkdir -p "$out"
+  "$venv/bin/python" -m pip freeze --disable-pip-version-check >"$out/freeze.txt" 2>&1
+  echo "  installed: $(grep -v '^asynctestkit' "$out/freeze.txt" | tr '\n' ' ')"
   if [ -n "$wheel" ]; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel" \
       >"$out/wheel.log" 2>&1 || { cat "$out/wheel.log"; fail "installing $wheel into $venv"; }
