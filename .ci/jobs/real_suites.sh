@@ -30,7 +30,7 @@ else
 fi
 sdists=/tmp/atk-real-suites-sdists
 mkdir -p "$sdists"
-fail() { echo "real_suites: FAILED: $*"; exit 1; }
+fail() { echo "real_suites: FAILED: $*" >&2; exit 1; }
 
 # make_venv DIR REQS: (re)create DIR unless it already holds exactly REQS for this interpreter.
 make_venv() {
@@ -57,7 +57,7 @@ get_sdist() {
   if [ -z "$file" ]; then
     rm -rf "$dir"; mkdir -p "$dir"
     base_python -m pip download -q --disable-pip-version-check --no-binary :all: --no-deps "$pin" -d "$dir" \
-      >"$work/download.log" 2>&1 || { cat "$work/download.log"; fail "pip download $pin"; }
+      >"$work/download.log" 2>&1 || { cat "$work/download.log" >&2; fail "pip download $pin"; }
     file=$(ls "$dir"/*.tar.gz 2>/dev/null | head -n 1)
     [ -n "$file" ] || fail "no sdist (.tar.gz) for $pin"
   fi
