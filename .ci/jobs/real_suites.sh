@@ -70,6 +70,11 @@ if [ -n "${ATK_REAL_SUITES_WHEEL:-}" ]; then
   [ -f "$wheel" ] || fail "ATK_REAL_SUITES_WHEEL=$ATK_REAL_SUITES_WHEEL is not a file"
 fi
 
+# The comparer must still be able to fail: check it first (a second, stdlib only).
+base_python -m unittest "$here/check_compare.py" >"$work/check_compare.log" 2>&1 \
+  || { cat "$work/check_compare.log"; fail "the comparer's self-check ($here/check_compare.py)"; }
+echo "comparer self-check: $(grep -E '^Ran ' "$work/check_compare.log")"
+
 selected=" $* "
 listing=$(base_python "$here/realsuites.py" list) || fail "reading $here/suites.json"
 while IFS=$'\t' read -r name pin reqs modules timeout flags; do

@@ -61,8 +61,8 @@ class Run:
     wall: float | None = None
 
 
-def load_config() -> list[dict[str, Any]]:
-    data = json.loads(CONFIG.read_text(encoding="utf-8"))
+def load_config(path: Path = CONFIG) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
     libraries: list[dict[str, Any]] = data["libraries"]
     return libraries
 
@@ -134,12 +134,14 @@ class Regression:
     evidence: str
 
 
-def compare(workdir: Path) -> int:
-    leaks = _read_listing(KNOWN_LEAKS, 3)
-    classified = _read_listing(CLASSIFIED, 4)
+def compare(workdir: Path, *, config: Path = CONFIG, known_leaks: Path = KNOWN_LEAKS,
+            classified_file: Path = CLASSIFIED) -> int:
+    """Print the report for the runs under *workdir*; 1 when the job must fail (see the module docstring)."""
+    leaks = _read_listing(known_leaks, 3)
+    classified = _read_listing(classified_file, 4)
     for key, (klass, _reason) in classified.items():
         if klass not in LISTABLE_CLASSES:
-            raise SystemExit(f"{CLASSIFIED.name}: {key[0]} {key[1]}: class {klass!r}, allowed: "
+            raise SystemExit(f"{classified_file.name}: {key[0]} {key[1]}: class {klass!r}, allowed: "
                              f"{', '.join(sorted(LISTABLE_CLASSES))}")
     problems: list[str] = []
     regressions: list[Regression] = []
@@ -147,7 +149,7 @@ def compare(workdir: Path) -> int:
     rows: list[list[str]] = []
     seen: set[tuple[str, str]] = set()
 
-    for library in load_config():
+    for library in load_config(config):
         name = str(library["name"])
         if not (workdir / name).is_dir():
             continue  # not selected for this run
