@@ -188,11 +188,7 @@ class Watcher(LoopRegistries):
         elif session is not None:
             self._event(("obj", id(session)), self._resource_leak(session, message, dropped=True))
         else:
-            details = [f"{'exception':<12} {error!r}"] if error is not None else []
-            details += describe.created_lines(describe.traceback_sites(context.get("handle")),
-                                              label="scheduled at")
-            self._event(("err", len(self._events)), Leak("errors", f"loop exception handler: {message}", details,
-                                                         (type(error).__name__ if error else message,)))
+            self._event(("err", len(self._events)), describe.loop_error_leak(context))
 
     def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
         """A leak warning routed to this tracker by the hub (see ``_leakhub``).
@@ -230,13 +226,17 @@ class Watcher(LoopRegistries):
         elif entry is not None or resource_type_of(source) is not None:
             leak = self._resource_leak(source, first, dropped=True, entry=entry)
         else:
+            # Not an error of the loop: a warning with no object this test is known to own (the garbage
+            # collector may have found it long after its test), so a note only, whatever the policy says.
             self._event(("err", len(self._events)), Leak("errors", f"{category.__name__}: {first}", [],
-                                                         (category.__name__,)))
+                                                         (category.__name__,), note_only=True))
             return
         self._event(("obj", id(target)), leak)
 
     def on_error(self, summary: str, details: list[str]) -> None:
-        self._event(("err", len(self._events)), Leak("errors", summary, details, ("unraisable",)))
+        """An exception raised in a finalizer (``sys.unraisablehook``): a note, never a failure, because the
+        finalizer may run long after the test that dropped the object (the default hook still prints it)."""
+        self._event(("err", len(self._events)), Leak("errors", summary, details, ("unraisable",), note_only=True))
 
     def _resource_leak(self, obj: Any, signal: str = "", *, dropped: bool = False, where: str = "",
                        entry: _Entry | None = None) -> Leak:

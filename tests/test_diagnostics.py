@@ -192,7 +192,7 @@ class TaskDescriptionTests(AsyncTestCase):
         await asyncio.sleep(0)
         here = "test_describe_and_format_task"
         self.assertEqual(diagnostics.describe_task(task),
-                         "task 'w-1' (TaskDescriptionTests.test_describe_and_format_task.<locals>.worker())")
+                         "task 'w-1' (worker())")  # the enclosing function adds nothing
         self.assertEqual(diagnostics.format_task(task, "  ")[1:], [
             f"  created at   {_here(here, 'worker-created')}",
             f"  suspended at {_here('worker', 'worker-waits')}: await asyncio.Event().wait()  # worker-waits"
