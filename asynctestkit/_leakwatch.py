@@ -216,13 +216,15 @@ class Watcher(LoopRegistries):
         target = (entry.ref() if entry is not None else None) or source  # weakref cleared by the collector
         created = describe.created_lines(entry.sites, entry.via) if entry is not None else []
         if entry is not None and entry.kind == "transports":
-            how = "its StreamWriter was dropped unclosed" if "<StreamWriter" in first else "dropped unclosed"
-            leak = Leak("transports", f"{describe.describe_transport(target)} was {how}", created)
+            what = describe.describe_transport(target)
+            text = (f"{what} left open: its StreamWriter was garbage-collected without close()" if "<StreamWriter" in first
+                    else f"{what} was garbage-collected without close()")
+            leak = Leak("transports", text, created)
         elif entry is not None and entry.kind == "subprocesses":
-            leak = Leak("subprocesses", f"{describe.describe_process(target, entry.extra)} transport was "
-                                        f"dropped without being closed", created)
+            leak = Leak("subprocesses", f"the transport of {describe.describe_process(target, entry.extra)} was "
+                                        f"garbage-collected without close()", created)
         elif entry is not None and entry.kind == "servers":
-            leak = Leak("servers", "server dropped without being closed", created)
+            leak = Leak("servers", "server was garbage-collected without close()", created)
         elif entry is not None or resource_type_of(source) is not None:
             leak = self._resource_leak(source, first, dropped=True, entry=entry)
         else:

@@ -57,10 +57,10 @@ class FanOutTests(Support):
         lines = str(cm.exception).splitlines()
         self.assertRegex(lines[0], r"^gather\(\) raised ValueError\('boom'\) from child 1 as expected, but child 2 "
                                    r"was running, expected cancelled")
-        self.assertRegex(lines[1], r"^  child 0 ok\(\) \(task '.*'\): returned 1$")
-        self.assertRegex(lines[2], r"^  child 1 bad\(\) \(task '.*'\): raised ValueError\('boom'\) raised at "
+        self.assertRegex(lines[1], r"^  child 0 task '.*' \(ok\(\)\): returned 1$")
+        self.assertRegex(lines[2], r"^  child 1 task '.*' \(bad\(\)\): raised ValueError\('boom'\) raised at "
                                    r"tests/test_assert_fanout.py:\d+ in bad$")
-        self.assertRegex(lines[3], r"^  child 2 slow\(\) \(task '.*'\): running, suspended at "
+        self.assertRegex(lines[3], r"^  child 2 task '.*' \(slow\(\)\): running, suspended at "
                                    r"tests/test_assert_fanout.py:\d+ in slow: await asyncio.sleep\(seconds\)")
         self.assertNoOtherTasks()
 
