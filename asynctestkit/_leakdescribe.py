@@ -80,6 +80,9 @@ def coroutine_leak(coro: Any, qualname: str, where: str = "") -> Leak:
     qualname = short_name(qualname)
     site = diagnostics.creation_site(coro) if coro is not None else None
     details = created_lines((site, None) if site else None)
+    code = getattr(coro, "cr_code", None)
+    if site is None and code is not None:  # no origin tracking: at least which function it is
+        details.append(diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name)))
     if where:
         details.append(f"{'kept on':<12} {where}")
     return Leak("coroutines", f"coroutine {qualname!r} was never awaited", details, (qualname,))

@@ -178,7 +178,7 @@ class Watcher(LoopRegistries):
             leak = describe.exception_leak(future, error)
             dropped = describe.call_sites()[0]  # a future dies where its last reference goes
             if dropped is not None:
-                leak.details.append(f"{'dropped at':<12} {diagnostics.format_site(dropped)}")
+                leak.details.append(diagnostics.site_line("dropped at", dropped))
             self._event(("exc", id(future)), leak)
         elif isinstance(future, asyncio.Task) and message.startswith("Task was destroyed but it is pending"):
             leak = describe.task_leak(future)
@@ -204,10 +204,10 @@ class Watcher(LoopRegistries):
                 leak.note_only = True
                 leak.details.append("found by the garbage collector: it may come from an earlier test "
                                     "(set coroutine_origins = True on the test case to know)")
-            elif not leak.details:
+            elif not any(line.startswith("created at") for line in leak.details):
                 dropped = describe.call_sites()[0]  # no origin: where its last reference went
                 if dropped is not None:
-                    leak.details.append(f"{'dropped at':<12} {diagnostics.format_site(dropped)}")
+                    leak.details.insert(0, diagnostics.site_line("dropped at", dropped))
             self._event(("obj", id(source)) if source is not None else ("coro", first), leak)
             return
         entry = self._entry_of(source) if source is not None else None

@@ -253,7 +253,7 @@ class HangReportFormatTests(AsyncTestCase):
         text = hangs.format_report(loop, "HEADLINE", phase_task=phase_task, phase_label="test 'x'", start=0.0)
         lines = text.splitlines()
         self.assertEqual(lines[0], "HEADLINE")
-        self.assertEqual(lines[1], "  1. test 'x' (task 'the-phase')")
+        self.assertEqual(lines[1], "  1. test 'x': task 'the-phase' (phase())")
         self.assertEqual(lines[2], f"       suspended at {_here('phase', 'phase-waits')}: await asyncio.Event().wait()"
                                    "  # phase-waits  (awaiting Event.wait())")
         self.assertRegex(lines[3], r"^  2\. task '(idle-\d|Task-\d+)'")
@@ -277,9 +277,8 @@ class HangReportFormatTests(AsyncTestCase):
 
         handle = loop.call_later(10, poll)
         text = hangs.format_report(loop, "H", phase_task=None, phase_label="x", start=0.0, timers=True)
-        self.assertIn("  timer at t=10.000s calls HangReportFormatTests.test_timers_are_described_by_the_task_"
-                      "they_wake_or_the_function_they_call.<locals>.poll()", text)
-        self.assertIn(f"  timer at t=30.000s wakes task 'napper' at {_here('nap', 'nap-line')}: "
+        self.assertIn("  timer at t=10.000s calls poll()\n", text)  # the enclosing function adds nothing
+        self.assertIn(f"  timer at t=30.000s wakes task 'napper' (nap()) at {_here('nap', 'nap-line')}: "
                       "await asyncio.sleep(30)  # nap-line", text)
         self.assertIn("hint: if the test really simulates more time, raise clock_horizon", text)
         handle.cancel()
