@@ -17,14 +17,12 @@ import inspect
 import math
 import reprlib
 import sys
-import types
 import unittest
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from . import diagnostics
-from .diagnostics import Site
 from .loop import VirtualClockLoop
 
 __unittest = True  # hide these frames in unittest tracebacks

@@ -7,15 +7,11 @@ the creation sites come from the tracker's registries or from :mod:`~asynctestki
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import shlex
 import socket
-import sys
 import threading
-import types
 from collections.abc import Mapping, Sequence
-from contextvars import Context
 from typing import Any
 
 from . import _compat, diagnostics
@@ -65,7 +61,7 @@ def exception_leak(fut: asyncio.Future[Any], error: BaseException | None) -> Lea
     raised (the innermost user frame of its traceback) and where the task was created.
     """
     what = describe_future(fut)
-    details = [f"{'exception':<12} {error!r}"] if error is not None else []
+    details = [diagnostics.detail_line("exception", repr(error))] if error is not None else []
     raised = diagnostics.raised_at(error) if error is not None else None
     if raised is not None:
         details.append(diagnostics.site_line("raised at", raised, with_source=True))
@@ -84,7 +80,7 @@ def coroutine_leak(coro: Any, qualname: str, where: str = "") -> Leak:
     if site is None and code is not None:  # no origin tracking: at least which function it is
         details.append(diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name)))
     if where:
-        details.append(f"{'kept on':<12} {where}")
+        details.append(diagnostics.detail_line("kept on", where))
     return Leak("coroutines", f"coroutine {qualname!r} was never awaited", details, (qualname,))
 
 
@@ -185,7 +181,7 @@ def thread_leak(thread: threading.Thread, started: Site | None) -> Leak:
     details = []
     if target is not None:
         where = definition_site(target)
-        details.append(f"{'target':<{diagnostics.LABEL_WIDTH}} {callable_name(target)}()"
+        details.append(diagnostics.detail_line("target", f"{callable_name(target)}()")
                        + (f" defined at {diagnostics.format_site(where)}" if where else ""))
     if started is not None:
         details.append(diagnostics.site_line("started at", started))
@@ -209,7 +205,7 @@ def timer_leak(handle: asyncio.TimerHandle, callback: Any, sites: Sites | None, 
     details = created_lines(sites or traceback_sites(handle), label="scheduled at")
     where = definition_site(callback)
     if where is not None:
-        details.append(f"{'callback':<{diagnostics.LABEL_WIDTH}} {name}() defined at {diagnostics.format_site(where)}")
+        details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
     return Leak("timers", f"timer {name}() due in {handle.when() - now:.1f}s was never cancelled", details,
                 (name,))
 
@@ -253,16 +249,16 @@ def loop_error_leak(context: Mapping[str, Any]) -> Leak:
     if callback is not None:
         where = definition_site(callback)
         if where is not None:
-            details.append(f"{'callback':<{diagnostics.LABEL_WIDTH}} {name}() defined at {diagnostics.format_site(where)}")
+            details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
         scheduled = traceback_sites(handle)
         if scheduled is not None:
             details += created_lines(scheduled, label="scheduled at")
         else:
-            details.append(f"{'scheduled at':<{diagnostics.LABEL_WIDTH}} unknown (asyncio's debug mode records it: "
-                           f"asyncio_debug = True on the test case)")
+            details.append(diagnostics.detail_line("scheduled at", "unknown (asyncio's debug mode records it: "
+                                                                   "asyncio_debug = True on the test case)"))
     transport = context.get("transport")
     if transport is not None:
-        details.append(f"{'transport':<{diagnostics.LABEL_WIDTH}} {describe_transport(transport)}")
+        details.append(diagnostics.detail_line("transport", describe_transport(transport)))
     names = tuple(n for n in (what, name, message) if n)
     return Leak("errors", summary, details, names)
 

@@ -213,7 +213,8 @@ def _summary(leaks: list[Leak]) -> str:
         text = "leaked " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
     if errors:
         info = KINDS["errors"]
-        text += (", and " if len(parts) > 1 else " and " if parts else "") + f"had {errors} {info.singular if errors == 1 else info.plural}"
+        joint = ", and " if len(parts) > 1 else " and " if parts else ""
+        text += f"{joint}had {errors} {info.singular if errors == 1 else info.plural}"
     return text or "leaked nothing"
 
 

@@ -217,8 +217,8 @@ class Watcher(LoopRegistries):
         created = describe.created_lines(entry.sites, entry.via) if entry is not None else []
         if entry is not None and entry.kind == "transports":
             what = describe.describe_transport(target)
-            text = (f"{what} left open: its StreamWriter was garbage-collected without close()" if "<StreamWriter" in first
-                    else f"{what} was garbage-collected without close()")
+            text = (f"{what} left open: its StreamWriter was garbage-collected without close()"
+                    if "<StreamWriter" in first else f"{what} was garbage-collected without close()")
             leak = Leak("transports", text, created)
         elif entry is not None and entry.kind == "subprocesses":
             leak = Leak("subprocesses", f"the transport of {describe.describe_process(target, entry.extra)} was "
@@ -252,7 +252,7 @@ class Watcher(LoopRegistries):
         sites = entry.sites if entry is not None else describe.traceback_sites(obj)
         details = describe.created_lines(sites, entry.via if entry is not None else "")
         if where:
-            details.append(f"{'kept on':<12} {where}")
+            details.append(diagnostics.detail_line("kept on", where))
         if dropped and rtype is not None and rtype.parts is not None:
             try:  # an owned connector finalized right after its session is part of the same leak
                 self._covered.update(id(part) for part in rtype.parts(obj))

@@ -13,6 +13,18 @@ failure messages) all describe asyncio objects the same way, through the helpers
   line a user recognises (``await asyncio.sleep(30)``), and :func:`awaiting` names what that frame waits for;
 - :func:`describe_task` and :func:`format_task` turn those facts into the report lines shown in failures.
 
+This is the one vocabulary of every report (hangs, leaks, assertion failures); use it rather than a local
+format:
+
+- a task is ``task 'fetch-3' (fetch())`` (:func:`describe_task`); a callback or job ``Poller.poll``
+  (:func:`callable_name`), always without the enclosing function's ``<locals>``;
+- a place is one line, label padded to one column: ``created at   tests/test_x.py:12 in test_x``,
+  ``suspended at app.py:88 in fetch: await asyncio.sleep(30)  (awaiting sleep())``, ``raised at ...``,
+  ``scheduled at ...`` (:func:`site_line`; :func:`detail_line` for a label with other text);
+- the user's frame is found by one walker (:func:`caller_site`, :func:`call_sites` for a live stack,
+  :func:`raised_at` for a traceback, :func:`stack_site` for a recorded stack): the innermost frame outside
+  asyncio, unittest and asynctestkit, with paths relative to the current directory (:func:`relpath`).
+
 Nothing here knows unittest, the clock or the leak checker.
 """
 
@@ -37,13 +49,14 @@ __all__ = [
     "TaskSites",
     "await_chain",
     "awaiting",
-    "callable_name",
     "call_sites",
+    "callable_name",
     "caller_site",
     "coroutine_suspended_at",
     "creation_site",
     "definition_site",
     "describe_task",
+    "detail_line",
     "format_site",
     "format_task",
     "format_tasks",
@@ -121,6 +134,11 @@ def site_line(label: str, site: Site | None, *, with_source: bool = False, suffi
     ``scheduled at``, ``started at``...), so the paths line up under each other.
     """
     return f"{label:<{LABEL_WIDTH}} {format_site(site, with_source=with_source)}{suffix}"
+
+
+def detail_line(label: str, text: str) -> str:
+    """One report line that is not a place (``exception    KeyError('x')``), in the same label column."""
+    return f"{label:<{LABEL_WIDTH}} {text}"
 
 
 def frame_site(frame: types.FrameType) -> Site:

@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import _compat
+from . import _compat, diagnostics
 from . import _leakdescribe as describe
 from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
 from ._leakhub import HUB
@@ -210,7 +210,7 @@ class LeakTracker(Janitor, Watcher):
                             and value.get_loop() is self.loop \
                             and found.add(("exc", id(value)), describe.exception_leak(value, value.exception())):
                         found.futures.append(value)
-                        found.leaks[-1].details.append(f"{'kept on':<12} {path}")
+                        found.leaks[-1].details.append(diagnostics.detail_line("kept on", path))
                 else:
                     known = candidates.get(id(value))
                     rtype = known[1] if known is not None else resource_type_of(value)
