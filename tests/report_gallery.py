@@ -59,6 +59,17 @@ class Hangs(AsyncTestCase):
     async def test_blocks_the_loop_with_synchronous_code(self) -> None:
         time.sleep(2)  # a blocking call in a coroutine
 
+    async def test_spins_without_waiting_for_anything(self) -> None:
+        while True:
+            await asyncio.sleep(0)
+
+
+class FrozenHang(AsyncTestCase):
+    clock_auto_advance = False
+
+    async def test_sleeps_while_time_is_frozen(self) -> None:
+        await asyncio.sleep(5)  # nobody calls self.clock.advance()
+
 
 async def poll_forever() -> None:
     while True:
@@ -74,10 +85,22 @@ def on_tick() -> None:
     raise RuntimeError("tick handler broke")
 
 
+async def refuse_to_stop() -> None:
+    while True:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            pass  # swallows every cancellation
+
+
 class Leaks(AsyncTestCase):
     async def test_pending_task(self) -> None:
         asyncio.create_task(poll_forever(), name="poller")
         await asyncio.sleep(25)
+
+    async def test_task_ignores_cancellation(self) -> None:
+        asyncio.create_task(refuse_to_stop(), name="stubborn")
+        await asyncio.sleep(0)
 
     async def test_exception_never_retrieved(self) -> None:
         self.lookup = asyncio.create_task(fetch_user(7), name="lookup-7")
@@ -230,8 +253,18 @@ EXAMPLES: tuple[Example, ...] = (
             "The real-time watchdog (`clock_watchdog`, 60 s by default) raises inside the blocking code, so "
             "the traceback ends at the exact line.",
             Hangs, "test_blocks_the_loop_with_synchronous_code"),
+    Example("watchdog-spin", "LivelockError: the test keeps the loop busy without waiting",
+            "The loop keeps running ready callbacks, so virtual time never moves and the test never ends: the "
+            "watchdog's check at each loop iteration reports it.",
+            Hangs, "test_spins_without_waiting_for_anything"),
+    Example("frozen", "DeadlockError: time is frozen", "With `clock_auto_advance = False` only "
+            "`self.clock.advance()` moves time; a test that waits for a timer without advancing fails at once.",
+            FrozenHang, "test_sleeps_while_time_is_frozen"),
     Example("leak-tasks", "LeakError: a pending task", "A task still pending after every cleanup.",
             Leaks, "test_pending_task"),
+    Example("leak-tasks-ignoring-cancel", "LeakError: a task that ignores cancellation",
+            "The clean-up cancels leftover tasks; one that swallows the cancellation has its coroutine closed "
+            "so the loop's shutdown cannot hang on it.", Leaks, "test_task_ignores_cancellation"),
     Example("leak-exceptions", "LeakError: an exception never retrieved",
             "A task failed and nobody awaited it: where it was raised and where the task was created.",
             Leaks, "test_exception_never_retrieved"),

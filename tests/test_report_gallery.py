@@ -29,8 +29,16 @@ REQUIRED: dict[str, list[str]] = {
                  r"suspended at " + SITE + r": await requests\.get\(\)  \(awaiting Queue\.get\(\)\)"],
     "livelock": [r"^asynctestkit\.LivelockError: .* horizon of 600 s.*\(virtual t=600\.000s",
                  r"timer at t=601\.000s wakes task 'heartbeat' \(heartbeat\(\)\) at " + SITE],
-    "watchdog": [r"^asynctestkit\.LivelockError: .*real-time watchdog of 0\.3 s: synchronous code blocked the "
-                 r"event loop at " + SITE + r": time\.sleep\(2\)"],
+    "watchdog": [r"^asynctestkit\.LivelockError: test 'test_blocks_the_loop_with_synchronous_code' ran longer "
+                 r"than the real-time watchdog of 0\.3 s: synchronous code blocked the event loop \(virtual "
+                 r"t=0\.000s\)\n  blocked at   " + SITE + r": time\.sleep\(2\)"],
+    "watchdog-spin": [r"^asynctestkit\.LivelockError: test 'test_spins_without_waiting_for_anything' ran longer "
+                      r"than the real-time watchdog of 0\.3 s \(virtual t=0\.000s",
+                      r"suspended at " + SITE + r": await asyncio\.sleep\(0\)"],
+    "frozen": [r"^asynctestkit\.DeadlockError: test 'test_sleeps_while_time_is_frozen' can never finish: time is "
+               r"frozen .*call `await self\.clock\.advance\(\.\.\.\)`", r"suspended at " + SITE],
+    "leak-tasks-ignoring-cancel": [r"task 'stubborn' \(refuse_to_stop\(\)\) ignored cancellation\n       created at   "
+                                   + SITE, r"cancelled    still running 1 virtual s after cancel\(\)"],
     "leak-tasks": [r"^asynctestkit\.leaks\.LeakError: test_pending_task leaked 1 pending task \(.*virtual "
                    r"t=25\.000s", r"1\. task 'poller' \(poll_forever\(\)\) still pending\n       created at   " + SITE,
                    r"suspended at " + SITE + r": await asyncio\.sleep\(10\)"],
