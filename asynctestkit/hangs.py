@@ -4,7 +4,7 @@ The virtual clock (``clock.py``) decides *that* a phase is stuck; this module sa
 shape every asynctestkit failure has: the most useful fact first, then where, then the details::
 
     test 'test_fetch' can never finish: no timer, I/O, subprocess or thread can wake what it awaits (...)
-      1. test 'test_fetch': task 'Task-2' (TestClient.test_fetch())
+      1. test 'test_fetch' (task 'Task-2')
            suspended at tests/test_client.py:42 in test_fetch: await done.wait()  (awaiting Event.wait())
       2. task 'worker' (Client.work())
            created at   tests/test_client.py:40 in test_fetch
@@ -83,7 +83,8 @@ def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task:
     pending.sort(key=lambda t: t is not phase_task)
     for number, task in enumerate(pending[:_MAX_TASKS], 1):
         if task is phase_task:
-            lines.append(f"  {number}. {phase_label}: {diagnostics.describe_task(task)}")
+            # The phase's own task is named by the phase: its coroutine is unittest's wrapper (3.10: the runner).
+            lines.append(f"  {number}. {phase_label} (task {task.get_name()!r})")
             lines.append("       " + (diagnostics.suspended_line(task) or diagnostics.site_line("suspended at", None)))
         else:
             block = diagnostics.format_task(task, "       ")

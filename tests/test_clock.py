@@ -451,7 +451,7 @@ class HangReportTests(unittest.TestCase):
         self.assertRegex(message, r"^asynctestkit\.DeadlockError: test 'test_waits_forever' can never finish: "
                                   r"no timer, I/O, subprocess or thread can wake what it awaits "
                                   r"\(virtual t=0\.000s, real 0\.\d{3}s\)")
-        self.assertRegex(message, r"1\. test 'test_waits_forever': task '[^']+' \(Inner\.test_waits_forever\(\)\)\n\s+suspended at "
+        self.assertRegex(message, r"1\. test 'test_waits_forever' \(task '[^']+'\)\n\s+suspended at "
                          + _src("test_waits_forever", "await asyncio.Event().wait()")
                          + r"  \(awaiting Event\.wait\(\)\)")
         self.assertLess(took[0], 0.5)  # the promise is 100 ms: a 20 ms settle plus the test machinery
@@ -472,7 +472,7 @@ class HangReportTests(unittest.TestCase):
         result = run_tests(Inner, "test_awaits_worker")
         message = error_message(failure_of(self, result, "test_awaits_worker"))
         self.assertIn("DeadlockError: test 'test_awaits_worker' can never finish", message)
-        self.assertRegex(message, r"1\. test 'test_awaits_worker': task '[^']+' \(Inner\.test_awaits_worker\(\)\)\n\s+suspended at "
+        self.assertRegex(message, r"1\. test 'test_awaits_worker' \(task '[^']+'\)\n\s+suspended at "
                          + _src("test_awaits_worker", "await task") + r"  \(awaiting task 'worker'\)")
         self.assertRegex(message, r"2\. task 'worker' \(worker\(\)\)\n"
                          r"\s+created at   \S*test_clock\.py:\d+ in test_awaits_worker\n"

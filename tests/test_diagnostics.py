@@ -253,7 +253,7 @@ class HangReportFormatTests(AsyncTestCase):
         text = hangs.format_report(loop, "HEADLINE", phase_task=phase_task, phase_label="test 'x'", start=0.0)
         lines = text.splitlines()
         self.assertEqual(lines[0], "HEADLINE")
-        self.assertEqual(lines[1], "  1. test 'x': task 'the-phase' (phase())")
+        self.assertEqual(lines[1], "  1. test 'x' (task 'the-phase')")
         self.assertEqual(lines[2], f"       suspended at {_here('phase', 'phase-waits')}: await asyncio.Event().wait()"
                                    "  # phase-waits  (awaiting Event.wait())")
         self.assertRegex(lines[3], r"^  2\. task '(idle-\d|Task-\d+)'")

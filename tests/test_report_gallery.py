@@ -133,8 +133,9 @@ class EveryReportTests(unittest.TestCase):
     def test_every_task_is_named_with_its_coroutine_and_every_site_line_has_one_format(self) -> None:
         for slug, text in REPORTS.items():
             with self.subTest(example=slug):
-                if slug not in NAME_ONLY:
-                    self.assertNotRegex(text, r"task '[^']*'(?! \(\w[\w.]*\(\)\))", "task 'name' (coroutine())")
+                if slug not in NAME_ONLY:  # a hang report names the phase's own task by the phase: test 'x' (task 'y')
+                    named = re.sub(r"(?m)^  1\. .*\(task '[^']+'\)$", "", text)
+                    self.assertNotRegex(named, r"task '[^']*'(?! \(\w[\w.]*\(\)\))", "task 'name' (coroutine())")
                 for line in text.splitlines():
                     label = re.match(r"^ +(created at|suspended at|raised at|scheduled at|submitted at|started "
                                      r"at|defined at) +(\S)", line)
