@@ -215,12 +215,12 @@ def timer_leak(handle: asyncio.TimerHandle, callback: Any, sites: Sites | None, 
 _PROTOCOL_CALL = re.compile(r"protocol\.(\w+)\(\) call failed")
 
 
-def loop_error_leak(context: Mapping[str, Any]) -> Leak:
+def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) -> Leak:
     """An exception the loop's exception handler received (a callback or a protocol method raised, ...).
 
     The summary names what raised and the exception; the details say where it was raised (the innermost
-    user frame of its traceback), what the callback is and where it was scheduled (recorded only in
-    asyncio's debug mode).  A context without an exception (a library's warning message) is a note only.
+    user frame of its traceback), what the callback is and where it was scheduled: *scheduled* when the
+    tracker recorded it (timers, in strict mode), else asyncio's debug-mode record, if any.  A context without an exception (a library's warning message) is a note only.
     """
     message = str(context.get("message") or "").strip() or "an error"
     error = context.get("exception")
@@ -250,7 +250,7 @@ def loop_error_leak(context: Mapping[str, Any]) -> Leak:
         where = definition_site(callback)
         if where is not None:
             details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
-        scheduled = traceback_sites(handle)
+        scheduled = scheduled or traceback_sites(handle)
         if scheduled is not None:
             details += created_lines(scheduled, label="scheduled at")
         else:

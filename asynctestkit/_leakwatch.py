@@ -188,7 +188,10 @@ class Watcher(LoopRegistries):
         elif session is not None:
             self._event(("obj", id(session)), self._resource_leak(session, message, dropped=True))
         else:
-            self._event(("err", len(self._events)), describe.loop_error_leak(context))
+            handle = context.get("handle")
+            record = self._timers.get(id(handle)) if handle is not None else None  # strict mode records timers
+            scheduled = record[1] if record is not None and record[0]() is handle else None
+            self._event(("err", len(self._events)), describe.loop_error_leak(context, scheduled))
 
     def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
         """A leak warning routed to this tracker by the hub (see ``_leakhub``).

@@ -86,6 +86,17 @@ class SwallowedErrorsFailTests(unittest.TestCase):
                 self.assertIn(f"scheduled at {at('schedule-soon')} in test_soon\n", text)
                 self.assertNotIn("unknown", text)
 
+    def test_in_strict_mode_a_timer_callback_says_where_it_was_scheduled_without_debug_mode(self) -> None:
+        class Inner(AsyncTestCase):
+            leak_checks = "strict"  # records where each call_later/call_at was made
+
+            async def test_timer(self) -> None:
+                asyncio.get_running_loop().call_later(1, broken_callback)  # <schedule-strict>
+                await asyncio.sleep(2)
+
+        text = run_case(Inner, "test_timer").failure
+        self.assertIn(f"scheduled at {at('schedule-strict')} in test_timer\n", text)
+
     def test_a_protocol_method_that_raises_fails_the_test_naming_the_protocol_method_and_transport(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
