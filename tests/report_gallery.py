@@ -124,11 +124,11 @@ class Leaks(AsyncTestCase):
         self.proc = await asyncio.create_subprocess_exec("sleep", "60")
 
     async def test_executor_job_still_running(self) -> None:
-        self.job = asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.3)
+        self.job = asyncio.get_running_loop().run_in_executor(None, time.sleep, 1.5)
         await asyncio.sleep(0)
 
     async def test_thread_still_running(self) -> None:
-        threading.Thread(target=time.sleep, args=(0.5,), name="uploader").start()
+        threading.Thread(target=time.sleep, args=(1.5,), name="uploader").start()
 
     async def test_resource_left_open(self) -> None:
         self.pool = self.trackResource(ConnectionPool())
@@ -164,7 +164,7 @@ class StrictLeaks(AsyncTestCase):
 
 class Notes(AsyncTestCase):
     async def test_daemon_thread_is_a_note(self) -> None:
-        threading.Thread(target=time.sleep, args=(0.5,), name="metrics", daemon=True).start()
+        threading.Thread(target=time.sleep, args=(1.5,), name="metrics", daemon=True).start()
 
     async def test_failure_with_a_leak_gets_a_note(self) -> None:
         asyncio.create_task(poll_forever(), name="poller")

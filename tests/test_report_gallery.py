@@ -85,6 +85,9 @@ REQUIRED: dict[str, list[str]] = {
 #: message (see the golden traceback tests); the message names a site only when one helps.
 LINE_IN_TRACEBACK = {"assert-takes", "assert-gather-results", "assert-event-order"}
 
+#: Reports without the virtual time: exception-group matching judges what was raised, not when.
+NO_TIME = {"assert-raises-group"}
+
 #: Reports whose task mentions are names only: the event recorder keeps the task's name, not the task.
 NAME_ONLY = {"assert-event-order"}
 
@@ -127,6 +130,8 @@ class EveryReportTests(unittest.TestCase):
                     self.assertIn(GALLERY + ":", text, "the user's file:line, relative to the current directory")
                 self.assertNotIn(ROOT + os.sep, text, "no absolute path of the checkout")
                 self.assertNotIn("Traceback", text)
+                if example.slug not in NO_TIME:
+                    self.assertRegex(text, r"virtual t=\d+\.\d{3}s", "when, in virtual time")
                 for required in REQUIRED[example.slug]:
                     self.assertRegex(text, re.compile(required, re.MULTILINE))
 
