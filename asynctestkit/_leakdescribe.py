@@ -220,7 +220,8 @@ def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) 
 
     The summary names what raised and the exception; the details say where it was raised (the innermost
     user frame of its traceback), what the callback is and where it was scheduled: *scheduled* when the
-    tracker recorded it (timers, in strict mode), else asyncio's debug-mode record, if any.  A context without an exception (a library's warning message) is a note only.
+    tracker recorded it (timers, in strict mode), else asyncio's debug-mode record, if any.  A context
+    without an exception (a library's warning message) is a note only.
     """
     message = str(context.get("message") or "").strip() or "an error"
     error = context.get("exception")
