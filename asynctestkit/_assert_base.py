@@ -17,14 +17,12 @@ import inspect
 import math
 import reprlib
 import sys
-import types
 import unittest
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from . import diagnostics
-from .diagnostics import Site
 from .loop import VirtualClockLoop
 
 __unittest = True  # hide these frames in unittest tracebacks
@@ -211,17 +209,7 @@ def default_tolerance(loop: asyncio.AbstractEventLoop, *times: float) -> float:
     return 1e-9 + 4 * math.ulp(scale)
 
 
-def raised_at(exc: BaseException) -> Site | None:
-    """The innermost frame outside asyncio/unittest/asynctestkit in *exc*'s traceback (where it was raised)."""
-    tb: types.TracebackType | None = exc.__traceback__
-    best: Site | None = None
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        site = (code.co_filename, tb.tb_lineno, code.co_name)
-        if best is None or not diagnostics.is_internal_file(site[0]):
-            best = site
-        tb = tb.tb_next
-    return best
+raised_at = diagnostics.raised_at  # one "raised at" rule for every report
 
 
 def exc_line(exc: BaseException) -> str:
@@ -234,11 +222,9 @@ def where_lines(task: asyncio.Future[Any], indent: str = "  ", *, created: bool 
     """``suspended at ...`` (when pending) and ``task ... created at ...`` lines for a report."""
     lines: list[str] = []
     if not task.done():
-        site = diagnostics.suspended_at(task)
-        if site is not None:
-            what = diagnostics.awaiting(task)
-            lines.append(f"{indent}suspended at {diagnostics.format_site(site, with_source=True)}"
-                         + (f"  (awaiting {what})" if what else ""))
+        line = diagnostics.suspended_line(task)
+        if line:
+            lines.append(indent + line)
     if created and isinstance(task, asyncio.Task):
         lines.append(f"{indent}{diagnostics.describe_task(task)} created at "
                      f"{diagnostics.format_site(diagnostics.creation_site(task))}")
@@ -247,28 +233,11 @@ def where_lines(task: asyncio.Future[Any], indent: str = "  ", *, created: bool 
 
 def coroutine_where(coro: object, indent: str = "  ") -> list[str]:
     """``suspended at ...`` for a suspended coroutine that is not a task's own (awaited inline by the test)."""
-    frames: list[types.FrameType] = []
-    obj: Any = coro
-    seen: set[int] = set()
-    while obj is not None and id(obj) not in seen:
-        seen.add(id(obj))
-        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
-        if frame is None:
-            break
-        frames.append(frame)
-        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-    user = [f for f in frames if not diagnostics.is_internal_file(f.f_code.co_filename)]
-    if not user:
+    site, what = diagnostics.coroutine_suspended_at(coro)
+    if site is None:
         return []
-    inner = user[-1]
-    site = (inner.f_code.co_filename, inner.f_lineno, inner.f_code.co_name)
-    what = ""
-    if isinstance(obj, asyncio.Task):
-        what = f"task {obj.get_name()!r}"
-    elif frames[-1] is not inner:
-        what = f"{getattr(frames[-1].f_code, 'co_qualname', frames[-1].f_code.co_name)}()"
-    return [f"{indent}suspended at {diagnostics.format_site(site, with_source=True)}"
-            + (f"  (awaiting {what})" if what else "")]
+    return [indent + diagnostics.site_line("suspended at", site, with_source=True,
+                                           suffix=f"  (awaiting {what})" if what else "")]
 
 
 def check_predicate(method: str, name: str, check: object) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import diagnostics
 from ._assert_base import (
     AssertionsBase,
     check_awaitable,
@@ -71,11 +72,7 @@ class FanOutOutcome:
 
 
 def _name(fut: asyncio.Future[Any]) -> str:
-    if isinstance(fut, asyncio.Task):
-        coro = fut.get_coro()
-        qualname = getattr(coro, "__qualname__", type(coro).__name__)
-        return f"{qualname.rpartition('<locals>.')[2]}() (task {fut.get_name()!r})"
-    return "future"
+    return diagnostics.describe_task(fut) if isinstance(fut, asyncio.Task) else "future"
 
 
 def snapshot(index: int, fut: asyncio.Future[Any]) -> ChildOutcome:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import _compat
+from . import _compat, diagnostics
 from ._leakreport import Leak
 from ._leakresources import ResourceType
 from .loop import VirtualClockLoop
@@ -139,8 +139,8 @@ class Janitor:
         for task, leak in found.tasks.items():
             if task in refused:
                 leak.summary = leak.summary.replace(" still pending", " ignored cancellation")
-                leak.details.append(f"{'cancelled':<12} still running {bound:g} {unit}s after cancel(); "
-                                    f"asynctestkit closed its coroutine")
+                leak.details.append(diagnostics.detail_line(
+                    "cancelled", f"still running {bound:g} {unit}s after cancel(); asynctestkit closed its coroutine"))
                 if not task.done():
                     _compat.forget_task(task)  # so the loop's shutdown does not wait for it forever
                 elif not task.cancelled():  # a closed coroutine ends its task with "cannot reuse already
@@ -148,7 +148,8 @@ class Janitor:
             elif task.done() and not task.cancelled():
                 error = task.exception()
                 if error is not None:
-                    leak.details.append(f"{'on cancel':<12} it raised {error!r} instead of stopping")
+                    leak.details.append(diagnostics.detail_line("on cancel",
+                                                                f"it raised {error!r} instead of stopping"))
 
     async def _reap(self, processes: list[Any]) -> None:
         for process in processes:

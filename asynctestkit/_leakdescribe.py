@@ -7,58 +7,19 @@ the creation sites come from the tracker's registries or from :mod:`~asynctestki
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import shlex
 import socket
-import sys
 import threading
-import types
-from collections.abc import Sequence
-from contextvars import Context
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _compat, diagnostics
 from ._leakreport import Leak
 from .diagnostics import Site
 
-Sites = tuple[Site | None, Site | None]
-"""``(innermost frame outside asyncio/unittest/asynctestkit, innermost frame outside installed libraries)``."""
-
-_LIBRARY_MARKERS = ("site-packages", "dist-packages")
-_EVENTS_FILE = asyncio.events.__file__
-
-
-def call_sites() -> Sites:
-    """Where the current call comes from: the innermost non-framework frame and, when that frame is inside
-    an installed library (aiohttp's ``TestClient`` creating a session, say), the innermost frame of the
-    application or test as well.  A short frame walk, no traceback objects.
-
-    The walk stops at the event loop's callback runner: a call made by a task's first step from asyncio
-    code (``asyncio.to_thread()`` wrapped in ``create_task()``) is attributed to the line that created the
-    task's coroutine, never to whatever started the loop.
-    """
-    frame: types.FrameType | None = sys._getframe(1)
-    first: Site | None = None
-    while frame is not None:
-        code = frame.f_code
-        filename = code.co_filename
-        if not diagnostics.is_internal_file(filename):
-            site = (filename, frame.f_lineno, code.co_name)
-            if first is None:
-                first = site
-            if not any(marker in filename for marker in _LIBRARY_MARKERS):
-                return first, (site if site is not first else None)
-        elif filename == _EVENTS_FILE and code.co_name == "_run":  # Handle._run: the loop itself
-            if first is not None:
-                return first, None
-            try:
-                task = asyncio.current_task()
-            except RuntimeError:
-                task = None
-            return (diagnostics.creation_site(task) if task is not None else None), None
-        frame = frame.f_back
-    return first, None
+Sites = diagnostics.Sites
+call_sites = diagnostics.call_sites
 
 
 def created_lines(sites: Sites | None, via: str = "", *, label: str = "created at") -> list[str]:
@@ -66,59 +27,25 @@ def created_lines(sites: Sites | None, via: str = "", *, label: str = "created a
     site, user = sites if sites is not None else (None, None)
     if site is None:
         return []
-    suffix = f" (via {via})" if via else ""
-    lines = [f"{label:<12} {diagnostics.format_site(site)}{suffix}"]
+    lines = [diagnostics.site_line(label, site, suffix=f" (via {via})" if via else "")]
     if user is not None:
-        lines.append(f"{'from':<12} {diagnostics.format_site(user)}")
+        lines.append(diagnostics.site_line("from", user))
     return lines
 
 
 def traceback_sites(obj: object) -> Sites | None:
     """Creation sites from a ``_source_traceback`` (asyncio debug mode, aio-libs objects), if recorded."""
-    stack = _compat.source_traceback(obj)
-    if not stack:
-        return None
-    frames = [(fs.filename, fs.lineno or 0, fs.name) for fs in reversed(stack)]
-    outside = [f for f in frames if not diagnostics.is_internal_file(f[0])]
-    if not outside:
-        return (frames[0], None)
-    user = next((f for f in outside if not any(m in f[0] for m in _LIBRARY_MARKERS)), None)
-    return (outside[0], user if user is not outside[0] else None)
+    return diagnostics.stack_sites(_compat.source_traceback(obj))
 
 
-def short_name(qualname: str) -> str:
-    """``worker`` for ``TestX.test_y.<locals>.worker``: the enclosing function adds nothing to a report."""
-    return qualname.rsplit(".<locals>.", 1)[-1]
+short_name = diagnostics.short_name
+callable_name = diagnostics.callable_name
+definition_site = diagnostics.definition_site
 
 
 def describe_future(fut: asyncio.Future[Any]) -> str:
     """``task 'poller' (poll_forever())`` or ``future <Future finished exception=KeyError('x')>``."""
-    if isinstance(fut, asyncio.Task):
-        coro = fut.get_coro()
-        name = getattr(coro, "__qualname__", None) or type(coro).__name__
-        return f"task {fut.get_name()!r} ({short_name(name)}())"
-    return "future " + re.sub(r" created at [^>]*", "", repr(fut))
-
-
-def callable_name(func: Any) -> str:
-    """A readable name for an executor job; ``to_thread`` hides the function in ``partial(ctx.run, f, ...)``."""
-    while isinstance(func, functools.partial):
-        inner = func.func
-        if getattr(inner, "__name__", "") == "run" and isinstance(getattr(inner, "__self__", None), Context):
-            func = func.args[0] if func.args else inner
-        else:
-            func = inner
-    return short_name(str(getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)))
-
-
-def definition_site(func: Any) -> Site | None:
-    """Where a function (or the function behind a bound method or partial) is defined."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    code = getattr(getattr(func, "__func__", func), "__code__", None)
-    if code is None:
-        return None
-    return (code.co_filename, code.co_firstlineno, code.co_name)
+    return diagnostics.describe_task(fut)
 
 
 # -- tasks and coroutines -------------------------------------------------------------------------------
@@ -130,8 +57,14 @@ def task_leak(task: asyncio.Task[Any]) -> Leak:
 
 
 def exception_leak(fut: asyncio.Future[Any], error: BaseException | None) -> Leak:
+    """A task or future that failed and whose exception nobody retrieved: the exception, where it was
+    raised (the innermost user frame of its traceback) and where the task was created.
+    """
     what = describe_future(fut)
-    details = [f"{'exception':<12} {error!r}"] if error is not None else []
+    details = [diagnostics.detail_line("exception", repr(error))] if error is not None else []
+    raised = diagnostics.raised_at(error) if error is not None else None
+    if raised is not None:
+        details.append(diagnostics.site_line("raised at", raised, with_source=True))
     site = diagnostics.creation_site(fut)
     details += created_lines((site, None) if site else None)
     names = (fut.get_name(),) if isinstance(fut, asyncio.Task) else ("Future",)
@@ -143,8 +76,11 @@ def coroutine_leak(coro: Any, qualname: str, where: str = "") -> Leak:
     qualname = short_name(qualname)
     site = diagnostics.creation_site(coro) if coro is not None else None
     details = created_lines((site, None) if site else None)
+    code = getattr(coro, "cr_code", None)
+    if site is None and code is not None:  # no origin tracking: at least which function it is
+        details.append(diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name)))
     if where:
-        details.append(f"{'kept on':<12} {where}")
+        details.append(diagnostics.detail_line("kept on", where))
     return Leak("coroutines", f"coroutine {qualname!r} was never awaited", details, (qualname,))
 
 
@@ -245,10 +181,10 @@ def thread_leak(thread: threading.Thread, started: Site | None) -> Leak:
     details = []
     if target is not None:
         where = definition_site(target)
-        details.append(f"{'target':<12} {callable_name(target)}()"
+        details.append(diagnostics.detail_line("target", f"{callable_name(target)}()")
                        + (f" defined at {diagnostics.format_site(where)}" if where else ""))
     if started is not None:
-        details.append(f"{'started at':<12} {diagnostics.format_site(started)}")
+        details.append(diagnostics.site_line("started at", started))
     label = "daemon thread" if thread.daemon else "thread"
     names = (thread.name,) + ((callable_name(target),) if target is not None else ())
     return Leak(kind, f"{label} {thread.name!r} still running", details, names)
@@ -256,11 +192,10 @@ def thread_leak(thread: threading.Thread, started: Site | None) -> Leak:
 
 def asyncgen_leak(agen: Any) -> Leak:
     code = agen.ag_code
-    details = [f"{'defined at':<12} {diagnostics.format_site((code.co_filename, code.co_firstlineno, code.co_name))}"]
+    details = [diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name))]
     frame = agen.ag_frame
     if frame is not None:
-        where = (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-        details.append(f"{'suspended at':<12} {diagnostics.format_site(where, with_source=True)}")
+        details.append(diagnostics.site_line("suspended at", diagnostics.frame_site(frame), with_source=True))
     name = short_name(getattr(agen, "__qualname__", code.co_name))
     return Leak("asyncgens", f"async generator {name}() left suspended (not closed)", details, (name,))
 
@@ -270,9 +205,63 @@ def timer_leak(handle: asyncio.TimerHandle, callback: Any, sites: Sites | None, 
     details = created_lines(sites or traceback_sites(handle), label="scheduled at")
     where = definition_site(callback)
     if where is not None:
-        details.append(f"{'callback':<12} {name}() defined at {diagnostics.format_site(where)}")
+        details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
     return Leak("timers", f"timer {name}() due in {handle.when() - now:.1f}s was never cancelled", details,
                 (name,))
+
+
+# -- errors the loop swallowed ---------------------------------------------------------------------------
+
+_PROTOCOL_CALL = re.compile(r"protocol\.(\w+)\(\) call failed")
+
+
+def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) -> Leak:
+    """An exception the loop's exception handler received (a callback or a protocol method raised, ...).
+
+    The summary names what raised and the exception; the details say where it was raised (the innermost
+    user frame of its traceback), what the callback is and where it was scheduled: *scheduled* when the
+    tracker recorded it (timers, in strict mode), else asyncio's debug-mode record, if any.  A context
+    without an exception (a library's warning message) is a note only.
+    """
+    message = str(context.get("message") or "").strip() or "an error"
+    error = context.get("exception")
+    handle = context.get("handle")
+    protocol = context.get("protocol")
+    callback = _compat.handle_callback(handle) if isinstance(handle, asyncio.Handle) else None
+    details: list[str] = []
+    if not isinstance(error, BaseException):
+        return Leak("errors", f"the loop's exception handler was called without an exception: "
+                              f"{message.splitlines()[0]!r}", details, (message,), note_only=True)
+    what = f"{type(error).__name__}"
+    method = _PROTOCOL_CALL.search(message)
+    if callback is not None:
+        name = callable_name(callback)
+        summary = f"callback {name}() raised {error!r}"
+    elif protocol is not None:
+        name = f"{type(protocol).__name__}.{method.group(1)}" if method else type(protocol).__name__
+        summary = (f"protocol method {name}() raised {error!r}" if method
+                   else f"{error!r} on a transport of protocol {name} ({message.splitlines()[0]})")
+    else:
+        name = ""
+        summary = f"{error!r} reached the loop's exception handler ({message.splitlines()[0]})"
+    raised = diagnostics.raised_at(error)
+    if raised is not None and not diagnostics.is_internal_file(raised[0]):  # a C callback: no frame of its own
+        details.append(diagnostics.site_line("raised at", raised, with_source=True))
+    if callback is not None:
+        where = definition_site(callback)
+        if where is not None:
+            details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
+        scheduled = scheduled or traceback_sites(handle)
+        if scheduled is not None:
+            details += created_lines(scheduled, label="scheduled at")
+        else:
+            details.append(diagnostics.detail_line("scheduled at", "unknown (asyncio's debug mode records it: "
+                                                                   "asyncio_debug = True on the test case)"))
+    transport = context.get("transport")
+    if transport is not None:
+        details.append(diagnostics.detail_line("transport", describe_transport(transport)))
+    names = tuple(n for n in (what, name, message) if n)
+    return Leak("errors", summary, details, names)
 
 
 def is_internal_callback(callback: Any) -> bool:

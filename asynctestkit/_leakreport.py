@@ -57,9 +57,9 @@ KINDS: dict[str, KindInfo] = {
                           "close it (e.g. await session.close()), or open it with self.enterAsyncContext()"),
     "daemon_threads": KindInfo("daemon thread still running", "daemon threads still running", NOTE,
                                "stop the thread and join() it in tearDown or a cleanup"),
-    "errors": KindInfo("error swallowed by the loop", "errors swallowed by the loop", NOTE,
-                       "handle the error where it happens; a test that provokes it on purpose can assert it "
-                       "with self.assertLogs('asyncio', 'ERROR')"),
+    "errors": KindInfo("error swallowed by the loop", "errors swallowed by the loop", FAIL,
+                       "catch the exception where it is raised; a test that provokes it on purpose asserts it "
+                       "inside `with self.assertLogs('asyncio', 'ERROR'):`"),
     "timers": KindInfo("timer never cancelled", "timers never cancelled", OFF,
                        "cancel the handle returned by loop.call_later()/call_at()"),
     "asyncgens": KindInfo("async generator left suspended", "async generators left suspended", OFF,
@@ -165,7 +165,7 @@ class LeakReport:
         where = "found after all cleanups"
         if self.virtual_time is not None:
             where += f", at virtual t={self.virtual_time:.3f}s"
-        headline = f"{self.test} leaked {_summary(leaks)} ({where}; asynctestkit cleaned up)"
+        headline = f"{self.test} {_summary(leaks)} ({where}; asynctestkit cleaned up)"
         if note_because:
             headline = f"leak check note ({note_because}): {headline}"
         elif not self.failures:
@@ -201,14 +201,21 @@ class LeakReport:
 
 
 def _summary(leaks: list[Leak]) -> str:
+    """``leaked 1 pending task and 2 open transports``, ``had 1 error swallowed by the loop``, or both."""
     parts = []
     for kind, info in KINDS.items():
         count = sum(1 for leak in leaks if leak.kind == kind)
-        if count:
+        if count and kind != "errors":
             parts.append(f"{count} {info.singular if count == 1 else info.plural}")
-    if len(parts) > 1:
-        return ", ".join(parts[:-1]) + " and " + parts[-1]
-    return parts[0] if parts else "nothing"
+    errors = sum(1 for leak in leaks if leak.kind == "errors")
+    text = ""
+    if parts:
+        text = "leaked " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+    if errors:
+        info = KINDS["errors"]
+        joint = ", and " if len(parts) > 1 else " and " if parts else ""
+        text += f"{joint}had {errors} {info.singular if errors == 1 else info.plural}"
+    return text or "leaked nothing"
 
 
 class LeakError(AssertionError):

@@ -178,7 +178,7 @@ class Watcher(LoopRegistries):
             leak = describe.exception_leak(future, error)
             dropped = describe.call_sites()[0]  # a future dies where its last reference goes
             if dropped is not None:
-                leak.details.append(f"{'dropped at':<12} {diagnostics.format_site(dropped)}")
+                leak.details.append(diagnostics.site_line("dropped at", dropped))
             self._event(("exc", id(future)), leak)
         elif isinstance(future, asyncio.Task) and message.startswith("Task was destroyed but it is pending"):
             leak = describe.task_leak(future)
@@ -188,11 +188,10 @@ class Watcher(LoopRegistries):
         elif session is not None:
             self._event(("obj", id(session)), self._resource_leak(session, message, dropped=True))
         else:
-            details = [f"{'exception':<12} {error!r}"] if error is not None else []
-            details += describe.created_lines(describe.traceback_sites(context.get("handle")),
-                                              label="scheduled at")
-            self._event(("err", len(self._events)), Leak("errors", f"loop exception handler: {message}", details,
-                                                         (type(error).__name__ if error else message,)))
+            handle = context.get("handle")
+            record = self._timers.get(id(handle)) if handle is not None else None  # strict mode records timers
+            scheduled = record[1] if record is not None and record[0]() is handle else None
+            self._event(("err", len(self._events)), describe.loop_error_leak(context, scheduled))
 
     def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
         """A leak warning routed to this tracker by the hub (see ``_leakhub``).
@@ -208,10 +207,10 @@ class Watcher(LoopRegistries):
                 leak.note_only = True
                 leak.details.append("found by the garbage collector: it may come from an earlier test "
                                     "(set coroutine_origins = True on the test case to know)")
-            elif not leak.details:
+            elif not any(line.startswith("created at") for line in leak.details):
                 dropped = describe.call_sites()[0]  # no origin: where its last reference went
                 if dropped is not None:
-                    leak.details.append(f"{'dropped at':<12} {diagnostics.format_site(dropped)}")
+                    leak.details.insert(0, diagnostics.site_line("dropped at", dropped))
             self._event(("obj", id(source)) if source is not None else ("coro", first), leak)
             return
         entry = self._entry_of(source) if source is not None else None
@@ -220,23 +219,29 @@ class Watcher(LoopRegistries):
         target = (entry.ref() if entry is not None else None) or source  # weakref cleared by the collector
         created = describe.created_lines(entry.sites, entry.via) if entry is not None else []
         if entry is not None and entry.kind == "transports":
-            how = "its StreamWriter was dropped unclosed" if "<StreamWriter" in first else "dropped unclosed"
-            leak = Leak("transports", f"{describe.describe_transport(target)} was {how}", created)
+            what = describe.describe_transport(target)
+            text = (f"{what} left open: its StreamWriter was garbage-collected without close()"
+                    if "<StreamWriter" in first else f"{what} was garbage-collected without close()")
+            leak = Leak("transports", text, created)
         elif entry is not None and entry.kind == "subprocesses":
-            leak = Leak("subprocesses", f"{describe.describe_process(target, entry.extra)} transport was "
-                                        f"dropped without being closed", created)
+            leak = Leak("subprocesses", f"the transport of {describe.describe_process(target, entry.extra)} was "
+                                        f"garbage-collected without close()", created)
         elif entry is not None and entry.kind == "servers":
-            leak = Leak("servers", "server dropped without being closed", created)
+            leak = Leak("servers", "server was garbage-collected without close()", created)
         elif entry is not None or resource_type_of(source) is not None:
             leak = self._resource_leak(source, first, dropped=True, entry=entry)
         else:
+            # Not an error of the loop: a warning with no object this test is known to own (the garbage
+            # collector may have found it long after its test), so a note only, whatever the policy says.
             self._event(("err", len(self._events)), Leak("errors", f"{category.__name__}: {first}", [],
-                                                         (category.__name__,)))
+                                                         (category.__name__,), note_only=True))
             return
         self._event(("obj", id(target)), leak)
 
     def on_error(self, summary: str, details: list[str]) -> None:
-        self._event(("err", len(self._events)), Leak("errors", summary, details, ("unraisable",)))
+        """An exception raised in a finalizer (``sys.unraisablehook``): a note, never a failure, because the
+        finalizer may run long after the test that dropped the object (the default hook still prints it)."""
+        self._event(("err", len(self._events)), Leak("errors", summary, details, ("unraisable",), note_only=True))
 
     def _resource_leak(self, obj: Any, signal: str = "", *, dropped: bool = False, where: str = "",
                        entry: _Entry | None = None) -> Leak:
@@ -250,7 +255,7 @@ class Watcher(LoopRegistries):
         sites = entry.sites if entry is not None else describe.traceback_sites(obj)
         details = describe.created_lines(sites, entry.via if entry is not None else "")
         if where:
-            details.append(f"{'kept on':<12} {where}")
+            details.append(diagnostics.detail_line("kept on", where))
         if dropped and rtype is not None and rtype.parts is not None:
             try:  # an owned connector finalized right after its session is part of the same leak
                 self._covered.update(id(part) for part in rtype.parts(obj))

@@ -353,8 +353,8 @@ class VirtualClock:
 
     def _alarm_message(self, site: Site) -> str:
         return (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
-                f"synchronous code blocked the event loop at {diagnostics.format_site(site, with_source=True)} "
-                f"(virtual t={self._loop._atk_now - self._start:.3f}s)")
+                f"synchronous code blocked the event loop (virtual t={self._loop._atk_now - self._start:.3f}s)\n"
+                f"  {diagnostics.site_line('blocked at', site, with_source=True)}")
 
     def _take_pending_error(self) -> HangError | None:
         error, self._pending_error = self._pending_error, None

@@ -13,17 +13,33 @@ failure messages) all describe asyncio objects the same way, through the helpers
   line a user recognises (``await asyncio.sleep(30)``), and :func:`awaiting` names what that frame waits for;
 - :func:`describe_task` and :func:`format_task` turn those facts into the report lines shown in failures.
 
+This is the one vocabulary of every report (hangs, leaks, assertion failures); use it rather than a local
+format:
+
+- a task is ``task 'fetch-3' (fetch())`` (:func:`describe_task`); a callback or job ``Poller.poll``
+  (:func:`callable_name`), always without the enclosing function's ``<locals>``;
+- a place is one line, label padded to one column: ``created at   tests/test_x.py:12 in test_x``,
+  ``suspended at app.py:88 in fetch: await asyncio.sleep(30)  (awaiting sleep())``, ``raised at ...``,
+  ``scheduled at ...`` (:func:`site_line`; :func:`detail_line` for a label with other text);
+- the user's frame is found by one walker (:func:`caller_site`, :func:`call_sites` for a live stack,
+  :func:`raised_at` for a traceback, :func:`stack_site` for a recorded stack): the innermost frame outside
+  asyncio, unittest and asynctestkit, with paths relative to the current directory (:func:`relpath`).
+
 Nothing here knows unittest, the clock or the leak checker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import linecache
 import os
+import re
 import sys
+import traceback
 import types
 from collections.abc import Iterable, Sequence
+from contextvars import Context
 from typing import Any
 
 from . import _compat
@@ -33,16 +49,29 @@ __all__ = [
     "TaskSites",
     "await_chain",
     "awaiting",
+    "call_sites",
+    "callable_name",
     "caller_site",
+    "coroutine_suspended_at",
     "creation_site",
+    "definition_site",
     "describe_task",
+    "detail_line",
     "format_site",
     "format_task",
     "format_tasks",
+    "frame_site",
     "is_internal_file",
+    "is_library_file",
+    "raised_at",
     "relpath",
+    "short_name",
+    "site_line",
     "source_line",
+    "stack_site",
+    "stack_sites",
     "suspended_at",
+    "suspended_line",
 ]
 
 Site = tuple[str, int, str]
@@ -94,6 +123,83 @@ def format_site(site: Site | None, *, with_source: bool = False) -> str:
     return text
 
 
+LABEL_WIDTH = 12
+"""Width of the label column of report lines (``created at``, ``suspended at``, ``raised at``...)."""
+
+
+def site_line(label: str, site: Site | None, *, with_source: bool = False, suffix: str = "") -> str:
+    """One report line about a place: ``created at   tests/test_x.py:12 in test_x``.
+
+    Every report uses this shape for every place it names (``created at``, ``suspended at``, ``raised at``,
+    ``scheduled at``, ``started at``...), so the paths line up under each other.
+    """
+    return f"{label:<{LABEL_WIDTH}} {format_site(site, with_source=with_source)}{suffix}"
+
+
+def detail_line(label: str, text: str) -> str:
+    """One report line that is not a place (``exception    KeyError('x')``), in the same label column."""
+    return f"{label:<{LABEL_WIDTH}} {text}"
+
+
+def frame_site(frame: types.FrameType) -> Site:
+    """The site a live frame is at."""
+    code = frame.f_code
+    return (code.co_filename, frame.f_lineno, code.co_name)
+
+
+def short_name(qualname: str) -> str:
+    """``worker`` for ``TestX.test_y.<locals>.worker``: the enclosing function adds nothing to a report."""
+    return qualname.rsplit(".<locals>.", 1)[-1]
+
+
+def callable_name(func: Any) -> str:
+    """A readable name for a callback or job: ``Poller.poll``, ``cb``; ``functools.partial`` and the
+    ``Context.run`` wrapper of ``asyncio.to_thread`` are looked through.
+    """
+    while isinstance(func, functools.partial):
+        inner = func.func
+        if getattr(inner, "__name__", "") == "run" and isinstance(getattr(inner, "__self__", None), Context):
+            func = func.args[0] if func.args else inner
+        else:
+            func = inner
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    return short_name(str(name))
+
+
+def definition_site(func: Any) -> Site | None:
+    """Where a function (or the function behind a bound method or partial) is defined; None for C code."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    if code is None:
+        return None
+    return (code.co_filename, code.co_firstlineno, code.co_name)
+
+
+def raised_at(exc: BaseException) -> Site | None:
+    """Where *exc* was raised: the innermost frame of its traceback outside asyncio, unittest and this
+    package (the user's ``raise`` or the user's call into a library); the innermost frame when all are
+    internal, None when it has no traceback.
+    """
+    tb: types.TracebackType | None = exc.__traceback__
+    user: Site | None = None
+    innermost: Site | None = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        innermost = (code.co_filename, tb.tb_lineno, code.co_name)
+        if not _internal(code.co_filename):
+            user = innermost
+        tb = tb.tb_next
+    return user or innermost
+
+
+def stack_site(stack: traceback.StackSummary | None) -> Site | None:
+    """The innermost user frame of a recorded stack (asyncio's ``_source_traceback``, outermost first)."""
+    if not stack:
+        return None
+    return _first_user_site((fs.filename, fs.lineno or 0, fs.name) for fs in reversed(stack))
+
+
 def _first_user_site(sites: Iterable[Site]) -> Site | None:
     """The first site outside asyncio/unittest/this package; the first of all if every one is internal."""
     first: Site | None = None
@@ -106,40 +212,6 @@ def _first_user_site(sites: Iterable[Site]) -> Site | None:
 
 
 _HANDLE_RUN = (os.path.join(os.path.dirname(asyncio.__file__), "events.py"), "_run")
-
-
-def caller_site(skip: int = 1) -> Site | None:
-    """The innermost frame of the current call stack outside asyncio, unittest and this package.
-
-    *skip* frames are dropped first (1 = the caller of ``caller_site``).  The walk stops at the event loop
-    itself (``Handle._run``): frames beyond it belong to whoever runs the loop, not to the code that made
-    the call, so a call made by asyncio on behalf of a task (``asyncio.to_thread``, ``getaddrinfo``)
-    is attributed to the task's creation site instead.  Cost: a short frame walk, no traceback object is
-    built, so it is cheap enough to call at every resource creation.
-    """
-    frame: types.FrameType | None = sys._getframe(skip + 1)
-    fallback: Site | None = None
-    while frame is not None:
-        code = frame.f_code
-        site = (code.co_filename, frame.f_lineno, code.co_name)
-        if fallback is None:
-            fallback = site
-        if not is_internal_file(code.co_filename):
-            return site
-        if (code.co_filename, code.co_name) == _HANDLE_RUN:
-            return _current_task_site() or fallback
-        frame = frame.f_back
-    return fallback
-
-
-def _current_task_site() -> Site | None:
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        return None
-    return creation_site(task) if task is not None else None
-
-
 _INTERNAL_FILES: dict[str, bool] = {}  # is_internal_file() per filename, for the per-task hot path
 
 
@@ -148,6 +220,87 @@ def _internal(filename: str) -> bool:
     if known is None:
         known = _INTERNAL_FILES[filename] = is_internal_file(filename)
     return known
+
+
+_LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+Sites = tuple["Site | None", "Site | None"]
+"""``(innermost frame outside asyncio/unittest/asynctestkit, innermost frame outside installed libraries)``;
+the second is None when it is the first (the call comes straight from the user's code)."""
+
+
+def is_library_file(filename: str) -> bool:
+    """True for installed third-party code (``site-packages``): a report adds the user's frame beyond it."""
+    return any(marker in filename for marker in _LIBRARY_MARKERS)
+
+
+def _walk_out(frame: types.FrameType | None) -> tuple[Site | None, Site | None, Site | None]:
+    """The one user-frame walker: from *frame* outwards, ``(first frame outside asyncio/unittest/
+    asynctestkit, first of those outside installed libraries, innermost frame of all)``.
+
+    The walk stops at the event loop itself (``Handle._run``): frames beyond it belong to whoever runs the
+    loop, not to the code that made the call, so a call asyncio makes on behalf of a task
+    (``asyncio.to_thread``, ``getaddrinfo``) is attributed to the task's creation site instead.  A short
+    frame walk, no traceback object: cheap enough to run at every resource creation.
+    """
+    first: Site | None = None
+    innermost: Site | None = None
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        site = (filename, frame.f_lineno, code.co_name)
+        if innermost is None:
+            innermost = site
+        if not _internal(filename):
+            if first is None:
+                first = site
+            if not is_library_file(filename):
+                return first, site, innermost
+        elif (filename, code.co_name) == _HANDLE_RUN:
+            if first is None:
+                first = _current_task_site()
+            return first, None, innermost
+        frame = frame.f_back
+    return first, None, innermost
+
+
+def caller_site(skip: int = 1) -> Site | None:
+    """The innermost frame of the current call stack outside asyncio, unittest and this package.
+
+    *skip* frames are dropped first (1 = the caller of ``caller_site``); see :func:`_walk_out` for where the
+    walk stops.  The innermost frame of all when every frame is internal.
+    """
+    first, _user, innermost = _walk_out(sys._getframe(skip + 1))
+    return first or innermost
+
+
+def call_sites(skip: int = 0) -> Sites:
+    """Where the current call comes from: the innermost non-framework frame and, when that frame is inside
+    an installed library (aiohttp's ``TestClient`` creating a session, say), the innermost frame of the
+    application or test as well.  *skip* frames are dropped first (0 = start at the caller).
+    """
+    first, user, _innermost = _walk_out(sys._getframe(skip + 1))
+    return first, (user if user != first else None)
+
+
+def stack_sites(stack: traceback.StackSummary | None) -> Sites | None:
+    """:func:`call_sites` for a recorded stack (``_source_traceback``: asyncio debug mode, aio-libs objects)."""
+    if not stack:
+        return None
+    frames = [(fs.filename, fs.lineno or 0, fs.name) for fs in reversed(stack)]
+    outside = [f for f in frames if not _internal(f[0])]
+    if not outside:
+        return (frames[0], None)
+    user = next((f for f in outside if not is_library_file(f[0])), None)
+    return (outside[0], user if user != outside[0] else None)
+
+
+def _current_task_site() -> Site | None:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return None
+    return creation_site(task) if task is not None else None
 
 
 def _line_at(code: types.CodeType, offset: int) -> int:
@@ -259,10 +412,7 @@ def creation_site(obj: object) -> Site | None:
     origin = getattr(coro, "cr_origin", None) or getattr(coro, "ag_origin", None)
     if origin:
         return _first_user_site((f, ln, fn) for f, ln, fn in origin)
-    traceback_ = _compat.source_traceback(obj)
-    if traceback_:
-        return _first_user_site((fs.filename, fs.lineno or 0, fs.name) for fs in reversed(traceback_))
-    return None
+    return stack_site(_compat.source_traceback(obj))
 
 
 def _coroutine_chain(coro: Any) -> list[tuple[Any, types.FrameType]]:
@@ -289,6 +439,23 @@ def await_chain(task: asyncio.Future[Any]) -> list[Site]:
     if not isinstance(task, asyncio.Task):
         return []
     return [(f.f_code.co_filename, f.f_lineno, f.f_code.co_name) for f in _coroutine_frames(task.get_coro())]
+
+
+def coroutine_suspended_at(coro: object) -> tuple[Site | None, str]:
+    """Where a suspended coroutine that is not a task's own waits (innermost user frame), and on what."""
+    chain = _coroutine_chain(coro)
+    user = [i for i, (_c, frame) in enumerate(chain) if not is_internal_file(frame.f_code.co_filename)]
+    if not user:
+        return None, ""
+    inner = chain[user[-1]][1]
+    last = chain[-1][0]
+    awaited = getattr(last, "cr_await", None) or getattr(last, "gi_yieldfrom", None)
+    if isinstance(awaited, asyncio.Task):
+        return frame_site(inner), f"task {awaited.get_name()!r}"
+    if user[-1] + 1 < len(chain):
+        below_coro, below_frame = chain[user[-1] + 1]
+        return frame_site(inner), f"{getattr(below_coro, '__qualname__', None) or below_frame.f_code.co_name}()"
+    return frame_site(inner), ""
 
 
 def suspended_at(task: asyncio.Future[Any]) -> Site | None:
@@ -327,12 +494,19 @@ def awaiting(task: asyncio.Future[Any]) -> str:
 
 
 def describe_task(task: asyncio.Future[Any]) -> str:
-    """``task 'name' (coro_qualname())`` — how every report names a task."""
+    """``task 'fetch-3' (fetch())`` — how every report names a task; a plain future by its repr.
+
+    The coroutine is named by its qualified name without the enclosing function (``Client.fetch()``, not
+    ``TestX.test_y.<locals>.Client.fetch()``).
+    """
     if not isinstance(task, asyncio.Task):
-        return f"future {task!r}"
+        return "future " + _CREATED_IN_REPR.sub("", repr(task))
     coro = task.get_coro()
     qualname = getattr(coro, "__qualname__", None) or type(coro).__name__
-    return f"task {task.get_name()!r} ({qualname}())"
+    return f"task {task.get_name()!r} ({short_name(qualname)}())"
+
+
+_CREATED_IN_REPR = re.compile(r" created at [^>]*")  # debug-mode reprs carry a full path: the report has a line
 
 
 def format_task(task: asyncio.Future[Any], indent: str = "  ", *, created: Site | None = None) -> list[str]:
@@ -342,14 +516,21 @@ def format_task(task: asyncio.Future[Any], indent: str = "  ", *, created: Site 
     """
     lines = [describe_task(task)]
     site = created if created is not None else creation_site(task)
-    lines.append(f"{indent}created at   {format_site(site)}")
+    lines.append(indent + site_line("created at", site))
     if not task.done():
-        where = suspended_at(task)
-        if where is not None:
-            what = awaiting(task)
-            suffix = f"  (awaiting {what})" if what else ""
-            lines.append(f"{indent}suspended at {format_site(where, with_source=True)}{suffix}")
+        line = suspended_line(task)
+        if line:
+            lines.append(indent + line)
     return lines
+
+
+def suspended_line(task: asyncio.Future[Any]) -> str:
+    """``suspended at app.py:88 in fetch: await asyncio.sleep(30)  (awaiting sleep())``, '' if unknown."""
+    where = suspended_at(task)
+    if where is None:
+        return ""
+    what = awaiting(task)
+    return site_line("suspended at", where, with_source=True, suffix=f"  (awaiting {what})" if what else "")
 
 
 def format_tasks(tasks: Sequence[asyncio.Future[Any]], indent: str = "  ", *, limit: int = 10) -> list[str]:

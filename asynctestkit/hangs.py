@@ -83,11 +83,9 @@ def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task:
     pending.sort(key=lambda t: t is not phase_task)
     for number, task in enumerate(pending[:_MAX_TASKS], 1):
         if task is phase_task:
-            where = diagnostics.suspended_at(task)
-            what = diagnostics.awaiting(task)
+            # The phase's own task is named by the phase: its coroutine is unittest's wrapper (3.10: the runner).
             lines.append(f"  {number}. {phase_label} (task {task.get_name()!r})")
-            lines.append(f"       suspended at {diagnostics.format_site(where, with_source=True)}"
-                         + (f"  (awaiting {what})" if what else ""))
+            lines.append("       " + (diagnostics.suspended_line(task) or diagnostics.site_line("suspended at", None)))
         else:
             block = diagnostics.format_task(task, "       ")
             lines.append(f"  {number}. {block[0]}")
@@ -113,10 +111,9 @@ def describe_timer(handle: asyncio.TimerHandle, waiters: dict[int, asyncio.Task[
         task = waiters.get(id(arg))
         if task is not None:
             where = diagnostics.suspended_at(task)
-            return (f"wakes task {task.get_name()!r}"
+            return (f"wakes {diagnostics.describe_task(task)}"
                     + (f" at {diagnostics.format_site(where, with_source=True)}" if where else ""))
-    name = getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None) or repr(callback)
-    return f"calls {name}()"
+    return f"calls {diagnostics.callable_name(callback)}()"
 
 
 # -- the SIGALRM watchdog --------------------------------------------------------------------------------
@@ -136,14 +133,14 @@ def safe_blocking_site(frame: types.FrameType | None) -> Site | None:
         return None
     code = frame.f_code
     if code.co_filename == _EVENTS_FILE and code.co_name == "_run":
-        return (code.co_filename, frame.f_lineno, code.co_name)
+        return diagnostics.frame_site(frame)
     current: types.FrameType | None = frame
     while current is not None:
         filename = current.f_code.co_filename
         if filename.startswith((_ASYNCIO_DIR, _OWN_DIR)):
             return None
         if not _is_stdlib(filename) and not diagnostics.is_internal_file(filename):
-            return (filename, current.f_lineno, current.f_code.co_name)
+            return diagnostics.frame_site(current)
         current = current.f_back
     return None
 

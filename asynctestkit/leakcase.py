@@ -140,7 +140,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
     Class attribute ``leak_checks``: a preset (``"default"``, ``"strict"``, ``"note"``, ``"off"``) or a
     mapping ``{kind: "fail" | "note" | "off"}`` laid over the default (``{"preset": "strict", ...}`` picks
     another base).  Default: fail on tasks, exceptions, coroutines, transports, servers, subprocesses,
-    executor jobs, threads and resources; note daemon threads and errors swallowed by the loop; timers and
+    executor jobs, threads, resources and errors swallowed by the loop; note daemon threads; timers and
     async generators only in strict mode.  The environment variable ``ASYNCTESTKIT_LEAK_CHECKS=note``
     turns every failure into a note (adoption), ``=off`` disables the checks.
     """

@@ -11,7 +11,8 @@ late, blamed on the wrong test, and slow (no ``gc.collect()`` is ever run).
 2. collects every leak: tasks still pending, exceptions never retrieved, coroutines never awaited,
    transports with an open socket or pipe (closing is not leaking), servers with a listening socket,
    subprocesses still running, executor jobs still running, open registered resources (aiohttp sessions,
-   your own pools), and in strict mode timers never cancelled and suspended async generators;
+   your own pools), exceptions the loop's exception handler received (a callback or protocol method that
+   raised), and in strict mode timers never cancelled and suspended async generators;
 3. cleans up, like Twisted trial's janitor: cancels leftover tasks (bounded; a task that swallows the
    cancellation has its coroutine closed and is dropped from ``all_tasks()``, so the loop's shutdown cannot
    hang on it), aborts transports, closes servers, kills and reaps subprocesses, closes resources, finalizes
@@ -44,7 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import _compat
+from . import _compat, diagnostics
 from . import _leakdescribe as describe
 from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
 from ._leakhub import HUB
@@ -210,7 +211,7 @@ class LeakTracker(Janitor, Watcher):
                             and value.get_loop() is self.loop \
                             and found.add(("exc", id(value)), describe.exception_leak(value, value.exception())):
                         found.futures.append(value)
-                        found.leaks[-1].details.append(f"{'kept on':<12} {path}")
+                        found.leaks[-1].details.append(diagnostics.detail_line("kept on", path))
                 else:
                     known = candidates.get(id(value))
                     rtype = known[1] if known is not None else resource_type_of(value)

@@ -18,7 +18,6 @@ Usable without unittest::
 from __future__ import annotations
 
 import asyncio
-import functools
 import selectors
 import sys
 import threading
@@ -83,13 +82,8 @@ class _ClockSelector(selectors.BaseSelector):
 
 
 def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
-    """A readable name for an executor job; ``to_thread`` wraps the function in ``partial(ctx.run, f, ...)``."""
-    while isinstance(func, functools.partial):
-        if func.func.__name__ == "run" and isinstance(getattr(func.func, "__self__", None), Context):
-            func = func.args[0] if func.args else func.func
-        else:
-            func = func.func
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    """A readable name for an executor job (``to_thread``'s ``partial(ctx.run, f, ...)`` is looked through)."""
+    return diagnostics.callable_name(func)
 
 
 def _check_origin_depth(value: object) -> int:

@@ -317,7 +317,7 @@ class RealWork:
 
 
 def _fn_name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return diagnostics.callable_name(fn)  # one namer for every report
 
 
 def _socket_fd_of(obj: Any) -> int | None:

@@ -158,8 +158,8 @@ class ProgressTests(Support):
         self.assertIn("other tasks never all blocked: something was still ready to run after 50 loop iterations",
                       str(cm.exception))
         self.assertIn("  busy: task", str(cm.exception))
-        self.assertIn(".spinner())\n    suspended at tests/test_assert_progress.py:", str(cm.exception))
-        self.assertIn("\n    created at tests/test_assert_progress.py:", str(cm.exception))
+        self.assertIn(" (spinner())\n    suspended at tests/test_assert_progress.py:", str(cm.exception))
+        self.assertIn("\n    created at   tests/test_assert_progress.py:", str(cm.exception))
         stop = True
         await task
 

@@ -87,6 +87,67 @@ async def _library_probe(sites: list[Any]) -> None:
 _library_probe.__code__ = _library_probe.__code__.replace(co_filename=os.path.abspath(asyncio.tasks.__file__))
 
 
+class VocabularyTests(unittest.TestCase):
+    """The shared pieces every report is made of: one namer, one line shape, one frame walker."""
+
+    def test_site_lines_put_every_label_in_one_column(self) -> None:
+        site = (os.path.join(os.getcwd(), "app.py"), 12, "fetch")
+        self.assertEqual(diagnostics.site_line("created at", site), "created at   app.py:12 in fetch")
+        self.assertEqual(diagnostics.site_line("raised at", site), "raised at    app.py:12 in fetch")
+        self.assertEqual(diagnostics.site_line("scheduled at", site, suffix=" (via x)"),
+                         "scheduled at app.py:12 in fetch (via x)")
+        self.assertEqual(diagnostics.detail_line("exception", "KeyError('x')"), "exception    KeyError('x')")
+
+    def test_raised_at_is_the_innermost_user_frame_of_the_traceback(self) -> None:
+        def inner() -> None:
+            raise KeyError("x")  # inner-raises
+
+        try:
+            inner()
+        except KeyError as error:  # the traceback holds this frame and inner's: the innermost is the answer
+            self.assertEqual(diagnostics.format_site(diagnostics.raised_at(error)), _here("inner", "inner-raises"))
+        self.assertIsNone(diagnostics.raised_at(KeyError("never raised")))
+
+    def test_raised_at_falls_back_to_the_innermost_frame_when_all_are_internal(self) -> None:
+        fake = os.path.join(os.path.dirname(asyncio.__file__), "_atk_fake_internal.py")  # never written
+        namespace: dict[str, Any] = {}
+        exec(compile("def f():\n    raise KeyError(1)\n"
+                     "def g():\n    try:\n        f()\n    except KeyError as e:\n        return e\n",
+                     fake, "exec"), namespace)
+        error = namespace["g"]()
+        self.assertEqual(diagnostics.raised_at(error), (fake, 2, "f"))
+
+    def test_callables_are_named_without_locals_and_through_partials_and_to_thread_wrappers(self) -> None:
+        import contextvars
+        import functools
+
+        def job() -> None:
+            pass
+
+        class Poller:
+            def poll(self) -> None:
+                pass
+
+        self.assertEqual(diagnostics.callable_name(job), "job")
+        self.assertEqual(diagnostics.callable_name(Poller().poll), "Poller.poll")
+        self.assertEqual(diagnostics.callable_name(functools.partial(job)), "job")
+        wrapped = functools.partial(contextvars.copy_context().run, job)  # what asyncio.to_thread submits
+        self.assertEqual(diagnostics.callable_name(wrapped), "job")
+        self.assertEqual(diagnostics.callable_name(print), "print")
+        self.assertEqual(diagnostics.short_name("T.test_x.<locals>.helper.<locals>.f"), "f")
+
+    def test_a_plain_future_is_named_by_its_repr_without_the_debug_mode_path(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.set_debug(True)
+            future = loop.create_future()
+            text = diagnostics.describe_task(future)
+            self.assertTrue(text.startswith("future <Future pending"), text)
+            self.assertNotIn("created at", text)
+        finally:
+            loop.close()
+
+
 class TaskDescriptionTests(AsyncTestCase):
     async def test_creation_site_of_a_task_is_the_line_that_created_it(self) -> None:
         task = asyncio.create_task(asyncio.sleep(1), name="napper")  # create-task
@@ -192,7 +253,7 @@ class TaskDescriptionTests(AsyncTestCase):
         await asyncio.sleep(0)
         here = "test_describe_and_format_task"
         self.assertEqual(diagnostics.describe_task(task),
-                         "task 'w-1' (TaskDescriptionTests.test_describe_and_format_task.<locals>.worker())")
+                         "task 'w-1' (worker())")  # the enclosing function adds nothing
         self.assertEqual(diagnostics.format_task(task, "  ")[1:], [
             f"  created at   {_here(here, 'worker-created')}",
             f"  suspended at {_here('worker', 'worker-waits')}: await asyncio.Event().wait()  # worker-waits"
@@ -277,9 +338,8 @@ class HangReportFormatTests(AsyncTestCase):
 
         handle = loop.call_later(10, poll)
         text = hangs.format_report(loop, "H", phase_task=None, phase_label="x", start=0.0, timers=True)
-        self.assertIn("  timer at t=10.000s calls HangReportFormatTests.test_timers_are_described_by_the_task_"
-                      "they_wake_or_the_function_they_call.<locals>.poll()", text)
-        self.assertIn(f"  timer at t=30.000s wakes task 'napper' at {_here('nap', 'nap-line')}: "
+        self.assertIn("  timer at t=10.000s calls poll()\n", text)  # the enclosing function adds nothing
+        self.assertIn(f"  timer at t=30.000s wakes task 'napper' (nap()) at {_here('nap', 'nap-line')}: "
                       "await asyncio.sleep(30)  # nap-line", text)
         self.assertIn("hint: if the test really simulates more time, raise clock_horizon", text)
         handle.cancel()

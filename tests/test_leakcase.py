@@ -376,7 +376,7 @@ class HygieneTests(unittest.TestCase):
                         await asyncio.sleep(0)
 
                 outcome = run_case(Inner, "test_x")
-                self.assertIn("1 pending task, 1 open server, 1 open resource and 1 error swallowed", outcome.failure)
+                self.assertIn("leaked 1 pending task, 1 open server and 1 open resource, and had 1 error swallowed by the loop", outcome.failure)
                 after = (list(warnings.filters), _compat.swap_showwarnmsg(None), sys.unraisablehook,
                          threading.Thread.start)
                 self.assertEqual(after, before)

@@ -58,7 +58,7 @@ PARTS = ("test", "asyncSetUp", "asyncTearDown", "async_cleanup", "setUp", "tearD
 SYNC_PARTS = ("setUp", "tearDown", "sync_cleanup")
 CHAIN_SEPARATOR = "The above exception was the direct cause of the following exception:"
 
-CORE_FILES = ["test_outcomes.py", "test_hang_report.py", "test_aiohttp_roundtrip.py"]
+CORE_FILES = ["test_outcomes.py", "test_hang_report.py", "test_aiohttp_roundtrip.py", "test_loop_error.py"]
 MIXED_FILE = "mixed_pytest_asyncio.py"
 
 
@@ -364,6 +364,13 @@ class PytestInteropTest(unittest.TestCase):
                 self.assertEqual(package_locations(text, tb), [], text)
                 self.assertIn("DeadlockError: test 'test_deadlock' can never finish", text)
                 self.assertIn(f"suspended at {fixture}:{line} in test_deadlock", text)
+
+    def test_an_error_the_loop_swallowed_fails_with_the_callback_and_its_line(self) -> None:
+        text = full_run().section("LoopErrorTest.test_callback_error_fails_the_test")
+        self.assertIn("LeakError: test_callback_error_fails_the_test had 1 error swallowed by the loop", text)
+        self.assertIn("callback broken() raised RuntimeError('callback broke')", text)
+        self.assertIn(f"raised at    test_loop_error.py:{marked_line('test_loop_error.py', 'raised')} in broken",
+                      text)
 
     # -- the aiohttp module under plain unittest too ---------------------------------------------
     def test_aiohttp_roundtrip_passes_under_python_m_unittest(self) -> None:

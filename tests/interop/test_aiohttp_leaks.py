@@ -147,6 +147,67 @@ class AiohttpLeakTests(unittest.TestCase):
         self.assertEqual([line for line in logs if line.startswith(("asyncio", "asynctestkit"))], [])
         self.assertEqual(leak_warnings, [])
 
+    def test_35_no_loop_error_false_positive_on_real_traffic_with_handler_errors_timeouts_and_disconnects(
+            self) -> None:
+        """Errors swallowed by the loop fail a test by default: real aiohttp traffic that ends well must not.
+
+        A handler that raises (aiohttp answers 500 and logs it on its own logger), a client timeout while the
+        handler still sleeps, a client that disconnects mid-response, a websocket echo and a streamed body.
+        """
+        import asyncio
+
+        async def boom(request: web.Request) -> web.Response:
+            raise ValueError("handler broke")
+
+        async def slow(request: web.Request) -> web.Response:
+            await asyncio.sleep(30)
+            return web.Response(text="late")
+
+        async def stream(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse()
+            await response.prepare(request)
+            for chunk in range(50):
+                await response.write(b"x" * 1024)
+                await asyncio.sleep(0.01)
+            return response
+
+        async def echo(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            async for message in ws:
+                await ws.send_str(message.data)
+            return ws
+
+        class Inner(AsyncTestCase):
+            async def asyncSetUp(self) -> None:
+                app = web.Application()
+                app.router.add_get("/boom", boom)
+                app.router.add_get("/slow", slow)
+                app.router.add_get("/stream", stream)
+                app.router.add_get("/ws", echo)
+                self.server = TestServer(app)
+                await self.server.start_server()
+                self.addAsyncCleanup(self.server.close)
+
+            async def test_traffic(self) -> None:
+                async with aiohttp.ClientSession() as session:
+                    async with session.get(self.server.make_url("/boom")) as response:
+                        self.assertEqual(response.status, 500)
+                    with self.assertRaises(asyncio.TimeoutError):
+                        await session.get(self.server.make_url("/slow"), timeout=aiohttp.ClientTimeout(total=1))
+                    async with session.get(self.server.make_url("/stream")) as response:
+                        await response.content.read(2048)  # leave mid-body: the connection is dropped
+                    async with session.get(self.server.make_url("/stream")) as response:
+                        self.assertEqual(len(await response.read()), 50 * 1024)
+                    async with session.ws_connect(self.server.make_url("/ws")) as ws:
+                        await ws.send_str("ping")
+                        self.assertEqual((await ws.receive()).data, "ping")
+
+        result, logs, leak_warnings = run(Inner, "test_traffic")
+        self.assertTrue(result.wasSuccessful(), result.failures + result.errors)
+        self.assertEqual([line for line in logs if line.startswith("asynctestkit")], [])
+        self.assertEqual(leak_warnings, [])
+
 
 if __name__ == "__main__":
     unittest.main()
