@@ -165,16 +165,21 @@ class LeakReport:
         where = "found after all cleanups"
         if self.virtual_time is not None:
             where += f", at virtual t={self.virtual_time:.3f}s"
-        headline = f"{self.test} {_summary(leaks)} ({where}; asynctestkit cleaned up)"
+        # The headline counts what the test is failed for; notes (which may belong to an earlier test) only
+        # when there is nothing else, else as a count apart.
+        counted = _summary(self.failures or self.notes)
+        if self.failures and self.notes:
+            counted += f" (+{len(self.notes)} note{'s' if len(self.notes) > 1 else ''} below)"
+        headline = f"{self.test} {counted} ({where}; asynctestkit cleaned up)"
         if note_because:
             headline = f"leak check note ({note_because}): {headline}"
         elif not self.failures:
             headline = f"leak check note: {headline}"
         lines = [headline]
-        number = 0
         for title, group in ((None, self.failures), ("notes (not failures)", self.notes)):
             if not group:
                 continue
+            number = 0  # each group numbers its own items
             if title is not None and self.failures:
                 lines.append(f" {title}:")
             for kind in KINDS:
@@ -188,8 +193,8 @@ class LeakReport:
                         continue
                     lines.append(f"  {number}. {leak.summary}")
                     lines.extend(f"       {detail}" for detail in leak.details)
-        if number > _MAX_ITEMS:
-            lines.append(f"  ... and {number - _MAX_ITEMS} more")
+            if number > _MAX_ITEMS:
+                lines.append(f"  ... and {number - _MAX_ITEMS} more")
         kinds = [kind for kind in KINDS if any(leak.kind == kind for leak in leaks)]
         for kind in kinds[:4]:
             lines.append(f" hint ({kind}): {KINDS[kind].hint}")

@@ -534,6 +534,20 @@ class ReportFormatTests(unittest.TestCase):
         self.assertIn(' allow: @allow_leaks(tasks=True, reason="...") on the test, or '
                       'leak_checks = {"tasks": "note"} on the class', report)
 
+    def test_headline_counts_failures_only_and_notes_are_numbered_apart(self) -> None:
+        from asynctestkit._leakreport import Leak
+        report = LeakReport("test_x", failures=[Leak("resources", "pool left open")],
+                            notes=[Leak("coroutines", "coroutine 'f' was never awaited",
+                                        ["found by the garbage collector: it may come from an earlier test"])],
+                            virtual_time=0.0)
+        lines = report.format().splitlines()
+        self.assertEqual(lines[0], "test_x leaked 1 open resource (+1 note below) (found after all cleanups, "
+                                   "at virtual t=0.000s; asynctestkit cleaned up)")
+        self.assertIn("  1. pool left open", lines)
+        self.assertIn("  1. coroutine 'f' was never awaited", lines)
+        notes_only = LeakReport("test_x", notes=[Leak("coroutines", "coroutine 'f' was never awaited")])
+        self.assertTrue(notes_only.format().startswith("leak check note: test_x leaked 1 coroutine never awaited"))
+
     def test_leak_error_carries_the_report(self) -> None:
         report = LeakReport("test_x")
         self.assertFalse(report)
