@@ -34,7 +34,7 @@ HAS_LOOP_FACTORY = PY313
 #: ``_callMaybeAsync(self, func, /, *a, **kw)``; 3.10 ``_setupAsyncioLoop(self)``;
 #: 3.11+ ``_setupAsyncioRunner(self)`` and the ``_asyncioRunner`` attribute.
 IATC_PRIVATE_METHODS = ("_callSetUp", "_callAsync", "_callMaybeAsync") + (
-    ("_setupAsyncioRunner",) if PY311 else ("_setupAsyncioLoop",)
+    ("_setupAsyncioRunner",) if PY311 else ("_setupAsyncioLoop", "_asyncioLoopRunner", "_tearDownAsyncioLoop")
 )
 
 
@@ -330,6 +330,63 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
                 super()._setupAsyncioLoop()  # type: ignore[misc]
             finally:
                 asyncio.set_event_loop_policy(inner)
+
+        # 3.10's runner task (private ``_asyncioLoopRunner``, frozen in 3.10.x) re-raises SystemExit and
+        # KeyboardInterrupt raised by a test and dies; every later phase then waits on a queue nobody reads
+        # and the base class hangs at teardown.  3.11+ hands both to the caller of the phase (unittest
+        # records SystemExit as an error of the test, KeyboardInterrupt stops the run) and keeps going:
+        # this runner does the same, and remembers whether a phase is still running (see below).
+        async def _asyncioLoopRunner(self, fut: asyncio.Future[None]) -> None:
+            self._asyncioCallsQueue = queue = asyncio.Queue()  # type: ignore[var-annotated]
+            fut.set_result(None)
+            while True:
+                query = await queue.get()
+                queue.task_done()
+                if query is None:
+                    return
+                fut, awaitable = query
+                self._atk_phase_running = True
+                self._atk_phase_future = fut
+                try:
+                    ret = await awaitable
+                    if not fut.done():
+                        fut.set_result(ret)
+                except (SystemExit, KeyboardInterrupt) as ex:
+                    # run_until_complete() does not stop the loop for a future holding these two (it
+                    # expects them to have left run_forever() already): stop it here.
+                    if not fut.done():
+                        fut.set_exception(ex)
+                        fut.get_loop().stop()
+                except BaseException as ex:
+                    if not fut.done():
+                        fut.set_exception(ex)
+                finally:
+                    self._atk_phase_running = False
+                    idle = self._atk_phase_idle
+                    if idle is not None and not idle.done():
+                        idle.set_result(None)
+
+        _atk_phase_running = False
+        _atk_phase_future: asyncio.Future[Any] | None = None
+        _atk_phase_idle: asyncio.Future[None] | None = None
+
+        def _tearDownAsyncioLoop(self) -> None:
+            # An exception that escaped the loop itself (Ctrl-C landing outside the test's code) leaves the
+            # runner inside the phase; the base class would wait for that phase forever.  Cancel it first,
+            # as 3.11+'s runner does on Ctrl-C, and say so.
+            task = getattr(self, "_asyncioCallsTask", None)
+            loop = self._asyncioTestLoop  # type: ignore[attr-defined]
+            if self._atk_phase_running and task is not None and not task.done() and loop is not None:
+                sys.stderr.write(f"asynctestkit: {self.id()} was interrupted while a phase was running; "
+                                 f"cancelling it before teardown (Python 3.10's IsolatedAsyncioTestCase "
+                                 f"would wait for it)\n")
+                idle: asyncio.Future[None] = loop.create_future()
+                self._atk_phase_idle = idle
+                if self._atk_phase_future is not None:
+                    self._atk_phase_future.cancel()  # nobody waits for its result any more
+                task.cancel()
+                loop.run_until_complete(idle)
+            super()._tearDownAsyncioLoop()  # type: ignore[misc]
 
 
 def phase_runner_task() -> asyncio.Task[Any] | None:

@@ -566,7 +566,7 @@ class VirtualClock:
             # which fails the test with the report.  Only if the coroutine refuses to close too (or on 3.10,
             # where the phase runs inside the test case's long-lived runner task) is the loop stopped, so that
             # run_until_complete() returns at all.
-            if _compat.PY311 and task is not None and not task.done() and _force_close(task):
+            if task is not None and not task.done() and _force_close(task):
                 self._pending_error = kind(f"{error}\n  (it swallowed {_MAX_DELIVERIES} cancellations that carried "
                                            f"this report; asynctestkit closed its coroutine)")
                 task.cancel(msg=first_line)
@@ -596,6 +596,14 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     wrapper = task.get_coro()
     inner = getattr(wrapper, "cr_await", None)
     target = inner if inspect.iscoroutine(inner) else wrapper
+    # The test's own coroutine is the first one in the await chain that is not unittest's or ours (3.10:
+    # the test case's runner, then the phase wrapper; 3.11+: the phase wrapper).
+    current: Any = wrapper
+    while inspect.iscoroutine(current):
+        if not diagnostics.is_internal_file(current.cr_code.co_filename):
+            target = current
+            break
+        current = current.cr_await
     close = getattr(target, "close", None)
     if close is None:
         return False
