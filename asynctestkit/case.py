@@ -22,7 +22,7 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
-from . import _compat
+from . import _compat, _validate
 from .assertions import AsyncAssertionsMixin
 from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_WATCHDOG, VirtualClock
 from .leakcase import LeakCheckMixin
@@ -45,6 +45,26 @@ def real_time(test: _F) -> _F:
         raise TypeError(f"@real_time decorates a test method, got {test!r}")
     setattr(test, _REAL_TIME_MARK, True)
     return test
+
+
+def _check_watchdog(name: str, value: object) -> None:
+    if value is not None:
+        _validate.duration(name, value, zero=False, infinite=True)
+
+
+#: Every class attribute of AsyncTestCase and how it is checked when a subclass sets it (the message starts
+#: with the attribute name; ``__init_subclass__`` prefixes the class name).
+_CLASS_ATTRIBUTE_CHECKS: dict[str, Callable[[str, object], object]] = {
+    "virtual_clock": _validate.boolean,
+    "clock_start": _validate.time_point,
+    "clock_auto_advance": _validate.boolean,
+    "clock_horizon": functools.partial(_validate.duration, zero=False, infinite=True),
+    "clock_watchdog": _check_watchdog,
+    "clock_deadlock_grace": _validate.duration,
+    "asyncio_debug": _validate.boolean,
+    "coroutine_origins": _validate.origin_depth,
+    "cancel_grace": _validate.duration,
+}
 
 
 class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin):
@@ -77,6 +97,17 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     coroutine_origins: ClassVar[int] = 0
 
     _atk_loop: asyncio.AbstractEventLoop | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the class attributes a subclass sets, so a mistake fails at import, naming the class."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        for attribute, check in _CLASS_ATTRIBUTE_CHECKS.items():
+            if attribute in own:
+                try:
+                    check(attribute, own[attribute])
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"{cls.__qualname__}.{error}") from None
 
     # -- the loop ----------------------------------------------------------------------------------
     def _atk_wants_virtual_clock(self) -> bool:

@@ -327,22 +327,31 @@ class ManualControlTests(AsyncTestCase):
         self.assertEqual(loop.time(), start + 5)
 
     async def test_s32_advance_rejects_bad_durations_with_clear_errors(self) -> None:
-        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be >= 0 seconds, got -1"):
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a finite number of seconds >= 0, "
+                                                r"got -1"):
             await self.clock.advance(-1)
-        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a number of seconds, got NaN"):
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a finite number of seconds >= 0, "
+                                                r"got nan"):
             await self.clock.advance(math.nan)
-        with self.assertRaisesRegex(TypeError, r"advance\(\) duration must be a number of seconds \(int or "
-                                               r"float\), got str: '1'"):
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration .* got inf"):
+            await self.clock.advance(math.inf)
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration .* got an int too large for a float"):
+            await self.clock.advance(10**400)
+        with self.assertRaisesRegex(TypeError, r"advance\(\) duration must be a finite number of seconds >= 0, "
+                                               r"got str: '1'"):
             await self.clock.advance("1")  # type: ignore[arg-type]
+        with self.assertRaisesRegex(TypeError, r"advance_to\(\) time must be a finite number of seconds \(a loop "
+                                               r"time\), got str: '1'"):
+            await self.clock.advance_to("1")  # type: ignore[arg-type]
         with self.assertRaisesRegex(TypeError, r"got bool: True"):
             await self.clock.advance(True)
         loop = asyncio.get_running_loop()
         with self.assertRaisesRegex(ValueError, r"advance_to\(-1\) would move time backwards: the loop time "
                                                 r"is already 0\.0"):
             await self.clock.advance_to(-1)
-        with self.assertRaisesRegex(ValueError, r"advance_to\(\) needs a finite loop time, got inf"):
+        with self.assertRaisesRegex(ValueError, r"advance_to\(\) time must be a finite number .* got inf"):
             await self.clock.advance_to(math.inf)
-        with self.assertRaisesRegex(ValueError, r"advance_to\(\) needs a finite loop time, got nan"):
+        with self.assertRaisesRegex(ValueError, r"advance_to\(\) time must be a finite number .* got nan"):
             await self.clock.advance_to(math.nan)
         self.assertEqual(loop.time(), 0.0)
 
@@ -352,7 +361,7 @@ class ManualControlTests(AsyncTestCase):
         await asyncio.sleep(60)
         self.assertEqual(loop.time(), 60)
         self.clock.auto_advance = False
-        with self.assertRaisesRegex(TypeError, r"auto_advance must be True or False, got 1"):
+        with self.assertRaisesRegex(TypeError, r"auto_advance must be True or False, got int: 1"):
             self.clock.auto_advance = 1  # type: ignore[assignment]
         self.assertFalse(self.clock.auto_advance)
 
@@ -422,12 +431,15 @@ class ClockMisuseTests(unittest.TestCase):
 
     def test_bad_clock_settings_are_rejected(self) -> None:
         cases: list[tuple[dict[str, Any], type[Exception], str]] = [
-            ({"start": math.nan}, ValueError, r"start must be a finite number of seconds, got nan"),
-            ({"start": "0"}, ValueError, r"start must be a finite number of seconds, got '0'"),
-            ({"horizon": 0}, ValueError, r"horizon must be > 0 seconds, got 0"),
-            ({"watchdog": -1}, ValueError, r"watchdog must be > 0 seconds, got -1"),
-            ({"deadlock_grace": "1"}, TypeError, r"deadlock_grace must be a number of seconds"),
-            ({"auto_advance": "no"}, TypeError, r"auto_advance must be True or False, got 'no'"),
+            ({"start": math.nan}, ValueError, r"start must be a finite number of seconds \(a loop time\), got nan"),
+            ({"start": "0"}, TypeError, r"start must be a finite number of seconds \(a loop time\), got str: '0'"),
+            ({"horizon": 0}, ValueError, r"horizon must be a number of seconds > 0, got 0"),
+            ({"watchdog": -1}, ValueError, r"watchdog must be a number of seconds > 0, got -1"),
+            ({"deadlock_grace": "1"}, TypeError, r"deadlock_grace must be a finite number of seconds >= 0, got str"),
+            ({"deadlock_grace": math.inf}, ValueError, r"deadlock_grace must be a finite number of seconds >= 0"),
+            ({"auto_advance": "no"}, TypeError, r"auto_advance must be True or False, got str: 'no'"),
+            ({"auto_advance": 1}, TypeError, r"auto_advance must be True or False, got int: 1"),
+            ({"horizn": 1}, TypeError, r"VirtualClockLoop\(\) got an unexpected keyword argument 'horizn'"),
         ]
         for options, error, pattern in cases:
             with self.subTest(options=options):
