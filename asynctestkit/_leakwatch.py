@@ -29,7 +29,7 @@ from ._leakhub import HUB, log_late
 from ._leakloop import LoopRegistries, _Entry
 from ._leakreport import KINDS, Leak, resolve_policy
 from ._leakresources import ResourceType, resource_type_of
-from ._validate import allowances, given
+from ._validate import allowances, given, optional_callable
 
 __all__ = ["Watcher"]
 
@@ -131,6 +131,8 @@ class Watcher(LoopRegistries):
         Without *is_open*, the registered type of *obj* decides, else ``not obj.closed`` or
         ``not obj.is_closing()``; TypeError if none applies.
         """
+        for argument, value in (("is_open", is_open), ("close", close), ("describe", describe)):
+            optional_callable(f"track_resource() argument {argument!r}", value)
         known = resource_type_of(obj)
         if known is None or is_open is not None or close is not None or describe is not None:
             if is_open is None:

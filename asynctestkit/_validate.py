@@ -100,6 +100,12 @@ def pattern(where: str, value: object) -> re.Pattern[str]:
         raise ValueError(f"{where} must be a regular expression, got {value!r}: {error}") from None
 
 
+def optional_callable(where: str, value: object) -> None:
+    """A function or None."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{where} must be callable or None, got {given(value)}")
+
+
 def allowance(where: str, kind: object, value: object) -> Allowance:
     """One entry of an allow-list: *kind* a leak kind, *value* True or a name pattern or a list of them."""
     if not isinstance(kind, str):

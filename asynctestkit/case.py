@@ -192,7 +192,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                     raise
                 if task is not None:
                     _compat.uncancel(task)
-                raise error from exc
+                # After asynctestkit closed the test's coroutine, resuming it raises "cannot reuse already
+                # awaited coroutine": our doing, not the test's, so it is not chained.
+                raise error from (None if clock._closed_phase_coroutine(exc) else exc)
             finally:
                 clock._exit_phase()
             error = clock._take_pending_error()

@@ -168,6 +168,7 @@ class VirtualClock:
         self._held_warned = False
         self._phase_label = "the code on this loop"  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
+        self._force_closed = False            # _report closed the phase's coroutine (see _force_close)
         self._deliveries = 0
         self._in_select = False               # waiting in real time in select() (see _real_select)
         self._tick = 0                        # select() calls, for the periodic real-time checks
@@ -290,12 +291,12 @@ class VirtualClock:
 
     async def advance_to(self, when: float) -> None:
         """Move virtual time forward to the absolute loop time *when* (see :meth:`advance`)."""
-        when = _validate.time_point("advance_to() time", when)
+        target = _validate.time_point("advance_to() time", when)
         self._require_running("advance_to")
-        if when < self._loop._atk_now:
+        if target < self._loop._atk_now:
             raise ValueError(f"advance_to({when!r}) would move time backwards: the loop time is already "
                              f"{self._loop._atk_now!r}")
-        await self._advance_to(when)
+        await self._advance_to(target)
 
     async def _advance_to(self, target: float) -> None:
         manual = self._limit is not None
@@ -378,6 +379,7 @@ class VirtualClock:
                          "exception first):\n%s", stale)
         self._phase_task = task
         self._phase_label = label
+        self._force_closed = False
         self._deliveries = 0
         self._real_start = _time.perf_counter()
         watchdog = self._watchdog
@@ -424,6 +426,11 @@ class VirtualClock:
         return (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
                 f"synchronous code blocked the event loop at {diagnostics.format_site(site, with_source=True)} "
                 f"(virtual t={self._loop._atk_now - self._start:.3f}s)")
+
+    def _closed_phase_coroutine(self, exc: BaseException) -> bool:
+        """True if *exc* is what resuming the test's coroutine raised after ``_report`` closed it."""
+        closed, self._force_closed = self._force_closed, False
+        return closed and isinstance(exc, RuntimeError)
 
     def _take_pending_error(self) -> HangError | None:
         error, self._pending_error = self._pending_error, None
@@ -636,6 +643,7 @@ class VirtualClock:
             # where the phase runs inside the test case's long-lived runner task) is the loop stopped, so that
             # run_until_complete() returns at all.
             if task is not None and not task.done() and _force_close(task):
+                self._force_closed = True
                 self._pending_error = kind(f"{error}\n  (it swallowed {_MAX_DELIVERIES} cancellations that carried "
                                            f"this report; asynctestkit closed its coroutine)")
                 task.cancel(msg=first_line)
