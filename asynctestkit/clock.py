@@ -612,6 +612,11 @@ class VirtualClock:
             return events
         if self._work.in_flight(inner):
             return []
+        if sources and _awaits_live_process(self._loop):
+            # A task awaits the exit of a child process that is still alive (a background one: others hold
+            # time): its exit will wake the loop, however long a loaded machine takes to deliver it.  Not a
+            # deadlock; the watchdog bounds the wait.
+            return []
         if deadline is not None:  # frozen: manual mode and the next timer lies beyond the limit
             why = (f"can never finish: time is frozen (auto_advance is off) and the next timer is due at "
                    f"t={deadline - self._start:g}; call `await self.clock.advance(...)` or turn "
@@ -662,6 +667,24 @@ class VirtualClock:
         logger.error("asynctestkit: %s", error)
         for other in asyncio.all_tasks(self._loop):
             other.cancel(msg=f"cancelled by asynctestkit: {first_line}")
+
+
+_PROCESS_WAIT = asyncio.subprocess.Process.wait.__code__
+
+
+def _awaits_live_process(loop: asyncio.AbstractEventLoop) -> bool:
+    """True if a task of *loop* is suspended in ``asyncio.subprocess.Process.wait()`` of a process still running."""
+    for task in asyncio.all_tasks(loop):
+        current: Any = task.get_coro()
+        while inspect.iscoroutine(current):
+            if current.cr_code is _PROCESS_WAIT:
+                frame = current.cr_frame
+                process = frame.f_locals.get("self") if frame is not None else None
+                if getattr(process, "returncode", 0) is None:
+                    return True
+                break
+            current = current.cr_await
+    return False
 
 
 def _force_close(task: asyncio.Task[Any]) -> bool:

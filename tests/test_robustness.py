@@ -312,5 +312,43 @@ class WatchdogWithoutAlarmTests(unittest.TestCase):
         self.assertEqual(result.testsRun, 1)
 
 
+# -- no false deadlock when real events come late -------------------------------------------------------------
+
+class LateExitTests(AsyncTestCase):
+    async def test_awaiting_a_background_process_that_exits_after_the_grace_is_not_a_deadlock(self) -> None:
+        # A loaded machine can take longer than deadlock_grace to deliver a child's exit; a task awaiting that
+        # exit is waiting for something real.  A grace 5 times shorter than the exit reproduces it on any box.
+        self.clock.deadlock_grace = 0.1
+        slow_exit = ("import signal, sys, time\n"
+                     "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.5), sys.exit(0)))\n"
+                     "print('ready', flush=True)\n"
+                     "time.sleep(60)\n")
+        proc = self.clock.background(await asyncio.create_subprocess_exec(
+            sys.executable, "-c", slow_exit, stdout=asyncio.subprocess.PIPE))
+        assert proc.stdout is not None
+        self.assertEqual(await proc.stdout.readline(), b"ready\n")
+        proc.terminate()
+        self.assertEqual(await proc.wait(), 0)
+
+
+
+class LateExitNegativeTests(unittest.TestCase):
+    def test_a_real_deadlock_next_to_a_live_background_process_is_still_reported(self) -> None:
+        # No false negative: the process is alive, but nothing awaits its exit.
+        class Stuck(AsyncTestCase):
+            clock_deadlock_grace = 0.1
+
+            async def test_stuck(self) -> None:
+                proc = self.clock.background(await asyncio.create_subprocess_exec(
+                    sys.executable, "-c", "import time; time.sleep(30)"))
+                self.addAsyncCleanup(proc.wait)  # cleanups run last-in first-out: kill, then wait
+                self.addCleanup(proc.kill)
+                await asyncio.Event().wait()
+
+        result = _run_case(Stuck)
+        self.assertEqual(len(result.failures), 1, result.failures + result.errors)
+        self.assertIn("test 'test_stuck' can never finish", result.failures[0][1])
+
+
 if __name__ == "__main__":
     unittest.main()
