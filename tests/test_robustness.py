@@ -318,7 +318,6 @@ class LateExitTests(AsyncTestCase):
     async def test_awaiting_a_background_process_that_exits_after_the_grace_is_not_a_deadlock(self) -> None:
         # A loaded machine can take longer than deadlock_grace to deliver a child's exit; a task awaiting that
         # exit is waiting for something real.  A grace 5 times shorter than the exit reproduces it on any box.
-        self.clock.deadlock_grace = 0.1
         slow_exit = ("import signal, sys, time\n"
                      "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.5), sys.exit(0)))\n"
                      "print('ready', flush=True)\n"
@@ -327,6 +326,7 @@ class LateExitTests(AsyncTestCase):
             sys.executable, "-c", slow_exit, stdout=asyncio.subprocess.PIPE))
         assert proc.stdout is not None
         self.assertEqual(await proc.stdout.readline(), b"ready\n")
+        self.clock.deadlock_grace = 0.1
         proc.terminate()
         self.assertEqual(await proc.wait(), 0)
 
