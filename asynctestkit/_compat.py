@@ -366,7 +366,7 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
                     if idle is not None and not idle.done():
                         idle.set_result(None)
 
-        _atk_phase_running = False
+        _atk_phase_running: bool = False
         _atk_phase_future: asyncio.Future[Any] | None = None
         _atk_phase_idle: asyncio.Future[None] | None = None
 
@@ -375,7 +375,7 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
             # runner inside the phase; the base class would wait for that phase forever.  Cancel it first,
             # as 3.11+'s runner does on Ctrl-C, and say so.
             task = getattr(self, "_asyncioCallsTask", None)
-            loop = self._asyncioTestLoop  # type: ignore[attr-defined]
+            loop: asyncio.AbstractEventLoop | None = getattr(self, "_asyncioTestLoop", None)
             if self._atk_phase_running and task is not None and not task.done() and loop is not None:
                 sys.stderr.write(f"asynctestkit: {self.id()} was interrupted while a phase was running; "
                                  f"cancelling it before teardown (Python 3.10's IsolatedAsyncioTestCase "

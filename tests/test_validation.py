@@ -107,6 +107,12 @@ def _tracker(keyword: str) -> tuple[Applier, str]:
     return apply, f"'{keyword}'" if keyword in ("loop", "name") else f"LeakTracker({keyword}=...)"
 
 
+def _resource_argument(argument: str) -> tuple[Applier, str]:
+    def apply(value: Any) -> None:
+        track_resource(object(), **{argument: value})
+    return apply, f"track_resource() argument '{argument}'"
+
+
 def _wait_for(value: Any) -> None:
     recorder = EventRecorder()
 
@@ -177,8 +183,7 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "LeakTracker(name=)": _tracker("name"),
     "LeakTracker(policy=)": _tracker("policy"),
     "LeakTracker(allow=)": _tracker("allow"),
-    **{f"track_resource({a}=)": ((lambda a: lambda v: track_resource(object(), **{a: v}))(a),
-                                 f"track_resource() argument '{a}'") for a in ("is_open", "close", "describe")},
+    **{f"track_resource({a}=)": _resource_argument(a) for a in ("is_open", "close", "describe")},
     "register_resource_type(cls_or_qualified_name)": (_register, "register_resource_type("),
     "register_resource_type(is_open=)": (_register_is_open, "is_open="),
     "unregister_resource_type(cls_or_qualified_name)": (unregister_resource_type, "unregister_resource_type()"),
