@@ -328,8 +328,23 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
             asyncio.set_event_loop_policy(_DelegatingPolicy(inner, self._atk_loop_factory))
             try:
                 super()._setupAsyncioLoop()  # type: ignore[misc]
+            except (TypeError, ValueError) as error:
+                # A setting the loop rejects (changed after the class was checked, e.g. on the instance):
+                # here, outside any test part, it would end the whole run; 3.11+ reports it as an error of
+                # the test.  Do the same: a plain loop for the base class, the error raised from setUp.
+                self._atk_setup_error = error
+                asyncio.set_event_loop_policy(inner)
+                super()._setupAsyncioLoop()  # type: ignore[misc]
             finally:
                 asyncio.set_event_loop_policy(inner)
+
+        _atk_setup_error: BaseException | None = None
+
+        def _callSetUp(self) -> None:
+            error, self._atk_setup_error = self._atk_setup_error, None
+            if error is not None:
+                raise error
+            super()._callSetUp()  # type: ignore[misc]
 
         # 3.10's runner task (private ``_asyncioLoopRunner``, frozen in 3.10.x) re-raises SystemExit and
         # KeyboardInterrupt raised by a test and dies; every later phase then waits on a queue nobody reads

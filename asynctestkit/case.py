@@ -117,10 +117,14 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
         loop: VirtualClockLoop | RealTimeLoop
         if self._atk_wants_virtual_clock():
-            loop = VirtualClockLoop(
-                start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
-                watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
-                coroutine_origins=self.coroutine_origins)
+            try:
+                loop = VirtualClockLoop(
+                    start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
+                    watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
+                    coroutine_origins=self.coroutine_origins)
+            except (TypeError, ValueError) as error:  # a setting changed after the class was defined
+                raise type(error)(f"{type(self).__name__}: a clock_* setting was rejected when the test's loop "
+                                  f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
         loop._atk.debug_pin = bool(self.asyncio_debug)

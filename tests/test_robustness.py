@@ -225,6 +225,17 @@ class WholeRunTests(unittest.TestCase):
         self.assertEqual(run.summary, ("Ran 2 tests", "FAILED (errors=1)"), run.output)
         self.assertIn("TypeError: Bad.clock_horizon must be a number of seconds > 0, got str: 'x'", run.output)
 
+    def test_a_clock_setting_broken_after_the_class_was_defined_is_an_error_of_that_test(self) -> None:
+        class Late(AsyncTestCase):
+            async def test_x(self) -> None:
+                pass
+
+        Late.clock_horizon = "x"  # type: ignore[assignment]  # not checked at class definition: set afterwards
+        result = _run_case(Late)
+        self.assertEqual((result.testsRun, len(result.errors), len(result.failures)), (1, 1, 0))
+        self.assertIn("TypeError: Late: a clock_* setting was rejected when the test's loop was built: horizon "
+                      "must be a number of seconds > 0, got str: 'x'", result.errors[0][1])
+
 
 # -- the watchdog where SIGALRM cannot serve -----------------------------------------------------------------------
 
