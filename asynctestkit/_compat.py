@@ -34,12 +34,13 @@ HAS_LOOP_FACTORY = PY313
 #: Private unittest.IsolatedAsyncioTestCase methods we override.  They exist, with these signatures,
 #: in 3.10.13-3.13.0 (and 3.14), and ``unittest.TestCase.run()`` calls them directly: ``_callSetUp(self)``,
 #: ``_callTestMethod(self, method)``, ``_callTearDown(self)``, ``_callCleanup(self, function, /, *a, **kw)``;
-#: 3.10 ``_setupAsyncioLoop(self)``; 3.11+ ``_setupAsyncioRunner(self)`` and the ``_asyncioRunner`` attribute.
+#: 3.10 ``_setupAsyncioLoop(self)``, ``_asyncioLoopRunner(self, fut)``, ``_tearDownAsyncioLoop(self)``;
+#: 3.11+ ``_setupAsyncioRunner(self)`` and the ``_asyncioRunner`` attribute.
 #: The overrides' frames therefore lead every traceback of a test, where unittest hides them (``__unittest``).
 #: ``_callAsync``/``_callMaybeAsync`` are deliberately *not* overridden: they run between ``_callTestMethod``
 #: and the test's coroutine, and a frame of ours there cuts unittest's traceback before the user's line.
 IATC_PRIVATE_METHODS = ("_callSetUp", "_callTestMethod", "_callTearDown", "_callCleanup") + (
-    ("_setupAsyncioRunner",) if PY311 else ("_setupAsyncioLoop",)
+    ("_setupAsyncioRunner",) if PY311 else ("_setupAsyncioLoop", "_asyncioLoopRunner", "_tearDownAsyncioLoop")
 )
 
 #: The code of ``asyncio.Runner.run`` (3.11+; None on 3.10).  ``Runner.run(coro)`` creates the task that
@@ -351,8 +352,116 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
             asyncio.set_event_loop_policy(_DelegatingPolicy(inner, self._atk_loop_factory))
             try:
                 super()._setupAsyncioLoop()  # type: ignore[misc]
+            except (TypeError, ValueError) as error:
+                # A setting the loop rejects (changed after the class was checked, e.g. on the instance):
+                # here, outside any test part, it would end the whole run; 3.11+ reports it as an error of
+                # the test.  Do the same: a plain loop for the base class, the error raised from setUp.
+                self._atk_setup_error = error
+                asyncio.set_event_loop_policy(inner)
+                super()._setupAsyncioLoop()  # type: ignore[misc]
             finally:
                 asyncio.set_event_loop_policy(inner)
+
+        _atk_setup_error: BaseException | None = None
+
+        def _callSetUp(self) -> None:
+            error, self._atk_setup_error = self._atk_setup_error, None
+            if error is not None:
+                raise error
+            super()._callSetUp()  # type: ignore[misc]
+
+        # 3.10's runner task (private ``_asyncioLoopRunner``, frozen in 3.10.x) re-raises SystemExit and
+        # KeyboardInterrupt raised by a test and dies; every later phase then waits on a queue nobody reads
+        # and the base class hangs at teardown.  3.11+ hands both to the caller of the phase (unittest
+        # records SystemExit as an error of the test, KeyboardInterrupt stops the run) and keeps going:
+        # this runner does the same, and remembers whether a phase is still running (see below).
+        async def _asyncioLoopRunner(self, fut: asyncio.Future[None]) -> None:
+            self._asyncioCallsQueue = queue = asyncio.Queue()  # type: ignore[var-annotated]
+            fut.set_result(None)
+            while True:
+                query = await queue.get()
+                queue.task_done()
+                if query is None:
+                    return
+                fut, awaitable = query
+                self._atk_phase_running = True
+                self._atk_phase_future = fut
+                try:
+                    ret = await awaitable
+                    if not fut.done():
+                        fut.set_result(ret)
+                except (SystemExit, KeyboardInterrupt) as ex:
+                    # run_until_complete() does not stop the loop for a future holding these two (it
+                    # expects them to have left run_forever() already): stop it here.
+                    if not fut.done():
+                        fut.set_exception(ex)
+                        fut.get_loop().stop()
+                except BaseException as ex:
+                    if not fut.done():
+                        fut.set_exception(ex)
+                finally:
+                    self._atk_phase_running = False
+                    idle = self._atk_phase_idle
+                    if idle is not None and not idle.done():
+                        idle.set_result(None)
+
+        _atk_phase_running: bool = False
+        _atk_phase_future: asyncio.Future[Any] | None = None
+        _atk_phase_idle: asyncio.Future[None] | None = None
+
+        def _tearDownAsyncioLoop(self) -> None:
+            # An exception that escaped the loop itself (Ctrl-C landing outside the test's code) leaves the
+            # runner inside the phase; the base class would wait for that phase forever.  Cancel it first,
+            # as 3.11+'s runner does on Ctrl-C, and say so.
+            task = getattr(self, "_asyncioCallsTask", None)
+            loop: asyncio.AbstractEventLoop | None = getattr(self, "_asyncioTestLoop", None)
+            if self._atk_phase_running and task is not None and not task.done() and loop is not None:
+                sys.stderr.write(f"asynctestkit: {self.id()} was interrupted while a phase was running; "
+                                 f"cancelling it before teardown (Python 3.10's IsolatedAsyncioTestCase "
+                                 f"would wait for it)\n")
+                idle: asyncio.Future[None] = loop.create_future()
+                self._atk_phase_idle = idle
+                if self._atk_phase_future is not None:
+                    self._atk_phase_future.cancel()  # nobody waits for its result any more
+                task.cancel()
+                # Bounded in real time: Ctrl-C landing inside the loop's own bookkeeping can lose the step that
+                # would resume the runner task, which then never comes back.
+                timer = threading.Timer(_INTERRUPT_GRACE, loop.call_soon_threadsafe, (_resolve_idle, idle))
+                timer.daemon = True
+                clock = getattr(loop, "clock", None)
+                if clock is not None:  # a VirtualClockLoop: the timer is not work the test waits for
+                    clock.background(timer)
+                timer.start()
+                try:
+                    loop.run_until_complete(idle)
+                finally:
+                    timer.cancel()
+                if self._atk_phase_running:
+                    sys.stderr.write(f"asynctestkit: the interrupted phase did not finish within "
+                                     f"{_INTERRUPT_GRACE:g} s; closing the loop without it\n")
+                    self._atk_abandon_loop(loop)
+                    return
+            super()._tearDownAsyncioLoop()  # type: ignore[misc]
+
+        def _atk_abandon_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+            """Close the loop of an interrupted test whose runner task cannot be resumed (3.10 only)."""
+            self._asyncioTestLoop = None
+            try:
+                for task in asyncio.all_tasks(loop):
+                    task.cancel()
+                for _ in range(3):
+                    loop.run_until_complete(asyncio.sleep(0))
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+
+_INTERRUPT_GRACE = 5.0  # real seconds an interrupted 3.10 phase gets to finish after its cancellation
+
+
+def _resolve_idle(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def phase_runner_task() -> asyncio.Task[Any] | None:

@@ -82,6 +82,10 @@ def register_resource_type(cls_or_qualified_name: type | str, *, is_open: Predic
 
 def unregister_resource_type(cls_or_qualified_name: type | str) -> bool:
     """Forget a type registered with :func:`register_resource_type`; returns False if it was not registered."""
+    if not isinstance(cls_or_qualified_name, (type, str)):
+        raise TypeError(f"unregister_resource_type() takes a class or a qualified class name "
+                        f"('package.module.Class'), got {type(cls_or_qualified_name).__name__}: "
+                        f"{cls_or_qualified_name!r}")
     found = _TYPES.pop(cls_or_qualified_name, None) is not None
     _CACHE.clear()
     return found

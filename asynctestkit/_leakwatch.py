@@ -29,6 +29,7 @@ from ._leakhub import HUB, log_late
 from ._leakloop import LoopRegistries, _Entry
 from ._leakreport import KINDS, Leak, resolve_policy
 from ._leakresources import ResourceType, resource_type_of
+from ._validate import allowances, given, optional_callable
 
 __all__ = ["Watcher"]
 
@@ -63,11 +64,15 @@ class Watcher(LoopRegistries):
     def __init__(self, loop: asyncio.AbstractEventLoop, *, name: str = "the code under test",
                  policy: str | Mapping[str, str] = "default", allow: Mapping[str, Any] | None = None,
                  origin_markers: Iterable[tuple[str, str]] = ()) -> None:
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"LeakTracker() argument 'loop' must be an asyncio event loop, got {given(loop)}")
+        if not isinstance(name, str):
+            raise TypeError(f"LeakTracker() argument 'name' must be a str, got {given(name)}")
         self.loop = loop
         self.name = name
         self.policy = dict(policy) if isinstance(policy, dict) and len(policy) == len(KINDS) \
-            else resolve_policy(policy)
-        self.allow: dict[str, Any] = dict(allow or {})
+            else resolve_policy(policy, where="LeakTracker(policy=...)")
+        self.allow: dict[str, Any] = allowances("LeakTracker(allow=...)", allow)
         self.origin_markers = frozenset(origin_markers)
         self.attached = False
         super().__init__()
@@ -126,6 +131,8 @@ class Watcher(LoopRegistries):
         Without *is_open*, the registered type of *obj* decides, else ``not obj.closed`` or
         ``not obj.is_closing()``; TypeError if none applies.
         """
+        for argument, value in (("is_open", is_open), ("close", close), ("describe", describe)):
+            optional_callable(f"track_resource() argument {argument!r}", value)
         known = resource_type_of(obj)
         if known is None or is_open is not None or close is not None or describe is not None:
             if is_open is None:

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from . import _compat
+from . import _compat, _validate
 from .assertions import AsyncAssertionsMixin
 from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_WATCHDOG, VirtualClock
 from .hangs import HangError
@@ -50,6 +50,26 @@ def real_time(test: _F) -> _F:
         raise TypeError(f"@real_time decorates a test method, got {test!r}")
     setattr(test, _REAL_TIME_MARK, True)
     return test
+
+
+def _check_watchdog(name: str, value: object) -> None:
+    if value is not None:
+        _validate.duration(name, value, zero=False, infinite=True)
+
+
+#: Every class attribute of AsyncTestCase and how it is checked when a subclass sets it (the message starts
+#: with the attribute name; ``__init_subclass__`` prefixes the class name).
+_CLASS_ATTRIBUTE_CHECKS: dict[str, Callable[[str, object], object]] = {
+    "virtual_clock": _validate.boolean,
+    "clock_start": _validate.time_point,
+    "clock_auto_advance": _validate.boolean,
+    "clock_horizon": functools.partial(_validate.duration, zero=False, infinite=True),
+    "clock_watchdog": _check_watchdog,
+    "clock_deadlock_grace": _validate.duration,
+    "asyncio_debug": _validate.boolean,
+    "coroutine_origins": _validate.origin_depth,
+    "cancel_grace": _validate.duration,
+}
 
 
 class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin):
@@ -83,6 +103,17 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
 
     _atk_loop: asyncio.AbstractEventLoop | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the class attributes a subclass sets, so a mistake fails at import, naming the class."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        for attribute, check in _CLASS_ATTRIBUTE_CHECKS.items():
+            if attribute in own:
+                try:
+                    check(attribute, own[attribute])
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"{cls.__qualname__}.{error}") from None
+
     # -- the loop ----------------------------------------------------------------------------------
     def _atk_wants_virtual_clock(self) -> bool:
         method = getattr(self, self._testMethodName, None)
@@ -91,10 +122,14 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
         loop: VirtualClockLoop | RealTimeLoop
         if self._atk_wants_virtual_clock():
-            loop = VirtualClockLoop(
-                start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
-                watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
-                coroutine_origins=self.coroutine_origins)
+            try:
+                loop = VirtualClockLoop(
+                    start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
+                    watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
+                    coroutine_origins=self.coroutine_origins)
+            except (TypeError, ValueError) as error:  # a setting changed after the class was defined
+                raise type(error)(f"{type(self).__name__}: a clock_* setting was rejected when the test's loop "
+                                  f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
         loop._atk.debug_pin = bool(self.asyncio_debug)
@@ -168,7 +203,10 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             # The phase reacted to that cancellation by raising something else (or its coroutine was closed
             # after it swallowed every such cancellation): the hang is the cause, so it is the failure, with
             # the other exception chained for the record.
-            raise error from exc
+            # After asynctestkit closed the test's coroutine, resuming it raises "cannot reuse already awaited
+            # coroutine": our doing, not the test's, so it is not chained.
+            clock = claim.clock
+            raise error from (None if clock is not None and clock._closed_phase_coroutine(exc) else exc)
         error = claim.finish()
         if error is not None:  # the phase swallowed the cancellation that carried the report
             raise error

@@ -30,14 +30,18 @@ Far from zero (a clock started at 1.7e9) the loop's timer resolution is widened 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
+import socket
+import sys
+import threading
 import time as _time
 from selectors import BaseSelector, SelectorKey
 from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _compat, diagnostics
+from . import _compat, _validate, diagnostics
 from .hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
 from .timepatch import TimePatches
 
@@ -76,16 +80,39 @@ _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and 
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
 
-def _check_duration(name: str, value: object, *, allow_zero: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds (int or float), got {type(value).__name__}: "
-                        f"{value!r}")
-    seconds = float(value)
-    if math.isnan(seconds):
-        raise ValueError(f"{name} must be a number of seconds, got NaN")
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
-    return seconds
+def _check_duration(name: str, value: object, *, allow_zero: bool = True, infinite: bool = False) -> float:
+    return _validate.duration(name, value, zero=allow_zero, infinite=infinite)
+
+
+def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: object = DEFAULT_HORIZON,
+                  watchdog: object = DEFAULT_WATCHDOG, deadlock_grace: object = DEFAULT_DEADLOCK_GRACE) -> None:
+    """Validate the options of a :class:`VirtualClock` (and so of ``VirtualClockLoop(...)``) before any is used.
+
+    An unknown option is a TypeError from the call itself, as for any keyword argument.
+    """
+    _validate.time_point("start", start)
+    _validate.boolean("auto_advance", auto_advance)
+    _check_duration("horizon", horizon, allow_zero=False, infinite=True)
+    if watchdog is not None:
+        _check_duration("watchdog", watchdog, allow_zero=False, infinite=True)
+    _check_duration("deadlock_grace", deadlock_grace)
+
+
+def _is_trackable(obj: object) -> bool:
+    """What ``track()`` can follow to its end: a future or task, a thread, a process, anything with done()."""
+    return (isinstance(obj, threading.Thread) or callable(getattr(obj, "done", None))
+            or hasattr(obj, "returncode") or callable(getattr(obj, "get_returncode", None))
+            or callable(getattr(obj, "is_closing", None)))
+
+
+def _is_backgroundable(obj: object) -> bool:
+    """What ``background()`` can recognise: a trackable object, a socket, a transport or a stream writer."""
+    return (_is_trackable(obj) or isinstance(obj, socket.socket) or hasattr(obj, "pid")
+            or callable(getattr(obj, "get_extra_info", None)) or hasattr(obj, "transport"))
+
+
+_TRACKABLE = ("a future or task, a thread, a process (asyncio or subprocess.Popen) or an object with a "
+              "done() or is_closing() method")
 
 
 def _stall_point(resolution: float) -> float:
@@ -114,10 +141,8 @@ class VirtualClock:
                  auto_advance: bool = True, horizon: float = DEFAULT_HORIZON,
                  watchdog: float | None = DEFAULT_WATCHDOG,
                  deadlock_grace: float = DEFAULT_DEADLOCK_GRACE) -> None:
-        if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
-            raise ValueError(f"start must be a finite number of seconds, got {start!r}")
-        if not isinstance(auto_advance, bool):
-            raise TypeError(f"auto_advance must be True or False, got {auto_advance!r}")
+        check_options(start=start, auto_advance=auto_advance, horizon=horizon, watchdog=watchdog,
+                      deadlock_grace=deadlock_grace)
         self._loop = loop
         self._work = work
         self._start = float(start)
@@ -132,9 +157,10 @@ class VirtualClock:
         self._watchdog: float | None = None
         self._watchdog_at = math.inf          # perf_counter() value past which the phase is hung
         self.watchdog = watchdog
-        self.deadlock_grace = _check_duration("deadlock_grace", deadlock_grace)
+        self._deadlock_grace = _check_duration("deadlock_grace", deadlock_grace)
         self._slow_callback_check: bool | None = None
         self._timing = False
+        self._poll_checks = False             # every poll goes to _select_checked (see _arm_alarm)
         self._batch = 0                       # callbacks the current iteration was about to run
         self._wall_at_start = _time.time()
         self._real_start = _time.perf_counter()
@@ -142,6 +168,7 @@ class VirtualClock:
         self._held_warned = False
         self._phase_label = "the code on this loop"  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
+        self._force_closed = False            # _report closed the phase's coroutine (see _force_close)
         self._deliveries = 0
         self._in_select = False               # waiting in real time in select() (see _real_select)
         self._tick = 0                        # select() calls, for the periodic real-time checks
@@ -185,9 +212,20 @@ class VirtualClock:
 
     @watchdog.setter
     def watchdog(self, value: float | None) -> None:
-        self._watchdog = None if value is None else _check_duration("watchdog", value, allow_zero=False)
-        if self._phase_task is not None:
+        self._watchdog = None if value is None else _check_duration("watchdog", value, allow_zero=False,
+                                                                     infinite=True)
+        if self._phase_task is not None:  # changed while a phase runs: the alarm follows the new limit
             self._watchdog_at = math.inf if self._watchdog is None else self._real_start + self._watchdog
+            self._arm_alarm()
+
+    @property
+    def deadlock_grace(self) -> float:
+        """Real seconds a seemingly deadlocked loop waits for a listener, pipe or thread to wake it (>= 0)."""
+        return self._deadlock_grace
+
+    @deadlock_grace.setter
+    def deadlock_grace(self, value: float) -> None:
+        self._deadlock_grace = _check_duration("deadlock_grace", value)
 
     @property
     def horizon(self) -> float:
@@ -196,7 +234,7 @@ class VirtualClock:
 
     @horizon.setter
     def horizon(self, value: float) -> None:
-        self._horizon = _check_duration("horizon", value, allow_zero=False)
+        self._horizon = _check_duration("horizon", value, allow_zero=False, infinite=True)
         self._set_limit(self._limit)
 
     def _set_limit(self, limit: float | None) -> None:
@@ -225,9 +263,7 @@ class VirtualClock:
 
     @slow_callback_check.setter
     def slow_callback_check(self, value: bool | None) -> None:
-        if value is not None and not isinstance(value, bool):
-            raise TypeError(f"slow_callback_check must be True, False or None, got {value!r}")
-        self._slow_callback_check = value
+        self._slow_callback_check = _validate.boolean("slow_callback_check", value, none=True)
         self._refresh_timing()
 
     @property
@@ -237,8 +273,7 @@ class VirtualClock:
 
     @auto_advance.setter
     def auto_advance(self, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise TypeError(f"auto_advance must be True or False, got {value!r}")
+        _validate.boolean("auto_advance", value)
         self._set_limit(None if value else self._loop._atk_now)
 
     async def advance(self, seconds: float) -> None:
@@ -246,8 +281,8 @@ class VirtualClock:
 
         Callbacks scheduled by callbacks inside the window run too, in time order; on return
         ``loop.time()`` is exactly the old time plus *seconds* and everything ready has run.  Works with
-        ``auto_advance`` on or off.  Raises TypeError for a non-number, ValueError for a negative or NaN
-        duration, RuntimeError outside the running loop.  If the test is cancelled meanwhile, time stays
+        ``auto_advance`` on or off.  Raises TypeError for a non-number (or a bool), ValueError for a negative,
+        NaN or infinite duration, RuntimeError outside the running loop.  If the test is cancelled meanwhile, time stays
         where it got to.
         """
         seconds = _check_duration("advance() duration", seconds)
@@ -256,13 +291,12 @@ class VirtualClock:
 
     async def advance_to(self, when: float) -> None:
         """Move virtual time forward to the absolute loop time *when* (see :meth:`advance`)."""
-        if isinstance(when, bool) or not isinstance(when, (int, float)) or not math.isfinite(when):
-            raise ValueError(f"advance_to() needs a finite loop time, got {when!r}")
+        target = _validate.time_point("advance_to() time", when)
         self._require_running("advance_to")
-        if when < self._loop._atk_now:
+        if target < self._loop._atk_now:
             raise ValueError(f"advance_to({when!r}) would move time backwards: the loop time is already "
                              f"{self._loop._atk_now!r}")
-        await self._advance_to(float(when))
+        await self._advance_to(target)
 
     async def _advance_to(self, target: float) -> None:
         manual = self._limit is not None
@@ -306,6 +340,10 @@ class VirtualClock:
         or anything with ``done()``/``is_closing()``.  Use it for work the clock cannot see, e.g. a thread
         that existed before the test and will answer through ``call_soon_threadsafe``.  Returns *obj*.
         """
+        if not _is_trackable(obj):
+            raise TypeError(f"clock.track() takes {_TRACKABLE}, got {_validate.given(obj)}")
+        if what is not None and not isinstance(what, str):
+            raise TypeError(f"clock.track() argument 'what' must be a str or None, got {_validate.given(what)}")
         self._work.track(obj, what or f"tracked {type(obj).__name__}", diagnostics.caller_site())
         return obj
 
@@ -315,6 +353,9 @@ class VirtualClock:
         Returns *obj*.  Use it for a helper server thread or a long executor job that lives for the whole
         test, so that sleeps and timeouts stay instant while it runs.
         """
+        if not _is_backgroundable(obj):
+            raise TypeError(f"clock.background() takes {_TRACKABLE}, a socket, a transport or a stream writer, "
+                            f"got {_validate.given(obj)}")
         self._work.background(obj)
         return obj
 
@@ -338,23 +379,58 @@ class VirtualClock:
                          "exception first):\n%s", stale)
         self._phase_task = task
         self._phase_label = label
+        self._force_closed = False
         self._deliveries = 0
         self._real_start = _time.perf_counter()
         watchdog = self._watchdog
         self._watchdog_at = math.inf if watchdog is None else self._real_start + watchdog
-        if watchdog is not None:
-            self._alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
+        self._arm_alarm()
+
+    def _arm_alarm(self) -> None:
+        """Set SIGALRM for what is left of the phase's watchdog; where it cannot be set, check every poll.
+
+        Without the alarm (not the main thread, SIGALRM owned by someone else such as pytest-timeout, no
+        ``setitimer``) only the select-level check sees an overrun, so it then runs at every loop iteration
+        (one ``perf_counter()`` call each) instead of every 64th.
+        """
+        watchdog = self._watchdog
+        if watchdog is None or self._phase_task is None:
+            self._alarm.disarm()
+        else:
+            left = max(0.0, self._watchdog_at - _perf_counter())
+            self._alarm.arm(left + min(_ALARM_LAG * watchdog, 1.0))
+        self._refresh_poll_checks()
+
+    def _refresh_poll_checks(self) -> None:
+        self._poll_checks = self._timing or (self._watchdog_at != math.inf and not self._alarm.armed)
 
     def _exit_phase(self) -> None:
+        if (self._phase_task is not None and self._pending_error is None and not self._deliveries
+                and _perf_counter() > self._watchdog_at and sys.exc_info()[1] is None):
+            # The phase blocked the loop past the watchdog and then returned before any select() saw it
+            # (no alarm was armed): it still fails, through the test case's pending-error check when the phase returns.
+            real = _perf_counter() - self._real_start
+            headline = (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
+                        f"synchronous code blocked the event loop and no SIGALRM alarm was armed to stop it "
+                        f"there (virtual t={self._loop._atk_now - self._start:.3f}s, real {real:.3f}s)")
+            self._pending_error = LivelockError(format_report(
+                self._loop, headline, phase_task=self._phase_task, phase_label=self._phase_label,
+                start=self._start))
         self._phase_task = None
         self._phase_label = "the code on this loop"
         self._watchdog_at = math.inf
         self._alarm.disarm()
+        self._refresh_poll_checks()
 
     def _alarm_message(self, site: Site) -> str:
         return (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
                 f"synchronous code blocked the event loop (virtual t={self._loop._atk_now - self._start:.3f}s)\n"
                 f"  {diagnostics.site_line('blocked at', site, with_source=True)}")
+
+    def _closed_phase_coroutine(self, exc: BaseException) -> bool:
+        """True if *exc* is what resuming the test's coroutine raised after ``_report`` closed it."""
+        closed, self._force_closed = self._force_closed, False
+        return closed and isinstance(exc, RuntimeError)
 
     def _take_pending_error(self) -> HangError | None:
         error, self._pending_error = self._pending_error, None
@@ -377,7 +453,7 @@ class VirtualClock:
         # common case is kept to a few bytecodes: a poll, O(1) checks and the jump to the next deadline.
         # The real-time checks (watchdog, slow callbacks) run in _select_checked: every iteration while the
         # slow-callback check is on, else every 64th iteration and whenever select() waits in real time.
-        if self._timing or timeout == 0:
+        if self._poll_checks or timeout == 0:
             return self._select_checked(inner, timeout)
         tick = self._tick = self._tick + 1
         if not tick & _CHECK_EVERY:
@@ -432,6 +508,7 @@ class VirtualClock:
             # Turned on inside an iteration: measure from now; before the loop runs: from its first select().
             self._last_exit = _perf_counter() if self._loop.is_running() else math.inf
         self._timing = timing
+        self._refresh_poll_checks()
 
     def _check_slow_iteration(self, blocked: float) -> None:
         """Warn about an iteration that blocked the loop, unless it merely ran a large batch of callbacks.
@@ -535,6 +612,11 @@ class VirtualClock:
             return events
         if self._work.in_flight(inner):
             return []
+        if sources and _awaits_live_process(self._loop):
+            # A task awaits the exit of a child process that is still alive (a background one: others hold
+            # time): its exit will wake the loop, however long a loaded machine takes to deliver it.  Not a
+            # deadlock; the watchdog bounds the wait.
+            return []
         if deadline is not None:  # frozen: manual mode and the next timer lies beyond the limit
             why = (f"can never finish: time is frozen (auto_advance is off) and the next timer is due at "
                    f"t={deadline - self._start:g}; call `await self.clock.advance(...)` or turn "
@@ -561,11 +643,12 @@ class VirtualClock:
         task = self._phase_task
         if self._deliveries > _MAX_DELIVERIES:
             # The test swallowed every cancellation that carried the report.  Close the test's coroutine
-            # (its finally blocks run) and cancel once more: the task ends cancelled and the test case, which
-            # takes the pending report when the phase returns, fails the test with it.  Only if the coroutine
-            # refuses to close too (or on 3.10, where the phase runs inside the test case's long-lived runner
-            # task) is the loop stopped, so that run_until_complete() returns at all.
-            if _compat.PY311 and task is not None and not task.done() and _force_close(task):
+            # (its finally blocks run) and cancel once more: the task ends (on 3.10 the test case's runner sees
+            # the closed coroutine) and the test case, which takes the pending report when the phase returns,
+            # fails the test with it.  Only if the coroutine refuses to close too is the loop stopped, so that
+            # run_until_complete() returns at all.
+            if task is not None and not task.done() and _force_close(task):
+                self._force_closed = True
                 self._pending_error = kind(f"{error}\n  (it swallowed {_MAX_DELIVERIES} cancellations that carried "
                                            f"this report; asynctestkit closed its coroutine)")
                 task.cancel(msg=first_line)
@@ -586,6 +669,24 @@ class VirtualClock:
             other.cancel(msg=f"cancelled by asynctestkit: {first_line}")
 
 
+_PROCESS_WAIT = asyncio.subprocess.Process.wait.__code__
+
+
+def _awaits_live_process(loop: asyncio.AbstractEventLoop) -> bool:
+    """True if a task of *loop* is suspended in ``asyncio.subprocess.Process.wait()`` of a process still running."""
+    for task in asyncio.all_tasks(loop):
+        current: Any = task.get_coro()
+        while inspect.iscoroutine(current):
+            if current.cr_code is _PROCESS_WAIT:
+                frame = current.cr_frame
+                process = frame.f_locals.get("self") if frame is not None else None
+                if getattr(process, "returncode", 0) is None:
+                    return True
+                break
+            current = current.cr_await
+    return False
+
+
 def _force_close(task: asyncio.Task[Any]) -> bool:
     """Close the coroutine of the phase's task (the test's own code); True if it closed.
 
@@ -594,7 +695,17 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     as cancelled, and the test case turns that into the report.  A coroutine that catches GeneratorExit and
     awaits again refuses (RuntimeError): False.
     """
-    close = getattr(task.get_coro(), "close", None)
+    outer = task.get_coro()
+    target = outer
+    # The test's own coroutine is the first one in the await chain that is not unittest's or ours (3.10:
+    # below the test case's long-lived runner; 3.11+: the task's own coroutine).
+    current: Any = outer
+    while inspect.iscoroutine(current):
+        if not diagnostics.is_internal_file(current.cr_code.co_filename):
+            target = current
+            break
+        current = current.cr_await
+    close = getattr(target, "close", None)
     if close is None:
         return False
     try:

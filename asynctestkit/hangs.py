@@ -175,6 +175,11 @@ class AlarmWatchdog:
         signal.setitimer(signal.ITIMER_REAL, seconds)
         self._armed = True
 
+    @property
+    def armed(self) -> bool:
+        """True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken)."""
+        return self._armed
+
     def disarm(self) -> None:
         if not self._armed:
             return

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
-from . import _compat
+from . import _compat, _validate
 from ._leakreport import (
     KINDS,
     OFF,
@@ -59,6 +59,7 @@ __unittest = True
 __tracebackhide__ = True  # the same for pytest (its name for it), when no frame of the test is left
 
 logger = logging.getLogger("asynctestkit.leaks")
+apply_environment({})  # a misspelt ASYNCTESTKIT_LEAK_CHECKS fails at import, not in every test
 _T = TypeVar("_T")
 _ALLOW_MARK = "__asynctestkit_allow_leaks__"
 _POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str]]] = weakref.WeakKeyDictionary()
@@ -83,16 +84,18 @@ def allow_leaks(*args: Any, reason: str | None = None, **kinds: bool | str | Ite
         raise TypeError("allow_leaks takes keyword arguments only and must be called: "
                         "@allow_leaks(tasks=True, reason='...')")
     if not isinstance(reason, str) or not reason.strip():
-        raise TypeError("@allow_leaks needs reason='...': say why the leak is acceptable, e.g. "
-                        "@allow_leaks(tasks=True, reason='the loop's shutdown cancels the poller by design')")
+        error = ValueError if isinstance(reason, str) else TypeError
+        raise error(f"@allow_leaks needs reason='...': say why the leak is acceptable, e.g. "
+                    f"@allow_leaks(tasks=True, reason=\"the loop's shutdown cancels the poller by design\"), "
+                    f"got reason={reason!r}")
     if not kinds:
         raise TypeError(f"@allow_leaks(reason={reason!r}) names no leak kind; pass e.g. tasks=True (kinds: "
                         f"{', '.join(KINDS)})")
     allowances: dict[str, Allowance] = {}
     for kind, value in kinds.items():
         if kind not in KINDS:
-            raise TypeError(unknown_kind_message(kind, "@allow_leaks"))
-        allowances[kind] = _allowance(kind, value)
+            raise ValueError(unknown_kind_message(kind, "@allow_leaks"))
+        allowances[kind] = _validate.allowance("@allow_leaks", kind, value)
 
     def decorate(target: _T) -> _T:
         if not callable(target):
@@ -118,20 +121,6 @@ def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
         ours += 1
         frame = frame.f_back
     return stacklevel + ours
-
-
-def _allowance(kind: str, value: object) -> Allowance:
-    if value is True:
-        return True
-    patterns = [value] if isinstance(value, str) else value
-    if value is False or not isinstance(patterns, (list, tuple, set, frozenset)) or not patterns \
-            or not all(isinstance(p, str) for p in patterns):
-        raise TypeError(f"@allow_leaks({kind}={value!r}): give True (every leak of the kind), a name pattern "
-                        f"(a regular expression) or a list of patterns")
-    try:
-        return tuple(re.compile(p) for p in patterns)
-    except re.error as error:
-        raise ValueError(f"@allow_leaks({kind}={value!r}): not a regular expression: {error}") from None
 
 
 class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):

@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import _compat, diagnostics
+from . import _compat, _validate, diagnostics
 from . import _leakdescribe as describe
 from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
 from ._leakhub import HUB
@@ -297,6 +297,8 @@ def track_resource(obj: Any, *, is_open: Callable[[Any], bool] | None = None,
     attached (checks turned off, or called outside a test).  In a test case ``self.trackResource(obj)`` is
     the same.
     """
+    for argument, value in (("is_open", is_open), ("close", close), ("describe", describe)):
+        _validate.optional_callable(f"track_resource() argument {argument!r}", value)
     tracker = HUB.current()
     if isinstance(tracker, LeakTracker):
         tracker.track(obj, is_open=is_open, close=close, describe=describe)

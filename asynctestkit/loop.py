@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from contextvars import Context
 from typing import Any, TypeVar
 
-from . import _compat, diagnostics
-from .clock import VirtualClock
+from . import _compat, _validate, diagnostics
+from .clock import VirtualClock, check_options
 from .realwork import RealWork
 
 __all__ = ["RealTimeLoop", "VirtualClockLoop"]
@@ -63,9 +63,10 @@ class _ClockSelector(selectors.BaseSelector):
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         # asyncio calls this once per loop iteration.  With callbacks ready (timeout 0) it is a plain poll,
         # except every 64th, which lets the clock check its real-time watchdog (a test spinning on
-        # sleep(0) never goes idle); the clock decides everything else.
+        # sleep(0) never goes idle), or every one while the clock asks for it (slow-callback check on, or a
+        # watchdog without its alarm); the clock decides everything else.
         clock: Any = self._clock
-        if timeout == 0 and not clock._timing:
+        if timeout == 0 and not clock._poll_checks:
             self._countdown -= 1
             if self._countdown:
                 if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
@@ -87,14 +88,7 @@ def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
 
 
 def _check_origin_depth(value: object) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if not isinstance(value, int):
-        raise TypeError(f"coroutine_origins must be True, False or a number of frames (int >= 0), got "
-                        f"{type(value).__name__}: {value!r}")
-    if value < 0:
-        raise ValueError(f"coroutine_origins must be >= 0 frames, got {value!r}")
-    return value
+    return _validate.origin_depth("coroutine_origins", value)
 
 
 class _State:
@@ -276,6 +270,9 @@ for _name in DISPATCHED_METHODS:
 del _name
 
 
+_CLOCK_OPTIONS = frozenset({"auto_advance", "horizon", "watchdog", "deadlock_grace"})
+
+
 class VirtualClockLoop(_TestLoop):
     """A selector event loop on virtual time.
 
@@ -284,8 +281,22 @@ class VirtualClockLoop(_TestLoop):
     sockets are under way.  ``loop.clock`` is the :class:`VirtualClock` that controls it.
     """
 
+    def __new__(cls, *args: Any, start: float = 0.0, coroutine_origins: int = 0,
+                **clock_options: Any) -> VirtualClockLoop:
+        # Every argument is checked before the loop exists: a loop that failed half-way through __init__
+        # would complain from its __del__ ("Exception ignored in BaseEventLoop.__del__") after the error.
+        if args:
+            raise TypeError(f"VirtualClockLoop() takes keyword arguments only, got {len(args)} positional")
+        _check_origin_depth(coroutine_origins)
+        unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
+        if unknown:
+            raise TypeError(f"VirtualClockLoop() got an unexpected keyword argument {unknown[0]!r}; its options are "
+                            f"start, coroutine_origins, {', '.join(sorted(_CLOCK_OPTIONS))}")
+        check_options(start=start, **clock_options)
+        return super().__new__(cls)
+
     def __init__(self, *, start: float = 0.0, coroutine_origins: int = 0, **clock_options: Any) -> None:
-        self._atk_now = float(start) if isinstance(start, (int, float)) else 0.0
+        self._atk_now = float(start)
         work = RealWork()
         selector = _ClockSelector(work)
         super().__init__(coroutine_origins=coroutine_origins, selector=selector)
@@ -365,6 +376,12 @@ class VirtualClockLoop(_TestLoop):
 
 class RealTimeLoop(_TestLoop):
     """A plain selector event loop on the real clock, for tests that opt out of virtual time."""
+
+    def __new__(cls, *args: Any, coroutine_origins: int = 0) -> RealTimeLoop:
+        if args:
+            raise TypeError(f"RealTimeLoop() takes keyword arguments only, got {len(args)} positional")
+        _check_origin_depth(coroutine_origins)  # before the loop exists (see VirtualClockLoop.__new__)
+        return super().__new__(cls)
 
     def __init__(self, *, coroutine_origins: int = 0) -> None:
         super().__init__(coroutine_origins=coroutine_origins)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ._validate import given
 from .loop import VirtualClockLoop
 
 __all__ = ["EventRecorder", "RecordedEvent"]
@@ -112,10 +113,9 @@ class EventRecorder:
         Returns at once when that already happened.  Cancelling the wait just withdraws it.
         """
         if isinstance(count, bool) or not isinstance(count, int):
-            raise TypeError(f"wait_for() argument 'count' must be an int >= 1, got {type(count).__name__}: "
-                            f"{count!r}")
+            raise TypeError(f"wait_for() argument 'count' must be an int >= 1, got {given(count)}")
         if count < 1:
-            raise ValueError(f"wait_for() argument 'count' must be >= 1, got {count!r}")
+            raise ValueError(f"wait_for() argument 'count' must be an int >= 1, got {count!r}")
         matching = [entry for entry in self._entries if entry.event == event]
         if len(matching) >= count:
             return matching[count - 1]

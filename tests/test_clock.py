@@ -11,6 +11,7 @@ import asyncio
 import importlib
 import logging
 import math
+import re
 import signal
 import sys
 import time
@@ -327,22 +328,31 @@ class ManualControlTests(AsyncTestCase):
         self.assertEqual(loop.time(), start + 5)
 
     async def test_s32_advance_rejects_bad_durations_with_clear_errors(self) -> None:
-        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be >= 0 seconds, got -1"):
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a finite number of seconds >= 0, "
+                                                r"got -1"):
             await self.clock.advance(-1)
-        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a number of seconds, got NaN"):
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a finite number of seconds >= 0, "
+                                                r"got nan"):
             await self.clock.advance(math.nan)
-        with self.assertRaisesRegex(TypeError, r"advance\(\) duration must be a number of seconds \(int or "
-                                               r"float\), got str: '1'"):
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration .* got inf"):
+            await self.clock.advance(math.inf)
+        with self.assertRaisesRegex(ValueError, r"advance\(\) duration .* got an int too large for a float"):
+            await self.clock.advance(10**400)
+        with self.assertRaisesRegex(TypeError, r"advance\(\) duration must be a finite number of seconds >= 0, "
+                                               r"got str: '1'"):
             await self.clock.advance("1")  # type: ignore[arg-type]
+        with self.assertRaisesRegex(TypeError, r"advance_to\(\) time must be a finite number of seconds \(a loop "
+                                               r"time\), got str: '1'"):
+            await self.clock.advance_to("1")  # type: ignore[arg-type]
         with self.assertRaisesRegex(TypeError, r"got bool: True"):
             await self.clock.advance(True)
         loop = asyncio.get_running_loop()
         with self.assertRaisesRegex(ValueError, r"advance_to\(-1\) would move time backwards: the loop time "
                                                 r"is already 0\.0"):
             await self.clock.advance_to(-1)
-        with self.assertRaisesRegex(ValueError, r"advance_to\(\) needs a finite loop time, got inf"):
+        with self.assertRaisesRegex(ValueError, r"advance_to\(\) time must be a finite number .* got inf"):
             await self.clock.advance_to(math.inf)
-        with self.assertRaisesRegex(ValueError, r"advance_to\(\) needs a finite loop time, got nan"):
+        with self.assertRaisesRegex(ValueError, r"advance_to\(\) time must be a finite number .* got nan"):
             await self.clock.advance_to(math.nan)
         self.assertEqual(loop.time(), 0.0)
 
@@ -352,7 +362,7 @@ class ManualControlTests(AsyncTestCase):
         await asyncio.sleep(60)
         self.assertEqual(loop.time(), 60)
         self.clock.auto_advance = False
-        with self.assertRaisesRegex(TypeError, r"auto_advance must be True or False, got 1"):
+        with self.assertRaisesRegex(TypeError, r"auto_advance must be True or False, got int: 1"):
             self.clock.auto_advance = 1  # type: ignore[assignment]
         self.assertFalse(self.clock.auto_advance)
 
@@ -422,12 +432,15 @@ class ClockMisuseTests(unittest.TestCase):
 
     def test_bad_clock_settings_are_rejected(self) -> None:
         cases: list[tuple[dict[str, Any], type[Exception], str]] = [
-            ({"start": math.nan}, ValueError, r"start must be a finite number of seconds, got nan"),
-            ({"start": "0"}, ValueError, r"start must be a finite number of seconds, got '0'"),
-            ({"horizon": 0}, ValueError, r"horizon must be > 0 seconds, got 0"),
-            ({"watchdog": -1}, ValueError, r"watchdog must be > 0 seconds, got -1"),
-            ({"deadlock_grace": "1"}, TypeError, r"deadlock_grace must be a number of seconds"),
-            ({"auto_advance": "no"}, TypeError, r"auto_advance must be True or False, got 'no'"),
+            ({"start": math.nan}, ValueError, r"start must be a finite number of seconds \(a loop time\), got nan"),
+            ({"start": "0"}, TypeError, r"start must be a finite number of seconds \(a loop time\), got str: '0'"),
+            ({"horizon": 0}, ValueError, r"horizon must be a number of seconds > 0, got 0"),
+            ({"watchdog": -1}, ValueError, r"watchdog must be a number of seconds > 0, got -1"),
+            ({"deadlock_grace": "1"}, TypeError, r"deadlock_grace must be a finite number of seconds >= 0, got str"),
+            ({"deadlock_grace": math.inf}, ValueError, r"deadlock_grace must be a finite number of seconds >= 0"),
+            ({"auto_advance": "no"}, TypeError, r"auto_advance must be True or False, got str: 'no'"),
+            ({"auto_advance": 1}, TypeError, r"auto_advance must be True or False, got int: 1"),
+            ({"horizn": 1}, TypeError, r"VirtualClockLoop\(\) got an unexpected keyword argument 'horizn'"),
         ]
         for options, error, pattern in cases:
             with self.subTest(options=options):
@@ -868,13 +881,17 @@ class SlowCallbackTests(AsyncTestCase):
     asyncio_debug = True   # like asyncio's own check, ours follows the loop's debug mode by default
 
     async def test_s35_a_callback_blocking_for_0_2_s_real_logs_a_slow_callback_warning(self) -> None:
+        # On a loaded machine any iteration may overrun asyncio's 0.1 s default now and then (the process was not
+        # scheduled): the blocking callback is told apart by its duration, reported exactly once.
         loop = asyncio.get_running_loop()
         with self.assertLogs("asynctestkit", logging.WARNING) as logs:
             loop.call_soon(time.sleep, 0.2)
             await asyncio.sleep(1)
-        self.assertEqual(len(logs.records), 1, logs.output)
-        self.assertRegex(logs.output[0], r"Executing a loop iteration took 0\.\d{3} seconds \(real time; "
-                                         r"asyncio's own slow-callback check is blind under virtual time\)")
+        took = [float(m.group(1)) for line in logs.output
+                if (m := re.search(r"Executing a loop iteration took (\d+\.\d{3}) seconds", line))]
+        self.assertEqual(len([t for t in took if t >= 0.2]), 1, logs.output)
+        self.assertRegex(logs.output[-1], r"Executing a loop iteration took \d+\.\d{3} seconds \(real time; "
+                                          r"asyncio's own slow-callback check is blind under virtual time\)")
 
     async def test_s35_a_coroutine_blocking_for_0_2_s_real_is_reported_too(self) -> None:
         with self.assertLogs("asynctestkit", logging.WARNING) as logs:
@@ -883,22 +900,24 @@ class SlowCallbackTests(AsyncTestCase):
         self.assertIn("Executing a loop iteration took", logs.output[0])
 
     async def test_s35_no_warning_for_a_test_that_never_blocks(self) -> None:
+        # A threshold a loaded machine's scheduling delays do not reach (asyncio's default is 0.1 s).
+        asyncio.get_running_loop().slow_callback_duration = 1.0
         with self.assertNoLogs("asynctestkit", logging.WARNING):
             for _ in range(100):
                 await asyncio.sleep(60)
 
     async def test_s35_a_large_batch_of_fast_callbacks_is_not_reported_as_one_slow_callback(self) -> None:
         loop = asyncio.get_running_loop()
-        loop.slow_callback_duration = 0.05
+        loop.slow_callback_duration = 0.25  # well above a loaded machine's scheduling delays
         done = loop.create_future()
 
         def tick(i: int) -> None:
-            time.sleep(0.001)
-            if i == 199:
+            time.sleep(0.004)
+            if i == 249:
                 done.set_result(None)
 
         with self.assertNoLogs("asynctestkit", logging.WARNING):
-            for i in range(200):        # 200 x 1 ms = 0.2 s in one iteration, 4 times the threshold
+            for i in range(250):        # 250 x 4 ms = 1 s in one iteration, 4 times the threshold
                 loop.call_soon(tick, i)
             await done
 

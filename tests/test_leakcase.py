@@ -287,21 +287,23 @@ class OptOutTests(unittest.TestCase):
 
 class MisuseTests(unittest.TestCase):
     def test_allow_leaks_needs_a_reason(self) -> None:
-        for reason in (None, "", "   "):
-            with self.subTest(reason=reason), self.assertRaisesRegex(TypeError, r"needs reason='\.\.\.'"):
-                allow_leaks(tasks=True, reason=reason)
+        for reason, error in ((None, TypeError), (3, TypeError), ("", ValueError), ("   ", ValueError)):
+            with self.subTest(reason=reason), self.assertRaisesRegex(error, r"needs reason='\.\.\.'"):
+                allow_leaks(tasks=True, reason=reason)  # type: ignore[arg-type]
 
     def test_allow_leaks_needs_a_kind_and_known_kinds_only(self) -> None:
         with self.assertRaisesRegex(TypeError, r"names no leak kind; pass e\.g\. tasks=True"):
             allow_leaks(reason="because")
-        with self.assertRaisesRegex(TypeError, r"unknown leak kind 'task' \(did you mean 'tasks'"):
+        with self.assertRaisesRegex(ValueError, r"unknown leak kind 'task' \(did you mean 'tasks'"):
             allow_leaks(task=True, reason="because")
 
     def test_allow_leaks_values_must_be_true_or_patterns(self) -> None:
-        for value in (False, 3, [], [1]):
-            with self.subTest(value=value), self.assertRaisesRegex(TypeError, "give True"):
+        for value, error in ((3, TypeError), ([1], TypeError), (False, ValueError), ([], ValueError)):
+            with self.subTest(value=value), self.assertRaisesRegex(error, r"@allow_leaks\['tasks'\].*True"
+                                                                          r"|@allow_leaks\['tasks'\] must be a regular"):
                 allow_leaks(tasks=value, reason="because")  # type: ignore[arg-type]
-        with self.assertRaisesRegex(ValueError, "not a regular expression"):
+        with self.assertRaisesRegex(ValueError, r"@allow_leaks\['tasks'\] must be a regular expression, got '\(': "
+                                                r"missing \)"):
             allow_leaks(tasks="(", reason="because")
 
     def test_allow_leaks_must_be_called_with_keywords(self) -> None:

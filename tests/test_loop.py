@@ -215,7 +215,8 @@ class LoopMechanicsTests(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, r"coroutine_origins must be True, False or a number of frames "
                                                r"\(int >= 0\), got str: 'yes'"):
             VirtualClockLoop(coroutine_origins="yes")  # type: ignore[arg-type]
-        with self.assertRaisesRegex(ValueError, r"coroutine_origins must be >= 0 frames, got -1"):
+        with self.assertRaisesRegex(ValueError, r"coroutine_origins must be True, False or a number of frames "
+                                                r"\(int >= 0\), got -1"):
             RealTimeLoop(coroutine_origins=-1)
 
     def test_the_loops_stay_within_the_fast_attribute_layout(self) -> None:
