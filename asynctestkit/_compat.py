@@ -23,6 +23,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from . import _runner310
+
 PY311 = sys.version_info >= (3, 11)
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
@@ -60,6 +62,11 @@ def iatc_runner_task(test: unittest.IsolatedAsyncioTestCase) -> asyncio.Task[Any
     """
     task = getattr(test, "_asyncioCallsTask", None)
     return task if isinstance(task, asyncio.Task) else None
+
+
+def iatc_phase_running(test: unittest.IsolatedAsyncioTestCase) -> bool:
+    """3.10: whether the runner task of ``LoopHookMixin`` is inside a phase (awaiting the phase's coroutine)."""
+    return bool(getattr(test, "_atk_phase_running", False))
 
 
 # --- asyncio loop internals -------------------------------------------------------------------------
@@ -336,6 +343,16 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
         raise NotImplementedError
 
+    _atk_setup_error: BaseException | None = None
+
+    def _atk_take_setup_error(self) -> BaseException | None:
+        """3.10: the error the loop's construction raised outside any test part (see ``_setupAsyncioLoop``), once.
+
+        The test case raises it from setUp, where 3.11+ raises it too (their runner builds the loop lazily).
+        """
+        error, self._atk_setup_error = self._atk_setup_error, None
+        return error
+
     if sys.version_info >= (3, 13):
         @property
         def loop_factory(self) -> LoopFactory:  # type: ignore[override]
@@ -362,48 +379,12 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
             finally:
                 asyncio.set_event_loop_policy(inner)
 
-        _atk_setup_error: BaseException | None = None
-
-        def _callSetUp(self) -> None:
-            error, self._atk_setup_error = self._atk_setup_error, None
-            if error is not None:
-                raise error
-            super()._callSetUp()  # type: ignore[misc]
-
         # 3.10's runner task (private ``_asyncioLoopRunner``, frozen in 3.10.x) re-raises SystemExit and
         # KeyboardInterrupt raised by a test and dies; every later phase then waits on a queue nobody reads
         # and the base class hangs at teardown.  3.11+ hands both to the caller of the phase (unittest
         # records SystemExit as an error of the test, KeyboardInterrupt stops the run) and keeps going:
         # this runner does the same, and remembers whether a phase is still running (see below).
-        async def _asyncioLoopRunner(self, fut: asyncio.Future[None]) -> None:
-            self._asyncioCallsQueue = queue = asyncio.Queue()  # type: ignore[var-annotated]
-            fut.set_result(None)
-            while True:
-                query = await queue.get()
-                queue.task_done()
-                if query is None:
-                    return
-                fut, awaitable = query
-                self._atk_phase_running = True
-                self._atk_phase_future = fut
-                try:
-                    ret = await awaitable
-                    if not fut.done():
-                        fut.set_result(ret)
-                except (SystemExit, KeyboardInterrupt) as ex:
-                    # run_until_complete() does not stop the loop for a future holding these two (it
-                    # expects them to have left run_forever() already): stop it here.
-                    if not fut.done():
-                        fut.set_exception(ex)
-                        fut.get_loop().stop()
-                except BaseException as ex:
-                    if not fut.done():
-                        fut.set_exception(ex)
-                finally:
-                    self._atk_phase_running = False
-                    idle = self._atk_phase_idle
-                    if idle is not None and not idle.done():
-                        idle.set_result(None)
+        _asyncioLoopRunner = _runner310.asyncio_loop_runner
 
         _atk_phase_running: bool = False
         _atk_phase_future: asyncio.Future[Any] | None = None

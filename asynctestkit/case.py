@@ -160,6 +160,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     # in between, a failing test shows exactly the frames plain IsolatedAsyncioTestCase shows: the user's
     # failing line is always there.  The loop tells us which task runs the phase (see ``_PhaseClaim``).
     def _callSetUp(self) -> None:
+        error = self._atk_take_setup_error()
+        if error is not None:  # 3.10: the test's loop could not be built
+            raise error
         self._atk_run_phase(self.asyncSetUp, super()._callSetUp)
 
     def _callTestMethod(self, method: Callable[..., Any]) -> None:
@@ -237,15 +240,22 @@ class _PhaseClaim:
             loop.set_debug(test.asyncio_debug)
         if self._clock is None:
             return
-        if task is None:
+        running: Callable[[], bool] | None = None
+        if task is None:  # 3.10: the test case's long-lived runner task runs every phase
             task = _compat.iatc_runner_task(test)
+            running = functools.partial(_compat.iatc_phase_running, test)
         name = getattr(self._func, "__name__", "")
         if name == test._testMethodName:
             label = f"test {name!r}"
         else:
             label = f"{getattr(self._func, '__qualname__', name)} of test {test._testMethodName!r}"
-        self._clock._enter_phase(task, label)
+        self._clock._enter_phase(task, label, running=running)
         self._entered = True
+
+    @property
+    def clock(self) -> VirtualClock | None:
+        """The clock of the phase's loop (None on a real-time loop)."""
+        return self._clock
 
     def finish(self) -> HangError | None:
         """End the phase; return the hang report it must fail with, if any."""

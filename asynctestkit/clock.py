@@ -37,9 +37,10 @@ import socket
 import sys
 import threading
 import time as _time
+from collections.abc import Callable
 from selectors import BaseSelector, SelectorKey
 from time import perf_counter as _perf_counter
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from . import _compat, _validate, diagnostics
 from .hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
@@ -120,6 +121,17 @@ def _stall_point(resolution: float) -> float:
     return 2.0 ** (math.floor(math.log2(resolution)) + 53)
 
 
+class _Phase(NamedTuple):
+    """The test phase the clock watches: its name in reports and, where the phase's task outlives it (3.10),
+    a callable that tells whether its code still runs."""
+
+    label: str
+    running: Callable[[], bool] | None = None
+
+
+_NO_PHASE = _Phase("the code on this loop")
+
+
 class VirtualClock:
     """Controls the virtual time of one :class:`~asynctestkit.VirtualClockLoop` (``loop.clock``).
 
@@ -166,7 +178,7 @@ class VirtualClock:
         self._real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
         self._held_warned = False
-        self._phase_label = "the code on this loop"  # no test phase: a plain asyncio.Runner
+        self._phase = _NO_PHASE  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._force_closed = False            # _report closed the phase's coroutine (see _force_close)
         self._deliveries = 0
@@ -372,13 +384,19 @@ class VirtualClock:
         self._patches.patch(modules)
 
     # -- hooks for the test case --------------------------------------------------------------------
-    def _enter_phase(self, task: asyncio.Task[Any] | None, label: str) -> None:
+    def _enter_phase(self, task: asyncio.Task[Any] | None, label: str, *,
+                     running: Callable[[], bool] | None = None) -> None:
+        """A test phase starts: *task* runs it, *label* names it in reports.
+
+        *running*, when given, tells whether the phase's code is still running in *task* (3.10: the test case's
+        long-lived runner task outlives each phase); otherwise the phase runs until *task* is done.
+        """
         stale = self._take_pending_error()
         if stale is not None:  # the previous phase ended with another exception before the report arrived
             logger.error("asynctestkit: a hang report was not delivered (the phase ended with another "
                          "exception first):\n%s", stale)
         self._phase_task = task
-        self._phase_label = label
+        self._phase = _Phase(label, running)
         self._force_closed = False
         self._deliveries = 0
         self._real_start = _time.perf_counter()
@@ -410,20 +428,20 @@ class VirtualClock:
             # The phase blocked the loop past the watchdog and then returned before any select() saw it
             # (no alarm was armed): it still fails, through the test case's pending-error check when the phase returns.
             real = _perf_counter() - self._real_start
-            headline = (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
+            headline = (f"{self._phase.label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
                         f"synchronous code blocked the event loop and no SIGALRM alarm was armed to stop it "
                         f"there (virtual t={self._loop._atk_now - self._start:.3f}s, real {real:.3f}s)")
             self._pending_error = LivelockError(format_report(
-                self._loop, headline, phase_task=self._phase_task, phase_label=self._phase_label,
+                self._loop, headline, phase_task=self._phase_task, phase_label=self._phase.label,
                 start=self._start))
         self._phase_task = None
-        self._phase_label = "the code on this loop"
+        self._phase = _NO_PHASE
         self._watchdog_at = math.inf
         self._alarm.disarm()
         self._refresh_poll_checks()
 
     def _alarm_message(self, site: Site) -> str:
-        return (f"{self._phase_label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
+        return (f"{self._phase.label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
                 f"synchronous code blocked the event loop (virtual t={self._loop._atk_now - self._start:.3f}s)\n"
                 f"  {diagnostics.site_line('blocked at', site, with_source=True)}")
 
@@ -634,13 +652,18 @@ class VirtualClock:
     # -- reports ------------------------------------------------------------------------------------
     def _report(self, kind: type[HangError], why: str, *, timers: bool = False) -> None:
         real = _time.perf_counter() - self._real_start
-        headline = (f"{self._phase_label} {why} (virtual t={self._loop._atk_now - self._start:.3f}s, "
+        headline = (f"{self._phase.label} {why} (virtual t={self._loop._atk_now - self._start:.3f}s, "
                     f"real {real:.3f}s)")
         error = kind(format_report(self._loop, headline, phase_task=self._phase_task,
-                                   phase_label=self._phase_label, start=self._start, timers=timers))
+                                   phase_label=self._phase.label, start=self._start, timers=timers))
         first_line = headline
-        self._deliveries += 1
         task = self._phase_task
+        if task is not None and (task.done() or (self._phase.running is not None and not self._phase.running())):
+            # The phase's code has already returned (the loop runs once more before the test case sees it):
+            # the report is still the phase's failure, taken by the test case when the phase ends.
+            self._pending_error = error
+            return
+        self._deliveries += 1
         if self._deliveries > _MAX_DELIVERIES:
             # The test swallowed every cancellation that carried the report.  Close the test's coroutine
             # (its finally blocks run) and cancel once more: the task ends (on 3.10 the test case's runner sees

@@ -238,9 +238,9 @@ class PhaseTests(unittest.TestCase):
         exits: list[None] = []
         enter, leave = VirtualClock._enter_phase, VirtualClock._exit_phase
 
-        def spy_enter(clock: VirtualClock, task: Any, label: str) -> None:
+        def spy_enter(clock: VirtualClock, task: Any, label: str, **kwargs: Any) -> None:
             entered.append((label, task))
-            enter(clock, task, label)
+            enter(clock, task, label, **kwargs)
 
         def spy_exit(clock: VirtualClock) -> None:
             exits.append(None)

@@ -77,7 +77,18 @@ class Report:
                 if os.path.basename(f.file) == fixture]
 
     def package_frames(self) -> list[Frame]:
-        return [f for f in self.frames() if os.path.abspath(f.file).startswith(PACKAGE_DIR + os.sep)]
+        """asynctestkit's frames in the traceback, except the 3.10 runner task's.
+
+        On 3.10 plain IsolatedAsyncioTestCase prints the frame of its runner task (``async_case.py ... in
+        _asyncioLoopRunner: ret = await awaitable``) between the loop and the test; asynctestkit replaces that
+        runner (``_runner310.py``, so that SystemExit and KeyboardInterrupt do not kill it), so its frame stands
+        exactly where unittest's stands: the same number of frames, no more.
+        """
+        return [f for f in self.frames() if os.path.abspath(f.file).startswith(PACKAGE_DIR + os.sep)
+                and os.path.basename(f.file) != RUNNER_310]
+
+
+RUNNER_310 = "_runner310.py"  # see Report.package_frames
 
 
 @dataclass(frozen=True)

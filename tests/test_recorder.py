@@ -47,11 +47,11 @@ class EventRecorderTests(AsyncTestCase):
         self.assertEqual(entry.time, 2.0)
         self.assertEqual((await events.wait_for("tick")).time, 1.0)  # already there: at once
         await task
-        with self.assertRaisesRegex(ValueError, r"wait_for\(\) argument 'count' must be >= 1, got 0"):
+        with self.assertRaisesRegex(ValueError, r"wait_for\(\) argument 'count' must be an int >= 1, got 0"):
             await events.wait_for("tick", count=0)
         with self.assertRaisesRegex(TypeError, r"wait_for\(\) argument 'count' must be an int >= 1, got str: '2'"):
             await events.wait_for("tick", count="2")  # type: ignore[arg-type]
-        with self.assertRaisesRegex(ValueError, r"wait_for\(\) argument 'count' must be >= 1, got -1"):
+        with self.assertRaisesRegex(ValueError, r"wait_for\(\) argument 'count' must be an int >= 1, got -1"):
             await events.wait_for("tick", count=-1)
 
     async def test_cancelled_wait_is_withdrawn(self) -> None:

@@ -286,7 +286,6 @@ class WatchdogWithoutAlarmTests(unittest.TestCase):
     def test_an_overrun_with_no_await_after_it_fails_when_the_test_returns(self) -> None:
         result = _run_case(_blocking_case(class_watchdog=0.2, then="return"), thread=True)
         self.assert_overrun(result, "0.2")
-        self.assertIn("no SIGALRM alarm was armed", result.failures[0][1])
 
     @unittest.skipUnless(hasattr(signal, "SIGALRM"), "POSIX only")
     def test_sigalrm_owned_by_another_handler_leaves_the_select_level_check(self) -> None:
@@ -306,7 +305,8 @@ class WatchdogWithoutAlarmTests(unittest.TestCase):
         result = _run_case(_blocking_case(runtime_watchdog=0.2, block=6.0))
         self.assertLess(time.perf_counter() - started, 5.0, "the alarm did not interrupt the blocking call")
         self.assert_overrun(result, "0.2")
-        self.assertIn("synchronous code blocked the event loop at", result.failures[0][1])
+        self.assertIn("synchronous code blocked the event loop", result.failures[0][1])
+        self.assertIn("blocked at   tests/test_robustness.py:", result.failures[0][1])
 
     def test_no_false_overrun_without_the_alarm_when_the_test_stays_within_the_watchdog(self) -> None:
         class Busy(AsyncTestCase):
