@@ -33,14 +33,14 @@ import asyncio
 import inspect
 import logging
 import math
-import time as _time
 from selectors import BaseSelector, SelectorKey
-from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _compat, diagnostics
 from .hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
-from .timepatch import TimePatches
+from .timepatch import ClockTime
+from .timepatch import real_perf_counter as _perf_counter
+from .timepatch import realtime as _time  # the real clocks, bound at import: never the virtual ones
 
 if TYPE_CHECKING:
     from .diagnostics import Site
@@ -114,11 +114,14 @@ class VirtualClock:
     def __init__(self, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0,
                  auto_advance: bool = True, horizon: float = DEFAULT_HORIZON,
                  watchdog: float | None = DEFAULT_WATCHDOG,
-                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE) -> None:
+                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE, virtual_time_functions: bool = True) -> None:
         if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
             raise ValueError(f"start must be a finite number of seconds, got {start!r}")
         if not isinstance(auto_advance, bool):
             raise TypeError(f"auto_advance must be True or False, got {auto_advance!r}")
+        if not isinstance(virtual_time_functions, bool):
+            raise TypeError(f"virtual_time_functions must be True or False, got {type(virtual_time_functions).__name__}: "
+                            f"{virtual_time_functions!r}")
         self._loop = loop
         self._work = work
         self._start = float(start)
@@ -137,7 +140,6 @@ class VirtualClock:
         self._slow_callback_check: bool | None = None
         self._timing = False
         self._batch = 0                       # callbacks the current iteration was about to run
-        self._wall_at_start = _time.time()
         self._real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
         self._held_warned = False
@@ -146,7 +148,7 @@ class VirtualClock:
         self._deliveries = 0
         self._in_select = False               # waiting in real time in select() (see _real_select)
         self._tick = 0                        # select() calls, for the periodic real-time checks
-        self._patches = TimePatches(self.monotonic, self.time)
+        self._time_functions = ClockTime(self.monotonic, self._start, virtual_time_functions)
         self._alarm = AlarmWatchdog(self._alarm_message, lambda: self._in_select)
 
     def _adopt_loop_resolution(self) -> None:
@@ -176,7 +178,23 @@ class VirtualClock:
 
     def time(self) -> float:
         """A ``time.time()`` replacement: the real wall time at clock start plus the virtual elapsed time."""
-        return self._wall_at_start + (self._loop._atk_now - self._start)
+        return self._time_functions.time()
+
+    def monotonic_ns(self) -> int:
+        """A ``time.monotonic_ns()`` replacement: the virtual time in integer nanoseconds."""
+        return self._time_functions.monotonic_ns()
+
+    def time_ns(self) -> int:
+        """A ``time.time_ns()`` replacement: :meth:`time` in integer nanoseconds."""
+        return self._time_functions.time_ns()
+
+    @property
+    def virtual_time_functions(self) -> bool:
+        """Whether ``time.time()``/``time.monotonic()`` (and ``_ns``) follow this clock while its loop runs.
+
+        Set by the loop's ``virtual_time_functions`` parameter (``AsyncTestCase.virtual_time_functions``).
+        """
+        return self._time_functions.enabled
 
     # -- settings -----------------------------------------------------------------------------------
     @property
@@ -329,10 +347,11 @@ class VirtualClock:
         name or for a non-string, ModuleNotFoundError for an unknown module, ValueError for a module that
         does not use the time functions; on any error nothing is patched.
         """
-        self._patches.patch(modules)
+        self._time_functions.patches.patch(modules)
 
     # -- hooks for the test case --------------------------------------------------------------------
     def _enter_phase(self, task: asyncio.Task[Any] | None, label: str) -> None:
+        self._time_functions.enter_phase()
         stale = self._take_pending_error()
         if stale is not None:  # the previous phase ended with another exception before the report arrived
             logger.error("asynctestkit: a hang report was not delivered (the phase ended with another "
@@ -347,6 +366,7 @@ class VirtualClock:
             self._alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
 
     def _exit_phase(self) -> None:
+        self._time_functions.exit_phase()
         self._phase_task = None
         self._phase_label = "the code on this loop"
         self._watchdog_at = math.inf
@@ -365,9 +385,20 @@ class VirtualClock:
         self._last_exit = math.inf
         self._refresh_timing()
 
+    def _time_functions_on(self) -> None:
+        """The time module's clock functions answer from this clock on this thread (nested calls count).
+
+        Called around every test phase and around every ``run_forever()`` of the loop, so a plain
+        ``asyncio.Runner`` gets it too.  Off with ``virtual_time_functions=False``.
+        """
+        self._time_functions.on()
+
+    def _time_functions_off(self) -> None:
+        self._time_functions.off()
+
     def _close(self) -> None:
+        self._time_functions.close()
         self._alarm.disarm()
-        self._patches.restore()
         for waiter in self._idle_waiters:
             waiter.cancel()
         self._idle_waiters.clear()

@@ -40,11 +40,11 @@ import asyncio
 import inspect
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from . import _compat
+from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 from . import _leakdescribe as describe
 from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
 from ._leakhub import HUB
@@ -91,9 +91,9 @@ class LeakTracker(Janitor, Watcher):
             return None
         self._clean_now(found)
         candidates = self._thread_candidates()
-        deadline = time.perf_counter() + THREAD_GRACE
+        deadline = realtime.perf_counter() + THREAD_GRACE
         for thread in candidates:  # the loop is not running: blocking here delays nothing
-            thread.join(max(0.0, deadline - time.perf_counter()))
+            thread.join(max(0.0, deadline - realtime.perf_counter()))
         self._collect_threads(found, candidates)
         return self._finish(found)
 
@@ -115,10 +115,10 @@ class LeakTracker(Janitor, Watcher):
         for _ in range(2):  # let connection_lost() and other close callbacks run
             await asyncio.sleep(0)
         candidates = self._thread_candidates()
-        deadline = time.perf_counter() + THREAD_GRACE
-        while any(t.is_alive() for t in candidates) and time.perf_counter() < deadline:
+        deadline = realtime.perf_counter() + THREAD_GRACE
+        while any(t.is_alive() for t in candidates) and realtime.perf_counter() < deadline:
             alive = next(t for t in candidates if t.is_alive())
-            alive.join(min(0.01, max(0.0, deadline - time.perf_counter())))  # short: keeps the loop responsive
+            alive.join(min(0.01, max(0.0, deadline - realtime.perf_counter())))  # short: keeps the loop responsive
             await asyncio.sleep(0)
         self._collect_threads(found, candidates)
         return self._finish(found)

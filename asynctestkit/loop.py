@@ -300,8 +300,13 @@ class VirtualClockLoop(_TestLoop):
 
     # -- running ------------------------------------------------------------------------------------
     def run_forever(self) -> None:
-        self.clock._on_run_start()
-        super().run_forever()
+        clock = self.clock
+        clock._on_run_start()
+        clock._time_functions_on()  # time.time()/monotonic() follow the clock on this thread (see timepatch)
+        try:
+            super().run_forever()
+        finally:
+            clock._time_functions_off()
 
     def _atk_before_close(self) -> None:
         clock = getattr(self, "clock", None)  # absent when a bad option stopped __init__
