@@ -117,20 +117,33 @@ for _name in VIRTUAL_FUNCTIONS:
 del _name
 
 
+#: Names whose function of ours something else replaced while ours was installed (``mock.patch`` started in
+#: one phase, stopped in a later synchronous tearDown): that patch holds ours and will put it back.
+_displaced: set[str] = set()
+
+
 def _install() -> None:
     for name, ours in VIRTUAL_FUNCTIONS.items():
         current = getattr(_time, name)
-        if current is not ours:  # ours may still be there: a mock that replaced it put it back later
+        if current is ours:  # put back by whoever displaced it (or never removed)
+            _displaced.discard(name)
+        elif name not in _displaced:
             _fallback[name] = current
             setattr(_time, name, ours)
+        # else: a patch made on top of ours is still active: it wins until it puts ours back, and ours then
+        # answers as the registry says.
 
 
 def _uninstall() -> None:
     for name, ours in VIRTUAL_FUNCTIONS.items():
         if getattr(_time, name) is ours:
             setattr(_time, name, _fallback[name])
-        # else: something replaced ours meanwhile (a mock.patch still active) and will put ours back when it
-        # ends; ours then answers with the fallback on every thread, so nothing stays virtual.
+            _displaced.discard(name)
+        elif name not in _displaced:
+            # Something replaced ours meanwhile (a mock.patch still active) and will put ours back when it
+            # ends; ours then answers with the fallback on every thread, so nothing stays virtual, and the
+            # next phase's end removes it.
+            _displaced.add(name)
 
 
 def _forget_in_child() -> None:
@@ -139,6 +152,7 @@ def _forget_in_child() -> None:
     _lock = threading.Lock()
     _active.clear()
     _uninstall()
+    _displaced.clear()
 
 
 def activate(clock: TimeSource) -> int:
