@@ -170,6 +170,41 @@ class RealTimeStaysRealTests(AsyncTestCase):
         self.assertEqual(await _timed_helper.measure_sleep_imported(10), 10)
 
 
+def _wait_until_deadline(seconds: float) -> None:
+    """A synchronous polling helper: real waits, deadline from time.monotonic()."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class SynchronousWaitTests(unittest.TestCase):
+    @unittest.skipUnless(hasattr(__import__("signal"), "setitimer"), "the SIGALRM watchdog is POSIX-only")
+    def test_a_synchronous_deadline_wait_on_the_loop_thread_is_reported_by_the_watchdog_at_its_line(self) -> None:
+        # Documented trap: the loop is blocked, so virtual time (and time.monotonic()) cannot move.
+        class Inner(AsyncTestCase):
+            clock_watchdog = 0.5
+
+            async def test_x(self) -> None:
+                _wait_until_deadline(1.0)
+
+        with real_timer() as took:
+            result = run_tests(Inner, "test_x")
+        text = failure_of(self, result, "test_x")
+        self.assertIn("ran longer than the real-time watchdog of 0.5 s: synchronous code blocked the event loop at",
+                      text)
+        self.assertIn("in _wait_until_deadline: time.sleep(0.01)", text)
+        self.assertLess(took[0], HANG_BOUND)
+        assert_time_module_is_real(self)
+
+    def test_the_same_wait_in_a_thread_reads_real_time_and_finishes(self) -> None:
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                await asyncio.to_thread(_wait_until_deadline, 0.2)
+
+        result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), problems(result))
+
+
 class PlainRunnerAndForeignLoopTests(unittest.TestCase):
     def test_a_plain_runner_on_virtual_clock_loop_gets_virtual_time_functions_while_it_runs(self) -> None:
         async def main() -> tuple[float, float]:
