@@ -293,7 +293,7 @@ class SequencedTimerHandle(asyncio.TimerHandle):
     __slots__ = ("_atk_seq",)
     _atk_seq: int
 
-    def __lt__(self, other: object) -> bool:
+    def __lt__(self, other: asyncio.TimerHandle) -> bool:
         try:
             when = self._when  # type: ignore[attr-defined]
             other_when = other._when  # type: ignore[attr-defined]
@@ -301,7 +301,7 @@ class SequencedTimerHandle(asyncio.TimerHandle):
         except AttributeError:  # not one of ours: asyncio's comparison
             return super().__lt__(other)
 
-    def __gt__(self, other: object) -> bool:
+    def __gt__(self, other: asyncio.TimerHandle) -> bool:
         try:
             when = self._when  # type: ignore[attr-defined]
             other_when = other._when  # type: ignore[attr-defined]
@@ -309,10 +309,10 @@ class SequencedTimerHandle(asyncio.TimerHandle):
         except AttributeError:
             return super().__gt__(other)
 
-    def __le__(self, other: object) -> bool:
+    def __le__(self, other: asyncio.TimerHandle) -> bool:
         return not self.__gt__(other) if isinstance(other, SequencedTimerHandle) else super().__le__(other)
 
-    def __ge__(self, other: object) -> bool:
+    def __ge__(self, other: asyncio.TimerHandle) -> bool:
         return not self.__lt__(other) if isinstance(other, SequencedTimerHandle) else super().__ge__(other)
 
     # Defining __eq__-less comparisons keeps asyncio's __eq__; Python would drop the inherited __hash__ only

@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import _compat
-from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 from ._leakreport import Leak
 from ._leakresources import ResourceType
 from .loop import VirtualClockLoop
+from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 
 __all__ = ["Found", "Janitor"]
 

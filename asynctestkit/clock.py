@@ -114,14 +114,15 @@ class VirtualClock:
     def __init__(self, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0,
                  auto_advance: bool = True, horizon: float = DEFAULT_HORIZON,
                  watchdog: float | None = DEFAULT_WATCHDOG,
-                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE, virtual_time_functions: bool = True) -> None:
+                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE,
+                 virtual_time_functions: bool = True) -> None:
         if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
             raise ValueError(f"start must be a finite number of seconds, got {start!r}")
         if not isinstance(auto_advance, bool):
             raise TypeError(f"auto_advance must be True or False, got {auto_advance!r}")
         if not isinstance(virtual_time_functions, bool):
-            raise TypeError(f"virtual_time_functions must be True or False, got {type(virtual_time_functions).__name__}: "
-                            f"{virtual_time_functions!r}")
+            raise TypeError(f"virtual_time_functions must be True or False, got "
+                            f"{type(virtual_time_functions).__name__}: {virtual_time_functions!r}")
         self._loop = loop
         self._work = work
         self._start = float(start)

@@ -44,7 +44,6 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _compat
-from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 from . import _leakdescribe as describe
 from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
 from ._leakhub import HUB
@@ -58,6 +57,7 @@ from ._leakresources import (
 )
 from ._leakwatch import Watcher
 from .loop import VirtualClockLoop
+from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 
 __all__ = ["LeakError", "LeakReport", "LeakTracker", "register_resource_type", "track_resource",
            "unregister_resource_type"]

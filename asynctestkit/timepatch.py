@@ -81,22 +81,22 @@ _fork_hook_registered = False
 
 def _virtual_time() -> float:
     clocks = _active.get(_get_ident())
-    return clocks[-1].time() if clocks else _fallback["time"]()  # type: ignore[no-any-return]
+    return clocks[-1].time() if clocks else _fallback["time"]()
 
 
 def _virtual_time_ns() -> int:
     clocks = _active.get(_get_ident())
-    return clocks[-1].time_ns() if clocks else _fallback["time_ns"]()  # type: ignore[no-any-return]
+    return clocks[-1].time_ns() if clocks else _fallback["time_ns"]()
 
 
 def _virtual_monotonic() -> float:
     clocks = _active.get(_get_ident())
-    return clocks[-1].monotonic() if clocks else _fallback["monotonic"]()  # type: ignore[no-any-return]
+    return clocks[-1].monotonic() if clocks else _fallback["monotonic"]()
 
 
 def _virtual_monotonic_ns() -> int:
     clocks = _active.get(_get_ident())
-    return clocks[-1].monotonic_ns() if clocks else _fallback["monotonic_ns"]()  # type: ignore[no-any-return]
+    return clocks[-1].monotonic_ns() if clocks else _fallback["monotonic_ns"]()
 
 
 for _function, _name in ((_virtual_time, "time"), (_virtual_time_ns, "time_ns"),
