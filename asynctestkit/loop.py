@@ -7,7 +7,9 @@ whether to poll, to wait in real time, to jump, or to report a hang (see ``clock
 
 The other overrides are public loop methods that tell the clock about real work: ``run_in_executor``
 (and so ``to_thread`` and name resolution), ``subprocess_exec``/``subprocess_shell``,
-``call_soon_threadsafe`` and ``shutdown_default_executor``.
+``call_soon_threadsafe`` and ``shutdown_default_executor``.  ``call_at`` numbers each timer so that timers due
+at exactly the same time run in the order they were scheduled, and ``run_forever`` makes the ``time``
+module's ``time()``/``monotonic()`` follow the clock on the loop's thread while it runs (see ``timepatch.py``).
 
 Usable without unittest::
 
