@@ -10,12 +10,12 @@ Three things live here:
   while a test phase runs on a :class:`~asynctestkit.VirtualClockLoop` (without a test case: while the
   loop runs), ``time.time()``, ``time.monotonic()``, ``time.time_ns()`` and ``time.monotonic_ns()`` answer
   from its clock **on the loop's thread**; every other thread (executor jobs, ``to_thread``, the test
-  runner) keeps the real clock, as does the loop's thread between phases.  ``perf_counter`` stays real on
-  purpose: it is what code measures real durations with (unittest's ``--durations`` among others).  The functions are replaced on the ``time`` module for
-  as long as some phase runs and put back after the last one.  ``time.perf_counter()``, ``time.sleep()``,
-  ``datetime.now()`` and ``time.localtime()``/``strftime()`` stay real.  Code that bound a clock function
-  before (``from time import monotonic`` at import) keeps the real one: that is what
-  ``clock.patch_time(module)`` is for.
+  runner) keeps the real clock, as does the loop's thread between phases.  The functions are replaced on
+  the ``time`` module for as long as some phase runs and put back after the last one.
+  ``time.perf_counter()`` stays real on purpose: it is what code measures real durations with (unittest's
+  ``--durations`` among others); so do ``time.sleep()``, ``datetime.now()`` and
+  ``time.localtime()``/``strftime()``.  Code that bound a clock function before (``from time import
+  monotonic`` at import) keeps the real one: that is what ``clock.patch_time(module)`` is for.
 - **Opt-in virtual time for named modules** (``clock.patch_time``, :class:`TimePatches`): ``import time``
   in the module makes its ``time`` global a stand-in module whose ``monotonic``, ``perf_counter``, ``time``
   (and ``_ns`` variants) answer from the clock in every thread; ``from time import monotonic`` (or
