@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+import types
 import unittest
 import warnings
 from typing import Any
@@ -203,6 +204,31 @@ class SynchronousWaitTests(unittest.TestCase):
 
         result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
+
+
+class LateBindingTests(unittest.TestCase):
+    def test_a_module_that_binds_monotonic_during_a_phase_holds_a_function_that_is_real_outside_phases(self) -> None:
+        name = "tests._bound_during_a_phase"
+        seen: dict[str, Any] = {}
+
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                module = types.ModuleType(name)
+                exec("from time import monotonic", module.__dict__)  # an import made while the phase runs
+                sys.modules[name] = module
+                self.addCleanup(sys.modules.pop, name, None)
+                await asyncio.sleep(3)
+                seen["virtual"] = module.monotonic()
+                self.clock.patch_time(name)                        # it recognises the bound function too
+                seen["patched"] = module.monotonic is not time.monotonic and module.monotonic() == 3.0
+                seen["module"] = module
+
+        result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), problems(result))
+        self.assertEqual((seen["virtual"], seen["patched"]), (3.0, True))
+        held = seen["module"].monotonic                            # patch_time restored: our function again
+        self.assertIs(held, timepatch.VIRTUAL_FUNCTIONS["monotonic"])
+        self.assertLess(abs(held() - realtime.monotonic()), HANG_BOUND)
 
 
 class PlainRunnerAndForeignLoopTests(unittest.TestCase):
