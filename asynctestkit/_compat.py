@@ -14,6 +14,8 @@ from __future__ import annotations
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
+import heapq
+import itertools
 import selectors
 import sys
 import threading
@@ -299,6 +301,83 @@ def is_child_watcher_thread(thread: threading.Thread) -> bool:
     owner = getattr(target, "__self__", None)
     return getattr(target, "__name__", None) == "_do_waitpid" and \
         type(owner).__module__ == "asyncio.unix_events"
+
+
+# --- timers due at the same time run in scheduling order ------------------------------------------------
+# Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources: call_at and TimerHandle
+# unchanged); canaries in tests/test_compat.py (TimerOrderPrivateNamesTests).
+
+_heappush = heapq.heappush
+_next_sequence = itertools.count().__next__  # process-wide: only the order within one heap matters
+
+
+class SequencedTimerHandle(asyncio.TimerHandle):
+    """A ``TimerHandle`` that orders equal deadlines by scheduling order (a tie-break sequence number).
+
+    ``asyncio.TimerHandle`` compares deadlines only, so the loop's timer heap (a ``heapq`` list) runs timers
+    due at exactly the same time in an order that depends on the heap's shape: 12 tasks that each
+    ``sleep(1)`` wake as 0, 2, 6, 11, 10, ...  On the real clock their deadlines differ by nanoseconds and
+    they wake in the order they went to sleep; under virtual time the deadlines are equal.  Comparing
+    ``(when, sequence)`` restores the real-clock order.  Equality and hashing are asyncio's own.
+    """
+
+    __slots__ = ("_atk_seq",)
+    _atk_seq: int
+
+    # Plain attribute comparisons, no tuple per timer: a (when, sequence) tuple stored on each handle was
+    # measured 6 points worse on W4 (3.13 instruction counts), though faster in a micro-benchmark.
+    def __lt__(self, other: asyncio.TimerHandle) -> bool:
+        try:
+            when = self._when  # type: ignore[attr-defined]
+            other_when = other._when  # type: ignore[attr-defined]
+            return when < other_when or (when == other_when and self._atk_seq < other._atk_seq)  # type: ignore[attr-defined, no-any-return]
+        except AttributeError:  # not one of ours: asyncio's comparison
+            return super().__lt__(other)
+
+    def __gt__(self, other: asyncio.TimerHandle) -> bool:
+        try:
+            when = self._when  # type: ignore[attr-defined]
+            other_when = other._when  # type: ignore[attr-defined]
+            return when > other_when or (when == other_when and self._atk_seq > other._atk_seq)  # type: ignore[attr-defined, no-any-return]
+        except AttributeError:
+            return super().__gt__(other)
+
+    def __le__(self, other: asyncio.TimerHandle) -> bool:
+        return not self.__gt__(other) if isinstance(other, SequencedTimerHandle) else super().__le__(other)
+
+    def __ge__(self, other: asyncio.TimerHandle) -> bool:
+        return not self.__lt__(other) if isinstance(other, SequencedTimerHandle) else super().__ge__(other)
+
+    # No __eq__ here: asyncio's (deadline, callback, arguments, cancelled) stays, and so does its __hash__.
+
+
+def call_at_in_scheduling_order(self: Any, when: Any, callback: Callable[..., object], *args: Any,
+                                context: Any = None) -> asyncio.TimerHandle:
+    """``loop.call_at()`` that breaks ties between equal deadlines by scheduling order.
+
+    Installed as the ``call_at`` method of :class:`~asynctestkit.VirtualClockLoop` (a plain function, so no
+    extra Python frame per timer).  It is ``BaseEventLoop.call_at`` (identical in 3.10-3.14) with a
+    :class:`SequencedTimerHandle` numbered at creation.  ``call_later``, ``asyncio.sleep``, ``wait_for``,
+    ``asyncio.timeout`` and ``Timeout.reschedule`` all schedule through ``call_at``, so a rescheduled
+    timeout takes its place among equal deadlines from the moment it was rescheduled.  Private names used,
+    as ``BaseEventLoop.call_at`` does: the methods ``_check_closed``, ``_check_thread``, ``_check_callback``,
+    the attributes ``_debug`` and ``_scheduled`` (the timer heap) of the loop, and ``_source_traceback`` and
+    ``_scheduled`` (the flag ``_timer_handle_cancelled`` reads to count cancelled timers for the heap's
+    clean-up) of the handle.
+    """
+    if when is None:
+        raise TypeError("when cannot be None")
+    self._check_closed()
+    if self._debug:
+        self._check_thread()
+        self._check_callback(callback, "call_at")
+    timer = SequencedTimerHandle(when, callback, args, self, context)
+    timer._atk_seq = _next_sequence()
+    if timer._source_traceback:  # type: ignore[attr-defined]
+        del timer._source_traceback[-1]  # type: ignore[attr-defined]
+    _heappush(self._scheduled, timer)
+    timer._scheduled = True  # type: ignore[attr-defined]
+    return timer
 
 
 # --- hooking our loop into IsolatedAsyncioTestCase ------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from . import _compat, diagnostics
 from ._leakreport import Leak
 from ._leakresources import ResourceType
 from .loop import VirtualClockLoop
+from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 
 __all__ = ["Found", "Janitor"]
 
@@ -154,8 +154,8 @@ class Janitor:
     async def _reap(self, processes: list[Any]) -> None:
         for process in processes:
             _quietly(process.kill)
-        deadline = time.perf_counter() + _REAP_BOUND
-        while any(p.get_returncode() is None for p in processes) and time.perf_counter() < deadline:
+        deadline = realtime.perf_counter() + _REAP_BOUND
+        while any(p.get_returncode() is None for p in processes) and realtime.perf_counter() < deadline:
             await asyncio.sleep(0.005)  # real time: the child is real work in flight
         for process in processes:
             _quietly(process.close)

@@ -69,6 +69,7 @@ _CLASS_ATTRIBUTE_CHECKS: dict[str, Callable[[str, object], object]] = {
     "asyncio_debug": _validate.boolean,
     "coroutine_origins": _validate.origin_depth,
     "cancel_grace": _validate.duration,
+    "virtual_time_functions": _validate.boolean,
 }
 
 
@@ -83,6 +84,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     - ``clock_horizon``: virtual seconds a test may simulate before it is a livelock (one day);
     - ``clock_watchdog``: real seconds a test phase may run before it is failed as hung (60; None: off);
     - ``clock_deadlock_grace``: real seconds to wait for an outside wake-up before reporting a deadlock;
+    - ``virtual_time_functions = True``: ``time.time()``, ``time.monotonic()`` and their ``_ns`` forms
+      follow the virtual clock on the test's thread while a test phase runs (other threads keep real time);
+      False leaves the ``time`` module alone;
     - ``asyncio_debug = False``: asyncio's debug mode.  ``IsolatedAsyncioTestCase`` always turns it on,
       which makes callback-heavy tests 10-25x slower; asynctestkit gives its main diagnostics (where each
       task was created, slow-callback warnings in real time) without it;
@@ -98,6 +102,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     clock_horizon: ClassVar[float] = DEFAULT_HORIZON
     clock_watchdog: ClassVar[float | None] = DEFAULT_WATCHDOG
     clock_deadlock_grace: ClassVar[float] = DEFAULT_DEADLOCK_GRACE
+    virtual_time_functions: ClassVar[bool] = True
     asyncio_debug: ClassVar[bool] = False
     coroutine_origins: ClassVar[int] = 0
 
@@ -126,6 +131,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                 loop = VirtualClockLoop(
                     start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
                     watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
+                    virtual_time_functions=self.virtual_time_functions,
                     coroutine_origins=self.coroutine_origins)
             except (TypeError, ValueError) as error:  # a setting changed after the class was defined
                 raise type(error)(f"{type(self).__name__}: a clock_* setting was rejected when the test's loop "

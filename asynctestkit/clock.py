@@ -36,15 +36,15 @@ import math
 import socket
 import sys
 import threading
-import time as _time
 from collections.abc import Callable
 from selectors import BaseSelector, SelectorKey
-from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from . import _compat, _validate, diagnostics
 from .hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
-from .timepatch import TimePatches
+from .timepatch import ClockTime
+from .timepatch import real_perf_counter as _perf_counter
+from .timepatch import realtime as _time  # the real clocks, bound at import: never the virtual ones
 
 if TYPE_CHECKING:
     from .diagnostics import Site
@@ -86,7 +86,8 @@ def _check_duration(name: str, value: object, *, allow_zero: bool = True, infini
 
 
 def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: object = DEFAULT_HORIZON,
-                  watchdog: object = DEFAULT_WATCHDOG, deadlock_grace: object = DEFAULT_DEADLOCK_GRACE) -> None:
+                  watchdog: object = DEFAULT_WATCHDOG, deadlock_grace: object = DEFAULT_DEADLOCK_GRACE,
+                  virtual_time_functions: object = True) -> None:
     """Validate the options of a :class:`VirtualClock` (and so of ``VirtualClockLoop(...)``) before any is used.
 
     An unknown option is a TypeError from the call itself, as for any keyword argument.
@@ -97,6 +98,7 @@ def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: 
     if watchdog is not None:
         _check_duration("watchdog", watchdog, allow_zero=False, infinite=True)
     _check_duration("deadlock_grace", deadlock_grace)
+    _validate.boolean("virtual_time_functions", virtual_time_functions)
 
 
 def _is_trackable(obj: object) -> bool:
@@ -152,9 +154,10 @@ class VirtualClock:
     def __init__(self, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0,
                  auto_advance: bool = True, horizon: float = DEFAULT_HORIZON,
                  watchdog: float | None = DEFAULT_WATCHDOG,
-                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE) -> None:
+                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE,
+                 virtual_time_functions: bool = True) -> None:
         check_options(start=start, auto_advance=auto_advance, horizon=horizon, watchdog=watchdog,
-                      deadlock_grace=deadlock_grace)
+                      deadlock_grace=deadlock_grace, virtual_time_functions=virtual_time_functions)
         self._loop = loop
         self._work = work
         self._start = float(start)
@@ -174,7 +177,6 @@ class VirtualClock:
         self._timing = False
         self._poll_checks = False             # every poll goes to _select_checked (see _arm_alarm)
         self._batch = 0                       # callbacks the current iteration was about to run
-        self._wall_at_start = _time.time()
         self._real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
         self._held_warned = False
@@ -184,7 +186,7 @@ class VirtualClock:
         self._deliveries = 0
         self._in_select = False               # waiting in real time in select() (see _real_select)
         self._tick = 0                        # select() calls, for the periodic real-time checks
-        self._patches = TimePatches(self.monotonic, self.time)
+        self._time_functions = ClockTime(self.monotonic, self._start, virtual_time_functions)
         self._alarm = AlarmWatchdog(self._alarm_message, lambda: self._in_select)
 
     def _adopt_loop_resolution(self) -> None:
@@ -214,7 +216,23 @@ class VirtualClock:
 
     def time(self) -> float:
         """A ``time.time()`` replacement: the real wall time at clock start plus the virtual elapsed time."""
-        return self._wall_at_start + (self._loop._atk_now - self._start)
+        return self._time_functions.time()
+
+    def monotonic_ns(self) -> int:
+        """A ``time.monotonic_ns()`` replacement: the virtual time in integer nanoseconds."""
+        return self._time_functions.monotonic_ns()
+
+    def time_ns(self) -> int:
+        """A ``time.time_ns()`` replacement: :meth:`time` in integer nanoseconds."""
+        return self._time_functions.time_ns()
+
+    @property
+    def virtual_time_functions(self) -> bool:
+        """Whether ``time.time()``/``time.monotonic()`` (and ``_ns``) follow this clock while its loop runs.
+
+        Set by the loop's ``virtual_time_functions`` parameter (``AsyncTestCase.virtual_time_functions``).
+        """
+        return self._time_functions.enabled
 
     # -- settings -----------------------------------------------------------------------------------
     @property
@@ -381,7 +399,7 @@ class VirtualClock:
         name or for a non-string, ModuleNotFoundError for an unknown module, ValueError for a module that
         does not use the time functions; on any error nothing is patched.
         """
-        self._patches.patch(modules)
+        self._time_functions.patches.patch(modules)
 
     # -- hooks for the test case --------------------------------------------------------------------
     def _enter_phase(self, task: asyncio.Task[Any] | None, label: str, *,
@@ -458,9 +476,20 @@ class VirtualClock:
         self._last_exit = math.inf
         self._refresh_timing()
 
+    def _time_functions_on(self) -> None:
+        """The time module's clock functions answer from this clock on this thread (nested calls count).
+
+        Called around every test phase and around every ``run_forever()`` of the loop, so a plain
+        ``asyncio.Runner`` gets it too.  Off with ``virtual_time_functions=False``.
+        """
+        self._time_functions.on()
+
+    def _time_functions_off(self) -> None:
+        self._time_functions.off()
+
     def _close(self) -> None:
+        self._time_functions.close()
         self._alarm.disarm()
-        self._patches.restore()
         for waiter in self._idle_waiters:
             waiter.cancel()
         self._idle_waiters.clear()

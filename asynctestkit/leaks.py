@@ -41,7 +41,6 @@ import asyncio
 import inspect
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +58,7 @@ from ._leakresources import (
 )
 from ._leakwatch import Watcher
 from .loop import VirtualClockLoop
+from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
 
 __all__ = ["LeakError", "LeakReport", "LeakTracker", "register_resource_type", "track_resource",
            "unregister_resource_type"]
@@ -92,9 +92,9 @@ class LeakTracker(Janitor, Watcher):
             return None
         self._clean_now(found)
         candidates = self._thread_candidates()
-        deadline = time.perf_counter() + THREAD_GRACE
+        deadline = realtime.perf_counter() + THREAD_GRACE
         for thread in candidates:  # the loop is not running: blocking here delays nothing
-            thread.join(max(0.0, deadline - time.perf_counter()))
+            thread.join(max(0.0, deadline - realtime.perf_counter()))
         self._collect_threads(found, candidates)
         return self._finish(found)
 
@@ -116,10 +116,10 @@ class LeakTracker(Janitor, Watcher):
         for _ in range(2):  # let connection_lost() and other close callbacks run
             await asyncio.sleep(0)
         candidates = self._thread_candidates()
-        deadline = time.perf_counter() + THREAD_GRACE
-        while any(t.is_alive() for t in candidates) and time.perf_counter() < deadline:
+        deadline = realtime.perf_counter() + THREAD_GRACE
+        while any(t.is_alive() for t in candidates) and realtime.perf_counter() < deadline:
             alive = next(t for t in candidates if t.is_alive())
-            alive.join(min(0.01, max(0.0, deadline - time.perf_counter())))  # short: keeps the loop responsive
+            alive.join(min(0.01, max(0.0, deadline - realtime.perf_counter())))  # short: keeps the loop responsive
             await asyncio.sleep(0)
         self._collect_threads(found, candidates)
         return self._finish(found)

@@ -1,28 +1,202 @@
-"""Opt-in virtual ``time.monotonic()`` / ``time.time()`` for the modules a test names (``clock.patch_time``).
+"""``time.time()``/``time.monotonic()`` on the virtual clock, and asynctestkit's own real clocks.
 
-asyncio reads the loop's clock, so sleeps and timeouts are virtual without any patching.  Code that reads
-``time.monotonic()`` itself (a rate limiter, a retry budget) still sees real time; ``patch_time("myapp.retry")``
-makes it see the virtual clock instead, for that module only:
+Three things live here:
 
-- ``import time`` in the module: its ``time`` global becomes a stand-in module whose ``monotonic``,
-  ``perf_counter``, ``time`` (and the ``_ns`` variants) answer from the clock; every other attribute is the
-  real ``time`` module's;
-- ``from time import monotonic`` (or ``time``, ``perf_counter``, ``*_ns``): those globals are replaced.
-
-The rest of the process (threads, libraries, asyncio itself) keeps the real clock.  Everything is restored
-when the test's loop closes.  ``datetime.now()`` is not covered.
+- :data:`realtime`: the ``time`` module's clock functions bound once, when asynctestkit is imported.
+  asynctestkit's own real-time reads (watchdogs, real work in flight, leak-check grace periods) go through
+  it, so nothing a test replaces later (the virtual time functions below, ``unittest.mock.patch``,
+  freezegun) can stop a watchdog.
+- **The time module's clock functions follow the clock** (default, :func:`activate`/:func:`deactivate`):
+  while a test phase runs on a :class:`~asynctestkit.VirtualClockLoop` (without a test case: while the
+  loop runs), ``time.time()``, ``time.monotonic()``, ``time.time_ns()`` and ``time.monotonic_ns()`` answer
+  from its clock **on the loop's thread**; every other thread (executor jobs, ``to_thread``, the test
+  runner) keeps the real clock, as does the loop's thread between phases.  The functions are replaced on
+  the ``time`` module for as long as some phase runs and put back after the last one.
+  ``time.perf_counter()`` stays real on purpose: it is what code measures real durations with (unittest's
+  ``--durations`` among others); so do ``time.sleep()``, ``datetime.now()`` and
+  ``time.localtime()``/``strftime()``.  Code that bound a clock function before (``from time import
+  monotonic`` at import) keeps the real one: that is what ``clock.patch_time(module)`` is for.
+- **Opt-in virtual time for named modules** (``clock.patch_time``, :class:`TimePatches`): ``import time``
+  in the module makes its ``time`` global a stand-in module whose ``monotonic``, ``perf_counter``, ``time``
+  (and ``_ns`` variants) answer from the clock in every thread; ``from time import monotonic`` (or
+  ``time``, ``perf_counter``, ``*_ns``) bindings are replaced.  Restored when the test's loop closes.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import threading
 import time as _time
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["TimePatches", "VirtualTimeModule"]
+__all__ = ["ClockTime", "RealClocks", "TimePatches", "VirtualTimeModule", "activate", "active_clock", "deactivate",
+           "realtime"]
 
+
+class RealClocks:
+    """The ``time`` module's clock functions as they were when asynctestkit was imported.
+
+    Use it where asynctestkit needs real time: ``realtime.perf_counter()``.  Any other attribute is the
+    ``time`` module's (``realtime.get_clock_info``), so it can stand in for ``import time``.
+    """
+
+    def __init__(self) -> None:
+        self.time: Callable[[], float] = _time.time
+        self.time_ns: Callable[[], int] = _time.time_ns
+        self.monotonic: Callable[[], float] = _time.monotonic
+        self.monotonic_ns: Callable[[], int] = _time.monotonic_ns
+        self.perf_counter: Callable[[], float] = _time.perf_counter
+        self.perf_counter_ns: Callable[[], int] = _time.perf_counter_ns
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_time, name)
+
+
+realtime = RealClocks()
+real_perf_counter = realtime.perf_counter
+
+
+# -- the time module's clock functions follow the clock ------------------------------------------------
+
+class TimeSource(Protocol):
+    """What :func:`activate` needs from a clock (``VirtualClock`` has it)."""
+
+    def time(self) -> float: ...
+    def time_ns(self) -> int: ...
+    def monotonic(self) -> float: ...
+    def monotonic_ns(self) -> int: ...
+
+
+_get_ident = threading.get_ident
+_lock = threading.Lock()
+#: thread id -> the clocks active on that thread, innermost last.  Read without the lock by the functions
+#: below (a dict lookup is atomic); written only under it.
+_active: dict[int, list[TimeSource]] = {}
+#: What the time module held before our functions went in; our functions answer with it off the loop.
+_fallback: dict[str, Callable[[], Any]] = {}
+_fork_hook_registered = False
+
+
+def _virtual_time() -> float:
+    clocks = _active.get(_get_ident())
+    return clocks[-1].time() if clocks else _fallback["time"]()
+
+
+def _virtual_time_ns() -> int:
+    clocks = _active.get(_get_ident())
+    return clocks[-1].time_ns() if clocks else _fallback["time_ns"]()
+
+
+def _virtual_monotonic() -> float:
+    clocks = _active.get(_get_ident())
+    return clocks[-1].monotonic() if clocks else _fallback["monotonic"]()
+
+
+def _virtual_monotonic_ns() -> int:
+    clocks = _active.get(_get_ident())
+    return clocks[-1].monotonic_ns() if clocks else _fallback["monotonic_ns"]()
+
+
+for _function, _name in ((_virtual_time, "time"), (_virtual_time_ns, "time_ns"),
+                         (_virtual_monotonic, "monotonic"), (_virtual_monotonic_ns, "monotonic_ns")):
+    _function.__name__ = _function.__qualname__ = _name
+    _function.__module__ = "time"
+    _function.__doc__ = (f"time.{_name}(), answered by asynctestkit's virtual clock on the thread of a loop "
+                         f"whose test phase is running; the real time.{_name}() everywhere else.")
+del _function, _name
+
+#: The functions put on the time module, by name.
+VIRTUAL_FUNCTIONS: dict[str, Callable[[], Any]] = {
+    "time": _virtual_time, "time_ns": _virtual_time_ns,
+    "monotonic": _virtual_monotonic, "monotonic_ns": _virtual_monotonic_ns,
+}
+for _name in VIRTUAL_FUNCTIONS:
+    _fallback[_name] = getattr(realtime, _name)
+del _name
+
+
+#: Names whose function of ours something else replaced while ours was installed (``mock.patch`` started in
+#: one phase, stopped in a later synchronous tearDown): that patch holds ours and will put it back.
+_displaced: set[str] = set()
+
+
+def _install() -> None:
+    for name, ours in VIRTUAL_FUNCTIONS.items():
+        current = getattr(_time, name)
+        if current is ours:  # put back by whoever displaced it (or never removed)
+            _displaced.discard(name)
+        elif name not in _displaced:
+            _fallback[name] = current
+            setattr(_time, name, ours)
+        # else: a patch made on top of ours is still active: it wins until it puts ours back, and ours then
+        # answers as the registry says.
+
+
+def _uninstall() -> None:
+    for name, ours in VIRTUAL_FUNCTIONS.items():
+        if getattr(_time, name) is ours:
+            setattr(_time, name, _fallback[name])
+            _displaced.discard(name)
+        elif name not in _displaced:
+            # Something replaced ours meanwhile (a mock.patch still active) and will put ours back when it
+            # ends; ours then answers with the fallback on every thread, so nothing stays virtual, and the
+            # next phase's end removes it.
+            _displaced.add(name)
+
+
+def _forget_in_child() -> None:
+    """After ``os.fork()``: the child has no running loop; its copy of the registry must not answer."""
+    global _lock
+    _lock = threading.Lock()
+    _active.clear()
+    _uninstall()
+    _displaced.clear()
+
+
+def activate(clock: TimeSource) -> int:
+    """Make the time module's clock functions answer from *clock* on this thread; returns the thread id.
+
+    Nested activations on one thread stack (the innermost answers).  Pair every call with
+    :func:`deactivate`, in a ``finally``.
+    """
+    global _fork_hook_registered
+    thread = _get_ident()
+    with _lock:
+        if not _active:
+            _install()
+        _active.setdefault(thread, []).append(clock)
+        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_in_child)
+            _fork_hook_registered = True
+    return thread
+
+
+def deactivate(clock: TimeSource, thread: int) -> None:
+    """Undo :func:`activate` of *clock* on *thread*; the real functions go back after the last one."""
+    with _lock:
+        clocks = _active.get(thread)
+        if clocks is None:
+            return
+        for index in range(len(clocks) - 1, -1, -1):
+            if clocks[index] is clock:
+                del clocks[index]
+                break
+        if not clocks:
+            del _active[thread]
+        if not _active:
+            _uninstall()
+
+
+def active_clock() -> TimeSource | None:
+    """The clock the time module's functions answer from on this thread now, or None (real time)."""
+    clocks = _active.get(_get_ident())
+    return clocks[-1] if clocks else None
+
+
+# -- clock.patch_time(modules) ---------------------------------------------------------------------------
 
 class VirtualTimeModule(types.ModuleType):
     """Stands in for the ``time`` module inside patched modules: the clock functions answer virtually."""
@@ -52,10 +226,14 @@ class TimePatches:
 
     def __init__(self, monotonic: Callable[[], float], wall: Callable[[], float]) -> None:
         self._fake = VirtualTimeModule(monotonic, wall)
+        # Matched by identity: the real functions, and the time module's virtual ones (a module that ran
+        # ``from time import monotonic`` while a phase was running holds those).
         self._replacements: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
-            (_time.monotonic, monotonic), (_time.perf_counter, monotonic), (_time.time, wall),
-            (_time.monotonic_ns, self._fake.monotonic_ns), (_time.perf_counter_ns, self._fake.perf_counter_ns),
-            (_time.time_ns, self._fake.time_ns),
+            (realtime.monotonic, monotonic), (realtime.perf_counter, monotonic), (realtime.time, wall),
+            (realtime.monotonic_ns, self._fake.monotonic_ns), (realtime.perf_counter_ns, self._fake.perf_counter_ns),
+            (realtime.time_ns, self._fake.time_ns),
+            (_virtual_monotonic, monotonic), (_virtual_time, wall), (_virtual_monotonic_ns, self._fake.monotonic_ns),
+            (_virtual_time_ns, self._fake.time_ns),
         ]
         self._saved: list[tuple[types.ModuleType, str, Any]] = []
 
@@ -105,3 +283,61 @@ class TimePatches:
         while len(self._saved) > keep:
             module, attr, value = self._saved.pop()
             setattr(module, attr, value)
+
+
+# -- one clock's face on the time module -----------------------------------------------------------------
+
+class ClockTime:
+    """What the ``time`` module's functions answer for one virtual clock, and when they do.
+
+    ``monotonic()`` is the loop's time (so ``time.monotonic()`` and ``loop.time()`` agree, as on a plain
+    loop, and ``loop.call_at(time.monotonic() + 5, ...)`` works); ``time()`` is the real wall time when the
+    clock was made plus the virtual time elapsed since.  :meth:`on`/:meth:`off` nest: the loop turns the
+    functions on around ``run_forever()`` (so every async part of a test, never its sync ``setUp``/``tearDown``).  Kept in one object so the
+    clock stays within CPython's fast attribute layout (see ``tests/test_loop.py``).
+    """
+
+    __slots__ = ("_depth", "_now", "_start", "_thread", "_wall", "_wall_ns", "enabled", "patches")
+
+    def __init__(self, now: Callable[[], float], start: float, enabled: bool) -> None:
+        self._now = now
+        self._start = start
+        self._wall_ns = realtime.time_ns()
+        self._wall = self._wall_ns / 1e9
+        self.enabled = enabled
+        self._depth = 0               # nested on() calls
+        self._thread: int | None = None  # the thread the functions answer virtually on, while on
+        self.patches = TimePatches(now, self.time)
+
+    def monotonic(self) -> float:
+        return self._now()
+
+    def monotonic_ns(self) -> int:
+        return round(self._now() * 1e9)
+
+    def time(self) -> float:
+        return self._wall + (self._now() - self._start)
+
+    def time_ns(self) -> int:
+        return self._wall_ns + round((self._now() - self._start) * 1e9)
+
+    def on(self) -> None:
+        """From now on, on this thread, the time module's clock functions answer from this clock."""
+        if self._depth == 0 and self.enabled:
+            self._thread = activate(self)
+        self._depth += 1
+
+    def off(self) -> None:
+        """Undo one :meth:`on`; the last one puts the real functions back (if no other clock uses them)."""
+        if self._depth == 0:
+            return
+        self._depth -= 1
+        if self._depth == 0 and self._thread is not None:
+            thread, self._thread = self._thread, None
+            deactivate(self, thread)
+
+    def close(self) -> None:
+        """Everything off and every ``patch_time`` undone (the loop closes)."""
+        while self._depth:
+            self.off()
+        self.patches.restore()

@@ -6,10 +6,12 @@ says which internal changed.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import concurrent.futures
 import concurrent.futures.thread as cf_thread
 import inspect
+import textwrap
 import threading
 import unittest
 import warnings
@@ -443,3 +445,60 @@ class SelectorPeekTests(unittest.TestCase):
             self.assertTrue(_compat.selector_peek(selector)(0))
         finally:
             selector.close()
+
+
+class TimerOrderPrivateNamesTests(unittest.TestCase):
+    """What ``_compat.call_at_in_scheduling_order`` mirrors from ``BaseEventLoop.call_at`` (3.10-3.14)."""
+
+    def test_base_call_at_pushes_a_flagged_timer_handle_onto_the_scheduled_heap(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            handle = loop.call_at(loop.time() + 10, lambda: None)
+            self.assertIs(type(handle), asyncio.TimerHandle)
+            self.assertIn(handle, loop._scheduled)  # type: ignore[attr-defined]
+            self.assertTrue(handle._scheduled)  # type: ignore[attr-defined]
+            self.assertEqual(handle._when, handle.when())  # type: ignore[attr-defined]
+            handle.cancel()
+            self.assertEqual(loop._timer_cancelled_count, 1)  # type: ignore[attr-defined]
+            for name in ("_check_closed", "_check_thread", "_check_callback", "_timer_handle_cancelled"):
+                self.assertTrue(callable(getattr(loop, name, None)), f"BaseEventLoop.{name} is gone")
+            self.assertIsInstance(loop._debug, bool)  # type: ignore[attr-defined]
+        finally:
+            loop.close()
+
+    def test_timer_handle_constructor_and_slots(self) -> None:
+        params = list(inspect.signature(asyncio.TimerHandle.__init__).parameters)
+        self.assertEqual(params, ["self", "when", "callback", "args", "loop", "context"])
+        self.assertEqual(set(asyncio.TimerHandle.__slots__), {"_scheduled", "_when"})
+        self.assertIn("_source_traceback", asyncio.Handle.__slots__)
+
+    def test_base_call_at_is_the_body_we_mirror(self) -> None:
+        # The mirrored body: the None check (3.11+), _check_closed, the debug checks, TimerHandle(...), the
+        # _source_traceback trim, heappush onto _scheduled, the _scheduled flag.  A change here needs a look.
+        source = inspect.getsource(asyncio.BaseEventLoop.call_at)
+        for fragment in ("self._check_closed()", "self._check_thread()", "self._check_callback(callback, 'call_at')",
+                         "events.TimerHandle(when, callback, args, self, context)",
+                         "del timer._source_traceback[-1]", "heapq.heappush(self._scheduled, timer)",
+                         "timer._scheduled = True"):
+            self.assertIn(fragment, source)
+        statements = ast.parse(textwrap.dedent(source)).body[0].body  # type: ignore[attr-defined]
+        self.assertEqual(len(statements), 9 if _compat.PY311 else 8, "call_at grew or shrank")
+
+    def test_sequenced_handles_order_by_deadline_then_scheduling_order(self) -> None:
+        from asynctestkit import VirtualClockLoop
+
+        loop = VirtualClockLoop()
+        try:
+            late = loop.call_at(5.0, lambda: None)
+            first = loop.call_at(1.0, lambda: None)
+            second = loop.call_at(1.0, lambda: None)
+            self.assertIsInstance(first, _compat.SequencedTimerHandle)
+            self.assertTrue(first < second < late)
+            self.assertTrue(late > second > first)
+            self.assertTrue(first <= second and second >= first and first <= first)
+            self.assertEqual(_compat.scheduled_handles(loop), [first, second, late])
+            self.assertEqual(_compat.next_timer_when(loop), 1.0)
+            plain = asyncio.TimerHandle(1.0, lambda: None, (), loop)
+            self.assertFalse(plain < first or first < plain, "against asyncio's own handles: asyncio's order")
+        finally:
+            loop.close()
