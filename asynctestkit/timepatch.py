@@ -293,7 +293,8 @@ class ClockTime:
     ``monotonic()`` is the loop's time (so ``time.monotonic()`` and ``loop.time()`` agree, as on a plain
     loop, and ``loop.call_at(time.monotonic() + 5, ...)`` works); ``time()`` is the real wall time when the
     clock was made plus the virtual time elapsed since.  :meth:`on`/:meth:`off` nest: the loop turns the
-    functions on around ``run_forever()`` (so every async part of a test, never its sync ``setUp``/``tearDown``).  Kept in one object so the
+    functions on around ``run_forever()`` (so every async part of a test, never its sync
+    ``setUp``/``tearDown``).  Kept in one object so the
     clock stays within CPython's fast attribute layout (see ``tests/test_loop.py``).
     """
 
