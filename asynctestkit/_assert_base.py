@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from . import diagnostics
+from . import _validate, diagnostics
 from .loop import VirtualClockLoop
 
 __unittest = True  # hide these frames in unittest tracebacks
@@ -38,6 +38,12 @@ class AssertionsBase(_TestCaseBase):
 
     #: Loop seconds an assertion waits for a task it cancelled to finish before reporting it as stuck.
     cancel_grace: ClassVar[float] = 5.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check ``cancel_grace`` when a class sets it, so a mistake fails at import, naming the class."""
+        super().__init_subclass__(**kwargs)
+        if "cancel_grace" in cls.__dict__:
+            _validate.duration(f"{cls.__qualname__}.cancel_grace", cls.__dict__["cancel_grace"])
 
     def _atk_fail(self, standard: str, msg: Any, cause: BaseException | None = None) -> NoReturn:
         """Raise ``failureException`` with *standard* (and *msg* as unittest's ``longMessage`` says)."""
@@ -70,9 +76,13 @@ def check_seconds(method: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{method}() argument {name!r} must be a number of seconds (int or float), got "
                         f"{type(value).__name__}: {short_repr(value)}")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond the float range (10**400)
+        raise ValueError(f"{method}() argument {name!r} must be a finite number of seconds >= 0, got an int "
+                         f"too large for a float ({len(str(value))} digits)") from None
     if math.isnan(seconds):
-        raise ValueError(f"{method}() argument {name!r} is NaN: pass a number of seconds >= 0")
+        raise ValueError(f"{method}() argument {name!r} is NaN: pass a number of seconds >= 0, got nan")
     if seconds < 0:
         raise ValueError(f"{method}() argument {name!r} must be >= 0 seconds, got {value!r}")
     if math.isinf(seconds):

@@ -260,11 +260,11 @@ class CancellationAssertionsMixin(AssertionsBase):
         """
         method = "assertCancellingBalanced"
         with rejecting(aw):
+            if aw is not None:  # checked before the 3.10 skip, so a misuse fails on every version
+                aw = check_awaitable(method, "aw", aw)
             if not _compat.PY311:
                 raise unittest.SkipTest(f"{method}() needs Python 3.11+: Task.cancelling()/uncancel() do not "
                                         f"exist on Python 3.10, which does not count cancellation requests")
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
         return CancellingBalanced(self, method, aw, msg)
 
     # -- shared ---------------------------------------------------------------------------------------

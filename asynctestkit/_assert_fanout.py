@@ -139,7 +139,10 @@ def state_name(expected: Any) -> str:
 
 def _check_exc_types(method: str, expected: object) -> tuple[type[BaseException], ...]:
     types = expected if isinstance(expected, tuple) else (expected,)
-    if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+    if not types:
+        raise ValueError(f"{method}() argument 'expected_exception' is an empty tuple (): pass an exception "
+                         f"class or a tuple of them, e.g. (ValueError, KeyError)")
+    if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
         raise TypeError(f"{method}() argument 'expected_exception' must be an exception class or a tuple of "
                         f"them, got {type(expected).__name__}: {short_repr(expected)}")
     return types

@@ -102,10 +102,11 @@ class GroupAssertionsMixin(AssertionsBase):
         """
         method = "assertTaskGroupRaises"
         with rejecting(aws):
-            _skip_without_groups(method)
-            matcher = as_group_matcher(expected, "expected")
+            # The arguments are checked before the 3.10 skip, so a misuse fails on every version.
+            matcher = as_group_matcher(expected, f"{method}() argument 'expected'")
             children = check_children(method, aws, coroutines_only=True)
             expected_states = check_states(method, states, len(children))
+            _skip_without_groups(method)
             loop, _ = check_loop(method)
         return AssertionCall(self, method,
                              lambda: self._atk_task_group_raises(matcher, children, expected_states, loop, msg),
@@ -171,20 +172,20 @@ class GroupAssertionsMixin(AssertionsBase):
         """
         method = "assertRaisesGroup"
         with rejecting(aw):
-            _skip_without_groups(method)
-            matcher = as_group_matcher(expected, "expected")
+            matcher = as_group_matcher(expected, f"{method}() argument 'expected'")
             if aw is not None:
                 aw = check_awaitable(method, "aw", aw)
+            _skip_without_groups(method)
         return RaisesGroup(self, method, aw, msg, matcher)
 
     def assertExceptionGroupMatches(self, exception: BaseException, expected: Any, msg: Any = None) -> None:
         """Assert that *exception* is an exception group matching *expected* (see :meth:`assertRaisesGroup`)."""
         method = "assertExceptionGroupMatches"
-        _skip_without_groups(method)
         if not isinstance(exception, BaseException):
             raise TypeError(f"{method}() argument 'exception' must be an exception, got "
                             f"{type(exception).__name__}: {short_repr(exception)}")
-        matcher = as_group_matcher(expected, "expected")
+        matcher = as_group_matcher(expected, f"{method}() argument 'expected'")
+        _skip_without_groups(method)
         reason = matcher.explain(exception)
         if reason is not None:
             self._atk_fail(_mismatch("exception group does not match", reason, matcher, exception), msg)

@@ -145,9 +145,12 @@ class ExceptionMatch(_Matcher):
                  match: str | re.Pattern[str] | None = None, *,
                  check: Callable[[BaseException], object] | None = None, **attributes: Any) -> None:
         types = exc_type if isinstance(exc_type, tuple) else (exc_type,)
-        if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+        if not types:
+            raise ValueError("ExceptionMatch() argument 'exc_type' is an empty tuple (): pass an exception class "
+                             "or a tuple of them, e.g. (ValueError, KeyError)")
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
             raise TypeError(f"ExceptionMatch() argument 'exc_type' must be an exception class or a tuple of "
-                            f"them, got {short_repr(exc_type)}")
+                            f"them, got {type(exc_type).__name__}: {short_repr(exc_type)}")
         self.exc_type = exc_type
         self.match = _compile("ExceptionMatch", match)
         self.check = _check_callable("ExceptionMatch", check)
@@ -327,7 +330,7 @@ def as_matcher(spec: object, where: str = "expected") -> ExceptionMatch | GroupM
     if isinstance(spec, (ExceptionMatch, GroupMatch)):
         return spec
     if isinstance(spec, list):
-        return GroupMatch(*spec)
+        return GroupMatch(*_items(spec, where))
     if isinstance(spec, type) and issubclass(spec, BaseException):
         return ExceptionMatch(spec)
     if isinstance(spec, tuple):
@@ -342,8 +345,13 @@ def as_group_matcher(spec: object, where: str = "expected") -> GroupMatch:
     if isinstance(spec, GroupMatch):
         return spec
     if isinstance(spec, list):
-        return GroupMatch(*spec)
+        return GroupMatch(*_items(spec, where))
     return GroupMatch(as_matcher(spec, where))
+
+
+def _items(specs: list[Any], where: str) -> list[ExceptionMatch | GroupMatch]:
+    """The matchers of a list spec, a misuse named by its place (``...argument 'expected'[1]``)."""
+    return [as_matcher(item, f"{where}[{i}]") for i, item in enumerate(specs)]
 
 
 def render(exc: BaseException, indent: str = "  ") -> list[str]:

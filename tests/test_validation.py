@@ -9,6 +9,7 @@ variable) and checks the outcome.  A row without an applier here, or an applier 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import gc
 import math
 import os
@@ -35,7 +36,7 @@ from asynctestkit import (
 
 ROOT = Path(__file__).resolve().parent.parent
 API_DOC = ROOT / "docs" / "api.md"
-_ENTRY = re.compile(r"`(?P<expr>[^`]+)`(?::\s*(?P<error>TypeError|ValueError))?")
+_ENTRY = re.compile(r"`(?P<expr>[^`]+)`(?::\s*(?P<error>TypeError|ValueError))?(?P<newer>\s*\(3\.11\+\))?")
 
 
 class Row:
@@ -43,6 +44,11 @@ class Row:
         self.name = name
         self.rejected = rejected
         self.accepted = accepted
+
+
+def _applies(entry: re.Match[str]) -> bool:
+    """False for a value marked "(3.11+)" (exception groups) on Python 3.10."""
+    return entry["newer"] is None or sys.version_info >= (3, 11)
 
 
 def parse_table(text: str) -> list[Row]:
@@ -55,8 +61,8 @@ def parse_table(text: str) -> list[Row]:
         cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
         name = cells[0].strip("`")
         rejected = [(m["expr"], {"TypeError": TypeError, "ValueError": ValueError}[m["error"]])
-                    for m in _ENTRY.finditer(cells[2])]
-        accepted = [m["expr"] for m in _ENTRY.finditer(cells[3])]
+                    for m in _ENTRY.finditer(cells[2]) if _applies(m)]
+        accepted = [m["expr"] for m in _ENTRY.finditer(cells[3]) if _applies(m)]
         rows.append(Row(name, rejected, accepted))
     return rows
 
@@ -162,6 +168,154 @@ def _environment(value: Any) -> None:
         raise {"ValueError": ValueError, "TypeError": TypeError}.get(kind, RuntimeError)(message)
 
 
+# -- the assertion methods: each value is given to a method of a fresh test case, in a task on a virtual clock --
+
+class _Probe(asynctestkit.AsyncAssertionsMixin, unittest.TestCase):
+    """A test case that only lends its assertion methods (they need a case, a running loop and a task)."""
+
+    def runTest(self) -> None:  # pragma: no cover - never run
+        pass
+
+
+async def _no_suspension() -> None:
+    """A coroutine that completes without suspending (0 loop iterations)."""
+
+
+async def _raise_value_error() -> None:
+    raise ValueError("boom")
+
+
+def _assertion(call: Callable[[_Probe, Any], Any]) -> Applier:
+    """Apply a value through ``call(case, value)`` in a task on the table's virtual clock loop; await (or
+    enter) what the assertion returns.
+
+    Only the misuse errors matter here: the assertion itself may then pass or fail (its failure is the
+    assertion's verdict on an accepted value, not a misuse), and on 3.10 a 3.11+ assertion skips after its
+    arguments were checked.
+    """
+    def apply(value: Any) -> None:
+        case = _Probe()
+
+        async def main() -> None:
+            try:
+                made = call(case, value)
+                if isinstance(made, asynctestkit.Block) and made._aw is None:
+                    async with made:
+                        await asyncio.sleep(0)
+                elif made is not None and hasattr(made, "__await__"):
+                    await made
+            except (case.failureException, unittest.SkipTest):
+                pass
+
+        # The table's loop, which the futures of ``finished()`` and ``cancelled()`` belong to.
+        try:
+            _CURRENT_LOOP[0].run_until_complete(main())
+        finally:
+            case.doCleanups()
+    return apply
+
+
+def _seconds_rows(method: str, make_aw: Callable[[Any], Any]) -> dict[str, tuple[Applier, str]]:
+    return {f"{method}(seconds)": (_assertion(lambda c, v: getattr(c, method)(v, make_aw(v))),
+                                   f"{method}() argument 'seconds'")}
+
+
+def _aw_row(method: str, call: Callable[[_Probe, Any], Any]) -> dict[str, tuple[Applier, str]]:
+    return {f"{method}(aw)": (_assertion(call), f"{method}() argument 'aw'")}
+
+
+def _named(method: str, argument: str, call: Callable[[_Probe, Any], Any],
+           label: str | None = None) -> dict[str, tuple[Applier, str]]:
+    # No closing quote: an item is named too ("argument 'aws[0]'", "argument 'states[1]'").
+    return {f"{method}({label or argument + '='})": (_assertion(call), f"{method}() argument '{argument}")}
+
+
+_TAKES = ("assertTakes", "assertTakesAtLeast", "assertTakesAtMost")
+_AFTER = ("assertCancellationPropagates", "assertCleanupOnCancel", "assertShielded")
+
+ASSERTION_APPLIERS: dict[str, tuple[Applier, str]] = {
+    # timing
+    **_seconds_rows("assertCompletesWithin", lambda v: asyncio.sleep(0)),
+    **_seconds_rows("assertDoesNotCompleteWithin", lambda v: asyncio.Event().wait()),
+    **{k: v for m in _TAKES for k, v in _seconds_rows(m, lambda v: asyncio.sleep(v)).items()},
+    **{k: v for m in _TAKES for k, v in _named(
+        m, "tolerance", lambda c, v, m=m: getattr(c, m)(1, asyncio.sleep(1), tolerance=v)).items()},
+    **_aw_row("assertCompletesWithin", lambda c, v: c.assertCompletesWithin(1, v)),
+    **_aw_row("assertDoesNotCompleteWithin", lambda c, v: c.assertDoesNotCompleteWithin(1, v)),
+    **{k: v for m in _TAKES for k, v in _aw_row(m, lambda c, v, m=m: getattr(c, m)(1, v)).items()},
+    **_aw_row("assertTimeoutPropagates", lambda c, v: c.assertTimeoutPropagates(v)),
+    # cancellation
+    **_named("assertTaskCancelled", "task", lambda c, v: c.assertTaskCancelled(v), label="task"),
+    **_named("assertTaskCancelled", "within", lambda c, v: c.assertTaskCancelled(_cancelled(), within=v)),
+    **_aw_row("assertCancellationPropagates", lambda c, v: c.assertCancellationPropagates(v)),
+    **_aw_row("assertCleanupOnCancel", lambda c, v: c.assertCleanupOnCancel(v, lambda: False)),
+    **_aw_row("assertShielded", lambda c, v: c.assertShielded(v, lambda: True)),
+    **{k: v for m in _AFTER for k, v in _named(
+        m, "after", lambda c, v, m=m: getattr(c, m)(asyncio.sleep(10), *([lambda: False] if m != _AFTER[0]
+                                                                          else []), after=v)).items()},
+    **_named("assertCleanupOnCancel", "cleaned_up",
+             lambda c, v: c.assertCleanupOnCancel(asyncio.sleep(10), v), label="cleaned_up"),
+    **_named("assertShielded", "shielded", lambda c, v: c.assertShielded(asyncio.sleep(10), v), label="shielded"),
+    **_named("assertShielded", "within", lambda c, v: c.assertShielded(asyncio.sleep(10), lambda: False,
+                                                                        within=v)),
+    **_aw_row("assertCancellingBalanced", lambda c, v: c.assertCancellingBalanced(v)),
+    # gather and TaskGroup
+    **_named("assertGatherRaises", "expected_exception",
+             lambda c, v: c.assertGatherRaises(v, [_raise_value_error()]), label="expected_exception"),
+    **_named("assertGatherRaises", "aws", lambda c, v: c.assertGatherRaises(ValueError, v), label="aws"),
+    **_named("assertGatherRaises", "states",
+             lambda c, v: c.assertGatherRaises(ValueError, [_raise_value_error()], states=v)),
+    **_named("assertGatherResults", "aws", lambda c, v: c.assertGatherResults(v, [None]), label="aws"),
+    **_named("assertGatherResults", "expected", lambda c, v: c.assertGatherResults([_no_suspension()], v),
+             label="expected"),
+    **_named("assertGatherCancelsChildren", "aws", lambda c, v: c.assertGatherCancelsChildren(v), label="aws"),
+    **_named("assertGatherCancelsChildren", "after",
+             lambda c, v: c.assertGatherCancelsChildren([asyncio.sleep(10)], after=v)),
+    **_named("assertTaskGroupRaises", "expected",
+             lambda c, v: c.assertTaskGroupRaises(v, [_raise_value_error()]), label="expected"),
+    **_named("assertTaskGroupRaises", "aws", lambda c, v: c.assertTaskGroupRaises(ValueError, v), label="aws"),
+    **_named("assertTaskGroupRaises", "states",
+             lambda c, v: c.assertTaskGroupRaises(ValueError, [_raise_value_error()], states=v)),
+    **_named("assertRaisesGroup", "expected", lambda c, v: c.assertRaisesGroup(v), label="expected"),
+    **_aw_row("assertRaisesGroup", lambda c, v: c.assertRaisesGroup(ValueError, v)),
+    **_named("assertExceptionGroupMatches", "exception",
+             lambda c, v: c.assertExceptionGroupMatches(v, ValueError), label="exception"),
+    **_named("assertExceptionGroupMatches", "expected",
+             lambda c, v: c.assertExceptionGroupMatches(ValueError("x"), v), label="expected"),
+    # ordering and progress
+    **_named("assertEventOrder", "recorder", lambda c, v: c.assertEventOrder(v, []), label="recorder"),
+    **_named("assertEventOrder", "expected", lambda c, v: c.assertEventOrder([], v), label="expected"),
+    **_named("assertEventOrder", "exact", lambda c, v: c.assertEventOrder([], [], exact=v)),
+    **_named("assertCompletesWithinIterations", "iterations",
+             lambda c, v: c.assertCompletesWithinIterations(v, _no_suspension()), label="iterations"),
+    **_aw_row("assertCompletesWithinIterations", lambda c, v: c.assertCompletesWithinIterations(5, v)),
+    **_aw_row("assertCompletesWithoutIdle", lambda c, v: c.assertCompletesWithoutIdle(v)),
+    **_named("waitUntilOthersBlocked", "max_iterations", lambda c, v: c.waitUntilOthersBlocked(max_iterations=v)),
+}
+
+
+def _cancelled() -> asyncio.Future[Any]:
+    """A future of the table's loop that is already cancelled (``cancelled()`` in the table)."""
+    fut: asyncio.Future[Any] = _CURRENT_LOOP[0].create_future()
+    fut.cancel()
+    return fut
+
+
+def _finished() -> asyncio.Future[Any]:
+    """A future of the table's loop that already has its result (``finished()`` in the table)."""
+    fut: asyncio.Future[Any] = _CURRENT_LOOP[0].create_future()
+    fut.set_result(None)
+    return fut
+
+
+def _mixin_class_attribute(value: Any) -> None:
+    type("Probe", (asynctestkit.AsyncAssertionsMixin, unittest.IsolatedAsyncioTestCase), {"cancel_grace": value})
+
+
+def _matcher(factory: Callable[[Any], Any], argument: str, owner: str) -> tuple[Applier, str]:
+    return factory, f"{owner}() argument {argument!r}"
+
+
 APPLIERS: dict[str, tuple[Applier, str]] = {
     **{f"AsyncTestCase.{a}": _class_attribute(a) for a in (
         "virtual_clock", "clock_start", "clock_auto_advance", "clock_horizon", "clock_watchdog",
@@ -193,6 +347,18 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "ASYNCTESTKIT_LEAK_CHECKS": (_environment, "ASYNCTESTKIT_LEAK_CHECKS"),
     "ExceptionMatch(match=)": (lambda v: asynctestkit.ExceptionMatch(ValueError, v), "match"),
     "GroupMatch(match=)": (lambda v: asynctestkit.GroupMatch(ValueError, match=v), "match"),
+    "ExceptionMatch(exc_type)": _matcher(lambda v: asynctestkit.ExceptionMatch(v), "exc_type", "ExceptionMatch"),
+    "ExceptionMatch(check=)": _matcher(lambda v: asynctestkit.ExceptionMatch(ValueError, check=v), "check",
+                                       "ExceptionMatch"),
+    "ExceptionMatch.matches(exc)": (lambda v: asynctestkit.ExceptionMatch(ValueError).matches(v),
+                                    "ExceptionMatch.matches() argument 'exc'"),
+    "GroupMatch(*exceptions)": (lambda v: asynctestkit.GroupMatch(v), "GroupMatch() item 0"),
+    **{f"GroupMatch({a}=)": _matcher(lambda v, a=a: asynctestkit.GroupMatch(ValueError, **{a: v}), a, "GroupMatch")
+       for a in ("exact", "group_type", "check", "flatten_subgroups", "allow_unwrapped")},
+    "GroupMatch.matches(exc)": (lambda v: asynctestkit.GroupMatch(ValueError).matches(v),
+                                "GroupMatch.matches() argument 'exc'"),
+    "AsyncAssertionsMixin.cancel_grace": (_mixin_class_attribute, "Probe.cancel_grace"),
+    **ASSERTION_APPLIERS,
 }
 
 
@@ -200,7 +366,10 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
 def _evaluate(expr: str) -> Any:
     loop = _CURRENT_LOOP[0]
     return eval(expr, {"nan": math.nan, "inf": math.inf, "loop": loop, "object": object, "repr": repr,
-                       "bool": bool})
+                       "bool": bool, "asyncio": asyncio, "finished": _finished, "cancelled": _cancelled,
+                       "EventRecorder": EventRecorder, "ExceptionMatch": asynctestkit.ExceptionMatch,
+                       "GroupMatch": asynctestkit.GroupMatch,
+                       "ExceptionGroup": getattr(builtins, "ExceptionGroup", None)})
 
 
 _CURRENT_LOOP: list[Any] = [None]
