@@ -150,7 +150,7 @@ class ExceptionMatch(_Matcher):
                              "or a tuple of them, e.g. (ValueError, KeyError)")
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
             raise TypeError(f"ExceptionMatch() argument 'exc_type' must be an exception class or a tuple of "
-                            f"them, got {type(exc_type).__name__}: {short_repr(exc_type)}")
+                            f"them, got {short_repr(exc_type)}")
         self.exc_type = exc_type
         self.match = _compile("ExceptionMatch", match)
         self.check = _check_callable("ExceptionMatch", check)
