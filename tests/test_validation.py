@@ -69,7 +69,7 @@ def parse_table(text: str) -> list[Row]:
 
 # -- appliers: how each parameter is given, and what its error message must name ---------------------------------
 
-Applier = Callable[[Any], None]
+Applier = Callable[[Any], object]
 
 
 def _class_attribute(attribute: str) -> tuple[Applier, str]:
@@ -233,16 +233,32 @@ def _named(method: str, argument: str, call: Callable[[_Probe, Any], Any],
 _TAKES = ("assertTakes", "assertTakesAtLeast", "assertTakesAtMost")
 _AFTER = ("assertCancellationPropagates", "assertCleanupOnCancel", "assertShielded")
 
+
+def _takes_with_tolerance(method: str) -> Callable[[_Probe, Any], Any]:
+    return lambda case, value: getattr(case, method)(1, asyncio.sleep(1), tolerance=value)
+
+
+def _takes_one_second(method: str) -> Callable[[_Probe, Any], Any]:
+    return lambda case, value: getattr(case, method)(1, value)
+
+
+def _cancelled_after(method: str) -> Callable[[_Probe, Any], Any]:
+    check: list[Any] = [] if method == "assertCancellationPropagates" else [lambda: False]
+    return lambda case, value: getattr(case, method)(asyncio.sleep(10), *check, after=value)
+
+
+def _group_match_option(option: str) -> Applier:
+    return lambda value: asynctestkit.GroupMatch(ValueError, **{option: value})
+
 ASSERTION_APPLIERS: dict[str, tuple[Applier, str]] = {
     # timing
     **_seconds_rows("assertCompletesWithin", lambda v: asyncio.sleep(0)),
     **_seconds_rows("assertDoesNotCompleteWithin", lambda v: asyncio.Event().wait()),
     **{k: v for m in _TAKES for k, v in _seconds_rows(m, lambda v: asyncio.sleep(v)).items()},
-    **{k: v for m in _TAKES for k, v in _named(
-        m, "tolerance", lambda c, v, m=m: getattr(c, m)(1, asyncio.sleep(1), tolerance=v)).items()},
+    **{k: v for m in _TAKES for k, v in _named(m, "tolerance", _takes_with_tolerance(m)).items()},
     **_aw_row("assertCompletesWithin", lambda c, v: c.assertCompletesWithin(1, v)),
     **_aw_row("assertDoesNotCompleteWithin", lambda c, v: c.assertDoesNotCompleteWithin(1, v)),
-    **{k: v for m in _TAKES for k, v in _aw_row(m, lambda c, v, m=m: getattr(c, m)(1, v)).items()},
+    **{k: v for m in _TAKES for k, v in _aw_row(m, _takes_one_second(m)).items()},
     **_aw_row("assertTimeoutPropagates", lambda c, v: c.assertTimeoutPropagates(v)),
     # cancellation
     **_named("assertTaskCancelled", "task", lambda c, v: c.assertTaskCancelled(v), label="task"),
@@ -250,9 +266,7 @@ ASSERTION_APPLIERS: dict[str, tuple[Applier, str]] = {
     **_aw_row("assertCancellationPropagates", lambda c, v: c.assertCancellationPropagates(v)),
     **_aw_row("assertCleanupOnCancel", lambda c, v: c.assertCleanupOnCancel(v, lambda: False)),
     **_aw_row("assertShielded", lambda c, v: c.assertShielded(v, lambda: True)),
-    **{k: v for m in _AFTER for k, v in _named(
-        m, "after", lambda c, v, m=m: getattr(c, m)(asyncio.sleep(10), *([lambda: False] if m != _AFTER[0]
-                                                                          else []), after=v)).items()},
+    **{k: v for m in _AFTER for k, v in _named(m, "after", _cancelled_after(m)).items()},
     **_named("assertCleanupOnCancel", "cleaned_up",
              lambda c, v: c.assertCleanupOnCancel(asyncio.sleep(10), v), label="cleaned_up"),
     **_named("assertShielded", "shielded", lambda c, v: c.assertShielded(asyncio.sleep(10), v), label="shielded"),
@@ -353,7 +367,7 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "ExceptionMatch.matches(exc)": (lambda v: asynctestkit.ExceptionMatch(ValueError).matches(v),
                                     "ExceptionMatch.matches() argument 'exc'"),
     "GroupMatch(*exceptions)": (lambda v: asynctestkit.GroupMatch(v), "GroupMatch() item 0"),
-    **{f"GroupMatch({a}=)": _matcher(lambda v, a=a: asynctestkit.GroupMatch(ValueError, **{a: v}), a, "GroupMatch")
+    **{f"GroupMatch({a}=)": _matcher(_group_match_option(a), a, "GroupMatch")
        for a in ("exact", "group_type", "check", "flatten_subgroups", "allow_unwrapped")},
     "GroupMatch.matches(exc)": (lambda v: asynctestkit.GroupMatch(ValueError).matches(v),
                                 "GroupMatch.matches() argument 'exc'"),
