@@ -262,8 +262,9 @@ def check_predicate(method: str, name: str, check: object) -> Any:
         raise TypeError(f"{method}() argument {name!r} must be a zero-argument callable returning true once "
                         f"it happened, or an asyncio.Event; got {type(check).__name__}: {short_repr(check)}")
     if inspect.iscoroutinefunction(check):
-        raise TypeError(f"{method}() argument {name!r} must be a plain (not async) callable: it is checked "
-                        f"once per loop iteration")
+        fn = getattr(check, "__qualname__", None) or type(check).__name__
+        raise TypeError(f"{method}() argument {name!r} must be a plain (not async) callable, got the coroutine "
+                        f"function {fn}: it is checked once per loop iteration")
     return check
 
 

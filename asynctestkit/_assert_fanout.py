@@ -97,8 +97,9 @@ def check_children(method: str, aws: object, *, coroutines_only: bool = False) -
     if coroutines_only:
         for i, aw in enumerate(children):
             if not asyncio.iscoroutine(aw):
-                raise TypeError(f"{method}() argument 'aws[{i}]' must be a coroutine: a TaskGroup runs "
-                                f"coroutines as its own tasks; pass the coroutine, not a task or future")
+                raise TypeError(f"{method}() argument 'aws[{i}]' must be a coroutine, got {type(aw).__name__}: "
+                                f"{short_repr(aw)}; a TaskGroup runs coroutines as its own tasks: pass the "
+                                f"coroutine, not a task or future")
     return children
 
 

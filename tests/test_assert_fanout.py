@@ -185,8 +185,8 @@ class FanOutTests(Support):
     async def test_task_group_misuse(self) -> None:
         task = asyncio.create_task(ok())
         coro = ok()
-        with self.assertRaisesRegex(TypeError, r"argument 'aws\[1\]' must be a coroutine: a TaskGroup runs "
-                                               r"coroutines"):
+        with self.assertRaisesRegex(TypeError, r"argument 'aws\[1\]' must be a coroutine, got Task: <Task .*>; "
+                                               r"a TaskGroup runs coroutines"):
             await self.assertTaskGroupRaises(ValueError, [coro, task])
         self.assertTrue(is_closed(coro))
         await task
