@@ -53,6 +53,17 @@ def next_timer_when(loop: asyncio.AbstractEventLoop) -> float | None:
     return scheduled[0]._when if scheduled else None  # type: ignore[attr-defined]
 
 
+def second_timer_when(loop: asyncio.AbstractEventLoop) -> float | None:
+    """A lower bound of the second-earliest timer's ``when`` (private ``_scheduled`` heap, 3.4-3.14), or None.
+
+    In a heap the second-smallest item is one of the root's two children; a cancelled one still counts (its
+    ``when`` is then earlier than any live second timer, which errs on the side of catching up).
+    """
+    scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+    children = scheduled[1:3]
+    return min(h._when for h in children) if children else None  # type: ignore[attr-defined]
+
+
 def scheduled_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
     """Non-cancelled timers of the loop, earliest first (private ``_scheduled``, 3.4-3.14), for reports."""
     scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ import math
 import time as _time
 from selectors import BaseSelector, SelectorKey
 from time import perf_counter as _perf_counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _compat, diagnostics
@@ -70,6 +71,8 @@ _next_timer_when = _compat.next_timer_when
 _SETTLE = 0.02          # real seconds to wait before reporting a deadlock with no possible waker
 _REAL_SLICE = 0.05      # real-time mode re-checks what is in flight at least this often
 _HELD_WARNING = 2.0     # warn once when real work held virtual time this long
+_LAG = 0.05             # while real work holds time, the only overdue timer, late by at most this (real seconds),
+                        # fires at exactly its when; otherwise time moves to the real-time target
 _SLOW_BATCH = 20       # iterations running more callbacks than this are judged by their average
 _MAX_DELIVERIES = 3     # after this many undelivered hang reports, stop the loop
 _REDELIVER = 0.25       # real seconds before the select-level watchdog repeats an unanswered report
@@ -125,7 +128,9 @@ class VirtualClock:
         self._phase_task: asyncio.Task[Any] | None = None
         self._limit: float | None = None if auto_advance else self._start
         self._jump_limit = -math.inf          # see _refresh_jump_limit (set once the loop is adopted)
-        self._held_since: float | None = None
+        self._held_since: float | None = None   # perf_counter() when real work began to hold time
+        self._held_base = 0.0                   # the virtual time then (see _follow_real_time)
+        self._waiting_on: list[str] = []        # live wake-up sources a seemingly stuck loop waits for
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._resolution = _time.get_clock_info("monotonic").resolution
         self._stall_at = _stall_point(self._resolution)
@@ -402,7 +407,7 @@ class VirtualClock:
             if blocked >= self._loop.slow_callback_duration:
                 self._check_slow_iteration(blocked)
         if entered > self._watchdog_at:
-            self._watchdog_fired(entered)
+            self._watchdog_fired(entered, self._work.in_flight(inner))
             events = inner.select(0)
         elif timeout is not None and timeout <= 0:
             events = inner.select(0)
@@ -413,9 +418,12 @@ class VirtualClock:
             self._last_exit = _perf_counter()
         return events
 
-    def _watchdog_fired(self, now: float) -> None:
+    def _watchdog_fired(self, now: float, held: Sequence[object] = ()) -> None:
         self._watchdog_at = now + _REDELIVER
-        self._report(LivelockError, f"ran longer than the real-time watchdog of {self._watchdog:g} s")
+        why = f"ran longer than the real-time watchdog of {self._watchdog:g} s"
+        if held:  # the facts a reader needs: what it was waiting for in real time
+            why += f" while waiting for real work: {'; '.join(str(h) for h in held[:3])}"
+        self._report(LivelockError, why)
 
     def _real_select(self, inner: BaseSelector, timeout: float) -> list[tuple[SelectorKey, int]]:
         """Wait in real time (SIGALRM landing here is left to the select-level watchdog)."""
@@ -500,26 +508,47 @@ class VirtualClock:
 
     def _follow_real_time(self, inner: BaseSelector, deadline: float | None,
                           held: list[InFlight]) -> list[tuple[SelectorKey, int]]:
+        """Wait in real time while real work is in flight, keeping virtual time level with real time.
+
+        The hold is anchored where it began: ``target = base + (real now - real start)`` is where virtual
+        time must be, so an overshoot past one deadline (a slow GIL switch, a heartbeat's iteration) is
+        never dropped: the next timers are simply overdue and fire at once.  When a single timer is
+        overdue, by at most ``_LAG``, time lands on exactly its ``when`` (the overshoot stays in the anchor
+        and is made up at the next deadline).  Otherwise time moves to the target, and asyncio runs every
+        overdue timer in deadline order in that iteration, as a late real loop does.  So virtual time is
+        never more than ``_LAG`` behind real time, and a second overdue timer (a timeout behind a busy
+        heartbeat) is never late.
+        """
         now = self._loop._atk_now
-        due = deadline if deadline is not None and (self._limit is None or deadline <= self._limit) else None
-        wait = _REAL_SLICE if due is None else max(0.0, min(_REAL_SLICE, due - now))
-        cap = due if due is not None else self._limit
-        began = _time.perf_counter()
+        limit = self._limit
+        due = deadline if deadline is not None and (limit is None or deadline <= limit) else None
+        began = _perf_counter()
         if began > self._watchdog_at:
-            self._watchdog_fired(began)
+            self._watchdog_fired(began, held)
             return inner.select(0)
         if self._held_since is None:
             self._held_since = began
+            self._held_base = now
             self._jump_limit = -math.inf  # jumps take _decide until the work is over
         elif not self._held_warned and began - self._held_since > _HELD_WARNING:
             self._held_warned = True
             logger.warning("virtual time has followed real time for %.1f s because real work is in flight: "
                            "%s. If the test does not wait for it, pass it to clock.background().",
                            began - self._held_since, "; ".join(str(h) for h in held[:5]))
-        events = self._real_select(inner, wait)
-        new = now + (_time.perf_counter() - began)
-        if cap is not None and new >= cap:
-            new = cap
+        target = self._held_base + (began - self._held_since)
+        if due is not None and due <= target:
+            events = inner.select(0)  # overdue: no real wait, only a poll
+        else:
+            wait = _REAL_SLICE if due is None else min(_REAL_SLICE, due - target)
+            events = self._real_select(inner, wait)
+            target = self._held_base + (_perf_counter() - self._held_since)
+        new = target
+        if due is not None and due <= new <= due + _LAG:
+            second = _compat.second_timer_when(self._loop)
+            if second is None or second > new:  # only this timer is overdue: it fires at exactly its when
+                new = due
+        if limit is not None and new > limit:
+            new = limit
         if new > now:
             self._set_now(new)
         return events
@@ -528,13 +557,24 @@ class VirtualClock:
                forever: bool) -> list[tuple[SelectorKey, int]]:
         entered = _perf_counter()
         if entered > self._watchdog_at:  # the phase overran first (e.g. a callback blocked): that is the report
-            self._watchdog_fired(entered)
+            self._watchdog_fired(entered, self._waiting_on)
             return []
+        self._work.refresh_fds()  # who holds the other end of a pipe may have changed since it was classified
+        if self._work.in_flight(inner):
+            return []
+        live = self._work.live_wakers(fmap)
+        if live:
+            # Something alive can still wake the loop (a process that has not exited, a thread that feeds
+            # it): however long it takes on a loaded machine, that is not a deadlock.  Wait for it; the
+            # watchdog ends the wait if it never comes, naming it.
+            self._waiting_on = [f"{w} (no deadlock: it can still wake the loop)" for w in live]
+            return self._real_select(inner, _REAL_SLICE)
+        self._waiting_on = []
         sources = self._work.wake_up_sources(fmap)
         events = self._real_select(inner, self.deadlock_grace if sources else _SETTLE)
         if events:
             return events
-        if self._work.in_flight(inner):
+        if self._work.in_flight(inner) or self._work.live_wakers(fmap):
             return []
         if deadline is not None:  # frozen: manual mode and the next timer lies beyond the limit
             why = (f"can never finish: time is frozen (auto_advance is off) and the next timer is due at "
