@@ -64,6 +64,33 @@ def second_timer_when(loop: asyncio.AbstractEventLoop) -> float | None:
     return min(h._when for h in children) if children else None  # type: ignore[attr-defined]
 
 
+_MAX_SPINNERS = 8  # a ready queue longer than this is busy with real work, not a handful of spinning tasks
+
+
+def spinning_tasks(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]] | None:
+    """The tasks queued to run now if *every* ready callback is a bare task step, else None.
+
+    A task that yields with ``await asyncio.sleep(0)`` (a bare ``yield``) is rescheduled by queueing its own
+    step: the ready callback is a ``TaskStepMethWrapper`` (C tasks, 3.10-3.14) or the bound ``Task.__step``
+    (pure-Python tasks), whose ``__self__`` is the task.  A task woken by a future, an I/O callback or any
+    ``call_soon`` callback is queued differently, so the loop is then doing something else than spinning.
+    Private: ``BaseEventLoop._ready`` (a deque of ``Handle``) and ``Handle._callback``, 3.4-3.14.
+    """
+    ready = loop._ready  # type: ignore[attr-defined]
+    if not ready or len(ready) > _MAX_SPINNERS:
+        return None
+    tasks: list[asyncio.Task[Any]] = []
+    for handle in ready:
+        callback = handle._callback
+        owner = getattr(callback, "__self__", None)
+        if not isinstance(owner, asyncio.Task):
+            return None
+        if type(callback).__name__ != "TaskStepMethWrapper" and getattr(callback, "__name__", "") != "__step":
+            return None
+        tasks.append(owner)
+    return tasks
+
+
 def scheduled_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
     """Non-cancelled timers of the loop, earliest first (private ``_scheduled``, 3.4-3.14), for reports."""
     scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]

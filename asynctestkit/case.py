@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 from . import _compat
 from .assertions import AsyncAssertionsMixin
-from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_WATCHDOG, VirtualClock
+from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_IO_QUANTUM, DEFAULT_WATCHDOG, VirtualClock
 from .leakcase import LeakCheckMixin
 from .loop import RealTimeLoop, VirtualClockLoop
 
@@ -58,6 +58,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     - ``clock_horizon``: virtual seconds a test may simulate before it is a livelock (one day);
     - ``clock_watchdog``: real seconds a test phase may run before it is failed as hung (60; None: off);
     - ``clock_deadlock_grace``: real seconds to wait for an outside wake-up before reporting a deadlock;
+    - ``clock_io_quantum``: virtual seconds each loop iteration that delivered I/O takes (1 µs; 0: none);
     - ``asyncio_debug = False``: asyncio's debug mode.  ``IsolatedAsyncioTestCase`` always turns it on,
       which makes callback-heavy tests 10-25x slower; asynctestkit gives its main diagnostics (where each
       task was created, slow-callback warnings in real time) without it;
@@ -73,6 +74,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     clock_horizon: ClassVar[float] = DEFAULT_HORIZON
     clock_watchdog: ClassVar[float | None] = DEFAULT_WATCHDOG
     clock_deadlock_grace: ClassVar[float] = DEFAULT_DEADLOCK_GRACE
+    clock_io_quantum: ClassVar[float] = DEFAULT_IO_QUANTUM
     asyncio_debug: ClassVar[bool] = False
     coroutine_origins: ClassVar[int] = 0
 
@@ -89,6 +91,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             loop = VirtualClockLoop(
                 start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
                 watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
+                io_quantum=self.clock_io_quantum,
                 coroutine_origins=self.coroutine_origins)
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DEADLOCK_GRACE",
+    "DEFAULT_IO_QUANTUM",
     "DEFAULT_HORIZON",
     "DEFAULT_WATCHDOG",
     "DeadlockError",
@@ -67,6 +68,8 @@ DEFAULT_WATCHDOG = 60.0
 """Real seconds a test phase may run before it is failed as hung."""
 DEFAULT_DEADLOCK_GRACE = 1.0
 """Real seconds to wait for a listener, pipe or thread to wake a loop that looks deadlocked."""
+DEFAULT_IO_QUANTUM = 1e-6
+"""Virtual seconds each loop iteration that delivered I/O takes (so a round trip has a positive duration)."""
 _next_timer_when = _compat.next_timer_when
 _SETTLE = 0.02          # real seconds to wait before reporting a deadlock with no possible waker
 _REAL_SLICE = 0.05      # real-time mode re-checks what is in flight at least this often
@@ -76,6 +79,8 @@ _LAG = 0.05             # while real work holds time, the only overdue timer, la
 _SLOW_BATCH = 20       # iterations running more callbacks than this are judged by their average
 _MAX_DELIVERIES = 3     # after this many undelivered hang reports, stop the loop
 _REDELIVER = 0.25       # real seconds before the select-level watchdog repeats an unanswered report
+_SPIN_ITERATIONS = 2048 # busy iterations running only tasks that yield with sleep(0) before time is let pass
+_SPIN_FIRST_STEP = 0.001  # the first move of a spin with no timer due (doubles while the spin goes on)
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
@@ -95,6 +100,25 @@ def _check_duration(name: str, value: object, *, allow_zero: bool = True) -> flo
 def _stall_point(resolution: float) -> float:
     """The smallest magnitude at which one ulp exceeds *resolution* (``now + resolution == now`` beyond)."""
     return 2.0 ** (math.floor(math.log2(resolution)) + 53)
+
+
+class _Rare:
+    """State of the clock's rarer paths (real-time holds, spins, settings), kept in one attribute.
+
+    CPython (3.11+) keeps an object's attributes in its fast inline layout only up to 30 of them; the clock's
+    hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
+    """
+
+    __slots__ = ("held_base", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
+
+    def __init__(self) -> None:
+        self.held_base = 0.0             # the virtual time when real work began to hold time
+        self.held_warned = False         # the "held for long" warning was logged
+        self.io_quantum = 0.0            # see VirtualClock.io_quantum
+        self.spin_count = 0              # busy iterations seen spinning since the loop last went idle
+        self.spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
+        self.spin_tick = 0               # VirtualClock._tick at the last spin sample (changed: it went idle)
+        self.waiting_on: list[str] = []  # live wake-up sources a seemingly stuck loop waits for
 
 
 class VirtualClock:
@@ -117,7 +141,8 @@ class VirtualClock:
     def __init__(self, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0,
                  auto_advance: bool = True, horizon: float = DEFAULT_HORIZON,
                  watchdog: float | None = DEFAULT_WATCHDOG,
-                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE) -> None:
+                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE,
+                 io_quantum: float = DEFAULT_IO_QUANTUM) -> None:
         if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
             raise ValueError(f"start must be a finite number of seconds, got {start!r}")
         if not isinstance(auto_advance, bool):
@@ -127,10 +152,10 @@ class VirtualClock:
         self._start = float(start)
         self._phase_task: asyncio.Task[Any] | None = None
         self._limit: float | None = None if auto_advance else self._start
+        self._more = _Rare()                  # state of the rarer paths (one attribute: see _Rare)
+        self._io_step = 0.0                   # the quantum in auto-advance mode, 0 while time is frozen
         self._jump_limit = -math.inf          # see _refresh_jump_limit (set once the loop is adopted)
         self._held_since: float | None = None   # perf_counter() when real work began to hold time
-        self._held_base = 0.0                   # the virtual time then (see _follow_real_time)
-        self._waiting_on: list[str] = []        # live wake-up sources a seemingly stuck loop waits for
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._resolution = _time.get_clock_info("monotonic").resolution
         self._stall_at = _stall_point(self._resolution)
@@ -139,13 +164,13 @@ class VirtualClock:
         self._watchdog_at = math.inf          # perf_counter() value past which the phase is hung
         self.watchdog = watchdog
         self.deadlock_grace = _check_duration("deadlock_grace", deadlock_grace)
+        self.io_quantum = io_quantum
         self._slow_callback_check: bool | None = None
         self._timing = False
         self._batch = 0                       # callbacks the current iteration was about to run
         self._wall_at_start = _time.time()
         self._real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
-        self._held_warned = False
         self._phase_label = "the code on this loop"  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._deliveries = 0
@@ -205,9 +230,30 @@ class VirtualClock:
         self._horizon = _check_duration("horizon", value, allow_zero=False)
         self._set_limit(self._limit)
 
+    @property
+    def io_quantum(self) -> float:
+        """Virtual seconds each loop iteration that delivered I/O takes (default 1 µs; 0: I/O takes no time).
+
+        A message sent over a loopback connection is read one iteration later, so a request/reply round
+        trip takes two quanta: a reply delayed by ``d`` arrives strictly after ``d``, and a measured
+        latency is positive, as on a real network.  Code without I/O is not affected (``sleep(3600)`` stays
+        exactly 3600 s), and time stays frozen in manual mode (``auto_advance = False``).
+        """
+        return self._more.io_quantum
+
+    @io_quantum.setter
+    def io_quantum(self, value: float) -> None:
+        seconds = _check_duration("io_quantum", value)
+        if seconds > 1.0:
+            raise ValueError(f"io_quantum must be a tiny duration (0 to 1 s; default {DEFAULT_IO_QUANTUM:g}), "
+                             f"got {value!r}")
+        self._more.io_quantum = seconds
+        self._io_step = seconds if self._limit is None else 0.0
+
     def _set_limit(self, limit: float | None) -> None:
         """Set the manual-mode limit (None: auto-advance)."""
         self._limit = limit
+        self._io_step = self._more.io_quantum if limit is None else 0.0
         self._refresh_jump_limit()
 
     def _refresh_jump_limit(self) -> None:
@@ -390,7 +436,7 @@ class VirtualClock:
             return self._select_checked(inner, timeout)
         events = inner.select(0)
         if events:
-            return events
+            return self._delivered(events) if self._io_step else events
         deadline = _next_timer_when(self._loop) if timeout is not None else None
         if deadline is None or deadline > self._jump_limit or self._work.in_flight(inner):
             return self._decide(inner, timeout)
@@ -411,8 +457,14 @@ class VirtualClock:
             events = inner.select(0)
         elif timeout is not None and timeout <= 0:
             events = inner.select(0)
+            if not events:
+                events = self._spin_sample(inner, 1 if timing else _CHECK_EVERY + 1)
         else:
+            if timing:
+                self._tick += 1  # went idle (see _spin_sample); without timing _select counts it
             events = self._idle(inner, timeout)
+        if events and self._io_step:
+            self._delivered(events)
         if timing:
             self._batch = len(events) + _compat.ready_count(self._loop)
             self._last_exit = _perf_counter()
@@ -455,6 +507,76 @@ class VirtualClock:
         logger.warning("Executing a loop iteration took %.3f seconds (real time; asyncio's own "
                        "slow-callback check is blind under virtual time): a callback or coroutine "
                        "step blocked the event loop", blocked)
+
+    def _delivered(self, events: list[tuple[SelectorKey, int]]) -> list[tuple[SelectorKey, int]]:
+        """I/O takes time: an iteration that delivered I/O (not the loop's own wake-up pipe) moves time by
+        ``io_quantum``.  Called by the selector with the events it is about to return."""
+        internal = self._work._internal_fds
+        for key, _mask in events:
+            if key.fd not in internal:
+                self._set_now(self._loop._atk_now + self._io_step)
+                break
+        return events
+
+    # -- busy polling ----------------------------------------------------------------------------------
+    def _spin_sample(self, inner: BaseSelector, weight: int) -> list[tuple[SelectorKey, int]]:
+        """Look at a busy iteration (sampled every 64th, or every one while timing): is the loop spinning?
+
+        Spinning: every callback queued is a task that yielded with a bare ``await asyncio.sleep(0)``, and
+        the loop has not gone idle since.  After ``_SPIN_ITERATIONS`` such iterations the spin is taken for
+        what it is, a wait for time to pass (polling until a timer fires or ``loop.time()`` passes a
+        deadline), and time is let pass (see :meth:`_let_spin_pass`).  Counting iterations, not real time,
+        keeps the outcome the same on every run.
+        """
+        tick = self._tick
+        if tick != self._more.spin_tick:  # the loop went idle since the last sample: a new busy stretch
+            self._more.spin_tick = tick
+            self._more.spin_count = 0
+            self._more.spin_step = _SPIN_FIRST_STEP
+        spinners = _compat.spinning_tasks(self._loop)
+        if spinners is None:
+            self._more.spin_count = 0
+            return []
+        self._more.spin_count += weight
+        if self._more.spin_count < _SPIN_ITERATIONS:
+            return []
+        self._more.spin_count = 0
+        return self._let_spin_pass(inner, spinners)
+
+    def _let_spin_pass(self, inner: BaseSelector,
+                       spinners: list[asyncio.Task[Any]]) -> list[tuple[SelectorKey, int]]:
+        """Let time pass for tasks spinning on ``sleep(0)``, as it would while they burn real CPU.
+
+        With real work in flight, time follows real time (without blocking the spinners for more than a
+        short slice).  Otherwise time moves to the next timer's deadline, or by a step that doubles with
+        every further round of the same spin, whichever is later: a poll for a timer ends at exactly its
+        deadline; a poll of ``loop.time()`` with no timer due ends after a few rounds; and a spin that
+        nothing can ever end races to the horizon within about a second of real time, where it is
+        reported as a :class:`LivelockError` naming the spinning tasks.
+        """
+        loop = self._loop
+        deadline = _next_timer_when(loop)
+        if deadline is not None and not math.isfinite(deadline):
+            deadline = None
+        held = self._work.in_flight(inner)
+        if held:
+            return self._follow_real_time(inner, deadline, list(held))
+        now = loop._atk_now
+        new = now + self._more.spin_step
+        self._more.spin_step *= 2
+        if deadline is not None and deadline > new:
+            new = deadline
+        if self._limit is not None:
+            new = min(new, self._limit)
+        if new - self._start > self.horizon:
+            names = ", ".join(_describe_spinner(task) for task in spinners[:3])
+            self._report(LivelockError, f"did not finish within the virtual-time horizon of {self.horizon:g} s: "
+                                        f"{names} kept yielding (busy polling) and nothing it polls for "
+                                        f"happened", timers=deadline is not None)
+            return []
+        if new > now:
+            self._set_now(new)
+        return []
 
     def _idle(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
         events = inner.select(0)
@@ -528,20 +650,20 @@ class VirtualClock:
             return inner.select(0)
         if self._held_since is None:
             self._held_since = began
-            self._held_base = now
+            self._more.held_base = now
             self._jump_limit = -math.inf  # jumps take _decide until the work is over
-        elif not self._held_warned and began - self._held_since > _HELD_WARNING:
-            self._held_warned = True
+        elif not self._more.held_warned and began - self._held_since > _HELD_WARNING:
+            self._more.held_warned = True
             logger.warning("virtual time has followed real time for %.1f s because real work is in flight: "
                            "%s. If the test does not wait for it, pass it to clock.background().",
                            began - self._held_since, "; ".join(str(h) for h in held[:5]))
-        target = self._held_base + (began - self._held_since)
+        target = self._more.held_base + (began - self._held_since)
         if due is not None and due <= target:
             events = inner.select(0)  # overdue: no real wait, only a poll
         else:
             wait = _REAL_SLICE if due is None else min(_REAL_SLICE, due - target)
             events = self._real_select(inner, wait)
-            target = self._held_base + (_perf_counter() - self._held_since)
+            target = self._more.held_base + (_perf_counter() - self._held_since)
         new = target
         if due is not None and due <= new <= due + _LAG:
             second = _compat.second_timer_when(self._loop)
@@ -557,7 +679,7 @@ class VirtualClock:
                forever: bool) -> list[tuple[SelectorKey, int]]:
         entered = _perf_counter()
         if entered > self._watchdog_at:  # the phase overran first (e.g. a callback blocked): that is the report
-            self._watchdog_fired(entered, self._waiting_on)
+            self._watchdog_fired(entered, self._more.waiting_on)
             return []
         self._work.refresh_fds()  # who holds the other end of a pipe may have changed since it was classified
         if self._work.in_flight(inner):
@@ -567,9 +689,9 @@ class VirtualClock:
             # Something alive can still wake the loop (a process that has not exited, a thread that feeds
             # it): however long it takes on a loaded machine, that is not a deadlock.  Wait for it; the
             # watchdog ends the wait if it never comes, naming it.
-            self._waiting_on = [f"{w} (no deadlock: it can still wake the loop)" for w in live]
+            self._more.waiting_on = [f"{w} (no deadlock: it can still wake the loop)" for w in live]
             return self._real_select(inner, _REAL_SLICE)
-        self._waiting_on = []
+        self._more.waiting_on = []
         sources = self._work.wake_up_sources(fmap)
         events = self._real_select(inner, self.deadlock_grace if sources else _SETTLE)
         if events:
@@ -644,6 +766,12 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _describe_spinner(task: asyncio.Task[Any]) -> str:
+    """``task 'poller' at tests/test_x.py:12 in poll`` for a task found spinning on ``sleep(0)``."""
+    site = diagnostics.suspended_at(task)
+    return f"task {task.get_name()!r}" + (f" at {diagnostics.format_site(site)}" if site else "")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -71,7 +71,10 @@ class _ClockSelector(selectors.BaseSelector):
             if self._countdown:
                 if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
                     return []
-                return self._inner.select(0)
+                events = self._inner.select(0)
+                if events and clock._io_step:  # I/O takes time (clock.io_quantum)
+                    clock._delivered(events)
+                return events
             self._countdown = 64
         return clock._select(self._inner, timeout)  # type: ignore[no-any-return]
 
