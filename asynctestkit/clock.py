@@ -80,6 +80,7 @@ _SLOW_BATCH = 20       # iterations running more callbacks than this are judged 
 _MAX_DELIVERIES = 3     # after this many undelivered hang reports, stop the loop
 _REDELIVER = 0.25       # real seconds before the select-level watchdog repeats an unanswered report
 _SPIN_ITERATIONS = 2048 # busy iterations running only tasks that yield with sleep(0) before time is let pass
+_GRAIN = 0.001          # while time crawls (tiny sleeps polling), a jump moves it at least this far
 _SPIN_FIRST_STEP = 0.001  # the first move of a spin with no timer due (doubles while the spin goes on)
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
@@ -109,9 +110,14 @@ class _Rare:
     hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
     """
 
-    __slots__ = ("held_base", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
+    __slots__ = ("crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base", "held_warned", "io_quantum",
+                 "spin_count", "spin_step", "spin_tick", "waiting_on")
 
     def __init__(self) -> None:
+        self.crawl_now = 0.0             # the virtual time at the start of the current crawl window
+        self.crawl_tick = 0              # VirtualClock._tick then
+        self.crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
+        self.crawling = False            # jumps move time by at least _GRAIN (see VirtualClock._crawl_sample)
         self.held_base = 0.0             # the virtual time when real work began to hold time
         self.held_warned = False         # the "held for long" warning was logged
         self.io_quantum = 0.0            # see VirtualClock.io_quantum
@@ -263,7 +269,8 @@ class VirtualClock:
         -inf (every jump takes ``_decide``) while real work holds time, while ``run_until_idle()`` waits,
         and for a clock whose times lie beyond the float range where the resolution must be widened.
         """
-        if self._held_since is not None or self._idle_waiters or self._start <= -self._stall_at:
+        if self._held_since is not None or self._idle_waiters or self._start <= -self._stall_at \
+                or self._more.crawling:
             self._jump_limit = -math.inf
             return
         bound = min(self._start + self._horizon, self._stall_at)
@@ -462,6 +469,7 @@ class VirtualClock:
         else:
             if timing:
                 self._tick += 1  # went idle (see _spin_sample); without timing _select counts it
+            self._crawl_sample()
             events = self._idle(inner, timeout)
         if events and self._io_step:
             self._delivered(events)
@@ -578,6 +586,41 @@ class VirtualClock:
             self._set_now(new)
         return []
 
+    def _crawl_sample(self) -> None:
+        """Look at the idle iterations (sampled every 64th, or every one while timing): is time crawling?
+
+        Polling with tiny sleeps (``await asyncio.sleep(1e-6)`` until a timer fires) makes the loop go idle
+        and jump, but by so little that reaching a timer seconds away would take millions of iterations.
+        A real loop never wakes more often than its selector's granularity (epoll waits at least 1 ms), so
+        after ``_SPIN_ITERATIONS`` idle iterations that moved time by less than half of ``_GRAIN`` each on average,
+        every jump moves time by at least ``_GRAIN`` until a jump is that long by itself (see _crawl_step).
+        """
+        more = self._more
+        ticks = self._tick - more.crawl_tick
+        if ticks < _CHECK_EVERY + 1:
+            return
+        now = self._loop._atk_now
+        if now - more.crawl_now < ticks * _GRAIN / 2:  # on average less than half the grain per jump
+            more.crawl_windows += ticks
+            if more.crawl_windows >= _SPIN_ITERATIONS and not more.crawling:
+                more.crawling = True
+                self._jump_limit = -math.inf  # every jump takes _decide, which applies the grain
+        else:
+            more.crawl_windows = 0
+        more.crawl_tick = self._tick
+        more.crawl_now = now
+
+    def _crawl_step(self, now: float, deadline: float) -> float:
+        """Where a jump lands while time crawls: the deadline, but at least ``_GRAIN`` ahead (see _crawl_sample)."""
+        floor = now + _GRAIN
+        if deadline >= floor:  # a real jump again: the crawl is over
+            more = self._more
+            more.crawling = False
+            more.crawl_windows = 0
+            self._refresh_jump_limit()
+            return deadline
+        return floor if self._limit is None else min(floor, self._limit)
+
     def _idle(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
         events = inner.select(0)
         if events:
@@ -608,7 +651,10 @@ class VirtualClock:
                                             f"{self.horizon:g} s: timers kept firing but nothing it awaits "
                                             f"happened", timers=True)
                 return []
-            if deadline > self._loop._atk_now:
+            now = self._loop._atk_now
+            if self._more.crawling:
+                deadline = self._crawl_step(now, deadline)
+            if deadline > now:
                 self._set_now(deadline)
             return []
         return self._stuck(inner, inner.get_map(), deadline, forever)
