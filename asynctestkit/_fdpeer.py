@@ -40,13 +40,15 @@ EXTERNAL = "external"
 
 _MAX_DESCENDANTS = 64   # child processes looked at (depth first), to bound the cost of one classification
 
+_TIOCGPTN: int | None = None
+_HAVE_FCNTL = False
 try:
     import fcntl
     import termios
-    _TIOCGPTN: int | None = getattr(termios, "TIOCGPTN", None)
+    _TIOCGPTN = getattr(termios, "TIOCGPTN", None)
+    _HAVE_FCNTL = True
 except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
-    _TIOCGPTN = None
+    pass
 
 
 def _own_fd_dir() -> str | None:
@@ -68,7 +70,7 @@ def _own_fds() -> list[int]:
 
 def _access(fd: int) -> int:
     """O_RDONLY, O_WRONLY or O_RDWR; -1 if unknown."""
-    if fcntl is None:
+    if not _HAVE_FCNTL:
         return -1
     try:
         return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
@@ -78,7 +80,7 @@ def _access(fd: int) -> int:
 
 def _pty_number(fd: int) -> int | None:
     """N when *fd* is a pty master whose slave is /dev/pts/N (Linux ``TIOCGPTN``), else None."""
-    if fcntl is None or _TIOCGPTN is None:
+    if not _HAVE_FCNTL or _TIOCGPTN is None:
         return None
     try:
         return int(struct.unpack("I", fcntl.ioctl(fd, _TIOCGPTN, b"\0\0\0\0"))[0])
@@ -91,7 +93,7 @@ def _path_of(fd: int) -> str | None:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         pass
-    if fcntl is not None and hasattr(fcntl, "F_GETPATH"):  # macOS
+    if _HAVE_FCNTL and hasattr(fcntl, "F_GETPATH"):  # macOS
         try:
             raw = fcntl.fcntl(fd, fcntl.F_GETPATH, b"\0" * 1024)
             return bytes(raw).split(b"\0", 1)[0].decode(errors="replace") or None

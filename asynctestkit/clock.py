@@ -34,9 +34,9 @@ import inspect
 import logging
 import math
 import time as _time
+from collections.abc import Sequence
 from selectors import BaseSelector, SelectorKey
 from time import perf_counter as _perf_counter
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _compat, diagnostics
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DEADLOCK_GRACE",
-    "DEFAULT_IO_QUANTUM",
     "DEFAULT_HORIZON",
+    "DEFAULT_IO_QUANTUM",
     "DEFAULT_WATCHDOG",
     "DeadlockError",
     "HangError",
