@@ -193,8 +193,8 @@ def _command(pid: int) -> str:
         return "?"
 
 
-def _child_holder(target: _Target) -> str | None:
-    """``process 4242 (sh)`` when a descendant of this process holds the other end (Linux), else None."""
+def _child_holder(target: _Target) -> int | None:
+    """The pid of a descendant of this process that holds the other end (Linux), else None."""
     if not sys.platform.startswith("linux"):
         return None
     stack = _children(os.getpid())
@@ -208,26 +208,27 @@ def _child_holder(target: _Target) -> str | None:
         except OSError:
             continue
         if any(target.matches_path(f"{base}/{name}") for name in names):
-            return f"process {pid} ({_command(pid)})"
+            return pid
         stack.extend(_children(pid))
     return None
 
 
-def classify(fd: int, st: os.stat_result, registered: Collection[int]) -> tuple[str, str]:
-    """The verdict for a non-socket fd of kind FIFO or character device, and the text a report shows.
+def classify(fd: int, st: os.stat_result, registered: Collection[int]) -> tuple[str, str, int | None]:
+    """The verdict for a non-socket fd of kind FIFO or character device, the text a report shows, the holder.
 
-    *registered* holds the fds the loop watches.  Returns ``(IN_LOOP | SOURCE | EXTERNAL, description)``,
-    e.g. ``(EXTERNAL, "pipe; other end held by process 4242 (sh)")``.
+    *registered* holds the fds the loop watches.  Returns ``(IN_LOOP | SOURCE | EXTERNAL, description,
+    pid)``, e.g. ``(EXTERNAL, "pipe; other end held by process 4242 (sh)", 4242)``; the pid is that of the
+    child process holding the other end, when one was found.
     """
     target = _Target(fd, st)
     own = [other for other in _own_fds() if target.is_own_peer(other)]
     if any(other in registered for other in own):
-        return IN_LOOP, f"{target.label}; other end watched by this loop"
+        return IN_LOOP, f"{target.label}; other end watched by this loop", None
     holder = _child_holder(target)
     if holder is not None:
-        return EXTERNAL, f"{target.label}; other end held by {holder}"
+        return EXTERNAL, f"{target.label}; other end held by process {holder} ({_command(holder)})", holder
     if own:
-        return SOURCE, f"{target.label}; other end held by this process (fd {own[0]})"
+        return SOURCE, f"{target.label}; other end held by this process (fd {own[0]})", None
     if target.label.startswith("character device"):
-        return EXTERNAL, target.label
-    return EXTERNAL, f"{target.label}; other end held outside this process"
+        return EXTERNAL, target.label, None
+    return EXTERNAL, f"{target.label}; other end held outside this process", None

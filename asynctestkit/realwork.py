@@ -93,7 +93,7 @@ class RealWork:
         self._fd_class: dict[int, str] = {}
         # Pipes, FIFOs, ptys and other character devices: (verdict, description) per fd, see _fdpeer.  Whether
         # the other end is watched by this loop changes only when a non-socket fd is (un)registered.
-        self._stream_class: dict[int, tuple[str, str]] = {}
+        self._stream_class: dict[int, tuple[str, str, int | None]] = {}
         self.construction_done = False
 
     # -- registration ---------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ class RealWork:
         for key in (fd_map.values() if len(fd_map) > len(self._internal_fds) else ()):
             kind = self._classify(key, fd_map)
             if kind == _EXTERNAL or kind == _CONNECTING:
-                if key.fd not in self._background_fds:
+                if key.fd not in self._background_fds and not self._held_by_background(key.fd):
                     held.append(InFlight(self._held_fd_text(key, kind)))
         if not held and _compat.has_executor_workers():
             held.extend(self._foreign_executor_jobs())
@@ -264,7 +264,8 @@ class RealWork:
         sources = []
         for key in fd_map.values():
             kind = self._classify(key, fd_map)
-            if kind == _SOURCE or (kind in (_EXTERNAL, _CONNECTING) and key.fd in self._background_fds):
+            if kind == _SOURCE or (kind in (_EXTERNAL, _CONNECTING)
+                                   and (key.fd in self._background_fds or self._held_by_background(key.fd))):
                 stream = self._stream_class.get(key.fd)
                 sources.append(f"fd {key.fd} ({stream[1] if stream else _describe_fd(key.fileobj)})")
         workers = _compat.executor_worker_threads()
@@ -344,6 +345,11 @@ class RealWork:
             else:
                 held.append(InFlight(f"executor worker {thread.name!r} running {_fn_name(fn)}()"))
         return held
+
+    def _held_by_background(self, fd: int) -> bool:
+        """Whether the other end of pipe/pty *fd* is held by a child process marked ``background()``."""
+        stream = self._stream_class.get(fd)
+        return stream is not None and stream[2] is not None and stream[2] in self._background_pids
 
     def _held_fd_text(self, key: SelectorKey, kind: str) -> str:
         stream = self._stream_class.get(key.fd)

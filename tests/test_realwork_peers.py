@@ -168,6 +168,32 @@ class ForeignPeerTests(AsyncTestCase):
             self.assertIn(f"fd {read_fd} (pipe; other end held ", " ".join(held))
 
 
+@unittest.skipUnless(POSIX, "pipes to child processes: POSIX")
+class BackgroundPeerTests(AsyncTestCase):
+    async def test_the_pipes_of_a_background_subprocess_hold_no_time(self) -> None:
+        proc = await asyncio.create_subprocess_exec(*_python("import time; time.sleep(30)"),
+                                                    stdout=asyncio.subprocess.PIPE)
+        self.addCleanup(_kill_async_process, proc)
+        self.clock.background(proc)
+        with real_timer() as took:
+            await asyncio.sleep(3600)
+        self.assertLess(took[0], 0.5)
+        self.assertEqual(self.clock.elapsed(), 3600)
+
+    async def test_a_pipe_held_by_a_background_popen_child_holds_no_time(self) -> None:
+        read_fd, write_fd = os.pipe()
+        proc = subprocess.Popen(_python("import time; time.sleep(30)"), pass_fds=(write_fd,))
+        self.addCleanup(_reap, proc)
+        os.close(write_fd)
+        _reader, transport = await _read_pipe(read_fd)
+        self.addCleanup(transport.close)
+        self.clock.background(proc)
+        with real_timer() as took:
+            await asyncio.sleep(3600)
+        self.assertLess(took[0], 0.5)
+        self.assertEqual(self.clock.elapsed(), 3600)
+
+
 def _reap_pid(pid: int) -> None:
     try:
         os.kill(pid, 9)
