@@ -569,6 +569,9 @@ class VirtualClock:
         held = self._work.in_flight(inner)
         if held:
             return self._follow_real_time(inner, deadline, list(held))
+        if self._held_since is not None:  # the real work is over: the next hold starts a new anchor
+            self._held_since = None
+            self._refresh_jump_limit()
         now = loop._atk_now
         new = now + self._more.spin_step
         self._more.spin_step *= 2
@@ -704,6 +707,9 @@ class VirtualClock:
                            "%s. If the test does not wait for it, pass it to clock.background().",
                            began - self._held_since, "; ".join(str(h) for h in held[:5]))
         target = self._more.held_base + (began - self._held_since)
+        if target < now:  # time moved on by other means meanwhile (a spin, I/O quanta): re-anchor from here
+            self._more.held_base += now - target
+            target = now
         if due is not None and due <= target:
             events = inner.select(0)  # overdue: no real wait, only a poll
         else:

@@ -79,6 +79,19 @@ class BusyPollingTests(AsyncTestCase):
         self.assertGreaterEqual(beats, 4990)
         self.assertEqual(self.clock.elapsed(), 5)
 
+    async def test_spinning_while_a_thread_job_runs_follows_real_time_and_the_timeout_fires_on_time(self) -> None:
+        loop = asyncio.get_running_loop()
+        job = asyncio.ensure_future(asyncio.to_thread(time.sleep, 0.6))
+        expired = asyncio.Event()
+        loop.call_later(0.3, expired.set)
+        with real_timer() as took:
+            while not expired.is_set():
+                await asyncio.sleep(0)
+        self.assertFalse(job.done())
+        self.assertGreaterEqual(took[0], 0.25)  # time followed real time: no jump while the job ran
+        self.assertLess(took[0], 0.3 + 0.35)
+        await job
+
     async def test_a_few_hundred_cooperative_yields_under_a_timeout_take_no_time(self) -> None:
         async def crunch() -> int:
             total = 0
