@@ -346,7 +346,10 @@ class VirtualTimeKeepsLevelWithRealTimeTests(AsyncTestCase):
             await job_future  # the worker finishes before the test ends
         self.assertGreaterEqual(virtual, 0.3)
         self.assertLess(real, 0.3 + 0.35, "the timeout was late: virtual time fell behind real time")
-        self.assertGreaterEqual(virtual, real - 0.06, "virtual time fell behind real time")
+        # Measured when the test resumes, a few loop iterations after the timeout fired: virtual time moves at
+        # idle selects only, so on a loaded machine (a GIL switch, a preemption per iteration) it may trail by
+        # that much.  Before the fix it trailed by the whole overshoot of every heartbeat (0.3-2 s here).
+        self.assertGreaterEqual(virtual, real - 0.15, "virtual time fell behind real time")
         whens = [when for when, _ in beats]
         self.assertEqual(whens, sorted(whens), "heartbeats fired out of order")
         for when, fired in beats:
