@@ -536,19 +536,20 @@ class VirtualClock:
         deadline), and time is let pass (see :meth:`_let_spin_pass`).  Counting iterations, not real time,
         keeps the outcome the same on every run.
         """
-        tick = self._tick
-        if tick != self._more.spin_tick:  # the loop went idle since the last sample: a new busy stretch
-            self._more.spin_tick = tick
-            self._more.spin_count = 0
-            self._more.spin_step = _SPIN_FIRST_STEP
         spinners = _compat.spinning_tasks(self._loop)
-        if spinners is None:
-            self._more.spin_count = 0
+        more = self._more
+        if spinners is None:  # busy with real callbacks (checked first: the common case, kept cheap)
+            more.spin_count = 0
             return []
-        self._more.spin_count += weight
-        if self._more.spin_count < _SPIN_ITERATIONS:
+        tick = self._tick
+        if tick != more.spin_tick:  # the loop went idle since the last sample: a new busy stretch
+            more.spin_tick = tick
+            more.spin_count = 0
+            more.spin_step = _SPIN_FIRST_STEP
+        more.spin_count += weight
+        if more.spin_count < _SPIN_ITERATIONS:
             return []
-        self._more.spin_count = 0
+        more.spin_count = 0
         return self._let_spin_pass(inner, spinners)
 
     def _let_spin_pass(self, inner: BaseSelector,
