@@ -74,6 +74,8 @@ def spinning_tasks(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]] |
     step: the ready callback is a ``TaskStepMethWrapper`` (C tasks, 3.10-3.14) or the bound ``Task.__step``
     (pure-Python tasks), whose ``__self__`` is the task.  A task woken by a future, an I/O callback or any
     ``call_soon`` callback is queued differently, so the loop is then doing something else than spinning.
+    A new task's first step is queued the same way; its coroutine has not awaited anything yet
+    (``cr_await`` is None), which tells it apart.
     Private: ``BaseEventLoop._ready`` (a deque of ``Handle``) and ``Handle._callback``, 3.4-3.14.
     """
     ready = loop._ready  # type: ignore[attr-defined]
@@ -87,6 +89,9 @@ def spinning_tasks(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]] |
             return None
         if type(callback).__name__ != "TaskStepMethWrapper" and getattr(callback, "__name__", "") != "__step":
             return None
+        coro = owner.get_coro()
+        if getattr(coro, "cr_await", None) is None and getattr(coro, "gi_yieldfrom", None) is None:
+            return None  # a task's first step (a task creating the next one is not a spin)
         tasks.append(owner)
     return tasks
 

@@ -103,6 +103,20 @@ class BusyPollingTests(AsyncTestCase):
         self.assertEqual(await asyncio.wait_for(crunch(), timeout=1), sum(range(500)))
         self.assertEqual(self.clock.elapsed(), 0)
 
+    async def test_a_chain_of_5000_tasks_each_starting_the_next_under_a_timeout_is_not_a_spin(self) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+
+        async def link(n: int) -> None:
+            if n:
+                loop.create_task(link(n - 1))
+            else:
+                done.set_result(5000)
+
+        loop.create_task(link(5000))
+        self.assertEqual(await asyncio.wait_for(done, timeout=1), 5000)
+        self.assertEqual(self.clock.elapsed(), 0)
+
     async def test_handing_20000_items_through_a_queue_under_a_timeout_is_not_a_spin(self) -> None:
         queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
 
