@@ -86,6 +86,49 @@ def next_timer_when(loop: asyncio.AbstractEventLoop) -> float | None:
     return scheduled[0]._when if scheduled else None  # type: ignore[attr-defined]
 
 
+def second_timer_when(loop: asyncio.AbstractEventLoop) -> float | None:
+    """A lower bound of the second-earliest timer's ``when`` (private ``_scheduled`` heap, 3.4-3.14), or None.
+
+    In a heap the second-smallest item is one of the root's two children; a cancelled one still counts (its
+    ``when`` is then earlier than any live second timer, which errs on the side of catching up).
+    """
+    scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+    children = scheduled[1:3]
+    return min(h._when for h in children) if children else None  # type: ignore[attr-defined]
+
+
+_MAX_SPINNERS = 8  # a ready queue longer than this is busy with real work, not a handful of spinning tasks
+
+
+def spinning_tasks(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]] | None:
+    """The tasks queued to run now if *every* ready callback is a bare task step, else None.
+
+    A task that yields with ``await asyncio.sleep(0)`` (a bare ``yield``) is rescheduled by queueing its own
+    step: the ready callback is a ``TaskStepMethWrapper`` (C tasks, 3.10-3.14) or the bound ``Task.__step``
+    (pure-Python tasks), whose ``__self__`` is the task.  A task woken by a future, an I/O callback or any
+    ``call_soon`` callback is queued differently, so the loop is then doing something else than spinning.
+    A new task's first step is queued the same way; its coroutine has not awaited anything yet
+    (``cr_await`` is None), which tells it apart.
+    Private: ``BaseEventLoop._ready`` (a deque of ``Handle``) and ``Handle._callback``, 3.4-3.14.
+    """
+    ready = loop._ready  # type: ignore[attr-defined]
+    if not ready or len(ready) > _MAX_SPINNERS:
+        return None
+    tasks: list[asyncio.Task[Any]] = []
+    for handle in ready:
+        callback = handle._callback
+        owner = getattr(callback, "__self__", None)
+        if not isinstance(owner, asyncio.Task):
+            return None
+        if type(callback).__name__ != "TaskStepMethWrapper" and getattr(callback, "__name__", "") != "__step":
+            return None
+        coro = owner.get_coro()
+        if getattr(coro, "cr_await", None) is None and getattr(coro, "gi_yieldfrom", None) is None:
+            return None  # a task's first step (a task creating the next one is not a spin)
+        tasks.append(owner)
+    return tasks
+
+
 def scheduled_handles(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
     """Non-cancelled timers of the loop, earliest first (private ``_scheduled``, 3.4-3.14), for reports."""
     scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]

@@ -23,7 +23,8 @@ from typing import Any, ClassVar, TypeVar
 
 from . import _compat, _validate
 from .assertions import AsyncAssertionsMixin
-from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_WATCHDOG, VirtualClock
+from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_IO_QUANTUM, DEFAULT_WATCHDOG, VirtualClock
+from .clock import _check_io_quantum
 from .hangs import HangError
 from .leakcase import LeakCheckMixin
 from .loop import RealTimeLoop, VirtualClockLoop
@@ -70,6 +71,7 @@ _CLASS_ATTRIBUTE_CHECKS: dict[str, Callable[[str, object], object]] = {
     "coroutine_origins": _validate.origin_depth,
     "cancel_grace": _validate.duration,
     "virtual_time_functions": _validate.boolean,
+    "clock_io_quantum": _check_io_quantum,
 }
 
 
@@ -87,6 +89,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     - ``virtual_time_functions = True``: ``time.time()``, ``time.monotonic()`` and their ``_ns`` forms
       follow the virtual clock on the test's thread while a test phase runs (other threads keep real time);
       False leaves the ``time`` module alone;
+    - ``clock_io_quantum``: virtual seconds each loop iteration that delivered I/O takes (1 µs; 0: none);
     - ``asyncio_debug = False``: asyncio's debug mode.  ``IsolatedAsyncioTestCase`` always turns it on,
       which makes callback-heavy tests 10-25x slower; asynctestkit gives its main diagnostics (where each
       task was created, slow-callback warnings in real time) without it;
@@ -103,6 +106,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     clock_watchdog: ClassVar[float | None] = DEFAULT_WATCHDOG
     clock_deadlock_grace: ClassVar[float] = DEFAULT_DEADLOCK_GRACE
     virtual_time_functions: ClassVar[bool] = True
+    clock_io_quantum: ClassVar[float] = DEFAULT_IO_QUANTUM
     asyncio_debug: ClassVar[bool] = False
     coroutine_origins: ClassVar[int] = 0
 
@@ -132,6 +136,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                     start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
                     watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
                     virtual_time_functions=self.virtual_time_functions,
+                    io_quantum=self.clock_io_quantum,
                     coroutine_origins=self.coroutine_origins)
             except (TypeError, ValueError) as error:  # a setting changed after the class was defined
                 raise type(error)(f"{type(self).__name__}: a clock_* setting was rejected when the test's loop "

@@ -36,7 +36,7 @@ import math
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DEADLOCK_GRACE",
     "DEFAULT_HORIZON",
+    "DEFAULT_IO_QUANTUM",
     "DEFAULT_WATCHDOG",
     "DeadlockError",
     "HangError",
@@ -70,13 +71,20 @@ DEFAULT_WATCHDOG = 60.0
 """Real seconds a test phase may run before it is failed as hung."""
 DEFAULT_DEADLOCK_GRACE = 1.0
 """Real seconds to wait for a listener, pipe or thread to wake a loop that looks deadlocked."""
+DEFAULT_IO_QUANTUM = 1e-6
+"""Virtual seconds each loop iteration that delivered I/O takes (so a round trip has a positive duration)."""
 _next_timer_when = _compat.next_timer_when
 _SETTLE = 0.02          # real seconds to wait before reporting a deadlock with no possible waker
 _REAL_SLICE = 0.05      # real-time mode re-checks what is in flight at least this often
 _HELD_WARNING = 2.0     # warn once when real work held virtual time this long
+_LAG = 0.05             # while real work holds time, the only overdue timer, late by at most this (real seconds),
+                        # fires at exactly its when; otherwise time moves to the real-time target
 _SLOW_BATCH = 20       # iterations running more callbacks than this are judged by their average
 _MAX_DELIVERIES = 3     # after this many undelivered hang reports, stop the loop
 _REDELIVER = 0.25       # real seconds before the select-level watchdog repeats an unanswered report
+_SPIN_ITERATIONS = 2048 # busy iterations running only tasks that yield with sleep(0) before time is let pass
+_GRAIN = 0.001          # while time crawls (tiny sleeps polling), a jump moves it at least this far
+_SPIN_FIRST_STEP = 0.001  # the first move of a spin with no timer due (doubles while the spin goes on)
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
@@ -87,7 +95,7 @@ def _check_duration(name: str, value: object, *, allow_zero: bool = True, infini
 
 def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: object = DEFAULT_HORIZON,
                   watchdog: object = DEFAULT_WATCHDOG, deadlock_grace: object = DEFAULT_DEADLOCK_GRACE,
-                  virtual_time_functions: object = True) -> None:
+                  virtual_time_functions: object = True, io_quantum: object = DEFAULT_IO_QUANTUM) -> None:
     """Validate the options of a :class:`VirtualClock` (and so of ``VirtualClockLoop(...)``) before any is used.
 
     An unknown option is a TypeError from the call itself, as for any keyword argument.
@@ -99,6 +107,15 @@ def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: 
         _check_duration("watchdog", watchdog, allow_zero=False, infinite=True)
     _check_duration("deadlock_grace", deadlock_grace)
     _validate.boolean("virtual_time_functions", virtual_time_functions)
+    _check_io_quantum("io_quantum", io_quantum)
+
+
+def _check_io_quantum(where: str, value: object) -> float:
+    """A tiny duration: 0 to 1 s (TypeError for a non-number, ValueError out of range)."""
+    seconds = _check_duration(where, value)
+    if seconds > 1.0:
+        raise ValueError(f"{where} must be a tiny duration (0 to 1 s; default {DEFAULT_IO_QUANTUM:g}), got {value!r}")
+    return seconds
 
 
 def _is_trackable(obj: object) -> bool:
@@ -134,6 +151,30 @@ class _Phase(NamedTuple):
 _NO_PHASE = _Phase("the code on this loop")
 
 
+class _Rare:
+    """State of the clock's rarer paths (real-time holds, spins, settings), kept in one attribute.
+
+    CPython (3.11+) keeps an object's attributes in its fast inline layout only up to 30 of them; the clock's
+    hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
+    """
+
+    __slots__ = ("crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base", "held_warned", "io_quantum",
+                 "spin_count", "spin_step", "spin_tick", "waiting_on")
+
+    def __init__(self) -> None:
+        self.crawl_now = 0.0             # the virtual time at the start of the current crawl window
+        self.crawl_tick = 0              # VirtualClock._tick then
+        self.crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
+        self.crawling = False            # jumps move time by at least _GRAIN (see VirtualClock._crawl_sample)
+        self.held_base = 0.0             # the virtual time when real work began to hold time
+        self.held_warned = False         # the "held for long" warning was logged
+        self.io_quantum = 0.0            # see VirtualClock.io_quantum
+        self.spin_count = 0              # busy iterations seen spinning since the loop last went idle
+        self.spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
+        self.spin_tick = 0               # VirtualClock._tick at the last spin sample (changed: it went idle)
+        self.waiting_on: list[str] = []  # live wake-up sources a seemingly stuck loop waits for
+
+
 class VirtualClock:
     """Controls the virtual time of one :class:`~asynctestkit.VirtualClockLoop` (``loop.clock``).
 
@@ -155,16 +196,20 @@ class VirtualClock:
                  auto_advance: bool = True, horizon: float = DEFAULT_HORIZON,
                  watchdog: float | None = DEFAULT_WATCHDOG,
                  deadlock_grace: float = DEFAULT_DEADLOCK_GRACE,
-                 virtual_time_functions: bool = True) -> None:
+                 virtual_time_functions: bool = True,
+                 io_quantum: float = DEFAULT_IO_QUANTUM) -> None:
         check_options(start=start, auto_advance=auto_advance, horizon=horizon, watchdog=watchdog,
-                      deadlock_grace=deadlock_grace, virtual_time_functions=virtual_time_functions)
+                      deadlock_grace=deadlock_grace, virtual_time_functions=virtual_time_functions,
+                      io_quantum=io_quantum)
         self._loop = loop
         self._work = work
         self._start = float(start)
         self._phase_task: asyncio.Task[Any] | None = None
         self._limit: float | None = None if auto_advance else self._start
+        self._more = _Rare()                  # state of the rarer paths (one attribute: see _Rare)
+        self._io_step = 0.0                   # the quantum in auto-advance mode, 0 while time is frozen
         self._jump_limit = -math.inf          # see _refresh_jump_limit (set once the loop is adopted)
-        self._held_since: float | None = None
+        self._held_since: float | None = None   # perf_counter() when real work began to hold time
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._resolution = _time.get_clock_info("monotonic").resolution
         self._stall_at = _stall_point(self._resolution)
@@ -173,13 +218,13 @@ class VirtualClock:
         self._watchdog_at = math.inf          # perf_counter() value past which the phase is hung
         self.watchdog = watchdog
         self._deadlock_grace = _check_duration("deadlock_grace", deadlock_grace)
+        self.io_quantum = io_quantum
         self._slow_callback_check: bool | None = None
         self._timing = False
         self._poll_checks = False             # every poll goes to _select_checked (see _arm_alarm)
         self._batch = 0                       # callbacks the current iteration was about to run
         self._real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
-        self._held_warned = False
         self._phase = _NO_PHASE  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._force_closed = False            # _report closed the phase's coroutine (see _force_close)
@@ -267,9 +312,27 @@ class VirtualClock:
         self._horizon = _check_duration("horizon", value, allow_zero=False, infinite=True)
         self._set_limit(self._limit)
 
+    @property
+    def io_quantum(self) -> float:
+        """Virtual seconds each loop iteration that delivered I/O takes (default 1 µs; 0: I/O takes no time).
+
+        A message sent over a loopback connection is read one iteration later, so a request/reply round
+        trip takes two quanta: a reply delayed by ``d`` arrives strictly after ``d``, and a measured
+        latency is positive, as on a real network.  Code without I/O is not affected (``sleep(3600)`` stays
+        exactly 3600 s), and time stays frozen in manual mode (``auto_advance = False``).
+        """
+        return self._more.io_quantum
+
+    @io_quantum.setter
+    def io_quantum(self, value: float) -> None:
+        seconds = _check_io_quantum("io_quantum", value)
+        self._more.io_quantum = seconds
+        self._io_step = seconds if self._limit is None else 0.0
+
     def _set_limit(self, limit: float | None) -> None:
         """Set the manual-mode limit (None: auto-advance)."""
         self._limit = limit
+        self._io_step = self._more.io_quantum if limit is None else 0.0
         self._refresh_jump_limit()
 
     def _refresh_jump_limit(self) -> None:
@@ -279,7 +342,8 @@ class VirtualClock:
         -inf (every jump takes ``_decide``) while real work holds time, while ``run_until_idle()`` waits,
         and for a clock whose times lie beyond the float range where the resolution must be widened.
         """
-        if self._held_since is not None or self._idle_waiters or self._start <= -self._stall_at:
+        if self._held_since is not None or self._idle_waiters or self._start <= -self._stall_at \
+                or self._more.crawling:
             self._jump_limit = -math.inf
             return
         bound = min(self._start + self._horizon, self._stall_at)
@@ -507,7 +571,7 @@ class VirtualClock:
             return self._select_checked(inner, timeout)
         events = inner.select(0)
         if events:
-            return events
+            return self._delivered(events) if self._io_step else events
         deadline = _next_timer_when(self._loop) if timeout is not None else None
         if deadline is None or deadline > self._jump_limit or self._work.in_flight(inner):
             return self._decide(inner, timeout)
@@ -524,20 +588,31 @@ class VirtualClock:
             if blocked >= self._loop.slow_callback_duration:
                 self._check_slow_iteration(blocked)
         if entered > self._watchdog_at:
-            self._watchdog_fired(entered)
+            self._watchdog_fired(entered, self._work.in_flight(inner))
             events = inner.select(0)
         elif timeout is not None and timeout <= 0:
             events = inner.select(0)
+            if not events:
+                # Every busy iteration comes here while the checks run on each poll; else one in 64 does.
+                events = self._spin_sample(inner, 1 if self._poll_checks else _CHECK_EVERY + 1)
         else:
+            if self._poll_checks:
+                self._tick += 1  # went idle (see _spin_sample); otherwise _select counts it
+            self._crawl_sample()
             events = self._idle(inner, timeout)
+        if events and self._io_step:
+            self._delivered(events)
         if timing:
             self._batch = len(events) + _compat.ready_count(self._loop)
             self._last_exit = _perf_counter()
         return events
 
-    def _watchdog_fired(self, now: float) -> None:
+    def _watchdog_fired(self, now: float, held: Sequence[object] = ()) -> None:
         self._watchdog_at = now + _REDELIVER
-        self._report(LivelockError, f"ran longer than the real-time watchdog of {self._watchdog:g} s")
+        why = f"ran longer than the real-time watchdog of {self._watchdog:g} s"
+        if held:  # the facts a reader needs: what it was waiting for in real time
+            why += f" while waiting for real work: {'; '.join(str(h) for h in held[:3])}"
+        self._report(LivelockError, why)
 
     def _real_select(self, inner: BaseSelector, timeout: float) -> list[tuple[SelectorKey, int]]:
         """Wait in real time (SIGALRM landing here is left to the select-level watchdog)."""
@@ -571,6 +646,115 @@ class VirtualClock:
                        "slow-callback check is blind under virtual time): a callback or coroutine "
                        "step blocked the event loop", blocked)
 
+    def _delivered(self, events: list[tuple[SelectorKey, int]]) -> list[tuple[SelectorKey, int]]:
+        """I/O takes time: an iteration that delivered I/O (not the loop's own wake-up pipe) moves time by
+        ``io_quantum``.  Called by the selector with the events it is about to return."""
+        internal = self._work._internal_fds
+        for key, _mask in events:
+            if key.fd not in internal:
+                self._set_now(self._loop._atk_now + self._io_step)
+                break
+        return events
+
+    # -- busy polling ----------------------------------------------------------------------------------
+    def _spin_sample(self, inner: BaseSelector, weight: int) -> list[tuple[SelectorKey, int]]:
+        """Look at a busy iteration (sampled every 64th, or every one while timing): is the loop spinning?
+
+        Spinning: every callback queued is a task that yielded with a bare ``await asyncio.sleep(0)``, and
+        the loop has not gone idle since.  After ``_SPIN_ITERATIONS`` such iterations the spin is taken for
+        what it is, a wait for time to pass (polling until a timer fires or ``loop.time()`` passes a
+        deadline), and time is let pass (see :meth:`_let_spin_pass`).  Counting iterations, not real time,
+        keeps the outcome the same on every run.
+        """
+        spinners = _compat.spinning_tasks(self._loop)
+        more = self._more
+        if spinners is None:  # busy with real callbacks (checked first: the common case, kept cheap)
+            more.spin_count = 0
+            return []
+        tick = self._tick
+        if tick != more.spin_tick:  # the loop went idle since the last sample: a new busy stretch
+            more.spin_tick = tick
+            more.spin_count = 0
+            more.spin_step = _SPIN_FIRST_STEP
+        more.spin_count += weight
+        if more.spin_count < _SPIN_ITERATIONS:
+            return []
+        more.spin_count = 0
+        return self._let_spin_pass(inner, spinners)
+
+    def _let_spin_pass(self, inner: BaseSelector,
+                       spinners: list[asyncio.Task[Any]]) -> list[tuple[SelectorKey, int]]:
+        """Let time pass for tasks spinning on ``sleep(0)``, as it would while they burn real CPU.
+
+        With real work in flight, time follows real time (without blocking the spinners for more than a
+        short slice).  Otherwise time moves to the next timer's deadline, or by a step that doubles with
+        every further round of the same spin, whichever is later: a poll for a timer ends at exactly its
+        deadline; a poll of ``loop.time()`` with no timer due ends after a few rounds; and a spin that
+        nothing can ever end races to the horizon within about a second of real time, where it is
+        reported as a :class:`LivelockError` naming the spinning tasks.
+        """
+        loop = self._loop
+        deadline = _next_timer_when(loop)
+        if deadline is not None and not math.isfinite(deadline):
+            deadline = None
+        held = self._work.in_flight(inner)
+        if held:
+            return self._follow_real_time(inner, deadline, list(held))
+        if self._held_since is not None:  # the real work is over: the next hold starts a new anchor
+            self._held_since = None
+            self._refresh_jump_limit()
+        now = loop._atk_now
+        new = now + self._more.spin_step
+        self._more.spin_step *= 2
+        if deadline is not None and deadline > new:
+            new = deadline
+        if self._limit is not None:
+            new = min(new, self._limit)
+        if new - self._start > self.horizon:
+            names = ", ".join(_describe_spinner(task) for task in spinners[:3])
+            self._report(LivelockError, f"did not finish within the virtual-time horizon of {self.horizon:g} s: "
+                                        f"{names} kept yielding (busy polling) and nothing it polls for "
+                                        f"happened", timers=deadline is not None)
+            return []
+        if new > now:
+            self._set_now(new)
+        return []
+
+    def _crawl_sample(self) -> None:
+        """Look at the idle iterations (sampled every 64th, or every one while timing): is time crawling?
+
+        Polling with tiny sleeps (``await asyncio.sleep(1e-6)`` until a timer fires) makes the loop go idle
+        and jump, but by so little that reaching a timer seconds away would take millions of iterations.
+        A real loop never wakes more often than its selector's granularity (epoll waits at least 1 ms), so
+        after ``_SPIN_ITERATIONS`` idle iterations that moved time by less than half of ``_GRAIN`` each on average,
+        every jump moves time by at least ``_GRAIN`` until a jump is that long by itself (see _crawl_step).
+        """
+        more = self._more
+        ticks = self._tick - more.crawl_tick
+        if ticks < _CHECK_EVERY + 1:
+            return
+        now = self._loop._atk_now
+        if now - more.crawl_now < ticks * _GRAIN / 2:  # on average less than half the grain per jump
+            more.crawl_windows += ticks
+            if more.crawl_windows >= _SPIN_ITERATIONS and not more.crawling:
+                more.crawling = True
+                self._jump_limit = -math.inf  # every jump takes _decide, which applies the grain
+        else:
+            more.crawl_windows = 0
+        more.crawl_tick = self._tick
+        more.crawl_now = now
+
+    def _crawl_step(self, now: float, deadline: float) -> float:
+        """Where a jump lands while time crawls: the deadline, but at least ``_GRAIN`` ahead (see _crawl_sample)."""
+        floor = now + _GRAIN
+        if deadline >= floor:  # a real jump again: the crawl is over
+            more = self._more
+            more.crawling = False
+            more.crawl_windows = 0
+            self._refresh_jump_limit()
+            return deadline
+        return floor if self._limit is None else min(floor, self._limit)
+
     def _idle(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
         events = inner.select(0)
         if events:
@@ -601,7 +785,10 @@ class VirtualClock:
                                             f"{self.horizon:g} s: timers kept firing but nothing it awaits "
                                             f"happened", timers=True)
                 return []
-            if deadline > self._loop._atk_now:
+            now = self._loop._atk_now
+            if self._more.crawling:
+                deadline = self._crawl_step(now, deadline)
+            if deadline > now:
                 self._set_now(deadline)
             return []
         return self._stuck(inner, inner.get_map(), deadline, forever)
@@ -623,26 +810,50 @@ class VirtualClock:
 
     def _follow_real_time(self, inner: BaseSelector, deadline: float | None,
                           held: list[InFlight]) -> list[tuple[SelectorKey, int]]:
+        """Wait in real time while real work is in flight, keeping virtual time level with real time.
+
+        The hold is anchored where it began: ``target = base + (real now - real start)`` is where virtual
+        time must be, so an overshoot past one deadline (a slow GIL switch, a heartbeat's iteration) is
+        never dropped: the next timers are simply overdue and fire at once.  When a single timer is
+        overdue, by at most ``_LAG``, time lands on exactly its ``when`` (the overshoot stays in the anchor
+        and is made up at the next deadline).  Otherwise time moves to the target, and asyncio runs every
+        overdue timer in deadline order in that iteration, as a late real loop does.  So virtual time is
+        never more than ``_LAG`` behind real time, and a second overdue timer (a timeout behind a busy
+        heartbeat) is never late.
+        """
         now = self._loop._atk_now
-        due = deadline if deadline is not None and (self._limit is None or deadline <= self._limit) else None
-        wait = _REAL_SLICE if due is None else max(0.0, min(_REAL_SLICE, due - now))
-        cap = due if due is not None else self._limit
-        began = _time.perf_counter()
+        limit = self._limit
+        due = deadline if deadline is not None and (limit is None or deadline <= limit) else None
+        began = _perf_counter()
         if began > self._watchdog_at:
-            self._watchdog_fired(began)
+            self._watchdog_fired(began, held)
             return inner.select(0)
         if self._held_since is None:
             self._held_since = began
+            self._more.held_base = now
             self._jump_limit = -math.inf  # jumps take _decide until the work is over
-        elif not self._held_warned and began - self._held_since > _HELD_WARNING:
-            self._held_warned = True
+        elif not self._more.held_warned and began - self._held_since > _HELD_WARNING:
+            self._more.held_warned = True
             logger.warning("virtual time has followed real time for %.1f s because real work is in flight: "
                            "%s. If the test does not wait for it, pass it to clock.background().",
                            began - self._held_since, "; ".join(str(h) for h in held[:5]))
-        events = self._real_select(inner, wait)
-        new = now + (_time.perf_counter() - began)
-        if cap is not None and new >= cap:
-            new = cap
+        target = self._more.held_base + (began - self._held_since)
+        if target < now:  # time moved on by other means meanwhile (a spin, I/O quanta): re-anchor from here
+            self._more.held_base += now - target
+            target = now
+        if due is not None and due <= target:
+            events = inner.select(0)  # overdue: no real wait, only a poll
+        else:
+            wait = _REAL_SLICE if due is None else min(_REAL_SLICE, due - target)
+            events = self._real_select(inner, wait)
+            target = self._more.held_base + (_perf_counter() - self._held_since)
+        new = target
+        if due is not None and due <= new <= due + _LAG:
+            second = _compat.second_timer_when(self._loop)
+            if second is None or second > new:  # only this timer is overdue: it fires at exactly its when
+                new = due
+        if limit is not None and new > limit:
+            new = limit
         if new > now:
             self._set_now(new)
         return events
@@ -651,13 +862,24 @@ class VirtualClock:
                forever: bool) -> list[tuple[SelectorKey, int]]:
         entered = _perf_counter()
         if entered > self._watchdog_at:  # the phase overran first (e.g. a callback blocked): that is the report
-            self._watchdog_fired(entered)
+            self._watchdog_fired(entered, self._more.waiting_on)
             return []
+        self._work.refresh_fds()  # who holds the other end of a pipe may have changed since it was classified
+        if self._work.in_flight(inner):
+            return []
+        live = self._work.live_wakers(fmap)
+        if live:
+            # Something alive can still wake the loop (a process that has not exited, a thread that feeds
+            # it): however long it takes on a loaded machine, that is not a deadlock.  Wait for it; the
+            # watchdog ends the wait if it never comes, naming it.
+            self._more.waiting_on = [f"{w} (no deadlock: it can still wake the loop)" for w in live]
+            return self._real_select(inner, _REAL_SLICE)
+        self._more.waiting_on = []
         sources = self._work.wake_up_sources(fmap)
         events = self._real_select(inner, self.deadlock_grace if sources else _SETTLE)
         if events:
             return events
-        if self._work.in_flight(inner):
+        if self._work.in_flight(inner) or self._work.live_wakers(fmap):
             return []
         if sources and _awaits_live_process(self._loop):
             # A task awaits the exit of a child process that is still alive (a background one: others hold
@@ -765,6 +987,12 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _describe_spinner(task: asyncio.Task[Any]) -> str:
+    """``task 'poller' at tests/test_x.py:12 in poll`` for a task found spinning on ``sleep(0)``."""
+    site = diagnostics.suspended_at(task)
+    return f"task {task.get_name()!r}" + (f" at {diagnostics.format_site(site)}" if site else "")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

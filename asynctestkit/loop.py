@@ -73,7 +73,10 @@ class _ClockSelector(selectors.BaseSelector):
             if self._countdown:
                 if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
                     return []
-                return self._inner.select(0)
+                events = self._inner.select(0)
+                if events and clock._io_step:  # I/O takes time (clock.io_quantum)
+                    clock._delivered(events)
+                return events
             self._countdown = 64
         return clock._select(self._inner, timeout)  # type: ignore[no-any-return]
 
@@ -272,7 +275,8 @@ for _name in DISPATCHED_METHODS:
 del _name
 
 
-_CLOCK_OPTIONS = frozenset({"auto_advance", "horizon", "watchdog", "deadlock_grace", "virtual_time_functions"})
+_CLOCK_OPTIONS = frozenset({"auto_advance", "horizon", "watchdog", "deadlock_grace", "virtual_time_functions",
+                            "io_quantum"})
 
 
 class VirtualClockLoop(_TestLoop):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from selectors import BaseSelector, SelectorKey
 from typing import Any
 
-from . import _compat, diagnostics
+from . import _compat, _fdpeer, diagnostics
 from .diagnostics import Site
 
 __all__ = ["InFlight", "RealWork"]
@@ -42,10 +42,10 @@ _thread_count = _compat.thread_count
 
 # Classification of a registered file object.
 _INTERNAL = "internal"      # the loop's own self-pipe
-_IN_LOOP = "in-loop"        # a socket whose peer is another socket of this loop
-_EXTERNAL = "external"      # a connected socket whose peer is elsewhere: holds the clock
+_IN_LOOP = _fdpeer.IN_LOOP      # a socket whose peer is another socket of this loop
+_EXTERNAL = _fdpeer.EXTERNAL    # a connected socket whose peer is elsewhere: holds the clock
 _CONNECTING = "connecting"  # a connect in progress: holds the clock
-_SOURCE = "source"          # listening socket, pipe, other fd: a wake-up source only
+_SOURCE = _fdpeer.SOURCE        # listening socket, pipe, other fd: a wake-up source only
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ class RealWork:
         self._feeders: dict[int, threading.Thread] = {}
         self._internal_fds: set[int] = set()
         self._fd_class: dict[int, str] = {}
+        # Pipes, FIFOs, ptys and other character devices: (verdict, description) per fd, see _fdpeer.  Whether
+        # the other end is watched by this loop changes only when a non-socket fd is (un)registered.
+        self._stream_class: dict[int, tuple[str, str, int | None]] = {}
         self.construction_done = False
 
     # -- registration ---------------------------------------------------------------------------------
@@ -105,14 +108,23 @@ class RealWork:
     def note_registered(self, fileobj: Any) -> None:
         """Count a registered fd; those registered while the loop is being built (its self-pipe) are internal."""
         self._fd_count += 1
+        if self._stream_class and not isinstance(fileobj, socket.socket):
+            self._stream_class.clear()
         if not self.construction_done:
             self._internal_fds.add(_fd_of(fileobj))
         self._requiet()
 
     def note_unregistered(self, fileobj: Any) -> None:
         self._fd_count -= 1
+        if self._stream_class and not isinstance(fileobj, socket.socket):
+            self._stream_class.clear()
         self.forget_fd(fileobj)
         self._requiet()
+
+    def refresh_fds(self) -> None:
+        """Forget every cached fd classification (before a hang is reported: who holds what may have changed)."""
+        self._fd_class.clear()
+        self._stream_class.clear()
 
     def forget_fd(self, fileobj: Any) -> None:
         """Drop the cached classification of an fd (its registration changed)."""
@@ -213,9 +225,8 @@ class RealWork:
         for key in (fd_map.values() if len(fd_map) > len(self._internal_fds) else ()):
             kind = self._classify(key, fd_map)
             if kind == _EXTERNAL or kind == _CONNECTING:
-                if key.fd not in self._background_fds:
-                    held.append(InFlight(f"{'connect to' if kind == _CONNECTING else 'socket to'} "
-                                         f"{_peer_text(key.fileobj)}"))
+                if key.fd not in self._background_fds and not self._held_by_background(key.fd):
+                    held.append(InFlight(self._held_fd_text(key, kind)))
         if not held and _compat.has_executor_workers():
             held.extend(self._foreign_executor_jobs())
         return held
@@ -253,8 +264,10 @@ class RealWork:
         sources = []
         for key in fd_map.values():
             kind = self._classify(key, fd_map)
-            if kind == _SOURCE or (kind in (_EXTERNAL, _CONNECTING) and key.fd in self._background_fds):
-                sources.append(f"fd {key.fd} ({_describe_fd(key.fileobj)})")
+            if kind == _SOURCE or (kind in (_EXTERNAL, _CONNECTING)
+                                   and (key.fd in self._background_fds or self._held_by_background(key.fd))):
+                stream = self._stream_class.get(key.fd)
+                sources.append(f"fd {key.fd} ({stream[1] if stream else _describe_fd(key.fileobj)})")
         workers = _compat.executor_worker_threads()
         seen: set[threading.Thread] = set()
         for thread in list(self._feeders.values()):
@@ -275,6 +288,36 @@ class RealWork:
             if transport.get_returncode() is None:  # only background ones get here: others hold time
                 sources.append(f"background {info.what}")
         return sources
+
+    def live_wakers(self, fd_map: Mapping[Any, SelectorKey]) -> list[str]:
+        """Wake-up sources known to be alive and able to wake the loop: a loop waiting on one is never deadlocked.
+
+        A background process that has not exited (its exit wakes the loop through the child watcher), a
+        background job or thread still running, a thread still alive that already fed this loop with
+        ``call_soon_threadsafe``, and a background socket or pipe to a foreign peer.  However slow the
+        machine, the wait for these ends by their own doing or by the watchdog, never by a deadlock report.
+        Listening sockets and threads that never fed the loop remain mere possibilities (see
+        :meth:`wake_up_sources`).
+        """
+        live: list[str] = []
+        for transport, info in self._processes.items():
+            if transport.get_returncode() is None:
+                live.append(f"background {info.what}")
+        for fut, info in self._jobs.items():
+            if not fut.done() and self.is_background(fut):
+                live.append(f"background {info.what}")
+        workers = _compat.executor_worker_threads()
+        for thread in list(self._feeders.values()):
+            if self._may_wake(thread, workers):
+                live.append(f"thread {thread.name!r} (alive; it called call_soon_threadsafe)")
+        for thread in threading.enumerate():
+            if thread not in self._baseline_threads and self.is_background(thread) \
+                    and self._may_wake(thread, workers):
+                live.append(f"background thread {thread.name!r}")
+        for key in fd_map.values():
+            if key.fd in self._background_fds and self._classify(key, fd_map) == _EXTERNAL:
+                live.append(self._held_fd_text(key, _EXTERNAL))
+        return live
 
     def _may_wake(self, thread: threading.Thread, workers: set[threading.Thread]) -> bool:
         return thread.is_alive() and thread is not threading.current_thread() and thread not in workers
@@ -303,6 +346,17 @@ class RealWork:
                 held.append(InFlight(f"executor worker {thread.name!r} running {_fn_name(fn)}()"))
         return held
 
+    def _held_by_background(self, fd: int) -> bool:
+        """Whether the other end of pipe/pty *fd* is held by a child process marked ``background()``."""
+        stream = self._stream_class.get(fd)
+        return stream is not None and stream[2] is not None and stream[2] in self._background_pids
+
+    def _held_fd_text(self, key: SelectorKey, kind: str) -> str:
+        stream = self._stream_class.get(key.fd)
+        if stream is not None:
+            return f"fd {key.fd} ({stream[1]})"
+        return f"{'connect to' if kind == _CONNECTING else 'socket to'} {_peer_text(key.fileobj)} (fd {key.fd})"
+
     def _classify(self, key: SelectorKey, fd_map: Mapping[Any, SelectorKey]) -> str:
         fd = key.fd
         if fd in self._internal_fds:
@@ -310,6 +364,18 @@ class RealWork:
         cached = self._fd_class.get(fd)
         if cached is not None:
             return cached
+        stream = self._stream_class.get(fd)
+        if stream is not None:
+            return stream[0]
+        if not isinstance(key.fileobj, socket.socket):
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                st = None
+            if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+                stream = _fdpeer.classify(fd, st, {other.fd for other in fd_map.values()})
+                self._stream_class[fd] = stream
+                return stream[0]
         kind = _classify_fileobj(key, fd_map)
         if kind in (_IN_LOOP, _SOURCE):  # settled answers; "external" may become "in-loop" once accepted
             self._fd_class[fd] = kind

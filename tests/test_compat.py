@@ -73,6 +73,19 @@ class PrivateUnittestNamesTests(unittest.TestCase):
 
 
 class PrivateAsyncioNamesTests(unittest.TestCase):
+    def test_second_timer_is_read_from_the_heap_children(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            self.assertIsNone(_compat.second_timer_when(loop))
+            now = loop.time()
+            handles = [loop.call_at(now + d, lambda: None) for d in (30, 10, 20, 40)]
+            self.assertEqual(_compat.next_timer_when(loop), now + 10)
+            self.assertEqual(_compat.second_timer_when(loop), now + 20)
+            for handle in handles:
+                handle.cancel()
+        finally:
+            loop.close()
+
     def test_loop_timer_heap_and_ready_queue(self) -> None:
         loop = asyncio.new_event_loop()
         try:

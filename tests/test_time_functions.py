@@ -429,6 +429,7 @@ class AsynctestkitKeepsTheRealClockTests(unittest.TestCase):
     def test_the_watchdog_still_fires_when_the_time_module_is_virtual_or_mocked(self) -> None:
         class Inner(AsyncTestCase):
             clock_watchdog = 0.3
+            clock_horizon = 1e300  # the spin lets time pass (busy polling); here the watchdog must end it
 
             async def test_x(self) -> None:
                 with mock.patch("time.perf_counter", return_value=0.0), \

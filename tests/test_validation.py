@@ -334,12 +334,12 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     **{f"AsyncTestCase.{a}": _class_attribute(a) for a in (
         "virtual_clock", "clock_start", "clock_auto_advance", "clock_horizon", "clock_watchdog",
         "clock_deadlock_grace", "asyncio_debug", "coroutine_origins", "cancel_grace", "virtual_time_functions",
-        "leak_checks")},
+        "clock_io_quantum", "leak_checks")},
     **{f"VirtualClockLoop({a}=)": _loop_argument(a) for a in (
         "start", "auto_advance", "horizon", "watchdog", "deadlock_grace", "virtual_time_functions",
-        "coroutine_origins")},
+        "io_quantum", "coroutine_origins")},
     **{f"clock.{a}": _setter(a) for a in (
-        "horizon", "watchdog", "deadlock_grace", "auto_advance", "slow_callback_check")},
+        "horizon", "watchdog", "deadlock_grace", "auto_advance", "slow_callback_check", "io_quantum")},
     "clock.advance(seconds)": (_on_a_clock(lambda loop, v: loop.clock.advance(v)), "advance() duration"),
     "clock.advance_to(when)": (_on_a_clock(lambda loop, v: loop.clock.advance_to(v)), "advance_to("),
     "clock.track(obj)": (_on_a_clock(lambda loop, v: loop.clock.track(v)), "clock.track()"),
