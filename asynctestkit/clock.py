@@ -990,9 +990,9 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
 
 
 def _describe_spinner(task: asyncio.Task[Any]) -> str:
-    """``task 'poller' at tests/test_x.py:12 in poll`` for a task found spinning on ``sleep(0)``."""
+    """``task 'poller' (poll()) at tests/test_x.py:12 in poll`` for a task found spinning on ``sleep(0)``."""
     site = diagnostics.suspended_at(task)
-    return f"task {task.get_name()!r}" + (f" at {diagnostics.format_site(site)}" if site else "")
+    return diagnostics.describe_task(task) + (f" at {diagnostics.format_site(site)}" if site else "")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

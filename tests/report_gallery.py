@@ -253,9 +253,10 @@ EXAMPLES: tuple[Example, ...] = (
             "The real-time watchdog (`clock_watchdog`, 60 s by default) raises inside the blocking code, so "
             "the traceback ends at the exact line.",
             Hangs, "test_blocks_the_loop_with_synchronous_code"),
-    Example("watchdog-spin", "LivelockError: the test keeps the loop busy without waiting",
-            "The loop keeps running ready callbacks, so virtual time never moves and the test never ends: the "
-            "watchdog's check at each loop iteration reports it.",
+    Example("busy-poll", "LivelockError: the test polls with sleep(0) for something that never happens",
+            "A task that keeps yielding with `await asyncio.sleep(0)` lets virtual time pass (busy polling), so a "
+            "poll for a timer or a deadline ends at once; when nothing it could be polling for is left, time "
+            "reaches the horizon within a fraction of a second and the report names the spinning task.",
             Hangs, "test_spins_without_waiting_for_anything"),
     Example("frozen", "DeadlockError: time is frozen", "With `clock_auto_advance = False` only "
             "`self.clock.advance()` moves time; a test that waits for a timer without advancing fails at once.",
