@@ -23,8 +23,14 @@ from typing import Any, ClassVar, TypeVar
 
 from . import _compat, _validate
 from .assertions import AsyncAssertionsMixin
-from .clock import DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_IO_QUANTUM, DEFAULT_WATCHDOG, VirtualClock
-from .clock import _check_io_quantum
+from .clock import (
+    DEFAULT_DEADLOCK_GRACE,
+    DEFAULT_HORIZON,
+    DEFAULT_IO_QUANTUM,
+    DEFAULT_WATCHDOG,
+    VirtualClock,
+    _check_io_quantum,
+)
 from .hangs import HangError
 from .leakcase import LeakCheckMixin
 from .loop import RealTimeLoop, VirtualClockLoop

@@ -711,7 +711,7 @@ class VirtualClock:
         if self._limit is not None:
             new = min(new, self._limit)
         if new - self._start > self.horizon:
-            names = ", ".join(_describe_spinner(task) for task in spinners[:3])
+            names = ", ".join(_describe_spinner(task, self._phase_task, self._phase.label) for task in spinners[:3])
             self._report(LivelockError, f"did not finish within the virtual-time horizon of {self.horizon:g} s: "
                                         f"{names} kept yielding (busy polling) and nothing it polls for "
                                         f"happened", timers=deadline is not None)
@@ -989,10 +989,15 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     return True
 
 
-def _describe_spinner(task: asyncio.Task[Any]) -> str:
-    """``task 'poller' (poll()) at tests/test_x.py:12 in poll`` for a task found spinning on ``sleep(0)``."""
+def _describe_spinner(task: asyncio.Task[Any], phase_task: asyncio.Task[Any] | None, phase_label: str) -> str:
+    """``task 'poller' (poll()) at tests/test_x.py:12 in poll`` for a task found spinning on ``sleep(0)``.
+
+    The test's own task is named as hang reports name it, ``test 'test_x' (task 'Task-2')``: on 3.10 its
+    coroutine is the test case's runner, which would mislead.
+    """
     site = diagnostics.suspended_at(task)
-    return diagnostics.describe_task(task) + (f" at {diagnostics.format_site(site)}" if site else "")
+    name = f"{phase_label} (task {task.get_name()!r})" if task is phase_task else diagnostics.describe_task(task)
+    return name + (f" at {diagnostics.format_site(site)}" if site else "")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
