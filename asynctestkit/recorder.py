@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import diagnostics
 from ._validate import given
 from .loop import VirtualClockLoop
 
@@ -39,16 +40,19 @@ class RecordedEvent:
     time: float | None
     task: str | None
     clock_start: float | None = None         # set on the virtual clock: times are shown from its start
+    task_description: str | None = field(default=None, compare=False)  # ``task 'x' (coro())``, for reports
 
     def where(self) -> str:
-        """``virtual t=1.500s task 'consumer'`` (or ``loop t=...`` on the real clock) for failure messages."""
+        """``virtual t=1.500s task 'consumer' (consume())`` (or ``loop t=...`` on the real clock) for messages."""
         parts: list[str] = []
         if self.time is not None:
             if self.clock_start is not None:
                 parts.append(f"virtual t={self.time - self.clock_start:.3f}s")
             else:
                 parts.append(f"loop t={self.time:.3f}s")
-        if self.task is not None:
+        if self.task_description is not None:
+            parts.append(self.task_description)
+        elif self.task is not None:
             parts.append(f"task {self.task!r}")
         return " ".join(parts)
 
@@ -75,7 +79,8 @@ class EventRecorder:
         task = asyncio.current_task(loop) if loop is not None else None
         start = loop.clock.start if isinstance(loop, VirtualClockLoop) else None
         entry = RecordedEvent(event, loop.time() if loop is not None else None,
-                              task.get_name() if task is not None else None, start)
+                              task.get_name() if task is not None else None, start,
+                              diagnostics.describe_task(task) if task is not None else None)
         self._entries.append(entry)
         if self._waiters:
             self._wake(entry)

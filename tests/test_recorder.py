@@ -21,7 +21,7 @@ class EventRecorderTests(AsyncTestCase):
         self.assertEqual(events.events, ["start", "end"])
         self.assertEqual(events.times("end"), [2.5])
         self.assertEqual([e.task for e in events.entries], ["worker", "worker"])
-        self.assertEqual(events.entries[1].where(), "virtual t=2.500s task 'worker'")
+        self.assertEqual(events.entries[1].where(), "virtual t=2.500s task 'worker' (worker())")
         self.assertEqual(len(events), 2)
         self.assertEqual(list(events), ["start", "end"])
         self.assertEqual(repr(events), "EventRecorder(['start', 'end'])")

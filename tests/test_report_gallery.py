@@ -89,8 +89,8 @@ LINE_IN_TRACEBACK = {"assert-takes", "assert-gather-results", "assert-event-orde
 #: Reports without the virtual time: exception-group matching judges what was raised, not when.
 NO_TIME = {"assert-raises-group"}
 
-#: Reports whose task mentions are names only: the event recorder keeps the task's name, not the task.
-NAME_ONLY = {"assert-event-order"}
+#: Reports whose task mentions are names only (none now: the event recorder describes the task it records).
+NAME_ONLY: set[str] = set()
 
 REPORTS: dict[str, str] = {}
 

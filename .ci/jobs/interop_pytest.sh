@@ -80,6 +80,22 @@ run_mode "$asyncio_env" strict
 run_mode "$asyncio_env" auto
 run_mode "$asyncio_env" auto-session
 
+# The golden traceback checks (the user's failing line, as plain IsolatedAsyncioTestCase shows it) on every
+# other interpreter too: their traceback machinery differs by version.  pytest only, same wheel.
+GOLDEN_REQS="pytest==8.4.2"
+for other in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[0-9])\.[0-9]+$' | sort -V); do
+  [ "$other" = "$PYTHON_VERSION" ] && continue
+  env=/tmp/atk-venv-pytest-golden-$other
+  PYTHON_VERSION=$other make_venv "$env" "$GOLDEN_REQS"
+  "$env/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel" >>"$log" 2>&1 \
+    || fail "installing $wheel into $env"
+  echo "== pytest golden tracebacks, python $other"
+  if ! "$env/bin/python" tests/interop/check_pytest.py plain -k shows_the_same_failing_lines \
+       -k show_the_line_that_called_them 2>&1; then
+    status=1
+  fi
+done
+
 elapsed=$(( $(date +%s) - start ))
 if [ "$status" -ne 0 ]; then
   echo "interop_pytest: FAILED (${elapsed} s)"
