@@ -345,10 +345,14 @@ class PytestInteropTest(unittest.TestCase):
         tests = ["test_assert_takes_awaited", "test_assert_takes_block", "test_assert_completes_within_awaited",
                  "test_assert_completes_within_block", "test_assert_gather_raises", "test_assert_task_cancelled",
                  "test_assert_task_group_raises", "test_assert_exception_group_matches"]
+        expected = {"failed": 9}
+        if sys.version_info < (3, 11):  # no exception groups: the two group assertions skip, as documented
+            tests = [t for t in tests if "group" not in t]
+            expected = {"failed": 7, "skipped": 2}
         for tb in ("auto", "short"):
             run = run_fixture(fixture, "kit", tb)
             self.assertEqual(run.returncode, 1, run.describe())
-            self.assertEqual(run.summary(), {"failed": 9}, run.describe())
+            self.assertEqual(run.summary(), expected, run.describe())
             for test in tests:
                 with self.subTest(tb=tb, test=test):
                     # The last exception of the chain (a group assertion's cause, an exception group, is printed
