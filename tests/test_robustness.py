@@ -197,8 +197,12 @@ class WholeRunTests(unittest.TestCase):
         # blocks run) and says so, as 3.11+ does.
         run = run_suite(_VIRTUAL_LOOP, interrupt=True)
         self.assertIsNotNone(run.returncode, "the run was still alive 10 s after SIGINT")
-        self.assertEqual(run.shape(), (-signal.SIGINT, (None, None), ("MARK finally ran", "MARK started"), True),
-                         run.output)
+        marks = ("MARK finally ran", "MARK started")
+        if not PY311 and "closing the loop without it" in run.output:
+            # 3.10, documented limit: a Ctrl-C landing inside asyncio's own code can lose the runner's wake-up;
+            # after 5 s the loop is closed without the phase's finally blocks, and stderr says so.
+            marks = ("MARK started",)
+        self.assertEqual(run.shape(), (-signal.SIGINT, (None, None), marks, True), run.output)
         self.assert_no_false_hang_report(run)
 
     def test_a_bad_class_attribute_fails_its_module_at_import_and_the_run_goes_on(self) -> None:
