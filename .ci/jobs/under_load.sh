@@ -7,15 +7,16 @@
 #   SUITE=subset (default)  the modules below; SUITE=all runs the whole suite (discover), as r09 does
 #   HOGS=2                  busy loops to start
 #
-# Bounded: each run has a 150 s timeout; the two interpreters run side by side, so the default job (3 runs of
+# Bounded: each run has a timeout (200 s; 400 s for SUITE=all); the two interpreters run side by side, so the default job (3 runs of
 # the subset each) takes about 3 minutes.  The hogs are killed on exit, whatever happens (trap).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
 SUITE=${SUITE:-subset}
 HOGS=${HOGS:-2}
-MODULES=(tests.test_clock tests.test_loop tests.test_realwork tests.test_leaks tests.test_leakcase
-         tests.test_robustness)
+MODULES=(tests.test_clock tests.test_clock_flow tests.test_loop tests.test_realwork tests.test_realwork_peers
+         tests.test_time_functions tests.test_timer_order tests.test_leaks tests.test_leakcase tests.test_robustness)
+RUN_TIMEOUT=${RUN_TIMEOUT:-$([ "$SUITE" = all ] && echo 400 || echo 200)}
 start=$(date +%s)
 
 vers=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[0-9])\.[0-9]+$' | sort -V || true)
@@ -52,9 +53,9 @@ run_target() {  # run_target VERSION: RUNS runs, one line each; the failure coun
   for i in $(seq 1 "$RUNS"); do
     log="$logs/$v-$i.log"
     if [ "$v" = system ]; then
-      timeout 150 python3 "${args[@]}" >"$log" 2>&1
+      timeout "$RUN_TIMEOUT" python3 "${args[@]}" >"$log" 2>&1
     else
-      PYENV_VERSION=$v timeout 150 python "${args[@]}" >"$log" 2>&1
+      PYENV_VERSION=$v timeout "$RUN_TIMEOUT" python "${args[@]}" >"$log" 2>&1
     fi
     rc=$?
     echo "  $v run $i: rc=$rc $(grep -E '^Ran [0-9]+' "$log" | tail -n 1) $(tail -n 1 "$log")"
