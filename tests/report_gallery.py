@@ -59,6 +59,10 @@ class Hangs(AsyncTestCase):
     async def test_blocks_the_loop_with_synchronous_code(self) -> None:
         time.sleep(2)  # a blocking call in a coroutine
 
+
+class BusyPoll(AsyncTestCase):
+    clock_horizon = 600.0  # the spin lets time pass and reaches it in a fraction of a second (default watchdog)
+
     async def test_spins_without_waiting_for_anything(self) -> None:
         while True:
             await asyncio.sleep(0)
@@ -257,7 +261,7 @@ EXAMPLES: tuple[Example, ...] = (
             "A task that keeps yielding with `await asyncio.sleep(0)` lets virtual time pass (busy polling), so a "
             "poll for a timer or a deadline ends at once; when nothing it could be polling for is left, time "
             "reaches the horizon within a fraction of a second and the report names the spinning task.",
-            Hangs, "test_spins_without_waiting_for_anything"),
+            BusyPoll, "test_spins_without_waiting_for_anything"),
     Example("frozen", "DeadlockError: time is frozen", "With `clock_auto_advance = False` only "
             "`self.clock.advance()` moves time; a test that waits for a timer without advancing fails at once.",
             FrozenHang, "test_sleeps_while_time_is_frozen"),
