@@ -61,15 +61,27 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(10)
 
 
+_SLEEPS = "import time; time.sleep(30)"  # a child that holds the pipe and never answers
+
+
+async def _child_pipe(test: unittest.TestCase, code: str = _SLEEPS
+                      ) -> tuple[asyncio.StreamReader, int, subprocess.Popen[bytes]]:
+    """A child running *code* holds the write end of a pipe (``{fd}`` in *code* is its number); this loop reads
+    the other end through ``connect_read_pipe``.  Returns the reader, the read end's fd and the child; cleanups
+    close the transport and reap the child."""
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(_python(code.format(fd=write_fd)), pass_fds=(write_fd,))
+    test.addCleanup(_reap, proc)
+    os.close(write_fd)
+    reader, transport = await _read_pipe(read_fd)
+    test.addCleanup(transport.close)
+    return reader, read_fd, proc
+
+
 @unittest.skipUnless(POSIX, "pipes and ptys to child processes: POSIX")
 class ForeignPeerTests(AsyncTestCase):
     async def test_a_popen_child_answering_on_a_pipe_after_0_3_s_is_received_within_wait_for_30(self) -> None:
-        read_fd, write_fd = os.pipe()
-        proc = subprocess.Popen(_python(_ANSWER_LATER.format(delay=0.3, fd=write_fd)), pass_fds=(write_fd,))
-        self.addCleanup(_reap, proc)
-        os.close(write_fd)
-        reader, transport = await _read_pipe(read_fd)
-        self.addCleanup(transport.close)
+        reader, _fd, _proc = await _child_pipe(self, _ANSWER_LATER.format(delay=0.3, fd="{fd}"))
         with real_timer() as took:
             answer = await asyncio.wait_for(reader.readline(), timeout=30)
         self.assertEqual(answer, b"answer\n")
@@ -119,12 +131,7 @@ class ForeignPeerTests(AsyncTestCase):
         self.assertLess(self.clock.elapsed(), 5)
 
     async def test_a_child_that_never_answers_ends_by_the_wait_for_timeout_in_real_time(self) -> None:
-        read_fd, write_fd = os.pipe()
-        proc = subprocess.Popen(_python("import time; time.sleep(30)"), pass_fds=(write_fd,))
-        self.addCleanup(_reap, proc)
-        os.close(write_fd)
-        reader, transport = await _read_pipe(read_fd)
-        self.addCleanup(transport.close)
+        reader, _fd, _proc = await _child_pipe(self)
         with real_timer() as took:
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(reader.readline(), timeout=0.4)
@@ -155,12 +162,7 @@ class ForeignPeerTests(AsyncTestCase):
 
     async def test_a_pipe_held_by_a_child_is_named_with_the_child_in_what_holds_time(self) -> None:
         loop = asyncio.get_running_loop()
-        read_fd, write_fd = os.pipe()
-        proc = subprocess.Popen(_python("import time; time.sleep(30)"), pass_fds=(write_fd,))
-        self.addCleanup(_reap, proc)
-        os.close(write_fd)
-        _reader, transport = await _read_pipe(read_fd)
-        self.addCleanup(transport.close)
+        _reader, read_fd, proc = await _child_pipe(self)
         held = [str(h) for h in loop._atk_work.in_flight(loop._selector)]  # type: ignore[attr-defined]
         if sys.platform.startswith("linux"):
             self.assertIn(f"fd {read_fd} (pipe; other end held by process {proc.pid} (python", " ".join(held))
@@ -181,12 +183,7 @@ class BackgroundPeerTests(AsyncTestCase):
         self.assertEqual(self.clock.elapsed(), 3600)
 
     async def test_a_pipe_held_by_a_background_popen_child_holds_no_time(self) -> None:
-        read_fd, write_fd = os.pipe()
-        proc = subprocess.Popen(_python("import time; time.sleep(30)"), pass_fds=(write_fd,))
-        self.addCleanup(_reap, proc)
-        os.close(write_fd)
-        _reader, transport = await _read_pipe(read_fd)
-        self.addCleanup(transport.close)
+        _reader, read_fd, proc = await _child_pipe(self)
         self.clock.background(proc)
         with real_timer() as took:
             await asyncio.sleep(3600)
@@ -214,12 +211,7 @@ class ForeignPeerReportTests(unittest.TestCase):
             clock_watchdog = 0.5
 
             async def test_waits_for_the_child(self) -> None:
-                read_fd, write_fd = os.pipe()
-                proc = subprocess.Popen(_python("import time; time.sleep(30)"), pass_fds=(write_fd,))
-                self.addCleanup(_reap, proc)
-                os.close(write_fd)
-                reader, transport = await _read_pipe(read_fd)
-                self.addCleanup(transport.close)
+                reader, read_fd, proc = await _child_pipe(self)
                 seen.update(fd=read_fd, pid=proc.pid)
                 await reader.readline()
 
