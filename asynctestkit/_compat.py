@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures.thread as _cf_thread
 import heapq
 import itertools
+import math
 import selectors
 import sys
 import threading
@@ -95,6 +96,21 @@ def second_timer_when(loop: asyncio.AbstractEventLoop) -> float | None:
     scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
     children = scheduled[1:3]
     return min(h._when for h in children) if children else None  # type: ignore[attr-defined]
+
+
+def earliest_timer_from(loop: asyncio.AbstractEventLoop, when: float, limit: int) -> float | None:
+    """The earliest ``when`` at or after *when* among the loop's live timers (``math.inf`` if none), or None
+    if the loop has more than *limit* timers.
+
+    Used while time crawls (tiny sleeps polling) to find the next timer that is not a poller's own next
+    wake-up: the heap then holds a handful of handles, so the scan is short; a longer heap answers None at
+    once.  Private ``BaseEventLoop._scheduled`` and ``TimerHandle._when`` (3.4-3.14).
+    """
+    scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+    if len(scheduled) > limit:
+        return None
+    later = [h._when for h in scheduled if h._when >= when and not h.cancelled()]  # type: ignore[attr-defined]
+    return min(later) if later else math.inf
 
 
 _MAX_SPINNERS = 8  # a ready queue longer than this is busy with real work, not a handful of spinning tasks

@@ -85,6 +85,8 @@ _REDELIVER = 0.25       # real seconds before the select-level watchdog repeats 
 _SPIN_ITERATIONS = 2048 # busy iterations running only tasks that yield with sleep(0) before time is let pass
 _GRAIN = 0.001          # while time crawls (tiny sleeps polling), a jump moves it at least this far
 _SPIN_FIRST_STEP = 0.001  # the first move of a spin with no timer due (doubles while the spin goes on)
+_CRAWL_ROUND = 4096     # crawl jumps before the grain of a crawl doubles (see VirtualClock._crawl_step)
+_MAX_CRAWL_TIMERS = 8   # a crawl with more timers pending than this keeps the 1 ms grain
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
@@ -158,10 +160,12 @@ class _Rare:
     hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
     """
 
-    __slots__ = ("crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base", "held_warned", "io_quantum",
-                 "spin_count", "spin_step", "spin_tick", "waiting_on")
+    __slots__ = ("crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base",
+                 "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
 
     def __init__(self) -> None:
+        self.crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
+        self.crawl_jumps = 0             # crawl jumps since the grain last doubled
         self.crawl_now = 0.0             # the virtual time at the start of the current crawl window
         self.crawl_tick = 0              # VirtualClock._tick then
         self.crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
@@ -745,14 +749,36 @@ class VirtualClock:
         more.crawl_now = now
 
     def _crawl_step(self, now: float, deadline: float) -> float:
-        """Where a jump lands while time crawls: the deadline, but at least ``_GRAIN`` ahead (see _crawl_sample)."""
+        """Where a jump lands while time crawls: the next poller wake-up, moved at least a grain ahead.
+
+        The grain starts at ``_GRAIN`` (1 ms, as a real selector).  While a handful of timers at most is
+        pending (``_MAX_CRAWL_TIMERS``), the grain doubles every ``_CRAWL_ROUND`` jumps, as the step of a
+        ``sleep(0)`` spin does, but a jump never passes a timer due a whole ``_GRAIN`` or more ahead: such
+        a timer (a ``call_later``, a timeout, a heartbeat) is reached exactly, and only the pollers' own
+        tiny sleeps wake late.  So a poll for a timer or a timeout ends at exactly its deadline, a poll of
+        ``loop.time()`` ends a hair late (by at most the grain, about 1/4096 of the time polled), and a
+        poll that nothing can end reaches the horizon within about 60,000 jumps, where :meth:`_decide`
+        reports it naming the polling tasks.  All counted in jumps: the same on every run.
+        """
+        more = self._more
         floor = now + _GRAIN
         if deadline >= floor:  # a real jump again: the crawl is over
-            more = self._more
             more.crawling = False
             more.crawl_windows = 0
+            more.crawl_jumps = 0
+            more.crawl_grain = _GRAIN
             self._refresh_jump_limit()
             return deadline
+        later = _compat.earliest_timer_from(self._loop, floor, _MAX_CRAWL_TIMERS)
+        if later is None:  # many timers pending: not a handful of pollers; keep the real grain
+            more.crawl_jumps = 0
+            more.crawl_grain = _GRAIN
+        else:
+            more.crawl_jumps += 1
+            if more.crawl_jumps >= _CRAWL_ROUND:
+                more.crawl_jumps = 0
+                more.crawl_grain *= 2
+            floor = min(now + more.crawl_grain, later)
         return floor if self._limit is None else min(floor, self._limit)
 
     def _idle(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
@@ -781,9 +807,7 @@ class VirtualClock:
             self._refresh_jump_limit()
         if deadline is not None and (self._limit is None or deadline <= self._limit):
             if deadline - self._start > self.horizon:
-                self._report(LivelockError, f"did not finish within the virtual-time horizon of "
-                                            f"{self.horizon:g} s: timers kept firing but nothing it awaits "
-                                            f"happened", timers=True)
+                self._report(LivelockError, self._horizon_why(), timers=True)
                 return []
             now = self._loop._atk_now
             if self._more.crawling:
@@ -792,6 +816,15 @@ class VirtualClock:
                 self._set_now(deadline)
             return []
         return self._stuck(inner, inner.get_map(), deadline, forever)
+
+    def _horizon_why(self) -> str:
+        """Why time raced past the horizon: timers kept firing, or named tasks polled with tiny sleeps."""
+        why = f"did not finish within the virtual-time horizon of {self.horizon:g} s: "
+        if self._more.crawl_grain == _GRAIN:
+            return why + "timers kept firing but nothing it awaits happened"
+        pollers = [task for task in asyncio.all_tasks(self._loop) if diagnostics.awaiting(task) == "sleep()"]
+        names = ", ".join(_describe_spinner(task, self._phase_task, self._phase.label) for task in pollers[:3])
+        return why + f"{names or 'the code'} kept polling with tiny sleeps and nothing it polls for happened"
 
     def _set_now(self, now: float) -> None:
         """Move virtual time to *now*, keeping timers due at *now* runnable at any magnitude.

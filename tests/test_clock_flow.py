@@ -4,8 +4,10 @@ Rules under test:
 
 - a task spinning on ``await asyncio.sleep(0)`` until a timer fires, or until ``loop.time()`` passes a
   deadline, finishes quickly in real time, at the same virtual time on every run;
-- a spin that nothing can ever end is reported as a ``LivelockError`` naming the spinning task, within
-  seconds, not after the 60 s watchdog;
+- polling with tiny sleeps (``sleep(1e-4)``) until a timer fires, a timeout expires or ``loop.time()``
+  passes a deadline ends quickly; timers a grain (1 ms) or more ahead are reached exactly;
+- a spin or a tiny-sleep poll that nothing can ever end is reported as a ``LivelockError`` naming the
+  spinning task, within seconds, not after the 60 s watchdog;
 - code that yields a few hundred times, or hands work between tasks through a queue, is not a spin:
   no time passes;
 - every loop iteration that delivered I/O takes ``io_quantum`` (default 1 µs) of virtual time, so a reply
@@ -57,6 +59,36 @@ class BusyPollingTests(AsyncTestCase):
         self.assertGreaterEqual(self.clock.elapsed(), 2)
         self.assertLessEqual(self.clock.elapsed(), 2.001)
         self.assertLess(took[0], HANG_BOUND)
+
+    async def test_polling_loop_time_with_tiny_sleeps_for_an_hour_ends_quickly_a_hair_late(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3600
+        with real_timer() as took:
+            while loop.time() < deadline:
+                await asyncio.sleep(1e-4)
+        # Nothing else pending: the crawl's grain doubles, so the poll overshoots by at most 1/4096 of an hour.
+        self.assertGreaterEqual(self.clock.elapsed(), 3600)
+        self.assertLess(self.clock.elapsed(), 3600 + 3600 / 4096 + 0.001)
+        self.assertLess(took[0], HANG_BOUND)
+
+    async def test_tiny_sleep_polling_under_a_one_hour_timeout_times_out_at_exactly_one_hour(self) -> None:
+        async def poll_forever() -> None:
+            while True:
+                await asyncio.sleep(1e-4)
+
+        with real_timer() as took:
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(poll_forever(), 3600)
+        self.assertEqual(self.clock.elapsed(), 3600)  # a timer a grain or more ahead is never passed
+        self.assertLess(took[0], HANG_BOUND)
+
+    async def test_a_timer_during_a_long_tiny_sleep_poll_fires_at_exactly_its_deadline(self) -> None:
+        loop = asyncio.get_running_loop()
+        fired: list[float] = []
+        loop.call_later(1000, lambda: fired.append(loop.time()))
+        while not fired:
+            await asyncio.sleep(1e-5)
+        self.assertEqual(fired, [1000.0])
 
     async def test_a_1_ms_heartbeat_over_5_s_keeps_exact_times(self) -> None:
         loop = asyncio.get_running_loop()
@@ -163,6 +195,33 @@ class LivelockReportTests(unittest.TestCase):
                          r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_clock_flow\.py:\d+ in poll_forever kept "
                          r"yielding \(busy polling\) and nothing it polls for happened")
         self.assertLess(took[0], HANG_BOUND)
+
+    def test_tiny_sleep_polling_nothing_can_end_is_reported_within_seconds_naming_the_polling_task(self) -> None:
+        class Inner(AsyncTestCase):
+            async def test_polls(self) -> None:
+                async def poll_forever() -> None:
+                    while True:
+                        await asyncio.sleep(1e-4)
+
+                await asyncio.get_running_loop().create_task(poll_forever(), name="poller")
+
+        with real_timer() as took:
+            result = run_tests(Inner, "test_polls")
+        message = error_message(failure_of(self, result, "test_polls"))
+        self.assertRegex(message.splitlines()[0],
+                         r"^asynctestkit\.LivelockError: test 'test_polls' did not finish within the virtual-time "
+                         r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_clock_flow\.py:\d+ in "
+                         r"poll_forever kept polling with tiny sleeps and nothing it polls for happened \(virtual t=")
+        self.assertLess(took[0], HANG_BOUND)  # the 60 s watchdog is not what caught it
+
+    def test_30000_tiny_sleeps_in_a_row_are_not_a_livelock(self) -> None:
+        class Inner(AsyncTestCase):
+            async def test_counts(self) -> None:
+                for _ in range(30000):
+                    await asyncio.sleep(1e-4)
+
+        result = run_tests(Inner, "test_counts")
+        self.assertTrue(result.wasSuccessful(), result.failures + result.errors)
 
     def test_a_spin_beside_a_heartbeat_is_reported_too(self) -> None:
         class Inner(AsyncTestCase):

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import concurrent.futures.thread as cf_thread
 import inspect
+import math
 import textwrap
 import threading
 import unittest
@@ -81,6 +82,21 @@ class PrivateAsyncioNamesTests(unittest.TestCase):
             handles = [loop.call_at(now + d, lambda: None) for d in (30, 10, 20, 40)]
             self.assertEqual(_compat.next_timer_when(loop), now + 10)
             self.assertEqual(_compat.second_timer_when(loop), now + 20)
+            for handle in handles:
+                handle.cancel()
+        finally:
+            loop.close()
+
+    def test_earliest_timer_from_a_time_on_a_short_heap(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            self.assertEqual(_compat.earliest_timer_from(loop, 0.0, 8), math.inf)
+            now = loop.time()
+            handles = [loop.call_at(now + d, lambda: None) for d in (0.5, 30, 10)]
+            self.assertEqual(_compat.earliest_timer_from(loop, now + 1, 8), now + 10)
+            handles[2].cancel()  # a cancelled timer no longer counts
+            self.assertEqual(_compat.earliest_timer_from(loop, now + 1, 8), now + 30)
+            self.assertIsNone(_compat.earliest_timer_from(loop, now + 1, 2), "a longer heap than the limit")
             for handle in handles:
                 handle.cancel()
         finally:
