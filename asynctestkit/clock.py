@@ -563,7 +563,8 @@ class VirtualClock:
         self._idle_waiters.clear()
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
-    def _select(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
+    def _select(self, inner: BaseSelector, timeout: float | None,
+                peek: Callable[[float], Any]) -> list[tuple[SelectorKey, int]]:
         # Hot path: runs once per idle loop iteration (the selector itself answers most busy ones), so the
         # common case is kept to a few bytecodes: a poll, O(1) checks and the jump to the next deadline.
         # The real-time checks (watchdog, slow callbacks) run in _select_checked: every iteration while the
@@ -573,9 +574,10 @@ class VirtualClock:
         tick = self._tick = self._tick + 1
         if not tick & _CHECK_EVERY:
             return self._select_checked(inner, timeout)
-        events = inner.select(0)
-        if events:
-            return self._delivered(events) if self._io_step else events
+        if peek(0):  # something may be ready: selectors' own select() (skipped when nothing is, see _compat)
+            events = inner.select(0)
+            if events:
+                return self._delivered(events) if self._io_step else events
         deadline = _next_timer_when(self._loop) if timeout is not None else None
         if deadline is None or deadline > self._jump_limit or self._work.in_flight(inner):
             return self._decide(inner, timeout)

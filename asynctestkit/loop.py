@@ -78,7 +78,7 @@ class _ClockSelector(selectors.BaseSelector):
                     clock._delivered(events)
                 return events
             self._countdown = 64
-        return clock._select(self._inner, timeout)  # type: ignore[no-any-return]
+        return clock._select(self._inner, timeout, self._peek)  # type: ignore[no-any-return]
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
