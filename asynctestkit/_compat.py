@@ -2,7 +2,7 @@
 
 Each private name read here carries the versions it was checked on and a public fallback where one exists;
 ``tests/test_compat.py`` is the canary: it fails loudly if a new Python renames or removes any of them.  A few
-modules still read a private name of their own (unittest's outcome attributes in ``_leakresources.py``,
+modules still read a private name of their own (unittest's outcome attributes in ``_resources.py``,
 ``warnings._showwarnmsg`` in ``_leakhub.py``, ``_formatMessage`` in ``_assert_base.py``); new code puts every
 private name here.
 

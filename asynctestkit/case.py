@@ -28,12 +28,13 @@ from .clock import (
     DEFAULT_HORIZON,
     DEFAULT_IO_QUANTUM,
     DEFAULT_WATCHDOG,
+    HangError,
+    RealTimeLoop,
     VirtualClock,
-    _check_io_quantum,
+    VirtualClockLoop,
 )
-from .hangs import HangError
-from .leakcase import LeakCheckMixin
-from .loop import RealTimeLoop, VirtualClockLoop
+from .clock._clock import _check_io_quantum
+from .leaks import LeakCheckMixin
 
 __all__ = ["AsyncTestCase", "real_time"]
 

@@ -35,7 +35,7 @@ class PrivateUnittestNamesTests(unittest.TestCase):
 
     @unittest.skipUnless(_compat.PY311, "asyncio.Runner is new in 3.11")
     def test_runner_run_creates_the_task_of_its_coroutine_itself(self) -> None:
-        from asynctestkit.loop import VirtualClockLoop
+        from asynctestkit.clock import VirtualClockLoop
 
         async def main() -> object:
             return asyncio.current_task()

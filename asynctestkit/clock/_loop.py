@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping
 from contextvars import Context
 from typing import Any, TypeVar
 
-from . import _compat, _validate, diagnostics
-from .clock import VirtualClock, check_options
-from .realwork import RealWork
+from .. import _compat, _diagnostics, _validate
+from ._clock import VirtualClock, check_options
+from ._realwork import RealWork
 
 __all__ = ["RealTimeLoop", "VirtualClockLoop"]
 
@@ -89,7 +89,7 @@ class _ClockSelector(selectors.BaseSelector):
 
 def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
     """A readable name for an executor job (``to_thread``'s ``partial(ctx.run, f, ...)`` is looked through)."""
-    return diagnostics.callable_name(func)
+    return _diagnostics.callable_name(func)
 
 
 def _check_origin_depth(value: object) -> int:
@@ -116,7 +116,7 @@ class _State:
         #: Called once with the task that runs the next test phase (see _TestLoop._atk_claim_phase).
         self.phase_claim: Callable[[asyncio.Task[Any] | None], None] | None = None
         self.origin_depth = origin_depth
-        self.task_sites: diagnostics.TaskSites | None = None  # set by the loop once it exists
+        self.task_sites: _diagnostics.TaskSites | None = None  # set by the loop once it exists
         self.thread_id: int | None = None
         self.work: RealWork | None = None
         #: Wrappers the leak checker put around creation methods, innermost last (see _TestLoop._atk_wrap).
@@ -147,7 +147,7 @@ class _TestLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
         self._atk = _State(_check_origin_depth(coroutine_origins))
-        self._atk.task_sites = diagnostics.TaskSites(self)
+        self._atk.task_sites = _diagnostics.TaskSites(self)
         super().__init__(selector=selector)
 
     # -- where tasks are created ---------------------------------------------------------------------
@@ -217,7 +217,7 @@ class _TestLoop(asyncio.SelectorEventLoop):
         own = getattr(self, f"_atk_{name}", None)
         return own if own is not None else getattr(super(), name)  # type: ignore[no-any-return]
 
-    def _atk_task_site(self, task: asyncio.Future[Any]) -> diagnostics.Site | None:
+    def _atk_task_site(self, task: asyncio.Future[Any]) -> _diagnostics.Site | None:
         """Where *task* was created (see ``diagnostics.creation_site``)."""
         sites = self._atk.task_sites
         return sites.site_of(task) if sites is not None else None
@@ -358,7 +358,7 @@ class VirtualClockLoop(_TestLoop):
     # runtime contract, looser static check.
     def _atk_run_in_executor(self, executor: Any, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         fut = asyncio.SelectorEventLoop.run_in_executor(self, executor, func, *args)
-        self._atk_work.add_job(fut, f"executor job {_job_name(func, args)}()", diagnostics.caller_site(), func)
+        self._atk_work.add_job(fut, f"executor job {_job_name(func, args)}()", _diagnostics.caller_site(), func)
         return fut
 
     def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
@@ -377,7 +377,7 @@ class VirtualClockLoop(_TestLoop):
 
     async def _atk_subprocess_exec(self, protocol_factory: Callable[[], Any], program: Any, *args: Any,
                                    **kwargs: Any) -> tuple[Any, Any]:
-        site = diagnostics.caller_site()
+        site = _diagnostics.caller_site()
         transport, protocol = await asyncio.SelectorEventLoop.subprocess_exec(self, protocol_factory, program,
                                                                                *args, **kwargs)
         self._atk_work.add_process(transport, f"subprocess {program!s} (pid {transport.get_pid()})", site)
@@ -385,7 +385,7 @@ class VirtualClockLoop(_TestLoop):
 
     async def _atk_subprocess_shell(self, protocol_factory: Callable[[], Any], cmd: Any,
                                     **kwargs: Any) -> tuple[Any, Any]:
-        site = diagnostics.caller_site()
+        site = _diagnostics.caller_site()
         transport, protocol = await asyncio.SelectorEventLoop.subprocess_shell(self, protocol_factory, cmd, **kwargs)
         self._atk_work.add_process(transport, f"subprocess {cmd!r} (pid {transport.get_pid()})", site)
         return transport, protocol

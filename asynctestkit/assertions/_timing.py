@@ -11,8 +11,9 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-from . import _compat
-from ._assert_base import (
+from .. import _compat
+from .._diagnostics import format_site
+from ._base import (
     AssertionsBase,
     check_awaitable,
     check_loop,
@@ -34,7 +35,6 @@ from ._assert_base import (
 )
 from ._block import Block, Within
 from ._waits import join, stop
-from .diagnostics import format_site
 
 __unittest = True
 

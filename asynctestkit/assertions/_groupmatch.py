@@ -31,8 +31,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Union
 
-from ._assert_base import exc_repr, raised_at, short_repr
-from .diagnostics import format_site
+from .._diagnostics import format_site
+from ._base import exc_repr, raised_at, short_repr
 
 __all__ = ["ExceptionMatch", "GroupMatch"]
 

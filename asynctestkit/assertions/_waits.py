@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from . import _compat
+from .. import _compat
 
 __unittest = True
 

@@ -44,24 +44,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import _compat, _validate, diagnostics
-from . import _leakdescribe as describe
-from ._leakclean import _CLOSE_BOUND, Found, Janitor, _safe
-from ._leakhub import HUB
-from ._leakreport import FAIL, NOTE, OFF, Leak, LeakError, LeakReport
-from ._leakresources import (
-    ResourceType,
-    register_resource_type,
-    resource_type_of,
-    scan,
-    unregister_resource_type,
-)
-from ._leakwatch import Watcher
-from .loop import VirtualClockLoop
-from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
+from .. import _compat, _diagnostics, _validate
+from ..clock._loop import VirtualClockLoop
+from ..clock._timepatch import realtime  # real clocks: the test may have the time module on virtual time
+from . import _describe
+from ._cleanup import _CLOSE_BOUND, Found, Janitor, _safe
+from ._hooks import HUB
+from ._kinds import FAIL, NOTE, OFF
+from ._recorder import Watcher
+from ._report import Leak, LeakReport
+from ._resources import ResourceType, resource_type_of, scan
 
-__all__ = ["LeakError", "LeakReport", "LeakTracker", "register_resource_type", "track_resource",
-           "unregister_resource_type"]
+__all__ = ["LeakTracker", "track_resource"]
 
 _SETTLE_ROUNDS = 20          # zero-time iterations at most while cancellations finish
 _TRANSPORT_ROUNDS = 10      # zero-time iterations at most for transports that look open to finish closing
@@ -145,7 +139,7 @@ class LeakTracker(Janitor, Watcher):
             previous = pending
             await asyncio.sleep(0)
         for _ in range(_TRANSPORT_ROUNDS):
-            if not any(describe.transport_open(t) for t in (e.ref() for e in list(self._transports.values()))
+            if not any(_describe.transport_open(t) for t in (e.ref() for e in list(self._transports.values()))
                        if t is not None):
                 break
             await asyncio.sleep(0)
@@ -153,7 +147,7 @@ class LeakTracker(Janitor, Watcher):
     def _collect(self) -> Found:
         found = Found(self._virtual_time())
         for task in self._pending_tasks():
-            leak = describe.task_leak(task)
+            leak = _describe.task_leak(task)
             if found.add(("task", id(task)), leak):
                 found.tasks[task] = leak
         for key, leak in list(self._events.items()):
@@ -162,33 +156,33 @@ class LeakTracker(Janitor, Watcher):
             transport = entry.ref()
             if transport is None:
                 continue
-            if not describe.transport_open(transport):
+            if not _describe.transport_open(transport):
                 if not _safe(lambda t: t.is_closing(), transport):  # 3.10 TLS after the peer closed
                     found.tidy.append(transport)
                 continue
             found.transports.append(transport)
-            found.add(("obj", id(transport)), Leak("transports", f"{describe.describe_transport(transport)} still "
-                                                   f"open", describe.created_lines(entry.sites, entry.via),
+            found.add(("obj", id(transport)), Leak("transports", f"{_describe.describe_transport(transport)} still "
+                                                   f"open", _describe.created_lines(entry.sites, entry.via),
                                                    (type(transport).__name__,)))
         for entry in list(self._servers.values()):
             server = entry.ref()
-            if server is not None and describe.server_open(server):
+            if server is not None and _describe.server_open(server):
                 found.servers.append(server)
-                found.add(("obj", id(server)), Leak("servers", f"{describe.describe_server(server)} still open",
-                                                    describe.created_lines(entry.sites, entry.via), ("Server",)))
+                found.add(("obj", id(server)), Leak("servers", f"{_describe.describe_server(server)} still open",
+                                                    _describe.created_lines(entry.sites, entry.via), ("Server",)))
         for entry in list(self._processes.values()):
             process = entry.ref()
             if process is not None and process.get_returncode() is None:
                 found.processes.append(process)
-                text = describe.describe_process(process, entry.extra)
+                text = _describe.describe_process(process, entry.extra)
                 found.add(("obj", id(process)), Leak("subprocesses", f"{text} still running",
-                                                     describe.created_lines(entry.sites, entry.via),
+                                                     _describe.created_lines(entry.sites, entry.via),
                                                      tuple(str(a) for a in entry.extra[:1])))
         for future, sites, name, default in list(self._jobs.values()):
             if not future.done():
                 found.jobs.append((future, default))
                 found.add(("job", id(future)), Leak("executor", f"executor job {name}() still running",
-                                                    describe.created_lines(sites, "loop.run_in_executor",
+                                                    _describe.created_lines(sites, "loop.run_in_executor",
                                                                            label="submitted at"), (name,)))
         self._collect_resources(found)
         self._collect_strict(found)
@@ -204,14 +198,14 @@ class LeakTracker(Janitor, Watcher):
             for path, value in scan(root, name):
                 if inspect.iscoroutine(value):
                     if inspect.getcoroutinestate(value) == inspect.CORO_CREATED and \
-                            found.add(("obj", id(value)), describe.coroutine_leak(value, value.__qualname__, path)):
+                            found.add(("obj", id(value)), _describe.coroutine_leak(value, value.__qualname__, path)):
                         found.coroutines.append(value)
                 elif isinstance(value, asyncio.Future):
                     if value.done() and not value.cancelled() and _compat.exception_never_retrieved(value) \
                             and value.get_loop() is self.loop \
-                            and found.add(("exc", id(value)), describe.exception_leak(value, value.exception())):
+                            and found.add(("exc", id(value)), _describe.exception_leak(value, value.exception())):
                         found.futures.append(value)
-                        found.leaks[-1].details.append(diagnostics.detail_line("kept on", path))
+                        found.leaks[-1].details.append(_diagnostics.detail_line("kept on", path))
                 else:
                     known = candidates.get(id(value))
                     rtype = known[1] if known is not None else resource_type_of(value)
@@ -232,17 +226,17 @@ class LeakTracker(Janitor, Watcher):
         if self.policy["timers"] != OFF:
             for handle in _compat.scheduled_handles(loop):
                 callback = _compat.handle_callback(handle)
-                if describe.is_internal_callback(callback):
+                if _describe.is_internal_callback(callback):
                     continue
                 record = self._timers.get(id(handle))
                 sites = record[1] if record is not None and record[0]() is handle else None
                 found.timers.append(handle)
-                found.add(("obj", id(handle)), describe.timer_leak(handle, callback, sites, loop.time()))
+                found.add(("obj", id(handle)), _describe.timer_leak(handle, callback, sites, loop.time()))
         generators = [g for g in _compat.loop_asyncgens(loop) if g.ag_frame is not None and not g.ag_running]
         found.asyncgens = bool(generators)
         if self.policy["asyncgens"] != OFF:
             for agen in generators:
-                found.add(("obj", id(agen)), describe.asyncgen_leak(agen))
+                found.add(("obj", id(agen)), _describe.asyncgen_leak(agen))
 
     def _thread_candidates(self) -> list[threading.Thread]:
         if self.policy["threads"] == OFF and self.policy["daemon_threads"] == OFF:
@@ -257,7 +251,7 @@ class LeakTracker(Janitor, Watcher):
     def _collect_threads(self, found: Found, candidates: list[threading.Thread]) -> None:
         for thread in candidates:
             if thread.is_alive():
-                found.add(("obj", id(thread)), describe.thread_leak(thread, HUB.thread_sites.get(thread)))
+                found.add(("obj", id(thread)), _describe.thread_leak(thread, HUB.thread_sites.get(thread)))
 
     # -- report ---------------------------------------------------------------------------------------------
     def _virtual_time(self) -> float | None:

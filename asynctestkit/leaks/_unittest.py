@@ -39,17 +39,11 @@ from collections.abc import Callable, Iterable, Mapping
 from types import FrameType
 from typing import Any, ClassVar, TypeVar
 
-from . import _compat, _validate
-from ._leakreport import (
-    KINDS,
-    OFF,
-    LeakError,
-    LeakReport,
-    apply_environment,
-    resolve_policy,
-    unknown_kind_message,
-)
-from .leaks import LeakTracker
+from .. import _compat
+from . import _kinds
+from ._kinds import KINDS, OFF, apply_environment, resolve_policy, unknown_kind_message
+from ._report import LeakError, LeakReport
+from ._tracker import LeakTracker
 
 __all__ = ["LeakCheckMixin", "allow_leaks"]
 
@@ -95,7 +89,7 @@ def allow_leaks(*args: Any, reason: str | None = None, **kinds: bool | str | Ite
     for kind, value in kinds.items():
         if kind not in KINDS:
             raise ValueError(unknown_kind_message(kind, "@allow_leaks"))
-        allowances[kind] = _validate.allowance("@allow_leaks", kind, value)
+        allowances[kind] = _kinds.allowance("@allow_leaks", kind, value)
 
     def decorate(target: _T) -> _T:
         if not callable(target):

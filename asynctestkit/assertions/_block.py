@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar
 
-from . import _compat, diagnostics
-from ._assert_base import (
+from .. import _compat, _diagnostics
+from ._base import (
     check_loop,
     close_coroutines,
     coroutine_where,
@@ -43,7 +43,7 @@ from ._tracked import Tracked
 from ._waits import SETTLE_ITERATIONS
 
 if TYPE_CHECKING:
-    from ._assert_base import AssertionsBase
+    from ._base import AssertionsBase
 
 __unittest = True
 
@@ -65,7 +65,7 @@ class Block(Tracked, Generic[_R]):
         self._target: asyncio.Future[Any] | None = None
         self._coro: object = None
         self._value: Any = None
-        self.label = describe(aw) if aw is not None else f"the block at {diagnostics.format_site(self._site)}"
+        self.label = describe(aw) if aw is not None else f"the block at {_diagnostics.format_site(self._site)}"
         self.elapsed: float | None = None
         self.exception: BaseException | None = None
 

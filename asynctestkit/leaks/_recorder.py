@@ -23,13 +23,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import _leakdescribe as describe
-from . import diagnostics
-from ._leakhub import HUB, log_late
-from ._leakloop import LoopRegistries, _Entry
-from ._leakreport import KINDS, Leak, resolve_policy
-from ._leakresources import ResourceType, resource_type_of
-from ._validate import allowances, given, optional_callable
+from .. import _diagnostics
+from .._validate import given, optional_callable
+from . import _describe
+from ._hooks import HUB, log_late
+from ._kinds import KINDS, allowances, resolve_policy
+from ._registries import LoopRegistries, _Entry
+from ._report import Leak
+from ._resources import ResourceType, resource_type_of
 
 __all__ = ["Watcher"]
 
@@ -142,7 +143,7 @@ class Watcher(LoopRegistries):
         self._resources[id(obj)] = _Entry(obj, "resources", describe_sites(), "track_resource", known)
         return obj
 
-    def on_created(self, obj: object, rtype: ResourceType, sites: describe.Sites) -> None:
+    def on_created(self, obj: object, rtype: ResourceType, sites: _describe.Sites) -> None:
         """A registered resource type was instantiated while this tracker is current (from the hub)."""
         self._resources.setdefault(id(obj), _Entry(obj, "resources", sites, "", rtype))
 
@@ -182,14 +183,14 @@ class Watcher(LoopRegistries):
         session = next((context[k] for k in ("client_session", "connector", "client_connection")
                         if k in context), None)
         if isinstance(future, asyncio.Future) and message.endswith("exception was never retrieved"):
-            leak = describe.exception_leak(future, error)
-            dropped = describe.call_sites()[0]  # a future dies where its last reference goes
+            leak = _describe.exception_leak(future, error)
+            dropped = _describe.call_sites()[0]  # a future dies where its last reference goes
             if dropped is not None:
-                leak.details.append(diagnostics.site_line("dropped at", dropped))
+                leak.details.append(_diagnostics.site_line("dropped at", dropped))
             self._event(("exc", id(future)), leak)
         elif isinstance(future, asyncio.Task) and message.startswith("Task was destroyed but it is pending"):
-            leak = describe.task_leak(future)
-            leak.summary = f"{describe.describe_future(future)} was destroyed while still pending " \
+            leak = _describe.task_leak(future)
+            leak.summary = f"{_describe.describe_future(future)} was destroyed while still pending " \
                            f"(nothing kept a reference to it)"
             self._event(("task", id(future)), leak)
         elif session is not None:
@@ -198,7 +199,7 @@ class Watcher(LoopRegistries):
             handle = context.get("handle")
             record = self._timers.get(id(handle)) if handle is not None else None  # strict mode records timers
             scheduled = record[1] if record is not None and record[0]() is handle else None
-            self._event(("err", len(self._events)), describe.loop_error_leak(context, scheduled))
+            self._event(("err", len(self._events)), _describe.loop_error_leak(context, scheduled))
 
     def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
         """A leak warning routed to this tracker by the hub (see ``_leakhub``).
@@ -209,29 +210,29 @@ class Watcher(LoopRegistries):
         first = text.splitlines()[0] if text else category.__name__
         if not issubclass(category, ResourceWarning):  # a coroutine never awaited
             qualname = getattr(source, "__qualname__", None) or first.split("'")[1]
-            leak = describe.coroutine_leak(source, qualname)
+            leak = _describe.coroutine_leak(source, qualname)
             if unsure:
                 leak.note_only = True
                 leak.details.append("found by the garbage collector: it may come from an earlier test "
                                     "(set coroutine_origins = True on the test case to know)")
             elif not any(line.startswith("created at") for line in leak.details):
-                dropped = describe.call_sites()[0]  # no origin: where its last reference went
+                dropped = _describe.call_sites()[0]  # no origin: where its last reference went
                 if dropped is not None:
-                    leak.details.insert(0, diagnostics.site_line("dropped at", dropped))
+                    leak.details.insert(0, _diagnostics.site_line("dropped at", dropped))
             self._event(("obj", id(source)) if source is not None else ("coro", first), leak)
             return
         entry = self._entry_of(source) if source is not None else None
         if entry is None and ("<StreamWriter" in first or first.startswith("unclosed transport")):
             entry = self._transport_in(first)
         target = (entry.ref() if entry is not None else None) or source  # weakref cleared by the collector
-        created = describe.created_lines(entry.sites, entry.via) if entry is not None else []
+        created = _describe.created_lines(entry.sites, entry.via) if entry is not None else []
         if entry is not None and entry.kind == "transports":
-            what = describe.describe_transport(target)
+            what = _describe.describe_transport(target)
             text = (f"{what} left open: its StreamWriter was garbage-collected without close()"
                     if "<StreamWriter" in first else f"{what} was garbage-collected without close()")
             leak = Leak("transports", text, created)
         elif entry is not None and entry.kind == "subprocesses":
-            leak = Leak("subprocesses", f"the transport of {describe.describe_process(target, entry.extra)} was "
+            leak = Leak("subprocesses", f"the transport of {_describe.describe_process(target, entry.extra)} was "
                                         f"garbage-collected without close()", created)
         elif entry is not None and entry.kind == "servers":
             leak = Leak("servers", "server was garbage-collected without close()", created)
@@ -259,10 +260,10 @@ class Watcher(LoopRegistries):
             text = rtype.describe(obj) if rtype is not None and rtype.describe else type(obj).__qualname__
         except Exception:
             text = type(obj).__qualname__
-        sites = entry.sites if entry is not None else describe.traceback_sites(obj)
-        details = describe.created_lines(sites, entry.via if entry is not None else "")
+        sites = entry.sites if entry is not None else _describe.traceback_sites(obj)
+        details = _describe.created_lines(sites, entry.via if entry is not None else "")
         if where:
-            details.append(diagnostics.detail_line("kept on", where))
+            details.append(_diagnostics.detail_line("kept on", where))
         if dropped and rtype is not None and rtype.parts is not None:
             try:  # an owned connector finalized right after its session is part of the same leak
                 self._covered.update(id(part) for part in rtype.parts(obj))
@@ -274,8 +275,8 @@ class Watcher(LoopRegistries):
         return Leak("resources", f"{text} {state}", details, names)
 
 
-def describe_sites() -> describe.Sites:
-    return describe.call_sites()
+def describe_sites() -> _describe.Sites:
+    return _describe.call_sites()
 
 
 def _default_is_open(obj: Any) -> Callable[[Any], bool]:

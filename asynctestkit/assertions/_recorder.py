@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import diagnostics
-from ._validate import given
-from .loop import VirtualClockLoop
+from .. import _diagnostics
+from .._validate import given
+from ..clock._loop import VirtualClockLoop
 
 __all__ = ["EventRecorder", "RecordedEvent"]
 
@@ -80,7 +80,7 @@ class EventRecorder:
         start = loop.clock.start if isinstance(loop, VirtualClockLoop) else None
         entry = RecordedEvent(event, loop.time() if loop is not None else None,
                               task.get_name() if task is not None else None, start,
-                              diagnostics.describe_task(task) if task is not None else None)
+                              _diagnostics.describe_task(task) if task is not None else None)
         self._entries.append(entry)
         if self._waiters:
             self._wake(entry)

@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from . import _validate, diagnostics
-from .loop import VirtualClockLoop
+from .. import _diagnostics, _validate
+from ..clock._loop import VirtualClockLoop
 
 __unittest = True  # hide these frames in unittest tracebacks
 
@@ -169,7 +169,7 @@ def exc_repr(exc: BaseException) -> str:
 def describe(aw: object) -> str:
     """How messages name the code under test: ``fetch()``, ``task 'w' (worker())``, ``future <...>``."""
     if isinstance(aw, asyncio.Task):
-        return diagnostics.describe_task(aw)
+        return _diagnostics.describe_task(aw)
     if isinstance(aw, asyncio.Future):
         return "a future"
     qualname = getattr(aw, "__qualname__", None)
@@ -219,34 +219,34 @@ def default_tolerance(loop: asyncio.AbstractEventLoop, *times: float) -> float:
     return 1e-9 + 4 * math.ulp(scale)
 
 
-raised_at = diagnostics.raised_at  # one "raised at" rule for every report
+raised_at = _diagnostics.raised_at  # one "raised at" rule for every report
 
 
 def exc_line(exc: BaseException) -> str:
     """``ValueError('x') raised at app.py:12 in fetch`` (the site only when known)."""
     site = raised_at(exc)
-    return exc_repr(exc) + (f" raised at {diagnostics.format_site(site)}" if site else "")
+    return exc_repr(exc) + (f" raised at {_diagnostics.format_site(site)}" if site else "")
 
 
 def where_lines(task: asyncio.Future[Any], indent: str = "  ", *, created: bool = True) -> list[str]:
     """``suspended at ...`` (when pending) and ``task ... created at ...`` lines for a report."""
     lines: list[str] = []
     if not task.done():
-        line = diagnostics.suspended_line(task)
+        line = _diagnostics.suspended_line(task)
         if line:
             lines.append(indent + line)
     if created and isinstance(task, asyncio.Task):
-        lines.append(f"{indent}{diagnostics.describe_task(task)} created at "
-                     f"{diagnostics.format_site(diagnostics.creation_site(task))}")
+        lines.append(f"{indent}{_diagnostics.describe_task(task)} created at "
+                     f"{_diagnostics.format_site(_diagnostics.creation_site(task))}")
     return lines
 
 
 def coroutine_where(coro: object, indent: str = "  ") -> list[str]:
     """``suspended at ...`` for a suspended coroutine that is not a task's own (awaited inline by the test)."""
-    site, what = diagnostics.coroutine_suspended_at(coro)
+    site, what = _diagnostics.coroutine_suspended_at(coro)
     if site is None:
         return []
-    return [indent + diagnostics.site_line("suspended at", site, with_source=True,
+    return [indent + _diagnostics.site_line("suspended at", site, with_source=True,
                                            suffix=f"  (awaiting {what})" if what else "")]
 
 
@@ -276,8 +276,8 @@ def predicate_name(check: object) -> str:
     name = getattr(check, "__name__", None) or type(check).__name__
     if name == "<lambda>" and code is not None:
         site = (code.co_filename, code.co_firstlineno, name)
-        source = diagnostics.source_line(site)
-        return f"the check at {diagnostics.relpath(code.co_filename)}:{code.co_firstlineno}" + (
+        source = _diagnostics.source_line(site)
+        return f"the check at {_diagnostics.relpath(code.co_filename)}:{code.co_firstlineno}" + (
             f" ({source})" if source else "")
     owner = getattr(check, "__self__", None)
     if isinstance(owner, asyncio.Event):

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import diagnostics
-from ._assert_base import (
+from .. import _diagnostics
+from ._base import (
     AssertionsBase,
     check_awaitable,
     check_loop,
@@ -72,7 +72,7 @@ class FanOutOutcome:
 
 
 def _name(fut: asyncio.Future[Any]) -> str:
-    return diagnostics.describe_task(fut) if isinstance(fut, asyncio.Task) else "future"
+    return _diagnostics.describe_task(fut) if isinstance(fut, asyncio.Task) else "future"
 
 
 def snapshot(index: int, fut: asyncio.Future[Any]) -> ChildOutcome:

@@ -16,11 +16,11 @@ import warnings
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from . import _compat, diagnostics
-from ._assert_base import close_coroutines
+from .. import _compat, _diagnostics
+from ._base import close_coroutines
 
 if TYPE_CHECKING:
-    from ._assert_base import AssertionsBase
+    from ._base import AssertionsBase
 
 __unittest = True
 
@@ -46,7 +46,7 @@ class Tracked:
         self._used = False
         self._case = case
         self._method = method
-        self._site = diagnostics.caller_site()
+        self._site = _diagnostics.caller_site()
         _register(case, self)
 
     def _mark_used(self) -> None:
@@ -83,7 +83,7 @@ class Tracked:
     def _unawaited_message(self) -> str:
         """``assertTakes(...) was never awaited: write `await self.assertTakes(...)` `` plus where it was made."""
         site = self._site
-        where = diagnostics.format_site(site, with_source=True) if site is not None else "<unknown>"
+        where = _diagnostics.format_site(site, with_source=True) if site is not None else "<unknown>"
         return (f"{self._method}(...) was never {self._verb()}: write {self._spelling()}; it checked "
                 f"nothing\n  made at {where}")
 

@@ -29,8 +29,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import _leakdescribe as describe
-from ._leakreport import OFF
+from . import _describe
+from ._kinds import OFF
 
 __all__ = ["LoopRegistries"]
 
@@ -48,7 +48,7 @@ class _Entry:
 
     __slots__ = ("extra", "kind", "ref", "sites", "via")
 
-    def __init__(self, obj: object, kind: str, sites: describe.Sites | None, via: str = "",
+    def __init__(self, obj: object, kind: str, sites: _describe.Sites | None, via: str = "",
                  extra: Any = None, *, strong: bool = False) -> None:
         try:
             self.ref: Callable[[], Any] = (lambda: obj) if strong else weakref.ref(obj)
@@ -85,8 +85,8 @@ class LoopRegistries:
         self._servers: dict[int, _Entry] = {}
         self._processes: dict[int, _Entry] = {}
         self._resources: dict[int, _Entry] = {}
-        self._jobs: dict[int, tuple[asyncio.Future[Any], describe.Sites, str, bool]] = {}
-        self._timers: dict[int, tuple[Callable[[], Any], describe.Sites]] = {}
+        self._jobs: dict[int, tuple[asyncio.Future[Any], _describe.Sites, str, bool]] = {}
+        self._timers: dict[int, tuple[Callable[[], Any], _describe.Sites]] = {}
         self._wrapped: dict[str, tuple[Callable[..., Any], Any]] = {}  # name -> (wrapper, attribute it shadows)
 
     def _unwrap_loop_methods(self) -> None:
@@ -137,7 +137,7 @@ class LoopRegistries:
         qualname = getattr(original, "__qualname__", name)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            sites = describe.call_sites()
+            sites = _describe.call_sites()
             if name in _SERVER_METHODS:
                 args, kwargs = self._wrap_protocol_factory(name, args, kwargs, sites)
 
@@ -151,7 +151,7 @@ class LoopRegistries:
 
         return wrapper
 
-    def _record(self, name: str, result: Any, sites: describe.Sites, args: tuple[Any, ...]) -> None:
+    def _record(self, name: str, result: Any, sites: _describe.Sites, args: tuple[Any, ...]) -> None:
         # Strong references: an unclosed server or connection dropped by the test stays alive until the
         # check, which reports it by enumeration (exact, attributed) instead of a finalizer warning later.
         if name in _PROCESS_METHODS:
@@ -160,17 +160,17 @@ class LoopRegistries:
                                                      strong=True), _process_running)
         elif name in _SERVER_METHODS:
             _keep(self._servers, result, _Entry(result, "servers", sites, f"loop.{name}", strong=True),
-                  describe.server_open)
+                  _describe.server_open)
         else:
             transport = result if name == "start_tls" else result[0]
             if name == "start_tls" and args:  # the TLS transport replaces the plain one it wraps
                 plain = self._transports.pop(id(args[0]), None)
                 sites = plain.sites if plain is not None and plain.sites else sites
             _keep(self._transports, transport, _Entry(transport, "transports", sites, f"loop.{name}", strong=True),
-                  describe.transport_open)
+                  _describe.transport_open)
 
     def _wrap_protocol_factory(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                               sites: describe.Sites) -> tuple[tuple[Any, ...], dict[str, Any]]:
+                               sites: _describe.Sites) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Record the transports of accepted connections (server side), created inside asyncio."""
         factory = args[0] if args else kwargs.get("protocol_factory")
         if factory is None:
@@ -190,7 +190,7 @@ class LoopRegistries:
                 if owner is not None and owner.attached:
                     _keep(owner._transports, transport, _Entry(transport, "transports", sites,
                                                                f"a connection accepted by loop.{name}", strong=True),
-                          describe.transport_open)
+                          _describe.transport_open)
                 return made(transport)
 
             try:
@@ -207,10 +207,10 @@ class LoopRegistries:
         jobs = self._jobs
 
         def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-            sites = describe.call_sites()
+            sites = _describe.call_sites()
             future = original(executor, func, *args)
             key = id(future)
-            jobs[key] = (future, sites, describe.callable_name(func), executor is None)
+            jobs[key] = (future, sites, _describe.callable_name(func), executor is None)
             future.add_done_callback(lambda _f: jobs.pop(key, None))
             return future
 
@@ -221,8 +221,8 @@ class LoopRegistries:
 
         def call_at(when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
             handle = original(when, callback, *args, **kwargs)
-            if not describe.is_internal_callback(callback):
-                timers[id(handle)] = (weakref.ref(handle), describe.call_sites())
+            if not _describe.is_internal_callback(callback):
+                timers[id(handle)] = (weakref.ref(handle), _describe.call_sites())
             return handle
 
         return call_at

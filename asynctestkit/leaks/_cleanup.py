@@ -16,11 +16,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import _compat, diagnostics
-from ._leakreport import Leak
-from ._leakresources import ResourceType
-from .loop import VirtualClockLoop
-from .timepatch import realtime  # real clocks: the test may have the time module on virtual time
+from .. import _compat, _diagnostics
+from ..clock._loop import VirtualClockLoop
+from ..clock._timepatch import realtime  # real clocks: the test may have the time module on virtual time
+from ._report import Leak
+from ._resources import ResourceType
 
 __all__ = ["Found", "Janitor"]
 
@@ -139,7 +139,7 @@ class Janitor:
         for task, leak in found.tasks.items():
             if task in refused:
                 leak.summary = leak.summary.replace(" still pending", " ignored cancellation")
-                leak.details.append(diagnostics.detail_line(
+                leak.details.append(_diagnostics.detail_line(
                     "cancelled", f"still running {bound:g} {unit}s after cancel(); asynctestkit closed its coroutine"))
                 if not task.done():
                     _compat.forget_task(task)  # so the loop's shutdown does not wait for it forever
@@ -148,7 +148,7 @@ class Janitor:
             elif task.done() and not task.cancelled():
                 error = task.exception()
                 if error is not None:
-                    leak.details.append(diagnostics.detail_line("on cancel",
+                    leak.details.append(_diagnostics.detail_line("on cancel",
                                                                 f"it raised {error!r} instead of stopping"))
 
     async def _reap(self, processes: list[Any]) -> None:

@@ -33,9 +33,10 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
-from . import _compat, _leakresources, diagnostics
-from ._leakdescribe import Sites, call_sites
-from .diagnostics import Site
+from .. import _compat, _diagnostics
+from .._diagnostics import Site
+from . import _resources
+from ._describe import Sites, call_sites
 
 __all__ = ["HUB", "is_leak_warning", "log_late"]
 
@@ -55,7 +56,7 @@ class Sink(Protocol):
     def owns(self, obj: object) -> bool: ...
     def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None: ...
     def on_error(self, summary: str, details: list[str]) -> None: ...
-    def on_created(self, obj: object, rtype: _leakresources.ResourceType, sites: Sites) -> None: ...
+    def on_created(self, obj: object, rtype: _resources.ResourceType, sites: Sites) -> None: ...
 
 
 def is_leak_warning(category: type[Warning], text: str) -> bool:
@@ -119,7 +120,7 @@ class _Hub:
 
         def start(thread: threading.Thread, *args: Any, **kwargs: Any) -> Any:
             if hub.active:
-                hub.thread_sites[thread] = diagnostics.caller_site()  # type: ignore[assignment]
+                hub.thread_sites[thread] = _diagnostics.caller_site()  # type: ignore[assignment]
             return original_start(thread, *args, **kwargs)
 
         threading.Thread.start = start  # type: ignore[method-assign,assignment]
@@ -135,7 +136,7 @@ class _Hub:
             if self._gc_hook in gc.callbacks:
                 gc.callbacks.remove(self._gc_hook)
 
-        self._undo = [restore_start, remove_gc_hook, *_leakresources.patch_constructors(self._on_created)]
+        self._undo = [restore_start, remove_gc_hook, *_resources.patch_constructors(self._on_created)]
 
     def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
         self.collecting = phase == "start"
@@ -253,7 +254,7 @@ class _Hub:
             sink.on_error(what, [])
         return False  # the default hook still prints it
 
-    def _on_created(self, obj: object, rtype: _leakresources.ResourceType) -> None:
+    def _on_created(self, obj: object, rtype: _resources.ResourceType) -> None:
         sink = self.current()
         if sink is not None:
             sink.on_created(obj, rtype, call_sites())

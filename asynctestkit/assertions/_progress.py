@@ -13,8 +13,9 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from . import _compat, diagnostics
-from ._assert_base import (
+from .. import _compat, _diagnostics
+from .._diagnostics import creation_site, describe_task
+from ._base import (
     AssertionsBase,
     check_awaitable,
     check_count,
@@ -25,10 +26,9 @@ from ._assert_base import (
     where_lines,
 )
 from ._block import Block, Within
+from ._recorder import EventRecorder, RecordedEvent
 from ._tracked import AssertionCall
 from ._waits import until_idle
-from .diagnostics import creation_site, describe_task
-from .recorder import EventRecorder, RecordedEvent
 
 __unittest = True
 
@@ -117,7 +117,7 @@ class ProgressAssertionsMixin(AssertionsBase):
             for task in ready[:5]:
                 lines.append(f"  busy: {describe_task(task)}")
                 lines += ["  " + line for line in where_lines(task, created=False)]
-                lines.append("    " + diagnostics.site_line("created at", creation_site(task)))
+                lines.append("    " + _diagnostics.site_line("created at", creation_site(task)))
             return self.failureException("\n".join(lines))
 
         await until_idle(budget, on_busy=busy)

@@ -29,15 +29,16 @@ failure.
 
 from __future__ import annotations
 
-from ._assert_cancel import CancellationAssertionsMixin
-from ._assert_fanout import ChildOutcome, FanOutAssertionsMixin, FanOutOutcome
-from ._assert_groups import GroupAssertionsMixin
-from ._assert_progress import ProgressAssertionsMixin
-from ._assert_timing import TimingAssertionsMixin
 from ._block import Block
+from ._cancel import CancellationAssertionsMixin
+from ._fanout import ChildOutcome, FanOutAssertionsMixin, FanOutOutcome
 from ._groupmatch import ExceptionMatch, GroupMatch
+from ._groups import GroupAssertionsMixin
+from ._mixin import AsyncAssertionsMixin
+from ._progress import ProgressAssertionsMixin
+from ._recorder import EventRecorder, RecordedEvent
+from ._timing import TimingAssertionsMixin
 from ._tracked import AssertionCall
-from .recorder import EventRecorder, RecordedEvent
 
 __all__ = [
     "AssertionCall",
@@ -55,11 +56,3 @@ __all__ = [
     "RecordedEvent",
     "TimingAssertionsMixin",
 ]
-
-
-class AsyncAssertionsMixin(TimingAssertionsMixin, CancellationAssertionsMixin, FanOutAssertionsMixin,
-                           GroupAssertionsMixin, ProgressAssertionsMixin):
-    """Every asynctestkit assertion, for any ``unittest.IsolatedAsyncioTestCase``.
-
-    List it before the test case base: ``class T(AsyncAssertionsMixin, unittest.IsolatedAsyncioTestCase)``.
-    """

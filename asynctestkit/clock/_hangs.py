@@ -31,8 +31,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from . import _compat, diagnostics
-from .diagnostics import Site
+from .. import _compat, _diagnostics
+from .._diagnostics import Site
 
 __all__ = ["AlarmWatchdog", "DeadlockError", "HangError", "LivelockError", "format_report"]
 
@@ -40,9 +40,7 @@ _MAX_TASKS = 8      # tasks listed in one report (one screen)
 _MAX_TIMERS = 3     # pending timers listed in a livelock report
 _RETRY = 0.01       # real seconds before the alarm retries when it landed inside asyncio's machinery
 
-_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
-_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_EVENTS_FILE = os.path.join(_ASYNCIO_DIR, "events.py")
+_EVENTS_FILE = os.path.join(_diagnostics.ASYNCIO_DIR, "events.py")
 _STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
 _SITE_DIRS = tuple({os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("purelib", "platlib")})
 
@@ -64,11 +62,6 @@ class LivelockError(HangError):
     """Time kept moving (or real time ran out) while the test waited for something that never came."""
 
 
-for _error in (HangError, DeadlockError, LivelockError):
-    _error.__module__ = "asynctestkit"  # shown in tracebacks as the public name: asynctestkit.DeadlockError
-del _error
-
-
 # -- reports ---------------------------------------------------------------------------------------------
 
 def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task: asyncio.Task[Any] | None,
@@ -85,9 +78,10 @@ def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task:
         if task is phase_task:
             # The phase's own task is named by the phase: its coroutine is unittest's wrapper (3.10: the runner).
             lines.append(f"  {number}. {phase_label} (task {task.get_name()!r})")
-            lines.append("       " + (diagnostics.suspended_line(task) or diagnostics.site_line("suspended at", None)))
+            suspended = _diagnostics.suspended_line(task) or _diagnostics.site_line("suspended at", None)
+            lines.append("       " + suspended)
         else:
-            block = diagnostics.format_task(task, "       ")
+            block = _diagnostics.format_task(task, "       ")
             lines.append(f"  {number}. {block[0]}")
             lines.extend(block[1:])
     if len(pending) > _MAX_TASKS:
@@ -110,10 +104,10 @@ def describe_timer(handle: asyncio.TimerHandle, waiters: dict[int, asyncio.Task[
     for arg in _compat.handle_args(handle):
         task = waiters.get(id(arg))
         if task is not None:
-            where = diagnostics.suspended_at(task)
-            return (f"wakes {diagnostics.describe_task(task)}"
-                    + (f" at {diagnostics.format_site(where, with_source=True)}" if where else ""))
-    return f"calls {diagnostics.callable_name(callback)}()"
+            where = _diagnostics.suspended_at(task)
+            return (f"wakes {_diagnostics.describe_task(task)}"
+                    + (f" at {_diagnostics.format_site(where, with_source=True)}" if where else ""))
+    return f"calls {_diagnostics.callable_name(callback)}()"
 
 
 # -- the SIGALRM watchdog --------------------------------------------------------------------------------
@@ -133,14 +127,14 @@ def safe_blocking_site(frame: types.FrameType | None) -> Site | None:
         return None
     code = frame.f_code
     if code.co_filename == _EVENTS_FILE and code.co_name == "_run":
-        return diagnostics.frame_site(frame)
+        return _diagnostics.frame_site(frame)
     current: types.FrameType | None = frame
     while current is not None:
         filename = current.f_code.co_filename
-        if filename.startswith((_ASYNCIO_DIR, _OWN_DIR)):
+        if filename.startswith((_diagnostics.ASYNCIO_DIR, _diagnostics.PACKAGE_DIR)):
             return None
-        if not _is_stdlib(filename) and not diagnostics.is_internal_file(filename):
-            return diagnostics.frame_site(current)
+        if not _is_stdlib(filename) and not _diagnostics.is_internal_file(filename):
+            return _diagnostics.frame_site(current)
         current = current.f_back
     return None
 

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import _compat, diagnostics
-from ._leakreport import Leak
-from .diagnostics import Site
+from .. import _compat, _diagnostics
+from .._diagnostics import Site
+from ._report import Leak
 
-Sites = diagnostics.Sites
-call_sites = diagnostics.call_sites
+Sites = _diagnostics.Sites
+call_sites = _diagnostics.call_sites
 
 
 def created_lines(sites: Sites | None, via: str = "", *, label: str = "created at") -> list[str]:
@@ -27,31 +27,31 @@ def created_lines(sites: Sites | None, via: str = "", *, label: str = "created a
     site, user = sites if sites is not None else (None, None)
     if site is None:
         return []
-    lines = [diagnostics.site_line(label, site, suffix=f" (via {via})" if via else "")]
+    lines = [_diagnostics.site_line(label, site, suffix=f" (via {via})" if via else "")]
     if user is not None:
-        lines.append(diagnostics.site_line("from", user))
+        lines.append(_diagnostics.site_line("from", user))
     return lines
 
 
 def traceback_sites(obj: object) -> Sites | None:
     """Creation sites from a ``_source_traceback`` (asyncio debug mode, aio-libs objects), if recorded."""
-    return diagnostics.stack_sites(_compat.source_traceback(obj))
+    return _diagnostics.stack_sites(_compat.source_traceback(obj))
 
 
-short_name = diagnostics.short_name
-callable_name = diagnostics.callable_name
-definition_site = diagnostics.definition_site
+short_name = _diagnostics.short_name
+callable_name = _diagnostics.callable_name
+definition_site = _diagnostics.definition_site
 
 
 def describe_future(fut: asyncio.Future[Any]) -> str:
     """``task 'poller' (poll_forever())`` or ``future <Future finished exception=KeyError('x')>``."""
-    return diagnostics.describe_task(fut)
+    return _diagnostics.describe_task(fut)
 
 
 # -- tasks and coroutines -------------------------------------------------------------------------------
 
 def task_leak(task: asyncio.Task[Any]) -> Leak:
-    lines = diagnostics.format_task(task, "")
+    lines = _diagnostics.format_task(task, "")
     names = (task.get_name(), short_name(str(getattr(task.get_coro(), "__qualname__", ""))))
     return Leak("tasks", f"{describe_future(task)} still pending", lines[1:], names)
 
@@ -61,11 +61,11 @@ def exception_leak(fut: asyncio.Future[Any], error: BaseException | None) -> Lea
     raised (the innermost user frame of its traceback) and where the task was created.
     """
     what = describe_future(fut)
-    details = [diagnostics.detail_line("exception", repr(error))] if error is not None else []
-    raised = diagnostics.raised_at(error) if error is not None else None
+    details = [_diagnostics.detail_line("exception", repr(error))] if error is not None else []
+    raised = _diagnostics.raised_at(error) if error is not None else None
     if raised is not None:
-        details.append(diagnostics.site_line("raised at", raised, with_source=True))
-    site = diagnostics.creation_site(fut)
+        details.append(_diagnostics.site_line("raised at", raised, with_source=True))
+    site = _diagnostics.creation_site(fut)
     details += created_lines((site, None) if site else None)
     names = (fut.get_name(),) if isinstance(fut, asyncio.Task) else ("Future",)
     return Leak("exceptions", f"{what} failed and its exception was never retrieved", details,
@@ -74,13 +74,13 @@ def exception_leak(fut: asyncio.Future[Any], error: BaseException | None) -> Lea
 
 def coroutine_leak(coro: Any, qualname: str, where: str = "") -> Leak:
     qualname = short_name(qualname)
-    site = diagnostics.creation_site(coro) if coro is not None else None
+    site = _diagnostics.creation_site(coro) if coro is not None else None
     details = created_lines((site, None) if site else None)
     code = getattr(coro, "cr_code", None)
     if site is None and code is not None:  # no origin tracking: at least which function it is
-        details.append(diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name)))
+        details.append(_diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name)))
     if where:
-        details.append(diagnostics.detail_line("kept on", where))
+        details.append(_diagnostics.detail_line("kept on", where))
     return Leak("coroutines", f"coroutine {qualname!r} was never awaited", details, (qualname,))
 
 
@@ -181,10 +181,10 @@ def thread_leak(thread: threading.Thread, started: Site | None) -> Leak:
     details = []
     if target is not None:
         where = definition_site(target)
-        details.append(diagnostics.detail_line("target", f"{callable_name(target)}()")
-                       + (f" defined at {diagnostics.format_site(where)}" if where else ""))
+        details.append(_diagnostics.detail_line("target", f"{callable_name(target)}()")
+                       + (f" defined at {_diagnostics.format_site(where)}" if where else ""))
     if started is not None:
-        details.append(diagnostics.site_line("started at", started))
+        details.append(_diagnostics.site_line("started at", started))
     label = "daemon thread" if thread.daemon else "thread"
     names = (thread.name,) + ((callable_name(target),) if target is not None else ())
     return Leak(kind, f"{label} {thread.name!r} still running", details, names)
@@ -192,10 +192,10 @@ def thread_leak(thread: threading.Thread, started: Site | None) -> Leak:
 
 def asyncgen_leak(agen: Any) -> Leak:
     code = agen.ag_code
-    details = [diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name))]
+    details = [_diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name))]
     frame = agen.ag_frame
     if frame is not None:
-        details.append(diagnostics.site_line("suspended at", diagnostics.frame_site(frame), with_source=True))
+        details.append(_diagnostics.site_line("suspended at", _diagnostics.frame_site(frame), with_source=True))
     name = short_name(getattr(agen, "__qualname__", code.co_name))
     return Leak("asyncgens", f"async generator {name}() left suspended (not closed)", details, (name,))
 
@@ -205,7 +205,7 @@ def timer_leak(handle: asyncio.TimerHandle, callback: Any, sites: Sites | None, 
     details = created_lines(sites or traceback_sites(handle), label="scheduled at")
     where = definition_site(callback)
     if where is not None:
-        details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
+        details.append(_diagnostics.detail_line("callback", f"{name}() defined at {_diagnostics.format_site(where)}"))
     return Leak("timers", f"timer {name}() due in {handle.when() - now:.1f}s was never cancelled", details,
                 (name,))
 
@@ -244,22 +244,23 @@ def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) 
     else:
         name = ""
         summary = f"{error!r} reached the loop's exception handler ({message.splitlines()[0]})"
-    raised = diagnostics.raised_at(error)
-    if raised is not None and not diagnostics.is_internal_file(raised[0]):  # a C callback: no frame of its own
-        details.append(diagnostics.site_line("raised at", raised, with_source=True))
+    raised = _diagnostics.raised_at(error)
+    if raised is not None and not _diagnostics.is_internal_file(raised[0]):  # a C callback: no frame of its own
+        details.append(_diagnostics.site_line("raised at", raised, with_source=True))
     if callback is not None:
         where = definition_site(callback)
         if where is not None:
-            details.append(diagnostics.detail_line("callback", f"{name}() defined at {diagnostics.format_site(where)}"))
+            defined = _diagnostics.format_site(where)
+            details.append(_diagnostics.detail_line("callback", f"{name}() defined at {defined}"))
         scheduled = scheduled or traceback_sites(handle)
         if scheduled is not None:
             details += created_lines(scheduled, label="scheduled at")
         else:
-            details.append(diagnostics.detail_line("scheduled at", "unknown (asyncio's debug mode records it: "
+            details.append(_diagnostics.detail_line("scheduled at", "unknown (asyncio's debug mode records it: "
                                                                    "asyncio_debug = True on the test case)"))
     transport = context.get("transport")
     if transport is not None:
-        details.append(diagnostics.detail_line("transport", describe_transport(transport)))
+        details.append(_diagnostics.detail_line("transport", describe_transport(transport)))
     names = tuple(n for n in (what, name, message) if n)
     return Leak("errors", summary, details, names)
 
@@ -267,4 +268,4 @@ def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) 
 def is_internal_callback(callback: Any) -> bool:
     """Timers asyncio and asynctestkit schedule for their own machinery (sleep, timeouts, the clock)."""
     site = definition_site(callback)  # C callbacks (task wake-ups, future methods) have none
-    return site is None or diagnostics.is_internal_file(site[0])
+    return site is None or _diagnostics.is_internal_file(site[0])

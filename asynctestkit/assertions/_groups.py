@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Sequence
 from types import TracebackType
 from typing import Any
 
-from . import _compat
-from ._assert_base import AssertionsBase, check_awaitable, check_loop, rejecting, short_repr, stamp, start
-from ._assert_fanout import FanOutOutcome, check_children, check_states, snapshot, state_name, state_ok
+from .. import _compat
+from ._base import AssertionsBase, check_awaitable, check_loop, rejecting, short_repr, stamp, start
 from ._block import Block
+from ._fanout import FanOutOutcome, check_children, check_states, snapshot, state_name, state_ok
 from ._groupmatch import GroupMatch, as_group_matcher, is_group, render
 from ._tracked import AssertionCall
 from ._waits import join, stop

@@ -14,8 +14,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _compat
-from ._assert_base import (
+from .. import _compat
+from .._diagnostics import format_site
+from ._base import (
     AssertionsBase,
     check_awaitable,
     check_loop,
@@ -36,7 +37,6 @@ from ._assert_base import (
 from ._block import Block
 from ._tracked import AssertionCall
 from ._waits import join, stop, until_idle, wait_done, wait_until
-from .diagnostics import format_site
 
 __unittest = True
 

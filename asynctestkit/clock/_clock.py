@@ -40,16 +40,16 @@ from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from . import _compat, _validate, diagnostics
-from .hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
-from .timepatch import ClockTime
-from .timepatch import real_perf_counter as _perf_counter
-from .timepatch import realtime as _time  # the real clocks, bound at import: never the virtual ones
+from .. import _compat, _diagnostics, _validate
+from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
+from ._timepatch import ClockTime
+from ._timepatch import real_perf_counter as _perf_counter
+from ._timepatch import realtime as _time  # the real clocks, bound at import: never the virtual ones
 
 if TYPE_CHECKING:
-    from .diagnostics import Site
-    from .loop import VirtualClockLoop
-    from .realwork import InFlight, RealWork
+    from .._diagnostics import Site
+    from ._loop import VirtualClockLoop
+    from ._realwork import InFlight, RealWork
 
 __all__ = [
     "DEFAULT_DEADLOCK_GRACE",
@@ -438,7 +438,7 @@ class VirtualClock:
             raise TypeError(f"clock.track() takes {_TRACKABLE}, got {_validate.given(obj)}")
         if what is not None and not isinstance(what, str):
             raise TypeError(f"clock.track() argument 'what' must be a str or None, got {_validate.given(what)}")
-        self._work.track(obj, what or f"tracked {type(obj).__name__}", diagnostics.caller_site())
+        self._work.track(obj, what or f"tracked {type(obj).__name__}", _diagnostics.caller_site())
         return obj
 
     def background(self, obj: _T) -> _T:
@@ -525,7 +525,7 @@ class VirtualClock:
     def _alarm_message(self, site: Site) -> str:
         return (f"{self._phase.label} ran longer than the real-time watchdog of {self._watchdog:g} s: "
                 f"synchronous code blocked the event loop (virtual t={self._loop._atk_now - self._start:.3f}s)\n"
-                f"  {diagnostics.site_line('blocked at', site, with_source=True)}")
+                f"  {_diagnostics.site_line('blocked at', site, with_source=True)}")
 
     def _closed_phase_coroutine(self, exc: BaseException) -> bool:
         """True if *exc* is what resuming the test's coroutine raised after ``_report`` closed it."""
@@ -975,7 +975,7 @@ def _force_close(task: asyncio.Task[Any]) -> bool:
     # below the test case's long-lived runner; 3.11+: the task's own coroutine).
     current: Any = outer
     while inspect.iscoroutine(current):
-        if not diagnostics.is_internal_file(current.cr_code.co_filename):
+        if not _diagnostics.is_internal_file(current.cr_code.co_filename):
             target = current
             break
         current = current.cr_await
@@ -995,9 +995,9 @@ def _describe_spinner(task: asyncio.Task[Any], phase_task: asyncio.Task[Any] | N
     The test's own task is named as hang reports name it, ``test 'test_x' (task 'Task-2')``: on 3.10 its
     coroutine is the test case's runner, which would mislead.
     """
-    site = diagnostics.suspended_at(task)
-    name = f"{phase_label} (task {task.get_name()!r})" if task is phase_task else diagnostics.describe_task(task)
-    return name + (f" at {diagnostics.format_site(site)}" if site else "")
+    site = _diagnostics.suspended_at(task)
+    name = f"{phase_label} (task {task.get_name()!r})" if task is phase_task else _diagnostics.describe_task(task)
+    return name + (f" at {_diagnostics.format_site(site)}" if site else "")
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from selectors import BaseSelector, SelectorKey
 from typing import Any
 
-from . import _compat, _fdpeer, diagnostics
-from .diagnostics import Site
+from .. import _compat, _diagnostics
+from .._diagnostics import Site
+from . import _fdpeer
 
 __all__ = ["InFlight", "RealWork"]
 
@@ -56,7 +57,7 @@ class InFlight:
     site: Site | None = None
 
     def __str__(self) -> str:
-        where = f" (started at {diagnostics.format_site(self.site)})" if self.site else ""
+        where = f" (started at {_diagnostics.format_site(self.site)})" if self.site else ""
         return f"{self.what}{where}"
 
 
@@ -383,7 +384,7 @@ class RealWork:
 
 
 def _fn_name(fn: Any) -> str:
-    return diagnostics.callable_name(fn)  # one namer for every report
+    return _diagnostics.callable_name(fn)  # one namer for every report
 
 
 def _socket_fd_of(obj: Any) -> int | None:

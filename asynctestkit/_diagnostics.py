@@ -77,10 +77,12 @@ __all__ = [
 Site = tuple[str, int, str]
 """``(filename, line number, function name)`` of one frame."""
 
-_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
-_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
+#: The package ROOT (this module sits at the top of asynctestkit/): frames anywhere below it, in any subpackage,
+#: are asynctestkit's own and never blamed in a report.  Every "is this our frame?" check uses this one value.
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _UNITTEST_DIR = os.path.dirname(os.path.abspath(sys.modules["unittest"].__file__ or "")) + os.sep
-_CONCURRENT_DIR = os.path.join(os.path.dirname(_ASYNCIO_DIR.rstrip(os.sep)), "concurrent") + os.sep
+_CONCURRENT_DIR = os.path.join(os.path.dirname(ASYNCIO_DIR.rstrip(os.sep)), "concurrent") + os.sep
 _THREADING_FILE = sys.modules["threading"].__file__ or "threading.py"
 _WARNINGS_FILE = sys.modules["warnings"].__file__ or "warnings.py"  # 3.13 warns of un-awaited coroutines from it
 
@@ -88,7 +90,7 @@ _WARNINGS_FILE = sys.modules["warnings"].__file__ or "warnings.py"  # 3.13 warns
 def is_internal_file(filename: str) -> bool:
     """Return True for frames users do not want to see first: asyncio, unittest, threading, warnings, this package."""
     return (
-        filename.startswith((_ASYNCIO_DIR, _OWN_DIR, _UNITTEST_DIR, _CONCURRENT_DIR))
+        filename.startswith((ASYNCIO_DIR, PACKAGE_DIR, _UNITTEST_DIR, _CONCURRENT_DIR))
         or filename == _THREADING_FILE
         or filename == _WARNINGS_FILE
         or filename.startswith("<frozen")
