@@ -38,6 +38,7 @@ import re
 import sys
 import traceback
 import types
+import weakref
 from collections.abc import Iterable, Sequence
 from contextvars import Context
 from typing import Any
@@ -313,6 +314,10 @@ def _line_at(code: types.CodeType, offset: int) -> int:
     return code.co_firstlineno
 
 
+#: The creation record of each live loop that keeps one (asynctestkit's loops), for :func:`creation_site`.
+_TASK_SITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TaskSites] = weakref.WeakKeyDictionary()
+
+
 class TaskSites:
     """Where each task of one loop was created, recorded by the loop's ``create_task()``.
 
@@ -329,7 +334,8 @@ class TaskSites:
     _PRUNE_FROM = 65536  # entries (about 6 MB) before the first pruning; then 4x what was kept
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)  # weak: the loop is the key of _TASK_SITES, which holds this record
+        _TASK_SITES[loop] = self  # how creation_site() finds it: no attribute of the loop is read
         self._ids: list[int] = []
         self._coros: list[int] = []
         self._codes: list[types.CodeType | None] = []
@@ -384,7 +390,8 @@ class TaskSites:
         return (code.co_filename, _line_at(code, self._offsets[position_]), code.co_name)
 
     def _prune(self) -> None:
-        pending = {id(task) for task in asyncio.all_tasks(self._loop)}
+        loop = self._loop()
+        pending = {id(task) for task in asyncio.all_tasks(loop)} if loop is not None else set()
         keep = [i for i, ident in enumerate(self._ids) if ident in pending]
         self._ids = [self._ids[i] for i in keep]
         self._coros = [self._coros[i] for i in keep]
@@ -406,8 +413,8 @@ def creation_site(obj: object) -> Site | None:
     """
     coro: Any = obj
     if isinstance(obj, asyncio.Task):
-        finder = getattr(obj.get_loop(), "_atk_task_site", None)
-        site: Site | None = finder(obj) if finder is not None else None
+        sites = _TASK_SITES.get(obj.get_loop())
+        site: Site | None = sites.site_of(obj) if sites is not None else None
         if site is not None:
             return site
         coro = obj.get_coro()

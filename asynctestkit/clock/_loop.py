@@ -25,13 +25,14 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import Context
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .. import _compat, _diagnostics, _validate
 from ._clock import VirtualClock, check_options
+from ._creation import HOOKED_METHODS, CreationHooks
 from ._realwork import RealWork
 
-__all__ = ["RealTimeLoop", "VirtualClockLoop"]
+__all__ = ["RealTimeLoop", "VirtualClockLoop", "creation_hooks"]
 
 _T = TypeVar("_T")
 _getframe = sys._getframe
@@ -119,16 +120,8 @@ class _State:
         self.task_sites: _diagnostics.TaskSites | None = None  # set by the loop once it exists
         self.thread_id: int | None = None
         self.work: RealWork | None = None
-        #: Wrappers the leak checker put around creation methods, innermost last (see _TestLoop._atk_wrap).
+        #: Wrappers the leak checker put around the hooked creation methods, innermost last (see _creation).
         self.wrappers: dict[str, list[Callable[..., Any]]] = {}
-
-
-#: The creation methods the leak checker wraps, dispatched by _TestLoop (call_at, wrapped only in strict mode,
-#: stays an instance attribute there: dispatching it would cost every timer a Python call).
-DISPATCHED_METHODS = ("create_connection", "create_unix_connection", "connect_accepted_socket",
-                      "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe", "start_tls",
-                      "create_server", "create_unix_server", "subprocess_exec", "subprocess_shell",
-                      "run_in_executor")
 
 
 class _TestLoop(asyncio.SelectorEventLoop):
@@ -143,7 +136,9 @@ class _TestLoop(asyncio.SelectorEventLoop):
     """
 
     _atk: _State
-    _atk_dispatched = DISPATCHED_METHODS
+    #: The loop's own implementations of hooked methods, where it adds to ``SelectorEventLoop``'s: an explicit
+    #: table (a subclass extends it), read by :meth:`_atk_implementation`.
+    _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {}
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
         self._atk = _State(_check_origin_depth(coroutine_origins))
@@ -192,35 +187,13 @@ class _TestLoop(asyncio.SelectorEventLoop):
         if claim is not None:
             claim(task)
 
-    # -- hooks for the leak checker --------------------------------------------------------------------
-    # The leak checker records what the code under test opens by wrapping the loop's creation methods.  On
-    # other loops it sets instance attributes; here that would push the loop past the 30 attributes CPython
-    # keeps in its fast layout (slowing every iteration), so these methods dispatch to registered wrappers.
-    # A subclass that adds behaviour to one of them overrides ``_atk_<name>`` instead.
-    def _atk_wrap(self, name: str, wrapper: Callable[..., Any]) -> bool:
-        """Route calls of ``loop.<name>`` through *wrapper* (innermost last); False if *name* is not routable."""
-        if name not in DISPATCHED_METHODS:
-            return False
-        self._atk.wrappers.setdefault(name, []).append(wrapper)
-        return True
-
-    def _atk_unwrap(self, name: str, wrapper: Callable[..., Any]) -> None:
-        stack = self._atk.wrappers.get(name, [])
-        if wrapper in stack:
-            stack.remove(wrapper)
-
-    def _atk_current(self, name: str) -> Callable[..., Any]:
-        """What a call of ``loop.<name>`` reaches now: the innermost wrapper, else the implementation."""
-        stack = self._atk.wrappers.get(name)
-        if stack:
-            return stack[-1]
-        own = getattr(self, f"_atk_{name}", None)
-        return own if own is not None else getattr(super(), name)  # type: ignore[no-any-return]
-
-    def _atk_task_site(self, task: asyncio.Future[Any]) -> _diagnostics.Site | None:
-        """Where *task* was created (see ``diagnostics.creation_site``)."""
-        sites = self._atk.task_sites
-        return sites.site_of(task) if sites is not None else None
+    # -- the hooked creation methods (the leak checker's contract: see _creation) -----------------------
+    def _atk_implementation(self, name: str) -> Callable[..., Any]:
+        """This loop's own ``<name>`` (from :attr:`_atk_own_methods`, else ``SelectorEventLoop``'s), bound."""
+        own = type(self)._atk_own_methods.get(name)
+        if own is None:
+            own = getattr(asyncio.SelectorEventLoop, name)
+        return own.__get__(self)  # type: ignore[no-any-return]
 
     # -- running -------------------------------------------------------------------------------------
     def run_forever(self) -> None:
@@ -259,9 +232,17 @@ class _TestLoop(asyncio.SelectorEventLoop):
         self._atk.close_hooks.append(hook)
 
 
+def creation_hooks(loop: object) -> CreationHooks | None:
+    """The hooks of *loop*'s creation methods if it is one of asynctestkit's loops, else None."""
+    if isinstance(loop, _TestLoop):
+        return CreationHooks(loop._atk.wrappers, loop._atk_implementation)
+    return None
+
+
 def _dispatcher(name: str) -> Callable[..., Any]:
     def method(self: _TestLoop, *args: Any, **kwargs: Any) -> Any:
-        return self._atk_current(name)(*args, **kwargs)
+        stack = self._atk.wrappers.get(name)
+        return (stack[-1] if stack else self._atk_implementation(name))(*args, **kwargs)
 
     method.__name__ = name
     method.__qualname__ = f"_TestLoop.{name}"
@@ -269,7 +250,7 @@ def _dispatcher(name: str) -> Callable[..., Any]:
     return method
 
 
-for _name in DISPATCHED_METHODS:
+for _name in HOOKED_METHODS:
     if hasattr(asyncio.SelectorEventLoop, _name):
         setattr(_TestLoop, _name, _dispatcher(_name))
 del _name
@@ -356,7 +337,7 @@ class VirtualClockLoop(_TestLoop):
     # -- real work ----------------------------------------------------------------------------------
     # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same
     # runtime contract, looser static check.
-    def _atk_run_in_executor(self, executor: Any, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+    def _run_in_executor_tracked(self, executor: Any, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         fut = asyncio.SelectorEventLoop.run_in_executor(self, executor, func, *args)
         self._atk_work.add_job(fut, f"executor job {_job_name(func, args)}()", _diagnostics.caller_site(), func)
         return fut
@@ -375,20 +356,26 @@ class VirtualClockLoop(_TestLoop):
         finally:
             marker.set_result(None)
 
-    async def _atk_subprocess_exec(self, protocol_factory: Callable[[], Any], program: Any, *args: Any,
-                                   **kwargs: Any) -> tuple[Any, Any]:
+    async def _subprocess_exec_tracked(self, protocol_factory: Callable[[], Any], program: Any, *args: Any,
+                                       **kwargs: Any) -> tuple[Any, Any]:
         site = _diagnostics.caller_site()
         transport, protocol = await asyncio.SelectorEventLoop.subprocess_exec(self, protocol_factory, program,
                                                                                *args, **kwargs)
         self._atk_work.add_process(transport, f"subprocess {program!s} (pid {transport.get_pid()})", site)
         return transport, protocol
 
-    async def _atk_subprocess_shell(self, protocol_factory: Callable[[], Any], cmd: Any,
-                                    **kwargs: Any) -> tuple[Any, Any]:
+    async def _subprocess_shell_tracked(self, protocol_factory: Callable[[], Any], cmd: Any,
+                                        **kwargs: Any) -> tuple[Any, Any]:
         site = _diagnostics.caller_site()
         transport, protocol = await asyncio.SelectorEventLoop.subprocess_shell(self, protocol_factory, cmd, **kwargs)
         self._atk_work.add_process(transport, f"subprocess {cmd!r} (pid {transport.get_pid()})", site)
         return transport, protocol
+
+    #: Hooked methods this loop adds to (see _TestLoop._atk_own_methods): real work the clock must know of.
+    _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {
+                        "run_in_executor": _run_in_executor_tracked,
+                        "subprocess_exec": _subprocess_exec_tracked,
+                        "subprocess_shell": _subprocess_shell_tracked}
 
 
 class RealTimeLoop(_TestLoop):

@@ -14,11 +14,10 @@ transport, server, subprocess and executor job is recorded with the line that cr
 Transports, servers and subprocesses are held strongly until the check: one the test dropped unclosed is
 then reported exactly (attributed, with its creation line) rather than by a finalizer warning later.
 
-How the methods are wrapped matters for speed.  On asynctestkit's own loops they are routed through the
-loop's dispatch hooks (``_atk_wrap``): the loop itself is not changed.  On other loops the wrappers are
-instance attributes shadowing the class's methods, which push the loop past the 30 attributes CPython keeps
-in its fast inline layout (``SelectorEventLoop`` has 26 of its own), so every attribute read in
-``_run_once`` then goes through a dict: +7% instructions on a timer-heavy test, measured.  A loop that
+Which methods, and how they are wrapped, is the loop's contract with the leak checker
+(``clock/_creation.py``): on asynctestkit's own loops the wrappers go through the loop's
+:class:`~asynctestkit.clock._creation.CreationHooks`, so the loop itself is not changed.  On other loops the
+wrappers are instance attributes shadowing the class's methods (slower: see ``_creation``).  A loop that
 refuses instance attributes (uvloop) is checked through tasks and events only.
 """
 
@@ -29,18 +28,18 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ..clock._creation import (
+    EXECUTOR_METHODS,
+    PROCESS_METHODS,
+    SERVER_METHODS,
+    TRANSPORT_METHODS,
+    CreationHooks,
+)
+from ..clock._loop import creation_hooks
 from . import _describe
-from ._kinds import OFF
+from ._kinds import OFF, SERVERS, SUBPROCESSES, TIMERS, TRANSPORTS
 
 __all__ = ["LoopRegistries"]
-
-_TRANSPORT_METHODS = ("create_connection", "create_unix_connection", "connect_accepted_socket",
-                      "create_datagram_endpoint", "connect_read_pipe", "connect_write_pipe", "start_tls")
-_SERVER_METHODS = ("create_server", "create_unix_server")
-_PROCESS_METHODS = ("subprocess_exec", "subprocess_shell")
-def _dispatched(loop: object) -> tuple[str, ...]:
-    """The method names *loop* routes through its ``_atk_wrap`` hooks (asynctestkit's loops), else ()."""
-    return getattr(loop, "_atk_dispatched", ()) if hasattr(loop, "_atk_wrap") else ()
 
 
 class _Entry:
@@ -69,6 +68,9 @@ def _keep(registry: dict[int, _Entry], obj: object, entry: _Entry, is_open: Call
     registry[id(obj)] = entry
 
 
+_HOOKED = object()  # in LoopRegistries._wrapped: the wrapper went through the loop's CreationHooks
+
+
 def _process_running(transport: Any) -> bool:
     return transport.get_returncode() is None
 
@@ -91,11 +93,11 @@ class LoopRegistries:
 
     def _unwrap_loop_methods(self) -> None:
         loop = self.loop
-        unwrap = getattr(loop, "_atk_unwrap", None)
+        hooks = creation_hooks(loop)
         attrs = getattr(loop, "__dict__", {})
         for name, (wrapper, previous) in self._wrapped.items():
-            if unwrap is not None and name in _dispatched(loop):
-                unwrap(name, wrapper)
+            if hooks is not None and previous is _HOOKED:
+                hooks.unwrap(name, wrapper)
             elif attrs.get(name) is wrapper:  # still ours: put back what was there (another tracker's)
                 if previous is None:
                     delattr(loop, name)
@@ -104,25 +106,27 @@ class LoopRegistries:
         self._wrapped.clear()
 
     def _wrap_loop_methods(self) -> None:
-        for name in _TRANSPORT_METHODS + _SERVER_METHODS + _PROCESS_METHODS:
+        hooks = creation_hooks(self.loop)
+        for name in TRANSPORT_METHODS + SERVER_METHODS + PROCESS_METHODS:
             original = getattr(self.loop, name, None)
-            if original is not None and not self._install(name, self._wrap_async(name, self._current(name))):
+            if original is not None and \
+                    not self._install(hooks, name, self._wrap_async(name, self._current(hooks, name))):
                 return  # the loop refuses instance attributes (uvloop): tasks and events still work
-        self._install("run_in_executor", self._wrap_executor(self._current("run_in_executor")))
-        if self.policy["timers"] != OFF:
-            self._install("call_at", self._wrap_call_at(self._current("call_at")))
+        for name in EXECUTOR_METHODS:
+            self._install(hooks, name, self._wrap_executor(self._current(hooks, name)))
+        if self.policy[TIMERS] != OFF:  # not a hooked method (see _creation): an instance attribute
+            self._install(None, "call_at", self._wrap_call_at(self._current(None, "call_at")))
 
-    def _current(self, name: str) -> Callable[..., Any]:
+    def _current(self, hooks: CreationHooks | None, name: str) -> Callable[..., Any]:
         """What a call of ``loop.<name>`` reaches now, before this tracker wraps it."""
-        current = getattr(self.loop, "_atk_current", None)
-        if current is not None and name in _dispatched(self.loop):
-            return current(name)  # type: ignore[no-any-return]
+        if hooks is not None and name != "call_at":
+            return hooks.current(name)
         return getattr(self.loop, name)  # type: ignore[no-any-return]
 
-    def _install(self, name: str, wrapper: Callable[..., Any]) -> bool:
-        wrap = getattr(self.loop, "_atk_wrap", None)
-        if wrap is not None and wrap(name, wrapper):
-            self._wrapped[name] = (wrapper, None)
+    def _install(self, hooks: CreationHooks | None, name: str, wrapper: Callable[..., Any]) -> bool:
+        if hooks is not None and name != "call_at":
+            hooks.wrap(name, wrapper)
+            self._wrapped[name] = (wrapper, _HOOKED)
             return True
         previous = getattr(self.loop, "__dict__", {}).get(name)
         try:
@@ -138,7 +142,7 @@ class LoopRegistries:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             sites = _describe.call_sites()
-            if name in _SERVER_METHODS:
+            if name in SERVER_METHODS:
                 args, kwargs = self._wrap_protocol_factory(name, args, kwargs, sites)
 
             async def call() -> Any:
@@ -154,19 +158,19 @@ class LoopRegistries:
     def _record(self, name: str, result: Any, sites: _describe.Sites, args: tuple[Any, ...]) -> None:
         # Strong references: an unclosed server or connection dropped by the test stays alive until the
         # check, which reports it by enumeration (exact, attributed) instead of a finalizer warning later.
-        if name in _PROCESS_METHODS:
+        if name in PROCESS_METHODS:
             argv = list(args[1:]) if name == "subprocess_exec" else list(args[1:2])
-            _keep(self._processes, result[0], _Entry(result[0], "subprocesses", sites, f"loop.{name}", argv,
+            _keep(self._processes, result[0], _Entry(result[0], SUBPROCESSES, sites, f"loop.{name}", argv,
                                                      strong=True), _process_running)
-        elif name in _SERVER_METHODS:
-            _keep(self._servers, result, _Entry(result, "servers", sites, f"loop.{name}", strong=True),
+        elif name in SERVER_METHODS:
+            _keep(self._servers, result, _Entry(result, SERVERS, sites, f"loop.{name}", strong=True),
                   _describe.server_open)
         else:
             transport = result if name == "start_tls" else result[0]
             if name == "start_tls" and args:  # the TLS transport replaces the plain one it wraps
                 plain = self._transports.pop(id(args[0]), None)
                 sites = plain.sites if plain is not None and plain.sites else sites
-            _keep(self._transports, transport, _Entry(transport, "transports", sites, f"loop.{name}", strong=True),
+            _keep(self._transports, transport, _Entry(transport, TRANSPORTS, sites, f"loop.{name}", strong=True),
                   _describe.transport_open)
 
     def _wrap_protocol_factory(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -188,7 +192,7 @@ class LoopRegistries:
                     pass
                 owner = tracker()
                 if owner is not None and owner.attached:
-                    _keep(owner._transports, transport, _Entry(transport, "transports", sites,
+                    _keep(owner._transports, transport, _Entry(transport, TRANSPORTS, sites,
                                                                f"a connection accepted by loop.{name}", strong=True),
                           _describe.transport_open)
                 return made(transport)
