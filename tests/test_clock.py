@@ -20,7 +20,7 @@ from typing import Any
 
 import asynctestkit
 from asynctestkit import AsyncTestCase, VirtualClockLoop
-from asynctestkit.clock import _clock as clock_module
+from asynctestkit import clock as clock_module
 
 from . import _timed_helper
 from ._clock_support import (

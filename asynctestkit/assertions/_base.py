@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from .. import _diagnostics, _validate
+from .. import _compat, _diagnostics, _validate
 from ..clock._loop import VirtualClockLoop
 
 __unittest = True  # hide these frames in unittest tracebacks
@@ -47,7 +47,7 @@ class AssertionsBase(_TestCaseBase):
 
     def _atk_fail(self, standard: str, msg: Any, cause: BaseException | None = None) -> NoReturn:
         """Raise ``failureException`` with *standard* (and *msg* as unittest's ``longMessage`` says)."""
-        raise self.failureException(self._formatMessage(msg, standard)) from cause
+        raise self.failureException(_compat.format_message(self, msg, standard)) from cause
 
 
 # -- argument checks ---------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The loop is an ordinary ``asyncio.SelectorEventLoop`` built with a *wrapping selector* (the public
 ``selector=`` constructor argument).  asyncio calls ``selector.select(timeout)`` exactly when it has nothing
 ready to run and wants to sleep until the next timer or I/O; that call is handed to the clock, which decides
-whether to poll, to wait in real time, to jump, or to report a hang (see ``clock.py``).
+whether to poll, to wait in real time, to jump, or to report a hang (``_jump.py``, whose docstring states the
+clock-loop contract this module keeps).
 
 The other overrides are public loop methods that tell the clock about real work: ``run_in_executor``
 (and so ``to_thread`` and name resolution), ``subprocess_exec``/``subprocess_shell``,
@@ -30,6 +31,7 @@ from typing import Any, ClassVar, TypeVar
 from .. import _compat, _diagnostics, _validate
 from ._clock import VirtualClock, check_options
 from ._creation import HOOKED_METHODS, CreationHooks
+from ._jump import JumpEngine
 from ._realwork import RealWork
 
 __all__ = ["RealTimeLoop", "VirtualClockLoop", "creation_hooks"]
@@ -40,11 +42,11 @@ _getframe = sys._getframe
 
 
 class _ClockSelector(selectors.BaseSelector):
-    """Delegates to the platform selector; hands every ``select()`` to the clock."""
+    """Delegates to the platform selector; hands every ``select()`` to the clock's engine."""
 
-    def __init__(self, work: RealWork) -> None:
+    def __init__(self, work: RealWork, engine: JumpEngine) -> None:
         self._inner = selectors.DefaultSelector()
-        self._clock: VirtualClock | None = None  # set once the loop (and so the clock) exists
+        self._engine = engine
         self._work = work
         self._countdown = 64
         self._peek = _compat.selector_peek(self._inner)
@@ -68,18 +70,18 @@ class _ClockSelector(selectors.BaseSelector):
         # except every 64th, which lets the clock check its real-time watchdog (a test spinning on
         # sleep(0) never goes idle), or every one while the clock asks for it (slow-callback check on, or a
         # watchdog without its alarm); the clock decides everything else.
-        clock: Any = self._clock
-        if timeout == 0 and not clock._poll_checks:
+        engine = self._engine
+        if timeout == 0 and not engine.poll_checks:
             self._countdown -= 1
             if self._countdown:
                 if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
                     return []
                 events = self._inner.select(0)
-                if events and clock._io_step:  # I/O takes time (clock.io_quantum)
-                    clock._delivered(events)
+                if events and engine.io_step:  # I/O takes time (clock.io_quantum)
+                    engine.delivered(events)
                 return events
             self._countdown = 64
-        return clock._select(self._inner, timeout)  # type: ignore[no-any-return]
+        return engine.select(self._inner, timeout)
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
@@ -105,11 +107,12 @@ class _State:
     ``_run_once`` through a dict (measured: +2.6k instructions per loop iteration on 3.13).
     """
 
-    __slots__ = ("close_hooks", "debug_pin", "origin_depth", "phase_claim", "task_sites", "thread_id", "work",
-                 "wrappers")
+    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "task_sites", "thread_id",
+                 "work", "wrappers")
 
     def __init__(self, origin_depth: int) -> None:
         self.close_hooks: list[Callable[[], None]] = []
+        self.engine: JumpEngine | None = None  # a VirtualClockLoop's clock engine, once built
         #: While set, ``set_debug()`` calls are answered with this value: a test case pins its ``asyncio_debug``
         #: so the runner's ``set_debug(True)`` cannot make its first phase pay for debug mode; the phase
         #: start of each phase unpins it (None) so the test itself may call ``set_debug()``.
@@ -122,6 +125,36 @@ class _State:
         self.work: RealWork | None = None
         #: Wrappers the leak checker put around the hooked creation methods, innermost last (see _creation).
         self.wrappers: dict[str, list[Callable[..., Any]]] = {}
+
+
+# The three forms of _TestLoop.create_task, one per signature of the base method.  Plain functions (bound as
+# methods by the class attribute): the caller's frame is frame 1, and the base method is named, not super().
+_base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
+_runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
+
+def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = _base_create_task(self, coro, **kwargs)
+    caller = _getframe(1)
+    self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
+    if self._atk.phase_claim is not None and caller.f_code is _runner_run_code:
+        self._atk_phase_started(task)
+    return task
+
+
+def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
+                     context: Context | None = None) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = _base_create_task(self, coro, name=name, context=context)
+    caller = _getframe(1)
+    self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
+    if self._atk.phase_claim is not None and caller.f_code is _runner_run_code:
+        self._atk_phase_started(task)
+    return task
+
+
+def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = _base_create_task(self, coro, name=name)
+    self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
+    return task
 
 
 class _TestLoop(asyncio.SelectorEventLoop):
@@ -146,28 +179,10 @@ class _TestLoop(asyncio.SelectorEventLoop):
         super().__init__(selector=selector)
 
     # -- where tasks are created ---------------------------------------------------------------------
-    if sys.version_info >= (3, 14):
-        def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
-            task = super().create_task(coro, **kwargs)
-            caller = _getframe(1)
-            self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
-            if self._atk.phase_claim is not None and caller.f_code is _compat.RUNNER_RUN_CODE:
-                self._atk_phase_started(task)
-            return task
-    elif sys.version_info >= (3, 11):
-        def create_task(self, coro: Any, *, name: str | None = None,  # type: ignore[override]
-                        context: Context | None = None) -> asyncio.Task[Any]:
-            task = super().create_task(coro, name=name, context=context)
-            caller = _getframe(1)
-            self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
-            if self._atk.phase_claim is not None and caller.f_code is _compat.RUNNER_RUN_CODE:
-                self._atk_phase_started(task)
-            return task
-    else:
-        def create_task(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:  # type: ignore[override]
-            task = super().create_task(coro, name=name)
-            self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
-            return task
+    #: ``create_task()`` records where each task is created (see the module functions above); the signature
+    #: follows the interpreter's (3.10: ``name``; 3.11-3.13: ``name``, ``context``; 3.14: any keyword).
+    create_task = _compat.for_version({(3, 14): _create_task_314, (3, 11): _create_task_311,  # type: ignore[assignment]
+                                       (3, 10): _create_task_310})
 
     # -- test phases ---------------------------------------------------------------------------------
     def _atk_claim_phase(self, claim: Callable[[asyncio.Task[Any] | None], None] | None) -> None:
@@ -181,6 +196,10 @@ class _TestLoop(asyncio.SelectorEventLoop):
         between the runner and the test's coroutine (see ``case.py``).
         """
         self._atk.phase_claim = claim
+
+    def _atk_pin_debug(self, pin: bool | None) -> None:
+        """While *pin* is not None, ``set_debug()`` calls are answered with it (see ``_State.debug_pin``)."""
+        self._atk.debug_pin = pin
 
     def _atk_phase_started(self, task: asyncio.Task[Any] | None) -> None:
         claim, self._atk.phase_claim = self._atk.phase_claim, None
@@ -283,19 +302,17 @@ class VirtualClockLoop(_TestLoop):
         return super().__new__(cls)
 
     def __init__(self, *, start: float = 0.0, coroutine_origins: int = 0, **clock_options: Any) -> None:
+        # The construction order is part of the clock-loop contract (see _jump): the engine first (the
+        # options were all checked in __new__), the selector with it, the loop, then the public clock.
         self._atk_now = float(start)
         work = RealWork()
-        selector = _ClockSelector(work)
-        super().__init__(coroutine_origins=coroutine_origins, selector=selector)
+        engine = VirtualClock._build(self, work, start=start, **clock_options)
+        super().__init__(coroutine_origins=coroutine_origins, selector=_ClockSelector(work, engine))
         self._atk.work = work
+        self._atk.engine = engine
         work.construction_done = True
-        try:
-            self.clock = VirtualClock(self, work, start=start, **clock_options)
-        except BaseException:
-            super().close()  # a bad option: leave no half-built loop behind
-            raise
-        selector._clock = self.clock
-        self.clock._adopt_loop_resolution()
+        self.clock = VirtualClock(engine)
+        engine.adopt_loop_resolution()
 
     @property
     def _atk_work(self) -> RealWork:
@@ -305,9 +322,9 @@ class VirtualClockLoop(_TestLoop):
 
     def set_debug(self, enabled: bool) -> None:
         super().set_debug(enabled)
-        clock = getattr(self, "clock", None)
-        if clock is not None:
-            clock._refresh_timing()
+        engine = self._atk.engine  # None while BaseEventLoop.__init__ sets the initial debug mode
+        if engine is not None:
+            engine.refresh_timing()
 
     # -- time ---------------------------------------------------------------------------------------
     def time(self) -> float:
@@ -321,18 +338,19 @@ class VirtualClockLoop(_TestLoop):
 
     # -- running ------------------------------------------------------------------------------------
     def run_forever(self) -> None:
-        clock = self.clock
-        clock._on_run_start()
-        clock._time_functions_on()  # time.time()/monotonic() follow the clock on this thread (see timepatch)
+        engine = self._atk.engine
+        assert engine is not None
+        engine.on_run_start()
+        engine.time_functions_on()  # time.time()/monotonic() follow the clock on this thread (see timepatch)
         try:
             super().run_forever()
         finally:
-            clock._time_functions_off()
+            engine.time_functions_off()
 
     def _atk_before_close(self) -> None:
-        clock = getattr(self, "clock", None)  # absent when a bad option stopped __init__
-        if clock is not None:
-            clock._close()
+        engine = self._atk.engine
+        if engine is not None:
+            engine.close()
 
     # -- real work ----------------------------------------------------------------------------------
     # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same

@@ -151,7 +151,7 @@ class _Hub:
                 if existing is entry:
                     del filters[index]
                     break
-        if warnings._showwarnmsg is self._show_hook:  # type: ignore[attr-defined]
+        if _compat.swap_showwarnmsg(None) is self._show_hook:
             _compat.swap_showwarnmsg(self._previous_show)
         if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
             sys.unraisablehook = self._previous_unraisable

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _compat
+
 __all__ = ["ResourceType", "register_resource_type", "resource_type_of", "scan", "unregister_resource_type"]
 
 Predicate = Callable[[Any], bool]
@@ -205,9 +207,7 @@ _register_builtin("aiohttp.connector.BaseConnector", is_open=lambda c: not c.clo
 
 _LEAF_TYPES = (str, bytes, bytearray, int, float, complex, bool, type(None), type, range, memoryview,
                types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType)
-_SKIP_NAMES = frozenset({"_outcome", "_cleanups", "_type_equality_funcs", "_testMethodName", "_testMethodDoc",
-                         "_subtest", "_asyncioRunner", "_asyncioTestContext", "_asyncioTestLoop",
-                         "_asyncioCallsQueue", "_asyncioCallsTask", "_classSetupFailed", "_class_cleanups"})
+_SKIP_NAMES = _compat.UNITTEST_CASE_ATTRIBUTES  # unittest's own attributes of the test case
 _PER_CONTAINER = 64
 
 

@@ -173,7 +173,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             return
         # IsolatedAsyncioTestCase._callTestMethod (3.11+), redone: it warns about a test that returns a value
         # with a fixed stacklevel, which the frames of these overrides would shift onto asynctestkit's code.
-        if self._atk_call_part(self._callMaybeAsync, method) is not None:  # type: ignore[attr-defined]
+        if self._atk_call_part(_compat.call_maybe_async(self), method) is not None:
             warnings.warn(f"It is deprecated to return a value that is not None from a test case ({method})",
                           DeprecationWarning, stacklevel=_stacklevel_past_asynctestkit(3))
 
@@ -208,11 +208,11 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         loop = _compat.test_case_loop(self)
         if loop is None:
             return
-        method = getattr(self, self._testMethodName, None)
+        method = getattr(self, _compat.test_method_name(self), None)
         allow = {**getattr(cls, _ALLOW_MARK, {}), **getattr(method, _ALLOW_MARK, {})}
         code = getattr(inspect.unwrap(method), "__code__", None) if method is not None else None
         markers = [(code.co_filename, code.co_name)] if code is not None else []
-        tracker = LeakTracker(loop, name=self._testMethodName, policy=policy, allow=allow,
+        tracker = LeakTracker(loop, name=_compat.test_method_name(self), policy=policy, allow=allow,
                               origin_markers=markers)
         tracker.attach()
         tracker.add_root(self, "self")
@@ -261,7 +261,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         report, self._atk_leak_report = self._atk_leak_report, None
         if not report:
             return
-        method = getattr(self, self._testMethodName, None)
+        method = getattr(self, _compat.test_method_name(self), None)
         expected = getattr(method, "__unittest_expecting_failure__", False) or \
             getattr(self, "__unittest_expecting_failure__", False)
         if report.failures and not self._atk_leak_decided and not expected:
