@@ -19,10 +19,10 @@ from typing import Any
 from .. import _compat, _diagnostics
 from ..clock._loop import VirtualClockLoop
 from ..clock._timepatch import realtime  # real clocks: the test may have the time module on virtual time
-from ._report import Leak
+from ._report import DedupKey, Leak
 from ._resources import ResourceType
 
-__all__ = ["Found", "Janitor"]
+__all__ = ["Found", "LeakCleanup"]
 
 _CANCEL_BOUND = (1.0, 0.1)   # seconds a cancelled task gets to finish: (on a virtual clock, on a real one)
 _CLOSE_BOUND = (1.0, 0.5)    # seconds an awaitable close() gets
@@ -35,7 +35,7 @@ class Found:
     def __init__(self, virtual_time: float | None) -> None:
         self.virtual_time = virtual_time
         self.leaks: list[Leak] = []
-        self.keys: set[object] = set()
+        self.keys: set[DedupKey] = set()
         self.tasks: dict[asyncio.Task[Any], Leak] = {}
         self.transports: list[Any] = []
         self.tidy: list[Any] = []  # not leaks (no socket left) but never closed: closed quietly
@@ -48,7 +48,8 @@ class Found:
         self.timers: list[asyncio.TimerHandle] = []
         self.asyncgens = False
 
-    def add(self, key: object, leak: Leak) -> bool:
+    def add(self, key: DedupKey, leak: Leak) -> bool:
+        """Record *leak* unless *key* was reported already; True if it is new."""
         if key in self.keys:
             return False
         self.keys.add(key)
@@ -63,12 +64,17 @@ class Found:
         return bool(self.tasks or self.processes or self.resources or self.asyncgens or self.transports)
 
 
-class Janitor:
-    """Cleanup steps of :class:`~asynctestkit.LeakTracker` (a mixin: it needs ``self.loop``)."""
+class LeakCleanup:
+    """Closing and cancelling what leaked on *loop*, every wait bounded (owned by a LeakTracker).
 
-    loop: asyncio.AbstractEventLoop
+    The idea is Twisted trial's janitor: after the report is made, nothing the test left behind may spill
+    into the next test.
+    """
 
-    def _clean_now(self, found: Found) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def clean_now(self, found: Found) -> None:
         """The part of the cleanup that needs no loop iteration."""
         for coro in found.coroutines:
             _quietly(coro.close)
@@ -100,7 +106,7 @@ class Janitor:
             return max(0.0, min(bounds[0], clock.start + clock.horizon - clock.now() - 1e-3))
         return bounds[1]
 
-    async def _bounded(self, awaitable: Awaitable[Any], bounds: tuple[float, float]) -> bool:
+    async def bounded(self, awaitable: Awaitable[Any], bounds: tuple[float, float]) -> bool:
         task = asyncio.ensure_future(awaitable)
         done, _pending = await asyncio.wait({task}, timeout=self._bound(bounds))
         if not done:
@@ -110,7 +116,7 @@ class Janitor:
         _quietly(task.exception)
         return True
 
-    async def _cancel_tasks(self, found: Found) -> None:
+    async def cancel_tasks(self, found: Found) -> None:
         tasks = list(found.tasks)
         if not tasks:
             return
@@ -151,7 +157,7 @@ class Janitor:
                     leak.details.append(_diagnostics.detail_line("on cancel",
                                                                 f"it raised {error!r} instead of stopping"))
 
-    async def _reap(self, processes: list[Any]) -> None:
+    async def reap(self, processes: list[Any]) -> None:
         for process in processes:
             _quietly(process.kill)
         deadline = realtime.perf_counter() + _REAP_BOUND
@@ -160,11 +166,11 @@ class Janitor:
         for process in processes:
             _quietly(process.close)
 
-    async def _close_resource(self, obj: Any, rtype: ResourceType) -> None:
+    async def close_resource(self, obj: Any, rtype: ResourceType) -> None:
         try:
             result = rtype.close(obj) if rtype.close is not None else obj.close()
             if inspect.isawaitable(result):
-                await self._bounded(result, _CLOSE_BOUND)
+                await self.bounded(result, _CLOSE_BOUND)
         except Exception:
             pass
 

@@ -16,6 +16,15 @@ from typing import Any
 
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
+from ._kinds import (
+    ASYNCGENS,
+    COROUTINES,
+    ERRORS,
+    EXCEPTIONS,
+    TASKS,
+    THREADS,
+    TIMERS,
+)
 from ._report import Leak
 
 Sites = _diagnostics.Sites
@@ -53,7 +62,7 @@ def describe_future(fut: asyncio.Future[Any]) -> str:
 def task_leak(task: asyncio.Task[Any]) -> Leak:
     lines = _diagnostics.format_task(task, "")
     names = (task.get_name(), short_name(str(getattr(task.get_coro(), "__qualname__", ""))))
-    return Leak("tasks", f"{describe_future(task)} still pending", lines[1:], names)
+    return Leak(TASKS, f"{describe_future(task)} still pending", lines[1:], names)
 
 
 def exception_leak(fut: asyncio.Future[Any], error: BaseException | None) -> Leak:
@@ -68,7 +77,7 @@ def exception_leak(fut: asyncio.Future[Any], error: BaseException | None) -> Lea
     site = _diagnostics.creation_site(fut)
     details += created_lines((site, None) if site else None)
     names = (fut.get_name(),) if isinstance(fut, asyncio.Task) else ("Future",)
-    return Leak("exceptions", f"{what} failed and its exception was never retrieved", details,
+    return Leak(EXCEPTIONS, f"{what} failed and its exception was never retrieved", details,
                 (*names, type(error).__name__))
 
 
@@ -81,7 +90,7 @@ def coroutine_leak(coro: Any, qualname: str, where: str = "") -> Leak:
         details.append(_diagnostics.site_line("defined at", (code.co_filename, code.co_firstlineno, code.co_name)))
     if where:
         details.append(_diagnostics.detail_line("kept on", where))
-    return Leak("coroutines", f"coroutine {qualname!r} was never awaited", details, (qualname,))
+    return Leak(COROUTINES, f"coroutine {qualname!r} was never awaited", details, (qualname,))
 
 
 # -- transports, servers, subprocesses ---------------------------------------------------------------------
@@ -176,7 +185,7 @@ def describe_process(transport: Any, argv: Sequence[Any]) -> str:
 # -- threads, async generators, timers -------------------------------------------------------------------
 
 def thread_leak(thread: threading.Thread, started: Site | None) -> Leak:
-    kind = "daemon_threads" if thread.daemon else "threads"
+    kind = "daemon_threads" if thread.daemon else THREADS
     target = _compat.thread_target(thread)
     details = []
     if target is not None:
@@ -197,7 +206,7 @@ def asyncgen_leak(agen: Any) -> Leak:
     if frame is not None:
         details.append(_diagnostics.site_line("suspended at", _diagnostics.frame_site(frame), with_source=True))
     name = short_name(getattr(agen, "__qualname__", code.co_name))
-    return Leak("asyncgens", f"async generator {name}() left suspended (not closed)", details, (name,))
+    return Leak(ASYNCGENS, f"async generator {name}() left suspended (not closed)", details, (name,))
 
 
 def timer_leak(handle: asyncio.TimerHandle, callback: Any, sites: Sites | None, now: float) -> Leak:
@@ -206,7 +215,7 @@ def timer_leak(handle: asyncio.TimerHandle, callback: Any, sites: Sites | None, 
     where = definition_site(callback)
     if where is not None:
         details.append(_diagnostics.detail_line("callback", f"{name}() defined at {_diagnostics.format_site(where)}"))
-    return Leak("timers", f"timer {name}() due in {handle.when() - now:.1f}s was never cancelled", details,
+    return Leak(TIMERS, f"timer {name}() due in {handle.when() - now:.1f}s was never cancelled", details,
                 (name,))
 
 
@@ -230,7 +239,7 @@ def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) 
     callback = _compat.handle_callback(handle) if isinstance(handle, asyncio.Handle) else None
     details: list[str] = []
     if not isinstance(error, BaseException):
-        return Leak("errors", f"the loop's exception handler was called without an exception: "
+        return Leak(ERRORS, f"the loop's exception handler was called without an exception: "
                               f"{message.splitlines()[0]!r}", details, (message,), note_only=True)
     what = f"{type(error).__name__}"
     method = _PROTOCOL_CALL.search(message)
@@ -262,7 +271,7 @@ def loop_error_leak(context: Mapping[str, Any], scheduled: Sites | None = None) 
     if transport is not None:
         details.append(_diagnostics.detail_line("transport", describe_transport(transport)))
     names = tuple(n for n in (what, name, message) if n)
-    return Leak("errors", summary, details, names)
+    return Leak(ERRORS, summary, details, names)
 
 
 def is_internal_callback(callback: Any) -> bool:

@@ -1,14 +1,14 @@
-"""The watching half of the leak checker: registries filled while the code under test runs.
+"""The recording part of the leak checker: what happens while the code under test runs.
 
-:class:`Watcher` is the base of :class:`~asynctestkit.LeakTracker`.  From ``attach()`` to ``detach()`` it
+A :class:`LeakRecorder` is owned by a :class:`~asynctestkit.LeakTracker`.  From ``attach()`` to ``detach()`` it
 
 - wraps the loop instance's public creation methods to record every transport, server (and the connections
-  it accepts), subprocess and executor job with the line that created it (see ``_leakloop``);
+  it accepts), subprocess and executor job with the line that created it (see ``_registries``);
 - chains the loop's exception handler to record never-retrieved exceptions, tasks destroyed while pending,
   third-party sessions finalized while open and errors in callbacks.  The previous handler still runs, so
   asyncio's log lines and ``assertLogs`` keep working; a context delivered while the test captures the
   ``asyncio`` logger is the test's business and is not recorded;
-- receives the process-wide signals the hub (``_leakhub``) routes to it: never-awaited coroutines,
+- receives the process-wide signals the hooks (``_hooks``) route to its tracker: never-awaited coroutines,
   unclosed-resource warnings, finalizer errors and new instances of registered resource types.
 
 A loop that refuses instance attributes (uvloop) is watched through tasks and events only.
@@ -20,19 +20,19 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import _diagnostics
-from .._validate import given, optional_callable
+from .._validate import optional_callable
 from . import _describe
-from ._hooks import HUB, log_late
-from ._kinds import KINDS, allowances, resolve_policy
+from ._hooks import HUB, Sink, log_late
+from ._kinds import ERRORS, RESOURCES, SERVERS, SUBPROCESSES, TRANSPORTS
 from ._registries import LoopRegistries, _Entry
-from ._report import Leak
+from ._report import COROUTINE, ERROR, EXCEPTION, OBJECT, TASK, DedupKey, Leak
 from ._resources import ResourceType, resource_type_of
 
-__all__ = ["Watcher"]
+__all__ = ["LeakRecorder"]
 
 
 def _log_state() -> list[tuple[logging.Logger, tuple[logging.Handler, ...], bool]]:
@@ -52,78 +52,62 @@ def _context_text(context: Mapping[str, Any]) -> str:
     return text
 
 
-class Watcher(LoopRegistries):
-    """Records what code running on *loop* creates; :class:`~asynctestkit.LeakTracker` adds the check.
+class LeakRecorder:
+    """Records what happens on *loop* while a :class:`~asynctestkit.LeakTracker` is attached (owned by it).
 
-    - *name*: how reports name the code (``"test_fetch"``);
-    - *policy*: a preset name or ``{kind: "fail" | "note" | "off"}`` (see :func:`resolve_policy`);
-    - *allow*: ``{kind: True | (compiled patterns...)}``, leaks to keep quiet about (they are still cleaned);
-    - *origin_markers*: ``{(filename, function)}`` identifying the test's own code, used to blame a
-      never-awaited coroutine finalized later on the test that created it.
+    It fills *registries* (the loop's creation methods, wrapped from :meth:`attach` to :meth:`detach`) and
+    its own ``events`` (leak signals: the loop's exception handler and the process-wide hooks), remembers
+    what existed before (``baseline`` tasks, ``threads_before``) and which objects to scan (``roots``).
+    *name* names the code in late notes.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, name: str = "the code under test",
-                 policy: str | Mapping[str, str] = "default", allow: Mapping[str, Any] | None = None,
-                 origin_markers: Iterable[tuple[str, str]] = ()) -> None:
-        if not isinstance(loop, asyncio.AbstractEventLoop):
-            raise TypeError(f"LeakTracker() argument 'loop' must be an asyncio event loop, got {given(loop)}")
-        if not isinstance(name, str):
-            raise TypeError(f"LeakTracker() argument 'name' must be a str, got {given(name)}")
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str, registries: LoopRegistries) -> None:
         self.loop = loop
         self.name = name
-        self.policy = dict(policy) if isinstance(policy, dict) and len(policy) == len(KINDS) \
-            else resolve_policy(policy, where="LeakTracker(policy=...)")
-        self.allow: dict[str, Any] = allowances("LeakTracker(allow=...)", allow)
-        self.origin_markers = frozenset(origin_markers)
+        self.registries = registries
         self.attached = False
-        super().__init__()
-        self._roots: list[tuple[object, str]] = []
-        self._events: dict[object, Leak] = {}
+        self.roots: list[tuple[object, str]] = []
+        self.events: dict[DedupKey, Leak] = {}
         self._covered: set[int] = set()  # parts of resources already reported as dropped
         self._handler = self._exception_handler  # one bound method, to install and to compare
         self._previous_handler: Any = None
-        self._baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
-        self._threads_before: set[threading.Thread] = set()
+        self.baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
+        self.threads_before: set[threading.Thread] = set()
         self._log_state: list[Any] = []
 
     # -- attach / detach ------------------------------------------------------------------------------------
-    def attach(self) -> None:
-        """Start watching the loop (call before the code under test runs, with the loop not running)."""
+    def attach(self, sink: Sink) -> None:
+        """Start watching the loop; *sink* gets the process-wide signals (see ``_hooks``)."""
         if self.attached:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
-        self._baseline = asyncio.all_tasks(loop)
-        self._threads_before = set(threading.enumerate())
+        self.baseline = asyncio.all_tasks(loop)
+        self.threads_before = set(threading.enumerate())
         self._log_state = _log_state()
-        self._wrap_loop_methods()
+        self.registries.wrap_loop_methods()
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._handler)
-        HUB.attach(self)
+        HUB.attach(sink)
         self.attached = True
 
-    def detach(self, *, keep_late_handler: bool = False) -> None:
-        """Stop watching and restore everything attach() changed.
-
-        With *keep_late_handler* (for a loop that is closed after the test, as a test case's is), the loop's
-        exception handler becomes one that reports signals arriving later (an object finalized after the
-        test) as a late note naming this test, instead of an unattributed log line in another test.
-        """
+    def detach(self, sink: Sink, *, keep_late_handler: bool = False) -> None:
+        """Stop watching and restore everything attach() changed (see ``LeakTracker.detach``)."""
         if not self.attached:
             return
         self.attached = False
         loop = self.loop
-        self._unwrap_loop_methods()
+        self.registries.unwrap_loop_methods()
         if loop.get_exception_handler() is self._handler:
             loop.set_exception_handler(self._late_handler() if keep_late_handler else self._previous_handler)
-        HUB.detach(self)
-        for registry in (self._transports, self._servers, self._processes, self._resources, self._jobs,
-                         self._timers, self._events, self._covered, self._baseline):
-            registry.clear()
-        self._roots.clear()
+        HUB.detach(sink)
+        self.registries.clear()
+        for state in (self.events, self._covered, self.baseline):
+            state.clear()
+        self.roots.clear()
 
     def add_root(self, obj: object, name: str) -> None:
         """Scan *obj*'s attributes (two levels) at check time, e.g. the test case as ``"self"``."""
-        self._roots.append((obj, name))
+        self.roots.append((obj, name))
 
     def track(self, obj: Any, *, is_open: Callable[[Any], bool] | None = None,
               close: Callable[[Any], object] | None = None, describe: Callable[[Any], str] | None = None) -> Any:
@@ -140,18 +124,19 @@ class Watcher(LoopRegistries):
                 is_open = known.is_open if known is not None else _default_is_open(obj)
             known = ResourceType(type(obj), is_open, close or (known.close if known else None),
                                  describe or (known.describe if known else None))
-        self._resources[id(obj)] = _Entry(obj, "resources", describe_sites(), "track_resource", known)
+        self.registries.resources[id(obj)] = _Entry(obj, RESOURCES, _describe.call_sites(), "track_resource",
+                                                    known)
         return obj
 
     def on_created(self, obj: object, rtype: ResourceType, sites: _describe.Sites) -> None:
         """A registered resource type was instantiated while this tracker is current (from the hub)."""
-        self._resources.setdefault(id(obj), _Entry(obj, "resources", sites, "", rtype))
+        self.registries.resources.setdefault(id(obj), _Entry(obj, RESOURCES, sites, "", rtype))
 
     # -- events ---------------------------------------------------------------------------------------------
-    def _event(self, key: object, leak: Leak) -> None:
-        if isinstance(key, tuple) and key[0] == "obj" and key[1] in self._covered:
+    def _event(self, key: DedupKey, leak: Leak) -> None:
+        if key.source is OBJECT and key.ident in self._covered:
             return
-        self._events.setdefault(key, leak)
+        self.events.setdefault(key, leak)
 
     def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         try:
@@ -187,22 +172,23 @@ class Watcher(LoopRegistries):
             dropped = _describe.call_sites()[0]  # a future dies where its last reference goes
             if dropped is not None:
                 leak.details.append(_diagnostics.site_line("dropped at", dropped))
-            self._event(("exc", id(future)), leak)
+            self._event(DedupKey(EXCEPTION, id(future)), leak)
         elif isinstance(future, asyncio.Task) and message.startswith("Task was destroyed but it is pending"):
             leak = _describe.task_leak(future)
             leak.summary = f"{_describe.describe_future(future)} was destroyed while still pending " \
                            f"(nothing kept a reference to it)"
-            self._event(("task", id(future)), leak)
+            self._event(DedupKey(TASK, id(future)), leak)
         elif session is not None:
-            self._event(("obj", id(session)), self._resource_leak(session, message, dropped=True))
+            self._event(DedupKey(OBJECT, id(session)), self.resource_leak(session, message, dropped=True))
         else:
             handle = context.get("handle")
-            record = self._timers.get(id(handle)) if handle is not None else None  # strict mode records timers
+            # strict mode records timers
+            record = self.registries.timers.get(id(handle)) if handle is not None else None
             scheduled = record[1] if record is not None and record[0]() is handle else None
-            self._event(("err", len(self._events)), _describe.loop_error_leak(context, scheduled))
+            self._event(DedupKey(ERROR, len(self.events)), _describe.loop_error_leak(context, scheduled))
 
     def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
-        """A leak warning routed to this tracker by the hub (see ``_leakhub``).
+        """A leak warning routed to this tracker by the hooks (see ``_hooks``).
 
         *unsure*: an un-awaited coroutine the garbage collector found, without an origin to tell which test
         created it: reported as a note, never as this test's failure.
@@ -219,41 +205,42 @@ class Watcher(LoopRegistries):
                 dropped = _describe.call_sites()[0]  # no origin: where its last reference went
                 if dropped is not None:
                     leak.details.insert(0, _diagnostics.site_line("dropped at", dropped))
-            self._event(("obj", id(source)) if source is not None else ("coro", first), leak)
+            self._event(DedupKey(OBJECT, id(source)) if source is not None else DedupKey(COROUTINE, first), leak)
             return
-        entry = self._entry_of(source) if source is not None else None
+        entry = self.registries.entry_of(source) if source is not None else None
         if entry is None and ("<StreamWriter" in first or first.startswith("unclosed transport")):
-            entry = self._transport_in(first)
+            entry = self.registries.transport_in(first)
         target = (entry.ref() if entry is not None else None) or source  # weakref cleared by the collector
         created = _describe.created_lines(entry.sites, entry.via) if entry is not None else []
-        if entry is not None and entry.kind == "transports":
+        if entry is not None and entry.kind == TRANSPORTS:
             what = _describe.describe_transport(target)
             text = (f"{what} left open: its StreamWriter was garbage-collected without close()"
                     if "<StreamWriter" in first else f"{what} was garbage-collected without close()")
-            leak = Leak("transports", text, created)
-        elif entry is not None and entry.kind == "subprocesses":
-            leak = Leak("subprocesses", f"the transport of {_describe.describe_process(target, entry.extra)} was "
+            leak = Leak(TRANSPORTS, text, created)
+        elif entry is not None and entry.kind == SUBPROCESSES:
+            leak = Leak(SUBPROCESSES, f"the transport of {_describe.describe_process(target, entry.extra)} was "
                                         f"garbage-collected without close()", created)
-        elif entry is not None and entry.kind == "servers":
-            leak = Leak("servers", "server was garbage-collected without close()", created)
+        elif entry is not None and entry.kind == SERVERS:
+            leak = Leak(SERVERS, "server was garbage-collected without close()", created)
         elif entry is not None or resource_type_of(source) is not None:
-            leak = self._resource_leak(source, first, dropped=True, entry=entry)
+            leak = self.resource_leak(source, first, dropped=True, entry=entry)
         else:
             # Not an error of the loop: a warning with no object this test is known to own (the garbage
             # collector may have found it long after its test), so a note only, whatever the policy says.
-            self._event(("err", len(self._events)), Leak("errors", f"{category.__name__}: {first}", [],
+            self._event(DedupKey(ERROR, len(self.events)), Leak(ERRORS, f"{category.__name__}: {first}", [],
                                                          (category.__name__,), note_only=True))
             return
-        self._event(("obj", id(target)), leak)
+        self._event(DedupKey(OBJECT, id(target)), leak)
 
     def on_error(self, summary: str, details: list[str]) -> None:
         """An exception raised in a finalizer (``sys.unraisablehook``): a note, never a failure, because the
         finalizer may run long after the test that dropped the object (the default hook still prints it)."""
-        self._event(("err", len(self._events)), Leak("errors", summary, details, ("unraisable",), note_only=True))
+        self._event(DedupKey(ERROR, len(self.events)), Leak(ERRORS, summary, details, ("unraisable",), note_only=True))
 
-    def _resource_leak(self, obj: Any, signal: str = "", *, dropped: bool = False, where: str = "",
-                       entry: _Entry | None = None) -> Leak:
-        entry = entry or self._resources.get(id(obj))
+    def resource_leak(self, obj: Any, signal: str = "", *, dropped: bool = False, where: str = "",
+                      entry: _Entry | None = None) -> Leak:
+        """The leak of a resource *obj*: still open (*where* it is kept) or, *dropped*, finalized while open."""
+        entry = entry or self.registries.resources.get(id(obj))
         rtype = entry.extra if entry is not None and isinstance(entry.extra, ResourceType) else \
             resource_type_of(obj)
         try:
@@ -272,11 +259,7 @@ class Watcher(LoopRegistries):
         signal = re.sub(r" <[^<>]*(<[^<>]*>[^<>]*)*>$", "", signal)  # drop the object's repr
         state = f"was garbage-collected while open ({signal})" if dropped else "still open"
         names = (type(obj).__qualname__, rtype.label if rtype is not None else "", text)
-        return Leak("resources", f"{text} {state}", details, names)
-
-
-def describe_sites() -> _describe.Sites:
-    return _describe.call_sites()
+        return Leak(RESOURCES, f"{text} {state}", details, names)
 
 
 def _default_is_open(obj: Any) -> Callable[[Any], bool]:

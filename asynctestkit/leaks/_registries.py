@@ -43,7 +43,10 @@ __all__ = ["LoopRegistries"]
 
 
 class _Entry:
-    """A registry record: the object (weakly when possible), its kind, where it was created, how."""
+    """A registry record: the object (weakly when possible), its leak kind, where it was created, how.
+
+    ``extra`` is the argv of a subprocess and the :class:`ResourceType` of a resource.
+    """
 
     __slots__ = ("extra", "kind", "ref", "sites", "via")
 
@@ -76,22 +79,30 @@ def _process_running(transport: Any) -> bool:
 
 
 class LoopRegistries:
-    """What one tracked loop has opened so far (filled by the wrapped loop methods)."""
+    """What one tracked loop has opened so far (filled by the wrapped loop methods), owned by a LeakTracker.
 
-    loop: asyncio.AbstractEventLoop
-    policy: dict[str, str]
-    attached: bool
+    *policy* is the tracker's (timers are recorded only when their kind is checked).  The registries are
+    filled between :meth:`wrap_loop_methods` and :meth:`unwrap_loop_methods` (``active`` meanwhile).
+    """
 
-    def __init__(self) -> None:
-        self._transports: dict[int, _Entry] = {}
-        self._servers: dict[int, _Entry] = {}
-        self._processes: dict[int, _Entry] = {}
-        self._resources: dict[int, _Entry] = {}
-        self._jobs: dict[int, tuple[asyncio.Future[Any], _describe.Sites, str, bool]] = {}
-        self._timers: dict[int, tuple[Callable[[], Any], _describe.Sites]] = {}
+    def __init__(self, loop: asyncio.AbstractEventLoop, policy: dict[str, str]) -> None:
+        self.loop = loop
+        self.policy = policy
+        self.active = False
+        self.transports: dict[int, _Entry] = {}
+        self.servers: dict[int, _Entry] = {}
+        self.processes: dict[int, _Entry] = {}
+        self.resources: dict[int, _Entry] = {}
+        self.jobs: dict[int, tuple[asyncio.Future[Any], _describe.Sites, str, bool]] = {}
+        self.timers: dict[int, tuple[Callable[[], Any], _describe.Sites]] = {}
         self._wrapped: dict[str, tuple[Callable[..., Any], Any]] = {}  # name -> (wrapper, attribute it shadows)
 
-    def _unwrap_loop_methods(self) -> None:
+    def clear(self) -> None:
+        for registry in (self.transports, self.servers, self.processes, self.resources, self.jobs, self.timers):
+            registry.clear()
+
+    def unwrap_loop_methods(self) -> None:
+        self.active = False
         loop = self.loop
         hooks = creation_hooks(loop)
         attrs = getattr(loop, "__dict__", {})
@@ -105,7 +116,8 @@ class LoopRegistries:
                     setattr(loop, name, previous)
         self._wrapped.clear()
 
-    def _wrap_loop_methods(self) -> None:
+    def wrap_loop_methods(self) -> None:
+        self.active = True
         hooks = creation_hooks(self.loop)
         for name in TRANSPORT_METHODS + SERVER_METHODS + PROCESS_METHODS:
             original = getattr(self.loop, name, None)
@@ -160,17 +172,17 @@ class LoopRegistries:
         # check, which reports it by enumeration (exact, attributed) instead of a finalizer warning later.
         if name in PROCESS_METHODS:
             argv = list(args[1:]) if name == "subprocess_exec" else list(args[1:2])
-            _keep(self._processes, result[0], _Entry(result[0], SUBPROCESSES, sites, f"loop.{name}", argv,
+            _keep(self.processes, result[0], _Entry(result[0], SUBPROCESSES, sites, f"loop.{name}", argv,
                                                      strong=True), _process_running)
         elif name in SERVER_METHODS:
-            _keep(self._servers, result, _Entry(result, SERVERS, sites, f"loop.{name}", strong=True),
+            _keep(self.servers, result, _Entry(result, SERVERS, sites, f"loop.{name}", strong=True),
                   _describe.server_open)
         else:
             transport = result if name == "start_tls" else result[0]
             if name == "start_tls" and args:  # the TLS transport replaces the plain one it wraps
-                plain = self._transports.pop(id(args[0]), None)
+                plain = self.transports.pop(id(args[0]), None)
                 sites = plain.sites if plain is not None and plain.sites else sites
-            _keep(self._transports, transport, _Entry(transport, TRANSPORTS, sites, f"loop.{name}", strong=True),
+            _keep(self.transports, transport, _Entry(transport, TRANSPORTS, sites, f"loop.{name}", strong=True),
                   _describe.transport_open)
 
     def _wrap_protocol_factory(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -191,8 +203,8 @@ class LoopRegistries:
                 except AttributeError:
                     pass
                 owner = tracker()
-                if owner is not None and owner.attached:
-                    _keep(owner._transports, transport, _Entry(transport, TRANSPORTS, sites,
+                if owner is not None and owner.active:
+                    _keep(owner.transports, transport, _Entry(transport, TRANSPORTS, sites,
                                                                f"a connection accepted by loop.{name}", strong=True),
                           _describe.transport_open)
                 return made(transport)
@@ -208,7 +220,7 @@ class LoopRegistries:
         return args, {**kwargs, "protocol_factory": accepted}
 
     def _wrap_executor(self, original: Callable[..., asyncio.Future[Any]]) -> Callable[..., Any]:
-        jobs = self._jobs
+        jobs = self.jobs
 
         def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
             sites = _describe.call_sites()
@@ -221,7 +233,7 @@ class LoopRegistries:
         return run_in_executor
 
     def _wrap_call_at(self, original: Callable[..., asyncio.TimerHandle]) -> Callable[..., Any]:
-        timers = self._timers
+        timers = self.timers
 
         def call_at(when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
             handle = original(when, callback, *args, **kwargs)
@@ -233,17 +245,11 @@ class LoopRegistries:
 
     def owns(self, obj: object) -> bool:
         """True when *obj* is in one of this tracker's registries (for routing late signals)."""
-        key = id(obj)
-        for registry in (self._transports, self._servers, self._processes, self._resources):
-            entry = registry.get(key)
-            if entry is not None:
-                target = entry.ref()
-                if target is obj or target is None:  # None: finalized by the collector, weakref cleared
-                    return True
-        return False
+        return self.entry_of(obj) is not None
 
-    def _entry_of(self, obj: object) -> _Entry | None:
-        for registry in (self._transports, self._servers, self._processes, self._resources):
+    def entry_of(self, obj: object) -> _Entry | None:
+        """The record of *obj* in one of the registries, if it is there."""
+        for registry in (self.transports, self.servers, self.processes, self.resources):
             entry = registry.get(id(obj))
             if entry is not None:
                 target = entry.ref()
@@ -251,9 +257,9 @@ class LoopRegistries:
                     return entry
         return None
 
-    def _transport_in(self, text: str) -> _Entry | None:
+    def transport_in(self, text: str) -> _Entry | None:
         """The registered transport whose repr appears in a warning (a StreamWriter's names its transport)."""
-        for entry in self._transports.values():
+        for entry in self.transports.values():
             transport = entry.ref()
             if transport is not None and repr(transport) in text:
                 return entry

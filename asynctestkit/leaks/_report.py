@@ -7,11 +7,34 @@ where it is stuck, then how to fix or allow it.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ._kinds import ERRORS, KINDS
 
 _MAX_ITEMS = 15
+
+
+class Source(enum.Enum):
+    """What a dedup key identifies (one leak per object, whichever signal reported it first)."""
+
+    OBJECT = "object"          # a transport, server, process, resource, thread, timer, coroutine: by id()
+    TASK = "task"              # a task, by id()
+    EXCEPTION = "exception"    # a future whose exception was never retrieved, by id()
+    JOB = "job"                # an executor job's future, by id()
+    ERROR = "error"            # an error of the loop: numbered, each one its own leak
+    COROUTINE = "coroutine"    # a never-awaited coroutine known only by its warning's first line
+
+
+OBJECT, TASK, EXCEPTION, JOB, ERROR, COROUTINE = Source
+
+
+class DedupKey(NamedTuple):
+    """The key that keeps one leak per thing in a report: a misspelt source is an error, not a duplicate."""
+
+    source: Source
+    ident: object
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Leak checks for one event loop: find what a test left behind, report it, then clean it up.
 
 A :class:`LeakTracker` watches one loop from :meth:`~LeakTracker.attach` to :meth:`~LeakTracker.detach`
-(the watching is described in ``_leakwatch``).  Because it records what the code creates while it runs,
+(the watching is described in ``_recorder``).  Because it records what the code creates while it runs,
 the check at the end *enumerates* live objects instead of waiting for garbage collection, which would be
 late, blamed on the wrong test, and slow (no ``gc.collect()`` is ever run).
 
@@ -41,18 +41,35 @@ import asyncio
 import inspect
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import _compat, _diagnostics, _validate
+from .._validate import given
 from ..clock._loop import VirtualClockLoop
 from ..clock._timepatch import realtime  # real clocks: the test may have the time module on virtual time
 from . import _describe
-from ._cleanup import _CLOSE_BOUND, Found, Janitor, _safe
+from ._cleanup import _CLOSE_BOUND, Found, LeakCleanup, _safe
 from ._hooks import HUB
-from ._kinds import FAIL, NOTE, OFF
-from ._recorder import Watcher
-from ._report import Leak, LeakReport
+from ._kinds import (
+    ASYNCGENS,
+    DAEMON_THREADS,
+    EXECUTOR,
+    FAIL,
+    KINDS,
+    NOTE,
+    OFF,
+    SERVERS,
+    SUBPROCESSES,
+    THREADS,
+    TIMERS,
+    TRANSPORTS,
+    allowances,
+    resolve_policy,
+)
+from ._recorder import LeakRecorder
+from ._registries import LoopRegistries
+from ._report import EXCEPTION, JOB, OBJECT, TASK, DedupKey, Leak, LeakReport
 from ._resources import ResourceType, resource_type_of, scan
 
 __all__ = ["LeakTracker", "track_resource"]
@@ -63,7 +80,7 @@ THREAD_GRACE = 0.1           # real seconds for threads started by the test to e
 _WAITPID = re.compile(r"(asyncio-)?waitpid-\d+$")  # asyncio's child-watcher threads, one per subprocess
 
 
-class LeakTracker(Janitor, Watcher):
+class LeakTracker:
     """Finds what code running on *loop* leaves behind, reports it, and cleans it up.
 
     - *name*: how reports name the code (``"test_fetch"``);
@@ -74,7 +91,72 @@ class LeakTracker(Janitor, Watcher):
       whose name (task or coroutine name, thread name, type name) matches; they are still cleaned up;
     - *origin_markers*: ``{(filename, function)}`` identifying the test's own code, used to blame a
       never-awaited coroutine finalized later on the test that created it.
+
+    It owns its parts: ``registries`` (what the loop's creation methods made), ``recorder`` (what happened
+    while attached) and ``cleanup`` (closing what leaked); the check itself is here.
     """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, name: str = "the code under test",
+                 policy: str | Mapping[str, str] = "default", allow: Mapping[str, Any] | None = None,
+                 origin_markers: Iterable[tuple[str, str]] = ()) -> None:
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"LeakTracker() argument 'loop' must be an asyncio event loop, got {given(loop)}")
+        if not isinstance(name, str):
+            raise TypeError(f"LeakTracker() argument 'name' must be a str, got {given(name)}")
+        self.loop = loop
+        self.name = name
+        self.policy = dict(policy) if isinstance(policy, dict) and len(policy) == len(KINDS) \
+            else resolve_policy(policy, where="LeakTracker(policy=...)")
+        self.allow: dict[str, Any] = allowances("LeakTracker(allow=...)", allow)
+        self.origin_markers = frozenset(origin_markers)
+        self.registries = LoopRegistries(loop, self.policy)
+        self.recorder = LeakRecorder(loop, name, self.registries)
+        self.cleanup = LeakCleanup(loop)
+
+    # -- watching (the recorder does it) ----------------------------------------------------------------
+    @property
+    def attached(self) -> bool:
+        """True between :meth:`attach` and :meth:`detach`."""
+        return self.recorder.attached
+
+    def attach(self) -> None:
+        """Start watching the loop (call before the code under test runs, with the loop not running)."""
+        self.recorder.attach(self)
+
+    def detach(self, *, keep_late_handler: bool = False) -> None:
+        """Stop watching and restore everything attach() changed.
+
+        With *keep_late_handler* (for a loop that is closed after the test, as a test case's is), the loop's
+        exception handler becomes one that reports signals arriving later (an object finalized after the
+        test) as a late note naming this test, instead of an unattributed log line in another test.
+        """
+        self.recorder.detach(self, keep_late_handler=keep_late_handler)
+
+    def add_root(self, obj: object, name: str) -> None:
+        """Scan *obj*'s attributes (two levels) at check time, e.g. the test case as ``"self"``."""
+        self.recorder.add_root(obj, name)
+
+    def track(self, obj: Any, *, is_open: Callable[[Any], bool] | None = None,
+              close: Callable[[Any], object] | None = None, describe: Callable[[Any], str] | None = None) -> Any:
+        """Report *obj* if it is still open at the end; returns *obj* (see :func:`track_resource`)."""
+        return self.recorder.track(obj, is_open=is_open, close=close, describe=describe)
+
+    # -- what the process-wide hooks call (see _hooks.Sink) --------------------------------------------
+    def owns(self, obj: object) -> bool:
+        """True when *obj* is in one of this tracker's registries (for routing late signals)."""
+        return self.registries.owns(obj)
+
+    def on_created(self, obj: object, rtype: ResourceType, sites: _describe.Sites) -> None:
+        """A registered resource type was instantiated while this tracker is current."""
+        self.recorder.on_created(obj, rtype, sites)
+
+    def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None:
+        """A leak warning routed to this tracker (see ``LeakRecorder.on_warning``)."""
+        self.recorder.on_warning(text, category, source, unsure=unsure)
+
+    def on_error(self, summary: str, details: list[str]) -> None:
+        """An exception raised in a finalizer: a note (see ``LeakRecorder.on_error``)."""
+        self.recorder.on_error(summary, details)
 
     # -- the two entry points ------------------------------------------------------------------------------
     def check_nowait(self) -> LeakReport | None:
@@ -84,7 +166,7 @@ class LeakTracker(Janitor, Watcher):
         found = self._collect()
         if found.needs_loop:
             return None
-        self._clean_now(found)
+        self.cleanup.clean_now(found)
         candidates = self._thread_candidates()
         deadline = realtime.perf_counter() + THREAD_GRACE
         for thread in candidates:  # the loop is not running: blocking here delays nothing
@@ -100,13 +182,14 @@ class LeakTracker(Janitor, Watcher):
         """
         await self._settle()
         found = self._collect()
-        self._clean_now(found)
-        await self._cancel_tasks(found)
-        await self._reap(found.processes)
+        cleanup = self.cleanup
+        cleanup.clean_now(found)
+        await cleanup.cancel_tasks(found)
+        await cleanup.reap(found.processes)
         for obj, rtype in found.resources:
-            await self._close_resource(obj, rtype)
+            await cleanup.close_resource(obj, rtype)
         if found.asyncgens:
-            await self._bounded(self.loop.shutdown_asyncgens(), _CLOSE_BOUND)
+            await cleanup.bounded(self.loop.shutdown_asyncgens(), _CLOSE_BOUND)
         for _ in range(2):  # let connection_lost() and other close callbacks run
             await asyncio.sleep(0)
         candidates = self._thread_candidates()
@@ -122,7 +205,7 @@ class LeakTracker(Janitor, Watcher):
     def _pending_tasks(self) -> list[asyncio.Task[Any]]:
         current = asyncio.current_task(self.loop) if self.loop.is_running() else None
         return [t for t in asyncio.all_tasks(self.loop)
-                if t is not current and not t.done() and t not in self._baseline]
+                if t is not current and not t.done() and t not in self.recorder.baseline]
 
     async def _settle(self) -> None:
         """Zero-time iterations while tasks are finishing (a cancellation requested in tearDown, say) and
@@ -133,26 +216,35 @@ class LeakTracker(Janitor, Watcher):
             pending = set(self._pending_tasks())
             if not pending:
                 break
-            cancelling = any(getattr(t, "cancelling", lambda: 0)() for t in pending)
+            cancelling = any(_compat.cancelling(t) for t in pending)
             if round_ >= 2 and pending == previous and not cancelling:
                 break
             previous = pending
             await asyncio.sleep(0)
         for _ in range(_TRANSPORT_ROUNDS):
-            if not any(_describe.transport_open(t) for t in (e.ref() for e in list(self._transports.values()))
+            if not any(_describe.transport_open(t) for t in (e.ref() for e in list(self.registries.transports.values()))
                        if t is not None):
                 break
             await asyncio.sleep(0)
 
     def _collect(self) -> Found:
+        """Every leak there is now, one pass per source (each leak once: see ``Found.add``)."""
         found = Found(self._virtual_time())
         for task in self._pending_tasks():
             leak = _describe.task_leak(task)
-            if found.add(("task", id(task)), leak):
+            if found.add(DedupKey(TASK, id(task)), leak):
                 found.tasks[task] = leak
-        for key, leak in list(self._events.items()):
+        for key, leak in list(self.recorder.events.items()):
             found.add(key, leak)
-        for entry in list(self._transports.values()):
+        self._collect_transports(found)
+        self._collect_servers_and_processes(found)
+        self._collect_jobs(found)
+        self._collect_resources(found)
+        self._collect_strict(found)
+        return found
+
+    def _collect_transports(self, found: Found) -> None:
+        for entry in list(self.registries.transports.values()):
             transport = entry.ref()
             if transport is None:
                 continue
@@ -161,51 +253,54 @@ class LeakTracker(Janitor, Watcher):
                     found.tidy.append(transport)
                 continue
             found.transports.append(transport)
-            found.add(("obj", id(transport)), Leak("transports", f"{_describe.describe_transport(transport)} still "
-                                                   f"open", _describe.created_lines(entry.sites, entry.via),
-                                                   (type(transport).__name__,)))
-        for entry in list(self._servers.values()):
+            text = f"{_describe.describe_transport(transport)} still open"
+            found.add(DedupKey(OBJECT, id(transport)), Leak(TRANSPORTS, text, _describe.created_lines(
+                entry.sites, entry.via), (type(transport).__name__,)))
+
+    def _collect_servers_and_processes(self, found: Found) -> None:
+        for entry in list(self.registries.servers.values()):
             server = entry.ref()
             if server is not None and _describe.server_open(server):
                 found.servers.append(server)
-                found.add(("obj", id(server)), Leak("servers", f"{_describe.describe_server(server)} still open",
-                                                    _describe.created_lines(entry.sites, entry.via), ("Server",)))
-        for entry in list(self._processes.values()):
+                text = f"{_describe.describe_server(server)} still open"
+                found.add(DedupKey(OBJECT, id(server)), Leak(SERVERS, text, _describe.created_lines(
+                    entry.sites, entry.via), ("Server",)))
+        for entry in list(self.registries.processes.values()):
             process = entry.ref()
             if process is not None and process.get_returncode() is None:
                 found.processes.append(process)
-                text = _describe.describe_process(process, entry.extra)
-                found.add(("obj", id(process)), Leak("subprocesses", f"{text} still running",
-                                                     _describe.created_lines(entry.sites, entry.via),
-                                                     tuple(str(a) for a in entry.extra[:1])))
-        for future, sites, name, default in list(self._jobs.values()):
+                text = f"{_describe.describe_process(process, entry.extra)} still running"
+                found.add(DedupKey(OBJECT, id(process)), Leak(SUBPROCESSES, text, _describe.created_lines(
+                    entry.sites, entry.via), tuple(str(a) for a in entry.extra[:1])))
+
+    def _collect_jobs(self, found: Found) -> None:
+        for future, sites, name, default in list(self.registries.jobs.values()):
             if not future.done():
                 found.jobs.append((future, default))
-                found.add(("job", id(future)), Leak("executor", f"executor job {name}() still running",
-                                                    _describe.created_lines(sites, "loop.run_in_executor",
-                                                                           label="submitted at"), (name,)))
-        self._collect_resources(found)
-        self._collect_strict(found)
-        return found
+                found.add(DedupKey(JOB, id(future)), Leak(EXECUTOR, f"executor job {name}() still running",
+                                                          _describe.created_lines(sites, "loop.run_in_executor",
+                                                                                  label="submitted at"), (name,)))
 
     def _collect_resources(self, found: Found) -> None:
         candidates: dict[int, tuple[Any, ResourceType, str]] = {}
-        for entry in list(self._resources.values()):
+        for entry in list(self.registries.resources.values()):
             obj = entry.ref()
             if obj is not None and isinstance(entry.extra, ResourceType):
                 candidates[id(obj)] = (obj, entry.extra, "")
-        for root, name in self._roots:
+        for root, name in self.recorder.roots:
             for path, value in scan(root, name):
                 if inspect.iscoroutine(value):
-                    if inspect.getcoroutinestate(value) == inspect.CORO_CREATED and \
-                            found.add(("obj", id(value)), _describe.coroutine_leak(value, value.__qualname__, path)):
-                        found.coroutines.append(value)
+                    if inspect.getcoroutinestate(value) == inspect.CORO_CREATED:
+                        leak = _describe.coroutine_leak(value, value.__qualname__, path)
+                        if found.add(DedupKey(OBJECT, id(value)), leak):
+                            found.coroutines.append(value)
                 elif isinstance(value, asyncio.Future):
                     if value.done() and not value.cancelled() and _compat.exception_never_retrieved(value) \
-                            and value.get_loop() is self.loop \
-                            and found.add(("exc", id(value)), _describe.exception_leak(value, value.exception())):
-                        found.futures.append(value)
-                        found.leaks[-1].details.append(_diagnostics.detail_line("kept on", path))
+                            and value.get_loop() is self.loop:
+                        leak = _describe.exception_leak(value, value.exception())
+                        leak.details.append(_diagnostics.detail_line("kept on", path))
+                        if found.add(DedupKey(EXCEPTION, id(value)), leak):
+                            found.futures.append(value)
                 else:
                     known = candidates.get(id(value))
                     rtype = known[1] if known is not None else resource_type_of(value)
@@ -216,32 +311,32 @@ class LeakTracker(Janitor, Watcher):
             if rtype.parts is not None and _safe(rtype.is_open, obj):
                 owned.update(id(part) for part in rtype.parts(obj))
         for obj, rtype, path in candidates.values():
-            if id(obj) in owned or ("obj", id(obj)) in found.keys or not _safe(rtype.is_open, obj):
+            if id(obj) in owned or DedupKey(OBJECT, id(obj)) in found.keys or not _safe(rtype.is_open, obj):
                 continue
-            if found.add(("obj", id(obj)), self._resource_leak(obj, where=path)):
+            if found.add(DedupKey(OBJECT, id(obj)), self.recorder.resource_leak(obj, where=path)):
                 found.resources.append((obj, rtype))
 
     def _collect_strict(self, found: Found) -> None:
         loop = self.loop
-        if self.policy["timers"] != OFF:
+        if self.policy[TIMERS] != OFF:
             for handle in _compat.scheduled_handles(loop):
                 callback = _compat.handle_callback(handle)
                 if _describe.is_internal_callback(callback):
                     continue
-                record = self._timers.get(id(handle))
+                record = self.registries.timers.get(id(handle))
                 sites = record[1] if record is not None and record[0]() is handle else None
                 found.timers.append(handle)
-                found.add(("obj", id(handle)), _describe.timer_leak(handle, callback, sites, loop.time()))
+                found.add(DedupKey(OBJECT, id(handle)), _describe.timer_leak(handle, callback, sites, loop.time()))
         generators = [g for g in _compat.loop_asyncgens(loop) if g.ag_frame is not None and not g.ag_running]
         found.asyncgens = bool(generators)
-        if self.policy["asyncgens"] != OFF:
+        if self.policy[ASYNCGENS] != OFF:
             for agen in generators:
-                found.add(("obj", id(agen)), _describe.asyncgen_leak(agen))
+                found.add(DedupKey(OBJECT, id(agen)), _describe.asyncgen_leak(agen))
 
     def _thread_candidates(self) -> list[threading.Thread]:
-        if self.policy["threads"] == OFF and self.policy["daemon_threads"] == OFF:
+        if self.policy[THREADS] == OFF and self.policy[DAEMON_THREADS] == OFF:
             return []
-        new = [t for t in threading.enumerate() if t not in self._threads_before]
+        new = [t for t in threading.enumerate() if t not in self.recorder.threads_before]
         if not new:  # the common case: no thread started during the test
             return new
         workers = _compat.executor_worker_threads()
@@ -251,14 +346,14 @@ class LeakTracker(Janitor, Watcher):
     def _collect_threads(self, found: Found, candidates: list[threading.Thread]) -> None:
         for thread in candidates:
             if thread.is_alive():
-                found.add(("obj", id(thread)), _describe.thread_leak(thread, HUB.thread_sites.get(thread)))
+                found.add(DedupKey(OBJECT, id(thread)), _describe.thread_leak(thread, HUB.thread_sites.get(thread)))
 
     # -- report ---------------------------------------------------------------------------------------------
     def _virtual_time(self) -> float | None:
         return self.loop.clock.elapsed() if isinstance(self.loop, VirtualClockLoop) else None
 
     def _finish(self, found: Found) -> LeakReport:
-        for key, leak in list(self._events.items()):  # signals that arrived while cleaning up
+        for key, leak in list(self.recorder.events.items()):  # signals that arrived while cleaning up
             found.add(key, leak)
         report = LeakReport(self.name, virtual_time=found.virtual_time)
         for leak in found.leaks:
@@ -272,8 +367,8 @@ class LeakTracker(Janitor, Watcher):
 
     def _allowed(self, leak: Leak) -> bool:
         allowance = self.allow.get(leak.kind)
-        if allowance is None and leak.kind == "daemon_threads":
-            allowance = self.allow.get("threads")
+        if allowance is None and leak.kind == DAEMON_THREADS:
+            allowance = self.allow.get(THREADS)
         if allowance is None:
             return False
         if allowance is True:
