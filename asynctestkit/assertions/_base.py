@@ -101,6 +101,11 @@ def check_count(method: str, name: str, value: object) -> int:
     return value
 
 
+def optional_awaitable(method: str, aw: Any) -> Any:
+    """*aw* checked as :func:`check_awaitable` does, when it is given (None: the ``async with`` form)."""
+    return None if aw is None else check_awaitable(method, "aw", aw)
+
+
 def check_awaitable(method: str, name: str, aw: object, *, pending: bool = True) -> Awaitable[Any]:
     """Validate the code to run: a coroutine, task, future or other awaitable, not yet finished if *pending*."""
     where = f"{method}() argument {name!r}"
@@ -135,11 +140,6 @@ def check_loop(method: str) -> tuple[asyncio.AbstractEventLoop, asyncio.Task[Any
     if task is None:
         raise RuntimeError(f"{method}() must run inside an asyncio task")
     return loop, task
-
-
-def start(aw: Awaitable[Any]) -> asyncio.Future[Any]:
-    """A future for *aw*: a task for a coroutine (created in the current loop), the future itself otherwise."""
-    return asyncio.ensure_future(aw)
 
 
 # -- words for messages ------------------------------------------------------------------------------------

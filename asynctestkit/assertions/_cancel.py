@@ -25,13 +25,13 @@ from ._base import (
     describe,
     exc_repr,
     fmt_seconds,
+    optional_awaitable,
     outcome_of,
     predicate_name,
     raised_at,
     rejecting,
     short_repr,
     stamp,
-    start,
     where_lines,
 )
 from ._block import Block
@@ -73,7 +73,7 @@ class CancellingBalanced(Block[Any]):
         self._before = _compat.cancelling(self._task)
 
     async def _await(self, aw: Awaitable[Any]) -> Any:
-        fut = start(aw)
+        fut = asyncio.ensure_future(aw)
         self._target = fut
         self._before = _compat.cancelling(fut) if isinstance(fut, asyncio.Task) else 0
         await join(fut, self._case.cancel_grace)
@@ -260,8 +260,7 @@ class CancellationAssertionsMixin(AssertionsBase):
         """
         method = "assertCancellingBalanced"
         with rejecting(aw):
-            if aw is not None:  # checked before the 3.10 skip, so a misuse fails on every version
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)  # checked before the 3.10 skip, so a misuse fails on every version
             if not _compat.PY311:
                 raise unittest.SkipTest(f"{method}() needs Python 3.11+: Task.cancelling()/uncancel() do not "
                                         f"exist on Python 3.10, which does not count cancellation requests")
@@ -272,7 +271,7 @@ class CancellationAssertionsMixin(AssertionsBase):
                           before: Any = None, before_name: str = "") -> _Cancelled:
         """Run *aw* in a task, cancel it when blocked (or after *after*), wait for the outcome."""
         loop, _ = check_loop(method)
-        child = start(aw)
+        child = asyncio.ensure_future(aw)
         label = describe(aw)
         try:
             if after is None:

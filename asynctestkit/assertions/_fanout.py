@@ -25,7 +25,6 @@ from ._base import (
     rejecting,
     short_repr,
     stamp,
-    start,
     where_lines,
 )
 from ._tracked import AssertionCall
@@ -138,6 +137,14 @@ def state_name(expected: Any) -> str:
     return expected if isinstance(expected, str) else f"raised {expected.__name__}"
 
 
+def wrong_state(expected_states: Sequence[Any] | None, outcome: FanOutOutcome) -> str | None:
+    """``child 1 was cancelled, expected returned``: the first child not in its expected state, else None."""
+    for want, child in zip(expected_states or [], outcome.children, strict=False):
+        if not state_ok(want, child):
+            return f"child {child.index} was {child.state}, expected {state_name(want)}"
+    return None
+
+
 def _check_exc_types(method: str, expected: object) -> tuple[type[BaseException], ...]:
     types = expected if isinstance(expected, tuple) else (expected,)
     if not types:
@@ -175,7 +182,7 @@ class FanOutAssertionsMixin(AssertionsBase):
     async def _atk_gather_raises(self, types: tuple[type[BaseException], ...], children: list[Awaitable[Any]],
                                  expected_states: list[Any] | None, loop: asyncio.AbstractEventLoop,
                                  msg: Any) -> FanOutOutcome:
-        tasks = [start(aw) for aw in children]
+        tasks = [asyncio.ensure_future(aw) for aw in children]
         outer = asyncio.gather(*tasks)
         try:
             await join(outer, self.cancel_grace)
@@ -193,11 +200,10 @@ class FanOutAssertionsMixin(AssertionsBase):
         if not isinstance(exc, types):
             self._atk_fail("\n".join([f"gather() raised {exc_repr(exc)}{source} instead of {wanted} "
                                       f"({stamp(loop)})", *rows]), msg, exc)
-        for want, child in zip(expected_states or [], outcome.children, strict=False):
-            if not state_ok(want, child):
-                self._atk_fail("\n".join([
-                    f"gather() raised {exc_repr(exc)}{source} as expected, but child {child.index} was "
-                    f"{child.state}, expected {state_name(want)} ({stamp(loop)})", *rows]), msg)
+        wrong = wrong_state(expected_states, outcome)
+        if wrong is not None:
+            self._atk_fail("\n".join([f"gather() raised {exc_repr(exc)}{source} as expected, but {wrong} "
+                                      f"({stamp(loop)})", *rows]), msg)
         return outcome
 
     def assertGatherResults(self, aws: Sequence[Awaitable[Any]], expected: Sequence[Any],
@@ -223,7 +229,7 @@ class FanOutAssertionsMixin(AssertionsBase):
 
     async def _atk_gather_results(self, children: list[Awaitable[Any]], expected: Sequence[Any],
                                   loop: asyncio.AbstractEventLoop, msg: Any) -> list[Any]:
-        tasks = [start(aw) for aw in children]
+        tasks = [asyncio.ensure_future(aw) for aw in children]
         outer = asyncio.gather(*tasks, return_exceptions=True)
         try:
             await join(outer, self.cancel_grace)
@@ -260,7 +266,7 @@ class FanOutAssertionsMixin(AssertionsBase):
 
     async def _atk_gather_cancels(self, children: list[Awaitable[Any]], wait: float | None,
                                   loop: asyncio.AbstractEventLoop, msg: Any) -> None:
-        tasks = [start(aw) for aw in children]
+        tasks = [asyncio.ensure_future(aw) for aw in children]
         outer = asyncio.gather(*tasks)
         try:
             if wait is None:

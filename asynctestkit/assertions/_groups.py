@@ -15,9 +15,16 @@ from types import TracebackType
 from typing import Any
 
 from .. import _compat
-from ._base import AssertionsBase, check_awaitable, check_loop, rejecting, short_repr, stamp, start
+from ._base import (
+    AssertionsBase,
+    check_loop,
+    optional_awaitable,
+    rejecting,
+    short_repr,
+    stamp,
+)
 from ._block import Block
-from ._fanout import FanOutOutcome, check_children, check_states, snapshot, state_name, state_ok
+from ._fanout import FanOutOutcome, check_children, check_states, snapshot, wrong_state
 from ._groupmatch import GroupMatch, as_group_matcher, is_group, render
 from ._tracked import AssertionCall
 from ._waits import join, stop
@@ -123,7 +130,7 @@ class GroupAssertionsMixin(AssertionsBase):
                 for coro in children:
                     tasks.append(group.create_task(coro))
 
-        runner = start(run_group())
+        runner = asyncio.ensure_future(run_group())
         try:
             await join(runner, self.cancel_grace)
         finally:
@@ -156,11 +163,10 @@ class GroupAssertionsMixin(AssertionsBase):
             self._atk_fail(_mismatch(f"the TaskGroup raised an exception group that does not match "
                                      f"({stamp(loop)})", reason + hint, matcher, exc) + "\n" + "\n".join(rows),
                            msg, exc)
-        for want, child in zip(expected_states or [], outcome.children, strict=False):
-            if not state_ok(want, child):
-                self._atk_fail("\n".join([
-                    f"the TaskGroup raised the expected exception group, but child {child.index} was "
-                    f"{child.state}, expected {state_name(want)} ({stamp(loop)})", *rows]), msg)
+        wrong = wrong_state(expected_states, outcome)
+        if wrong is not None:
+            self._atk_fail("\n".join([f"the TaskGroup raised the expected exception group, but {wrong} "
+                                      f"({stamp(loop)})", *rows]), msg)
         return outcome
 
     def assertRaisesGroup(self, expected: Any, aw: Awaitable[Any] | None = None,
@@ -173,8 +179,7 @@ class GroupAssertionsMixin(AssertionsBase):
         method = "assertRaisesGroup"
         with rejecting(aw):
             matcher = as_group_matcher(expected, f"{method}() argument 'expected'")
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
             _skip_without_groups(method)
         return RaisesGroup(self, method, aw, msg, matcher)
 

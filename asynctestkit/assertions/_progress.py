@@ -17,9 +17,9 @@ from .. import _compat, _diagnostics
 from .._diagnostics import creation_site, describe_task
 from ._base import (
     AssertionsBase,
-    check_awaitable,
     check_count,
     check_loop,
+    optional_awaitable,
     rejecting,
     short_repr,
     stamp,
@@ -78,8 +78,7 @@ class ProgressAssertionsMixin(AssertionsBase):
         method = "assertCompletesWithinIterations"
         with rejecting(aw):
             budget = check_count(method, "iterations", iterations)
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
         return Within(self, method, aw, msg, max_iterations=budget)
 
     def assertCompletesWithoutIdle(self, aw: Awaitable[Any] | None = None, msg: Any = None) -> Block[Any]:
@@ -91,8 +90,7 @@ class ProgressAssertionsMixin(AssertionsBase):
         """
         method = "assertCompletesWithoutIdle"
         with rejecting(aw):
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
         return Within(self, method, aw, msg, no_idle=True)
 
     def waitUntilOthersBlocked(self, *, max_iterations: int = 10_000) -> AssertionCall[list[asyncio.Task[Any]]]:

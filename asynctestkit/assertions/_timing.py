@@ -15,7 +15,6 @@ from .. import _compat
 from .._diagnostics import format_site
 from ._base import (
     AssertionsBase,
-    check_awaitable,
     check_loop,
     check_seconds,
     close_coroutines,
@@ -24,12 +23,12 @@ from ._base import (
     exc_repr,
     fmt_seconds,
     is_virtual,
+    optional_awaitable,
     outcome_of,
     raised_at,
     rejecting,
     short_repr,
     stamp,
-    start,
     time_kind,
     where_lines,
 )
@@ -83,7 +82,7 @@ class TimeoutPropagates(Block[BaseException]):
 
     async def _await(self, aw: Awaitable[Any]) -> Any:
         # A child task tells a CancelledError of the code under test from a cancellation of the test itself.
-        fut = start(aw)
+        fut = asyncio.ensure_future(aw)
         self._target = fut
         try:
             await join(fut, self._case.cancel_grace)
@@ -147,7 +146,7 @@ class DoesNotComplete(Within):
             raise
         limit, case = self._seconds, self._case
         begin, ended = loop.time(), []
-        fut = start(aw)
+        fut = asyncio.ensure_future(aw)
         fut.add_done_callback(lambda _: ended.append(loop.time()))
         if await join(fut, case.cancel_grace, limit):
             took = (ended[0] if ended else loop.time()) - begin
@@ -212,8 +211,7 @@ class TimingAssertionsMixin(AssertionsBase):
         method = "assertCompletesWithin"
         with rejecting(aw):
             limit = check_seconds(method, "seconds", seconds)
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
         return Within(self, method, aw, msg, limit=limit)
 
     def assertDoesNotCompleteWithin(self, seconds: float, aw: Awaitable[Any] | None = None,
@@ -231,8 +229,7 @@ class TimingAssertionsMixin(AssertionsBase):
         method = "assertDoesNotCompleteWithin"
         with rejecting(aw):
             limit = check_seconds(method, "seconds", seconds)
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
         return DoesNotComplete(self, method, aw, msg, limit=limit)
 
     def assertTakes(self, seconds: float, aw: Awaitable[Any] | None = None, msg: Any = None, *,
@@ -263,8 +260,7 @@ class TimingAssertionsMixin(AssertionsBase):
         with rejecting(aw):
             expected = check_seconds(method, "seconds", seconds)
             tol = None if tolerance is None else check_seconds(method, "tolerance", tolerance)
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
             loop, _ = check_loop(method)
             if tol is None and mode == "exactly" and not is_virtual(loop):
                 raise TypeError(f"{method}() on the real clock needs a tolerance, e.g. tolerance=0.01 "
@@ -283,6 +279,5 @@ class TimingAssertionsMixin(AssertionsBase):
         """
         method = "assertTimeoutPropagates"
         with rejecting(aw):
-            if aw is not None:
-                aw = check_awaitable(method, "aw", aw)
+            aw = optional_awaitable(method, aw)
         return TimeoutPropagates(self, method, aw, msg)

@@ -21,11 +21,9 @@ from ._clock import (
     DEFAULT_HORIZON,
     DEFAULT_IO_QUANTUM,
     DEFAULT_WATCHDOG,
-    DeadlockError,
-    HangError,
-    LivelockError,
     VirtualClock,
 )
+from ._hangs import DeadlockError, HangError, LivelockError
 from ._loop import RealTimeLoop, VirtualClockLoop
 
 __all__ = [

@@ -19,23 +19,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _diagnostics, _validate
-from ._hangs import DeadlockError, HangError, LivelockError
+from ._hangs import HangError
 from ._jump import JumpEngine, resolve_future
 
 if TYPE_CHECKING:
     from ._loop import VirtualClockLoop
     from ._realwork import RealWork
 
-__all__ = [
-    "DEFAULT_DEADLOCK_GRACE",
-    "DEFAULT_HORIZON",
-    "DEFAULT_IO_QUANTUM",
-    "DEFAULT_WATCHDOG",
-    "DeadlockError",
-    "HangError",
-    "LivelockError",
-    "VirtualClock",
-]
+__all__ = ["VirtualClock", "check_options"]
 
 _T = TypeVar("_T")
 

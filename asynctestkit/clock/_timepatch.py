@@ -80,39 +80,24 @@ _fallback: dict[str, Callable[[], Any]] = {}
 _fork_hook_registered = False
 
 
-def _virtual_time() -> float:
-    clocks = _active.get(_get_ident())
-    return clocks[-1].time() if clocks else _fallback["time"]()
+def _virtual(name: str) -> Callable[[], Any]:
+    """``time.<name>()`` as the time module gets it: the innermost active clock's on this thread, else the real one."""
+    def function() -> Any:
+        clocks = _active.get(_get_ident())
+        return getattr(clocks[-1], name)() if clocks else _fallback[name]()
 
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "time"
+    function.__doc__ = (f"time.{name}(), answered by asynctestkit's virtual clock on the thread of a loop "
+                        f"whose test phase is running; the real time.{name}() everywhere else.")
+    return function
 
-def _virtual_time_ns() -> int:
-    clocks = _active.get(_get_ident())
-    return clocks[-1].time_ns() if clocks else _fallback["time_ns"]()
-
-
-def _virtual_monotonic() -> float:
-    clocks = _active.get(_get_ident())
-    return clocks[-1].monotonic() if clocks else _fallback["monotonic"]()
-
-
-def _virtual_monotonic_ns() -> int:
-    clocks = _active.get(_get_ident())
-    return clocks[-1].monotonic_ns() if clocks else _fallback["monotonic_ns"]()
-
-
-for _function, _name in ((_virtual_time, "time"), (_virtual_time_ns, "time_ns"),
-                         (_virtual_monotonic, "monotonic"), (_virtual_monotonic_ns, "monotonic_ns")):
-    _function.__name__ = _function.__qualname__ = _name
-    _function.__module__ = "time"
-    _function.__doc__ = (f"time.{_name}(), answered by asynctestkit's virtual clock on the thread of a loop "
-                         f"whose test phase is running; the real time.{_name}() everywhere else.")
-del _function, _name
 
 #: The functions put on the time module, by name.
-VIRTUAL_FUNCTIONS: dict[str, Callable[[], Any]] = {
-    "time": _virtual_time, "time_ns": _virtual_time_ns,
-    "monotonic": _virtual_monotonic, "monotonic_ns": _virtual_monotonic_ns,
-}
+VIRTUAL_FUNCTIONS: dict[str, Callable[[], Any]] = {name: _virtual(name)
+                                                   for name in ("time", "time_ns", "monotonic", "monotonic_ns")}
+_virtual_time, _virtual_time_ns = VIRTUAL_FUNCTIONS["time"], VIRTUAL_FUNCTIONS["time_ns"]
+_virtual_monotonic, _virtual_monotonic_ns = VIRTUAL_FUNCTIONS["monotonic"], VIRTUAL_FUNCTIONS["monotonic_ns"]
 for _name in VIRTUAL_FUNCTIONS:
     _fallback[_name] = getattr(realtime, _name)
 del _name
