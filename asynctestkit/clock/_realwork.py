@@ -36,17 +36,17 @@ from typing import Any
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
 from . import _fdpeer
+from ._sockets import CONNECTING as _CONNECTING
+from ._sockets import EXTERNAL as _EXTERNAL
+from ._sockets import IN_LOOP as _IN_LOOP
+from ._sockets import INTERNAL as _INTERNAL
+from ._sockets import SOURCE as _SOURCE
+from ._sockets import classify_fileobj, describe_fd, fd_of, peer_text, socket_fd_of
 
 __all__ = ["InFlight", "RealWork"]
 
 _thread_count = _compat.thread_count
 
-# Classification of a registered file object.
-_INTERNAL = "internal"      # the loop's own self-pipe
-_IN_LOOP = _fdpeer.IN_LOOP      # a socket whose peer is another socket of this loop
-_EXTERNAL = _fdpeer.EXTERNAL    # a connected socket whose peer is elsewhere: holds the clock
-_CONNECTING = "connecting"  # a connect in progress: holds the clock
-_SOURCE = _fdpeer.SOURCE        # listening socket, pipe, other fd: a wake-up source only
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,6 @@ class InFlight:
     def __str__(self) -> str:
         where = f" (started at {_diagnostics.format_site(self.site)})" if self.site else ""
         return f"{self.what}{where}"
-
-
-def _fd_of(fileobj: Any) -> int:
-    return fileobj if isinstance(fileobj, int) else int(fileobj.fileno())
 
 
 class RealWork:
@@ -112,7 +108,7 @@ class RealWork:
         if self._stream_class and not isinstance(fileobj, socket.socket):
             self._stream_class.clear()
         if not self.construction_done:
-            self._internal_fds.add(_fd_of(fileobj))
+            self._internal_fds.add(fd_of(fileobj))
         self._requiet()
 
     def note_unregistered(self, fileobj: Any) -> None:
@@ -130,7 +126,7 @@ class RealWork:
     def forget_fd(self, fileobj: Any) -> None:
         """Drop the cached classification of an fd (its registration changed)."""
         try:
-            self._fd_class.pop(_fd_of(fileobj), None)
+            self._fd_class.pop(fd_of(fileobj), None)
         except (ValueError, OSError):
             pass
 
@@ -169,7 +165,7 @@ class RealWork:
         pid = getattr(obj, "pid", None)
         if isinstance(pid, int):
             self._background_pids.add(pid)
-        fd = _socket_fd_of(obj)
+        fd = socket_fd_of(obj)
         if fd is not None:
             self._background_fds.add(fd)
         try:
@@ -268,7 +264,7 @@ class RealWork:
             if kind == _SOURCE or (kind in (_EXTERNAL, _CONNECTING)
                                    and (key.fd in self._background_fds or self._held_by_background(key.fd))):
                 stream = self._stream_class.get(key.fd)
-                sources.append(f"fd {key.fd} ({stream[1] if stream else _describe_fd(key.fileobj)})")
+                sources.append(f"fd {key.fd} ({stream[1] if stream else describe_fd(key.fileobj)})")
         workers = _compat.executor_worker_threads()
         seen: set[threading.Thread] = set()
         for thread in list(self._feeders.values()):
@@ -356,7 +352,7 @@ class RealWork:
         stream = self._stream_class.get(key.fd)
         if stream is not None:
             return f"fd {key.fd} ({stream[1]})"
-        return f"{'connect to' if kind == _CONNECTING else 'socket to'} {_peer_text(key.fileobj)} (fd {key.fd})"
+        return f"{'connect to' if kind == _CONNECTING else 'socket to'} {peer_text(key.fileobj)} (fd {key.fd})"
 
     def _classify(self, key: SelectorKey, fd_map: Mapping[Any, SelectorKey]) -> str:
         fd = key.fd
@@ -377,7 +373,7 @@ class RealWork:
                 stream = _fdpeer.classify(fd, st, {other.fd for other in fd_map.values()})
                 self._stream_class[fd] = stream
                 return stream[0]
-        kind = _classify_fileobj(key, fd_map)
+        kind = classify_fileobj(key, fd_map)
         if kind in (_IN_LOOP, _SOURCE):  # settled answers; "external" may become "in-loop" once accepted
             self._fd_class[fd] = kind
         return kind
@@ -385,21 +381,6 @@ class RealWork:
 
 def _fn_name(fn: Any) -> str:
     return _diagnostics.callable_name(fn)  # one namer for every report
-
-
-def _socket_fd_of(obj: Any) -> int | None:
-    """The fd behind a socket, a transport or a StreamWriter, or None."""
-    transport = getattr(obj, "transport", None)
-    if transport is not None and hasattr(transport, "get_extra_info"):
-        obj = transport
-    if hasattr(obj, "get_extra_info"):
-        obj = obj.get_extra_info("socket")
-    if isinstance(obj, socket.socket) or (obj is not None and hasattr(obj, "fileno") and hasattr(obj, "family")):
-        try:
-            return int(obj.fileno())
-        except (OSError, ValueError):
-            return None
-    return None
 
 
 def _finished(obj: Any) -> bool:
@@ -418,101 +399,3 @@ def _finished(obj: Any) -> bool:
     if callable(is_closing):
         return bool(is_closing())
     return False
-
-
-def _as_socket(fileobj: Any) -> socket.socket | None:
-    if isinstance(fileobj, socket.socket):
-        return fileobj
-    try:
-        fd = _fd_of(fileobj)
-        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-            return None
-        return socket.socket(fileno=os.dup(fd))
-    except (OSError, ValueError):
-        return None
-
-
-def _names(sock: socket.socket) -> tuple[Any, Any]:
-    try:
-        own = sock.getsockname()
-    except OSError:
-        own = None
-    try:
-        peer = sock.getpeername()
-    except OSError:
-        peer = None
-    return own, peer
-
-
-def _norm(addr: Any) -> Any:
-    """Normalise an address for comparison (IPv6 tuples carry flow info and scope id)."""
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return (addr[0], addr[1])
-    return addr
-
-
-def _is_wildcard_of(listener: Any, peer: Any) -> bool:
-    return (isinstance(listener, tuple) and isinstance(peer, tuple) and len(listener) >= 2
-            and len(peer) >= 2 and listener[0] in ("0.0.0.0", "::", "") and listener[1] == peer[1])
-
-
-def _classify_fileobj(key: SelectorKey, fd_map: Mapping[Any, SelectorKey]) -> str:
-    sock = _as_socket(key.fileobj)
-    if sock is None:
-        return _SOURCE
-    owned = sock is not key.fileobj
-    try:
-        own, peer = _names(sock)
-        if peer is None:
-            # Not connected: a listener, an unconnected datagram socket, or a connect in progress.
-            if sock.type == socket.SOCK_STREAM and key.events & 2 and not key.events & 1:  # EVENT_WRITE only
-                return _CONNECTING
-            return _SOURCE
-        if sock.family == getattr(socket, "AF_UNIX", None) and not peer:
-            return _IN_LOOP  # an unnamed pair (socketpair): both ends live in this process
-        peer_n = _norm(peer)
-        for other in fd_map.values():
-            if other.fd == key.fd:
-                continue
-            other_sock = _as_socket(other.fileobj)
-            if other_sock is None:
-                continue
-            try:
-                other_own, other_peer = _names(other_sock)
-            finally:
-                if other_sock is not other.fileobj:
-                    other_sock.close()
-            if _norm(other_own) == peer_n and (other_peer is None or _norm(other_peer) == _norm(own)):
-                return _IN_LOOP
-            if other_peer is None and _is_wildcard_of(other_own, peer):
-                return _IN_LOOP  # a listener of this loop bound to 0.0.0.0 / :: on the peer's port
-            if other_peer is not None and _norm(other_peer) == _norm(own) and _norm(other_own) == peer_n:
-                return _IN_LOOP
-        return _EXTERNAL
-    finally:
-        if owned:
-            sock.close()
-
-
-def _peer_text(fileobj: Any) -> str:
-    sock = _as_socket(fileobj)
-    if sock is None:
-        return repr(fileobj)
-    try:
-        _own, peer = _names(sock)
-        return str(peer) if peer is not None else "(not connected yet)"
-    finally:
-        if sock is not fileobj:
-            sock.close()
-
-
-def _describe_fd(fileobj: Any) -> str:
-    sock = _as_socket(fileobj)
-    if sock is None:
-        return "pipe or file"
-    try:
-        own, _peer = _names(sock)
-        return f"listening socket {own}" if own else "socket"
-    finally:
-        if sock is not fileobj:
-            sock.close()
