@@ -21,13 +21,17 @@ The rules (docs/architecture.md explains why):
    allowed in the glue modules only (``case.py``, ``leaks/_unittest.py``) and in ``_compat.py``.
 2. **The clock and the leak engine do not know unittest.**  No module of ``clock/`` imports ``unittest``; in
    ``leaks/`` only ``leaks/_unittest.py`` does (any ``import``, at any depth of the module).
-3. **Our own frames are the whole package.**  The directory reports treat as asynctestkit's own
+3. **Every subpackage ships.**  ``setup.cfg`` finds the packages (``asynctestkit`` and ``asynctestkit.*``), so a
+   wheel holds every subpackage a listing of the source shows.
+4. **Our own frames are the whole package.**  The directory reports treat as asynctestkit's own
    (``_diagnostics.PACKAGE_DIR``) is the package root, so no report starts blaming a file of a subpackage.
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
+import fnmatch
 import importlib.util
 import os
 import sys
@@ -229,6 +233,23 @@ class UnittestBoundaryTests(unittest.TestCase):
     def test_the_rule_sees_an_import_inside_a_function(self) -> None:
         tree = ast.parse("def f():\n    import unittest.mock\n    from unittest import case\n")
         self.assertEqual(imports_unittest(tree), ["2: import unittest.mock", "3: from unittest import ..."])
+
+
+class PackagingTests(unittest.TestCase):
+    def test_the_wheel_holds_every_subpackage(self) -> None:
+        config = configparser.ConfigParser()
+        config.read(os.path.join(os.path.dirname(PACKAGE), "setup.cfg"))
+        packages = config["options"]["packages"].strip()
+        subpackages = sorted("asynctestkit" + ("." + os.path.relpath(folder, PACKAGE).replace(os.sep, ".")
+                                               if folder != PACKAGE else "")
+                             for folder, _dirs, files in os.walk(PACKAGE) if "__init__.py" in files)
+        self.assertIn("asynctestkit.clock", subpackages)
+        if packages == "find:":
+            patterns = config["options.packages.find"]["include"].split()
+            missing = [name for name in subpackages if not any(fnmatch.fnmatch(name, p) for p in patterns)]
+        else:
+            missing = [name for name in subpackages if name not in packages.split()]
+        self.assertEqual(missing, [], "setup.cfg leaves these packages out of the wheel")
 
 
 class OwnFramesTests(unittest.TestCase):
