@@ -23,29 +23,6 @@ from typing import Any
 
 from .. import _compat
 
-__all__ = [
-    "Site",
-    "Sites",
-    "TaskSites",
-    "call_sites",
-    "callable_name",
-    "caller_site",
-    "creation_site",
-    "definition_site",
-    "detail_line",
-    "format_site",
-    "frame_site",
-    "is_internal_file",
-    "is_library_file",
-    "raised_at",
-    "relpath",
-    "short_name",
-    "site_line",
-    "source_line",
-    "stack_site",
-    "stack_sites",
-]
-
 Site = tuple[str, int, str]
 """``(filename, line number, function name)`` of one frame."""
 

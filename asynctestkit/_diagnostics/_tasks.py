@@ -17,17 +17,6 @@ from typing import Any
 from .. import _compat
 from ._sites import Site, creation_site, frame_site, is_internal_file, short_name, site_line
 
-__all__ = [
-    "await_chain",
-    "awaiting",
-    "coroutine_suspended_at",
-    "describe_task",
-    "format_task",
-    "format_tasks",
-    "suspended_at",
-    "suspended_line",
-]
-
 
 def _coroutine_chain(coro: Any) -> list[tuple[Any, types.FrameType]]:
     """``(coroutine, frame)`` pairs of an await chain, outermost first (stops at the first non-coroutine)."""
