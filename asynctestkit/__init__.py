@@ -3,33 +3,40 @@
 Subclass :class:`AsyncTestCase` instead of ``unittest.IsolatedAsyncioTestCase`` and your tests get a virtual
 clock (sleeps and timeouts finish at once, at exact virtual times; hangs are reported with every task's
 stack), automatic leak checks at teardown, and assertions for timeouts, cancellation and exception
-propagation.  See docs/index.md.
+propagation.  See docs/index.md; docs/architecture.md describes the parts below.
+
+This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks`` and ``assertions``
+(each with a front door re-exporting its names); ``case`` wires them into unittest.
 """
 
+
+from types import FunctionType as _FunctionType
+
+from . import assertions, clock, leaks
 from ._version import __version__
 from .assertions import (
-                         AssertionCall,
-                         AsyncAssertionsMixin,
-                         Block,
-                         ChildOutcome,
-                         EventRecorder,
-                         ExceptionMatch,
-                         FanOutOutcome,
-                         GroupMatch,
-                         RecordedEvent,
+    AssertionCall,
+    AsyncAssertionsMixin,
+    Block,
+    ChildOutcome,
+    EventRecorder,
+    ExceptionMatch,
+    FanOutOutcome,
+    GroupMatch,
+    RecordedEvent,
 )
 from .case import AsyncTestCase, real_time
-from .clock import DeadlockError, HangError, LivelockError, VirtualClock
-from .leakcase import LeakCheckMixin, allow_leaks
+from .clock import DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
 from .leaks import (
-                    LeakError,
-                    LeakReport,
-                    LeakTracker,
-                    register_resource_type,
-                    track_resource,
-                    unregister_resource_type,
+    LeakCheckMixin,
+    LeakError,
+    LeakReport,
+    LeakTracker,
+    allow_leaks,
+    register_resource_type,
+    track_resource,
+    unregister_resource_type,
 )
-from .loop import VirtualClockLoop
 
 __all__ = [
     "AssertionCall",
@@ -58,3 +65,24 @@ __all__ = [
     "track_resource",
     "unregister_resource_type",
 ]
+
+
+def _name_public_objects() -> None:
+    """Give every public class and function the module users import it from: here, and only here.
+
+    A name in ``asynctestkit.__all__`` reports ``asynctestkit`` (tracebacks print ``asynctestkit.LeakError``,
+    not the private module that defines it); a name that only a subsystem's front door exports (``Leak``,
+    ``RealTimeLoop``) reports that front door (``asynctestkit.leaks``).  Constants are left alone.
+    """
+    for door in (clock, leaks, assertions):
+        for name in door.__all__:
+            value = getattr(door, name)
+            if isinstance(value, (type, _FunctionType)) and value.__module__.startswith(f"{__name__}."):
+                value.__module__ = __name__ if name in __all__ else door.__name__
+    for name in __all__:
+        value = globals()[name]
+        if isinstance(value, (type, _FunctionType)):
+            value.__module__ = __name__
+
+
+_name_public_objects()

@@ -1,10 +1,10 @@
 """The one place for per-version differences and for private asyncio/unittest internals.
 
 Each private name read here carries the versions it was checked on and a public fallback where one exists;
-``tests/test_compat.py`` is the canary: it fails loudly if a new Python renames or removes any of them.  A few
-modules still read a private name of their own (unittest's outcome attributes in ``_leakresources.py``,
-``warnings._showwarnmsg`` in ``_leakhub.py``, ``_formatMessage`` in ``_assert_base.py``); new code puts every
-private name here.
+``tests/test_compat.py`` is the canary: it fails loudly if a new Python renames or removes any of them.  No
+other module reads a private name of asyncio, unittest, warnings or concurrent, or checks ``sys.version_info``
+(``_runner310.py``, the 3.10 runner this module installs, is part of this layer): ``tests/test_boundaries.py``
+enforces it.
 
 Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources).
 """
@@ -23,8 +23,8 @@ import threading
 import time as _time
 import unittest
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from . import _runner310
 
@@ -32,6 +32,17 @@ PY311 = sys.version_info >= (3, 11)
 PY312 = sys.version_info >= (3, 12)
 PY313 = sys.version_info >= (3, 13)
 PY314 = sys.version_info >= (3, 14)
+
+_T = TypeVar("_T")
+
+
+def for_version(choices: Mapping[tuple[int, int], _T]) -> _T:
+    """The choice for the newest ``(major, minor)`` key not newer than the running interpreter.
+
+    For code that differs by version where a plain ``if _compat.PY311:`` does not fit (e.g. a method whose
+    signature changed): the version check stays here.
+    """
+    return choices[max(version for version in choices if sys.version_info[:2] >= version)]
 
 #: ``IsolatedAsyncioTestCase.loop_factory`` is public (documented) from 3.13 on.
 HAS_LOOP_FACTORY = PY313
@@ -789,3 +800,33 @@ def warnings_display_state() -> tuple[object, object]:
 def handle_callback(handle: asyncio.Handle) -> Any:
     """The callback of a loop handle (private ``Handle._callback``, 3.4-3.14), for strict-mode timer reports."""
     return getattr(handle, "_callback", None)
+
+
+# -- unittest.TestCase attributes read by the glue and the leak engine -----------------------------------------
+
+def test_method_name(test: unittest.TestCase) -> str:
+    """The name of the test method *test* runs (private ``TestCase._testMethodName``, 2.x-3.14; ``id()`` ends
+    with it, but a test case may override ``id()``)."""
+    return test._testMethodName
+
+
+def format_message(test: unittest.TestCase, msg: Any, standard: str) -> str:
+    """*standard* combined with the user's *msg* as ``longMessage`` says (private ``TestCase._formatMessage``,
+    3.1-3.14): assertions read exactly as unittest's own."""
+    return test._formatMessage(msg, standard)
+
+
+def call_maybe_async(test: unittest.IsolatedAsyncioTestCase) -> Callable[[Callable[..., Any]], Any]:
+    """How ``IsolatedAsyncioTestCase`` runs the test method: on its loop, awaited if it returns an awaitable
+    (private ``_callMaybeAsync``, 3.8-3.14).  Returned as the bound method, not called here: a frame of this
+    module (which does not set ``__unittest``) must not lead the test's traceback."""
+    return test._callMaybeAsync  # type: ignore[attr-defined,no-any-return]
+
+
+#: Private attributes of a test case instance that belong to unittest (3.10-3.14), skipped when the leak
+#: engine scans the test's own attributes for resources it left open.
+UNITTEST_CASE_ATTRIBUTES = frozenset({
+    "_outcome", "_cleanups", "_type_equality_funcs", "_testMethodName", "_testMethodDoc", "_subtest",
+    "_asyncioRunner", "_asyncioTestContext", "_asyncioTestLoop", "_asyncioCallsQueue", "_asyncioCallsTask",
+    "_classSetupFailed", "_class_cleanups"})
+

@@ -16,16 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
 
-from ._leakreport import KINDS, unknown_kind_message
-
-__all__ = ["allowance", "allowances", "boolean", "duration", "given", "origin_depth", "pattern", "time_point"]
-
-#: What ``@allow_leaks`` and ``LeakTracker(allow=...)`` keep per kind: everything, or name patterns.
-Allowance = Any  # True | tuple[re.Pattern[str], ...]
-
+__all__ = ["boolean", "duration", "given", "origin_depth", "pattern", "time_point"]
 
 def given(value: object) -> str:
     """``str: 'x'``: the type and repr of a rejected value, for the "got ..." part of a message."""
@@ -104,36 +96,3 @@ def optional_callable(where: str, value: object) -> None:
     """A function or None."""
     if value is not None and not callable(value):
         raise TypeError(f"{where} must be callable or None, got {given(value)}")
-
-
-def allowance(where: str, kind: object, value: object) -> Allowance:
-    """One entry of an allow-list: *kind* a leak kind, *value* True or a name pattern or a list of them."""
-    if not isinstance(kind, str):
-        raise TypeError(f"{where}: a leak kind is a str, got {given(kind)}; the kinds are {', '.join(KINDS)}")
-    if kind not in KINDS:
-        raise ValueError(unknown_kind_message(kind, where))
-    if value is True:
-        return True
-    if value is False:
-        raise ValueError(f"{where}[{kind!r}] = False: give True (every leak of the kind), a name pattern or a list "
-                         f"of patterns; to keep checking a kind, leave it out")
-    allowed = "True (every leak of the kind), a name pattern (a regular expression) or a list of patterns"
-    if isinstance(value, (str, re.Pattern)):
-        patterns: Iterable[object] = [value]
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        patterns = value
-        if not value:
-            raise ValueError(f"{where}[{kind!r}] must be {allowed}, got an empty {type(value).__name__}")
-    else:
-        raise TypeError(f"{where}[{kind!r}] must be {allowed}, got {given(value)}")
-    return tuple(pattern(f"{where}[{kind!r}]", p) for p in patterns)
-
-
-def allowances(where: str, value: object) -> dict[str, Allowance]:
-    """A whole allow-list ``{kind: True | pattern | [patterns]}`` (``None``: empty)."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{where} must be a mapping of leak kinds to True or name patterns, e.g. "
-                        f"{{'tasks': True}}, got {given(value)}")
-    return {kind: allowance(where, kind, entry) for kind, entry in value.items()}

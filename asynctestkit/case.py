@@ -1,7 +1,8 @@
 """``AsyncTestCase``: ``unittest.IsolatedAsyncioTestCase`` with a virtual clock, leak checks and assertions.
 
-This module only wires the parts into unittest's lifecycle; the behaviour lives in ``clock.py``,
-``leaks.py`` and ``assertions.py``.  Change the base class of a test case and nothing else::
+This module only wires the parts into unittest's lifecycle; the behaviour lives in the subpackages
+``clock`` (with ``clock/_phase.py``, which turns a hang report into the failure of a test phase), ``leaks``
+and ``assertions`` (see docs/architecture.md).  Change the base class of a test case and nothing else::
 
     class TestRetry(asynctestkit.AsyncTestCase):
         async def test_gives_up_after_an_hour(self):
@@ -28,12 +29,13 @@ from .clock import (
     DEFAULT_HORIZON,
     DEFAULT_IO_QUANTUM,
     DEFAULT_WATCHDOG,
+    RealTimeLoop,
     VirtualClock,
-    _check_io_quantum,
+    VirtualClockLoop,
 )
-from .hangs import HangError
-from .leakcase import LeakCheckMixin
-from .loop import RealTimeLoop, VirtualClockLoop
+from .clock._clock import _check_io_quantum
+from .clock._phase import PhaseClaim
+from .leaks import LeakCheckMixin
 
 __all__ = ["AsyncTestCase", "real_time"]
 
@@ -131,7 +133,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
 
     # -- the loop ----------------------------------------------------------------------------------
     def _atk_wants_virtual_clock(self) -> bool:
-        method = getattr(self, self._testMethodName, None)
+        method = getattr(self, _compat.test_method_name(self), None)
         return bool(self.virtual_clock) and not getattr(method, _REAL_TIME_MARK, False)
 
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
@@ -149,7 +151,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                                   f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
-        loop._atk.debug_pin = bool(self.asyncio_debug)
+        loop._atk_pin_debug(bool(self.asyncio_debug))
         loop.set_debug(bool(self.asyncio_debug))
         self._atk_loop = loop
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
@@ -175,7 +177,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     # test's coroutine.  unittest drops the leading frames of modules that set ``__unittest`` (this one does)
     # and cuts a failure's traceback at the first such frame *after* the user's code, so with nothing of ours
     # in between, a failing test shows exactly the frames plain IsolatedAsyncioTestCase shows: the user's
-    # failing line is always there.  The loop tells us which task runs the phase (see ``_PhaseClaim``).
+    # failing line is always there.  The loop tells us which task runs the phase (see ``clock/_phase.py``).
     def _callSetUp(self) -> None:
         error = self._atk_take_setup_error()
         if error is not None:  # 3.10: the test's loop could not be built
@@ -207,78 +209,26 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             if loop is not None and not loop.is_closed() and loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)
             return call(*args)
-        claim = _PhaseClaim(self, loop, func)
+        claim = PhaseClaim(loop, functools.partial(self._atk_phase_label, func), asyncio_debug=self.asyncio_debug,
+                           runner_task=functools.partial(_compat.iatc_runner_task, self),
+                           phase_running=functools.partial(_compat.iatc_phase_running, self))
         loop._atk_claim_phase(claim)
         try:
             result = call(*args)
         except BaseException as exc:
-            error = claim.finish()
-            if error is None:
+            failure = claim.failure(exc)  # the hang report that ended the phase, if one did (see _phase)
+            if failure is None:
                 raise
-            # The traceback of the exception that ended the phase runs down to the line the test was stuck at
-            # when the report reached it: the report shows it, as any failure shows its line.
-            error = error.with_traceback(exc.__traceback__)
-            if isinstance(exc, asyncio.CancelledError):  # the cancellation that carried the report
-                raise error from None
-            # The phase reacted to that cancellation by raising something else (or its coroutine was closed
-            # after it swallowed every such cancellation): the hang is the cause, so it is the failure, with
-            # the other exception chained for the record.
-            # After asynctestkit closed the test's coroutine, resuming it raises "cannot reuse already awaited
-            # coroutine": our doing, not the test's, so it is not chained.
-            clock = claim.clock
-            raise error from (None if clock is not None and clock._closed_phase_coroutine(exc) else exc)
-        error = claim.finish()
-        if error is not None:  # the phase swallowed the cancellation that carried the report
-            raise error
+            error, cause = failure
+            raise error from cause
+        pending = claim.finish()
+        if pending is not None:  # the phase swallowed the cancellation that carried the report
+            raise pending
         return result
 
-
-class _PhaseClaim:
-    """Called by the loop with the task that runs the next phase (None on 3.10: see ``_compat``).
-
-    It starts the phase: the loop's debug mode is set to the test case's ``asyncio_debug`` (and unpinned,
-    so the test itself may change it) and, on a virtual clock, ``clock._enter_phase(task, label)`` tells the
-    clock which task to watch and to fail with a hang report.  :meth:`finish` ends it.
-    """
-
-    __slots__ = ("_clock", "_entered", "_func", "_loop", "_test")
-
-    def __init__(self, test: AsyncTestCase, loop: VirtualClockLoop | RealTimeLoop, func: object) -> None:
-        self._test = test
-        self._loop = loop
-        self._func = func
-        self._clock = loop.clock if isinstance(loop, VirtualClockLoop) else None
-        self._entered = False
-
-    def __call__(self, task: asyncio.Task[Any] | None) -> None:
-        test, loop = self._test, self._loop
-        loop._atk.debug_pin = None
-        if loop.get_debug() != test.asyncio_debug:
-            loop.set_debug(test.asyncio_debug)
-        if self._clock is None:
-            return
-        running: Callable[[], bool] | None = None
-        if task is None:  # 3.10: the test case's long-lived runner task runs every phase
-            task = _compat.iatc_runner_task(test)
-            running = functools.partial(_compat.iatc_phase_running, test)
-        name = getattr(self._func, "__name__", "")
-        if name == test._testMethodName:
-            label = f"test {name!r}"
-        else:
-            label = f"{getattr(self._func, '__qualname__', name)} of test {test._testMethodName!r}"
-        self._clock._enter_phase(task, label, running=running)
-        self._entered = True
-
-    @property
-    def clock(self) -> VirtualClock | None:
-        """The clock of the phase's loop (None on a real-time loop)."""
-        return self._clock
-
-    def finish(self) -> HangError | None:
-        """End the phase; return the hang report it must fail with, if any."""
-        self._loop._atk_claim_phase(None)
-        if not self._entered or self._clock is None:
-            return None
-        self._entered = False
-        self._clock._exit_phase()
-        return self._clock._take_pending_error()
+    def _atk_phase_label(self, func: object) -> str:
+        """How reports name the phase running *func*: ``test 'test_x'`` or ``asyncTearDown of test 'test_x'``."""
+        name, test = getattr(func, "__name__", ""), _compat.test_method_name(self)
+        if name == test:
+            return f"test {name!r}"
+        return f"{getattr(func, '__qualname__', name)} of test {test!r}"

@@ -15,7 +15,7 @@ from typing import Any
 
 import asynctestkit
 from asynctestkit import AsyncAssertionsMixin, AsyncTestCase, _compat
-from asynctestkit._waits import until_idle, wait_until
+from asynctestkit.assertions._waits import until_idle, wait_until
 from tests.assertion_support import is_closed, sleeper
 
 

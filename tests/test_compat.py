@@ -36,7 +36,7 @@ class PrivateUnittestNamesTests(unittest.TestCase):
 
     @unittest.skipUnless(_compat.PY311, "asyncio.Runner is new in 3.11")
     def test_runner_run_creates_the_task_of_its_coroutine_itself(self) -> None:
-        from asynctestkit.loop import VirtualClockLoop
+        from asynctestkit.clock import VirtualClockLoop
 
         async def main() -> object:
             return asyncio.current_task()
@@ -531,3 +531,52 @@ class TimerOrderPrivateNamesTests(unittest.TestCase):
             self.assertFalse(plain < first or first < plain, "against asyncio's own handles: asyncio's order")
         finally:
             loop.close()
+
+
+class BoundaryStragglersTests(unittest.TestCase):
+    """Canaries for the names moved into _compat so that no other module reads a private name (test_boundaries)."""
+
+    def test_test_method_name_is_the_name_of_the_method_the_case_runs(self) -> None:
+        self.assertEqual(_compat.test_method_name(self), "test_test_method_name_is_the_name_of_the_method_the_case_runs")
+        self.assertTrue(self.id().endswith("." + _compat.test_method_name(self)))
+
+    def test_format_message_follows_long_message(self) -> None:
+        self.assertEqual(_compat.format_message(self, None, "standard"), "standard")
+        self.assertEqual(_compat.format_message(self, "mine", "standard"), "standard : mine")
+        self.longMessage = False
+        self.assertEqual(_compat.format_message(self, "mine", "standard"), "mine")
+
+    def test_call_maybe_async_is_the_bound_method_that_runs_the_test_method(self) -> None:
+        class Case(unittest.IsolatedAsyncioTestCase):
+            def test_nothing(self) -> None:
+                pass
+
+        case = Case("test_nothing")
+        method = _compat.call_maybe_async(case)
+        self.assertIs(getattr(method, "__self__", None), case)
+        self.assertIs(getattr(method, "__func__", None), vars(unittest.IsolatedAsyncioTestCase)["_callMaybeAsync"])
+        self.assertEqual(list(inspect.signature(method).parameters)[:1], ["func"])
+
+    def test_unittest_case_attributes_are_what_a_test_case_instance_holds(self) -> None:
+        seen: set[str] = set()
+
+        class Case(unittest.IsolatedAsyncioTestCase):
+            async def asyncSetUp(self) -> None:
+                seen.update(name for name in vars(self) if name.startswith("_") and not name.startswith("_atk_"))
+
+            def test_nothing(self) -> None:
+                pass
+
+        Case("test_nothing").run(unittest.TestResult())
+        self.assertTrue(seen, "a test case instance holds no private attribute any more")
+        self.assertEqual(seen - _compat.UNITTEST_CASE_ATTRIBUTES, set(),
+                         "unittest added a private attribute to test case instances: add it to the skip list")
+
+    def test_for_version_picks_the_newest_choice_not_newer_than_this_interpreter(self) -> None:
+        import sys
+
+        here = sys.version_info[:2]
+        self.assertEqual(_compat.for_version({(3, 10): "old", here: "here", (99, 0): "future"}), "here")
+        self.assertEqual(_compat.for_version({(3, 10): "old", (99, 0): "future"}), "old")
+        with self.assertRaises(ValueError):
+            _compat.for_version({(99, 0): "future"})

@@ -14,7 +14,9 @@ import threading
 import unittest
 from typing import Any
 
-from asynctestkit import AsyncTestCase, diagnostics, hangs
+from asynctestkit import AsyncTestCase
+from asynctestkit import _diagnostics as diagnostics
+from asynctestkit.clock import _hangs as hangs
 
 from ._clock_support import run_on_virtual_loop
 

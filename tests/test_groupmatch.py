@@ -8,7 +8,7 @@ import sys
 import unittest
 
 from asynctestkit import ExceptionMatch, GroupMatch
-from asynctestkit._groupmatch import as_group_matcher, as_matcher, render
+from asynctestkit.assertions._groupmatch import as_group_matcher, as_matcher, render
 
 PY311 = sys.version_info >= (3, 11)
 

@@ -37,7 +37,7 @@ from asynctestkit import (
     track_resource,
     unregister_resource_type,
 )
-from asynctestkit._leakhub import HUB
+from asynctestkit.leaks._hooks import HUB
 from tests.leak_support import BASES, PlainLeakCase, marker_line, run_case
 
 HERE = os.path.basename(__file__)
@@ -537,7 +537,7 @@ class ReportFormatTests(unittest.TestCase):
                       'leak_checks = {"tasks": "note"} on the class', report)
 
     def test_headline_counts_failures_only_and_notes_are_numbered_apart(self) -> None:
-        from asynctestkit._leakreport import Leak
+        from asynctestkit.leaks._report import Leak
         report = LeakReport("test_x", failures=[Leak("resources", "pool left open")],
                             notes=[Leak("coroutines", "coroutine 'f' was never awaited",
                                         ["found by the garbage collector: it may come from an earlier test"])],

@@ -19,7 +19,7 @@ from typing import Any
 
 import asynctestkit
 from asynctestkit import VirtualClock, VirtualClockLoop
-from asynctestkit.loop import RealTimeLoop
+from asynctestkit.clock import RealTimeLoop
 
 from ._clock_support import INSTANT, real_timer, run_on_virtual_loop
 

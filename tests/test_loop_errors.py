@@ -59,7 +59,7 @@ class SwallowedErrorsFailTests(unittest.TestCase):
 
         text = run_case(Inner, "test_timer").failure
         first = text.splitlines()[0]
-        self.assertEqual(first, "asynctestkit.leaks.LeakError: test_timer had 1 error swallowed by the loop (found "
+        self.assertEqual(first, "asynctestkit.LeakError: test_timer had 1 error swallowed by the loop (found "
                                 "after all cleanups, at virtual t=5.000s; asynctestkit cleaned up)")
         self.assertIn("  1. callback broken_callback() raised RuntimeError('callback broke')\n", text)
         self.assertIn(f"       raised at    {at('raise-cb')} in broken_callback: "

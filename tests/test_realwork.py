@@ -22,8 +22,8 @@ import warnings
 from typing import Any
 
 from asynctestkit import AsyncTestCase, VirtualClockLoop
-from asynctestkit import clock as clock_module
-from asynctestkit.realwork import InFlight
+from asynctestkit.clock import _jump as clock_module
+from asynctestkit.clock._realwork import InFlight
 
 from ._clock_support import INSTANT, problems, real_timer, run_tests, wait_threads_gone
 

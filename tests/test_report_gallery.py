@@ -40,7 +40,7 @@ REQUIRED: dict[str, list[str]] = {
                r"frozen .*call `await self\.clock\.advance\(\.\.\.\)`", r"suspended at " + SITE],
     "leak-tasks-ignoring-cancel": [r"task 'stubborn' \(refuse_to_stop\(\)\) ignored cancellation\n       created at   "
                                    + SITE, r"cancelled    still running 1 virtual s after cancel\(\)"],
-    "leak-tasks": [r"^asynctestkit\.leaks\.LeakError: test_pending_task leaked 1 pending task \(.*virtual "
+    "leak-tasks": [r"^asynctestkit\.LeakError: test_pending_task leaked 1 pending task \(.*virtual "
                    r"t=25\.000s", r"1\. task 'poller' \(poll_forever\(\)\) still pending\n       created at   " + SITE,
                    r"suspended at " + SITE + r": await asyncio\.sleep\(10\)"],
     "leak-exceptions": [r"leaked 1 exception never retrieved", r"task 'lookup-7' \(fetch_user\(\)\) failed",
@@ -56,7 +56,7 @@ REQUIRED: dict[str, list[str]] = {
     "leak-executor": [r"executor job sleep\(\) still running\n       submitted at " + SITE],
     "leak-threads": [r"thread 'uploader' still running", r"started at   " + SITE],
     "leak-resources": [r"ConnectionPool still open\n       created at   " + SITE],
-    "leak-errors": [r"^asynctestkit\.leaks\.LeakError: test_loop_swallowed_an_error had 1 error swallowed by "
+    "leak-errors": [r"^asynctestkit\.LeakError: test_loop_swallowed_an_error had 1 error swallowed by "
                     r"the loop \(.*virtual t=3\.000s",
                     r"callback on_tick\(\) raised RuntimeError\('tick handler broke'\)\n       raised at    " + SITE,
                     r"scheduled at unknown", r'@allow_leaks\(errors=True, reason="\.\.\."\)',
@@ -108,7 +108,7 @@ def setUpModule() -> None:
 
 class EveryReportTests(unittest.TestCase):
     def test_the_gallery_covers_every_leak_kind_and_every_hang_and_note_form(self) -> None:
-        from asynctestkit._leakreport import KINDS
+        from asynctestkit.leaks._kinds import KINDS
 
         slugs = {example.slug for example in gallery.EXAMPLES}
         covered = {slug.removeprefix("leak-") for slug in slugs} | {"daemon_threads", "servers"}  # with transports

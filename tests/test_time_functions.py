@@ -22,8 +22,9 @@ import warnings
 from typing import Any
 from unittest import mock
 
-from asynctestkit import AsyncTestCase, VirtualClockLoop, timepatch
-from asynctestkit.timepatch import realtime
+from asynctestkit import AsyncTestCase, VirtualClockLoop
+from asynctestkit.clock import _timepatch as timepatch
+from asynctestkit.clock._timepatch import realtime
 
 from . import _timed_helper
 from ._clock_support import HANG_BOUND, error_message, failure_of, problems, real_timer, run_on_virtual_loop, run_tests

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realsuites  # the comparer beside this file (found through the path entry above)
 
-_LEAK_TEXT = ("asynctestkit.leaks.LeakError: test_x leaked 1 open transport (found after all cleanups)\n"
+_LEAK_TEXT = ("asynctestkit.LeakError: test_x leaked 1 open transport (found after all cleanups)\n"
               " open transports:\n  1. read pipe transport (fd 9) still open")
 _CLOCK_TEXT = ("asynctestkit.LivelockError: test 'test_x' did not finish within the virtual-time horizon of "
                "86400 s")

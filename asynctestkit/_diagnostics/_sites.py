@@ -1,0 +1,373 @@
+"""Sites: where a frame, a task, a coroutine or an exception is, and which frames are the user's.
+
+Part of the report vocabulary (see the package docstring): a *site* is ``(filename, lineno, function)``;
+this module finds them (one walker for live stacks, tracebacks and recorded stacks; the creation record of
+each task) and renders them as lines (``created at   tests/test_x.py:12 in test_x``).
+"""
+
+
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import linecache
+import os
+import sys
+import traceback
+import types
+import weakref
+from collections.abc import Iterable
+from contextvars import Context
+from typing import Any
+
+from .. import _compat
+
+Site = tuple[str, int, str]
+"""``(filename, line number, function name)`` of one frame."""
+
+ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
+#: The package ROOT (two levels up from asynctestkit/_diagnostics/_sites.py): frames anywhere below it,
+#: in any subpackage, are asynctestkit's own and never blamed in a report.  Every "is this our frame?" check
+#: uses this one value.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_UNITTEST_DIR = os.path.dirname(os.path.abspath(sys.modules["unittest"].__file__ or "")) + os.sep
+_CONCURRENT_DIR = os.path.join(os.path.dirname(ASYNCIO_DIR.rstrip(os.sep)), "concurrent") + os.sep
+_THREADING_FILE = sys.modules["threading"].__file__ or "threading.py"
+_WARNINGS_FILE = sys.modules["warnings"].__file__ or "warnings.py"  # 3.13 warns of un-awaited coroutines from it
+
+
+def is_internal_file(filename: str) -> bool:
+    """Return True for frames users do not want to see first: asyncio, unittest, threading, warnings, this package."""
+    return (
+        filename.startswith((ASYNCIO_DIR, PACKAGE_DIR, _UNITTEST_DIR, _CONCURRENT_DIR))
+        or filename == _THREADING_FILE
+        or filename == _WARNINGS_FILE
+        or filename.startswith("<frozen")
+    )
+
+
+def relpath(filename: str) -> str:
+    """Show *filename* relative to the current directory when it lies below it, else unchanged."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return filename
+    if filename.startswith(cwd + os.sep):
+        return filename[len(cwd) + 1 :]
+    return filename
+
+
+def source_line(site: Site) -> str:
+    """The stripped source text of *site*, or '' when the file cannot be read."""
+    return linecache.getline(site[0], site[1]).strip()
+
+
+def format_site(site: Site | None, *, with_source: bool = False) -> str:
+    """Render a site as ``path:line in function`` (and ``: source`` when asked and available)."""
+    if site is None:
+        return "<unknown>"
+    text = f"{relpath(site[0])}:{site[1]} in {site[2]}"
+    if with_source:
+        src = source_line(site)
+        if src:
+            text += f": {src}"
+    return text
+
+
+LABEL_WIDTH = 12
+"""Width of the label column of report lines (``created at``, ``suspended at``, ``raised at``...)."""
+
+
+def site_line(label: str, site: Site | None, *, with_source: bool = False, suffix: str = "") -> str:
+    """One report line about a place: ``created at   tests/test_x.py:12 in test_x``.
+
+    Every report uses this shape for every place it names (``created at``, ``suspended at``, ``raised at``,
+    ``scheduled at``, ``started at``...), so the paths line up under each other.
+    """
+    return f"{label:<{LABEL_WIDTH}} {format_site(site, with_source=with_source)}{suffix}"
+
+
+def detail_line(label: str, text: str) -> str:
+    """One report line that is not a place (``exception    KeyError('x')``), in the same label column."""
+    return f"{label:<{LABEL_WIDTH}} {text}"
+
+
+def frame_site(frame: types.FrameType) -> Site:
+    """The site a live frame is at."""
+    code = frame.f_code
+    return (code.co_filename, frame.f_lineno, code.co_name)
+
+
+def short_name(qualname: str) -> str:
+    """``worker`` for ``TestX.test_y.<locals>.worker``: the enclosing function adds nothing to a report."""
+    return qualname.rsplit(".<locals>.", 1)[-1]
+
+
+def callable_name(func: Any) -> str:
+    """A readable name for a callback or job: ``Poller.poll``, ``cb``; ``functools.partial`` and the
+    ``Context.run`` wrapper of ``asyncio.to_thread`` are looked through.
+    """
+    while isinstance(func, functools.partial):
+        inner = func.func
+        if getattr(inner, "__name__", "") == "run" and isinstance(getattr(inner, "__self__", None), Context):
+            func = func.args[0] if func.args else inner
+        else:
+            func = inner
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    return short_name(str(name))
+
+
+def definition_site(func: Any) -> Site | None:
+    """Where a function (or the function behind a bound method or partial) is defined; None for C code."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    if code is None:
+        return None
+    return (code.co_filename, code.co_firstlineno, code.co_name)
+
+
+def raised_at(exc: BaseException) -> Site | None:
+    """Where *exc* was raised: the innermost frame of its traceback outside asyncio, unittest and this
+    package (the user's ``raise`` or the user's call into a library); the innermost frame when all are
+    internal, None when it has no traceback.
+    """
+    tb: types.TracebackType | None = exc.__traceback__
+    user: Site | None = None
+    innermost: Site | None = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        innermost = (code.co_filename, tb.tb_lineno, code.co_name)
+        if not _internal(code.co_filename):
+            user = innermost
+        tb = tb.tb_next
+    return user or innermost
+
+
+def stack_site(stack: traceback.StackSummary | None) -> Site | None:
+    """The innermost user frame of a recorded stack (asyncio's ``_source_traceback``, outermost first)."""
+    if not stack:
+        return None
+    return _first_user_site((fs.filename, fs.lineno or 0, fs.name) for fs in reversed(stack))
+
+
+def _first_user_site(sites: Iterable[Site]) -> Site | None:
+    """The first site outside asyncio/unittest/this package; the first of all if every one is internal."""
+    first: Site | None = None
+    for site in sites:
+        if first is None:
+            first = site
+        if not is_internal_file(site[0]):
+            return site
+    return first
+
+
+_HANDLE_RUN = (os.path.join(os.path.dirname(asyncio.__file__), "events.py"), "_run")
+_INTERNAL_FILES: dict[str, bool] = {}  # is_internal_file() per filename, for the per-task hot path
+
+
+def _internal(filename: str) -> bool:
+    known = _INTERNAL_FILES.get(filename)
+    if known is None:
+        known = _INTERNAL_FILES[filename] = is_internal_file(filename)
+    return known
+
+
+_LIBRARY_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+Sites = tuple["Site | None", "Site | None"]
+"""``(innermost frame outside asyncio/unittest/asynctestkit, innermost frame outside installed libraries)``;
+the second is None when it is the first (the call comes straight from the user's code)."""
+
+
+def is_library_file(filename: str) -> bool:
+    """True for installed third-party code (``site-packages``): a report adds the user's frame beyond it."""
+    return any(marker in filename for marker in _LIBRARY_MARKERS)
+
+
+def _walk_out(frame: types.FrameType | None) -> tuple[Site | None, Site | None, Site | None]:
+    """The one user-frame walker: from *frame* outwards, ``(first frame outside asyncio/unittest/
+    asynctestkit, first of those outside installed libraries, innermost frame of all)``.
+
+    The walk stops at the event loop itself (``Handle._run``): frames beyond it belong to whoever runs the
+    loop, not to the code that made the call, so a call asyncio makes on behalf of a task
+    (``asyncio.to_thread``, ``getaddrinfo``) is attributed to the task's creation site instead.  A short
+    frame walk, no traceback object: cheap enough to run at every resource creation.
+    """
+    first: Site | None = None
+    innermost: Site | None = None
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        site = (filename, frame.f_lineno, code.co_name)
+        if innermost is None:
+            innermost = site
+        if not _internal(filename):
+            if first is None:
+                first = site
+            if not is_library_file(filename):
+                return first, site, innermost
+        elif (filename, code.co_name) == _HANDLE_RUN:
+            if first is None:
+                first = _current_task_site()
+            return first, None, innermost
+        frame = frame.f_back
+    return first, None, innermost
+
+
+def caller_site(skip: int = 1) -> Site | None:
+    """The innermost frame of the current call stack outside asyncio, unittest and this package.
+
+    *skip* frames are dropped first (1 = the caller of ``caller_site``); see :func:`_walk_out` for where the
+    walk stops.  The innermost frame of all when every frame is internal.
+    """
+    first, _user, innermost = _walk_out(sys._getframe(skip + 1))
+    return first or innermost
+
+
+def call_sites(skip: int = 0) -> Sites:
+    """Where the current call comes from: the innermost non-framework frame and, when that frame is inside
+    an installed library (aiohttp's ``TestClient`` creating a session, say), the innermost frame of the
+    application or test as well.  *skip* frames are dropped first (0 = start at the caller).
+    """
+    first, user, _innermost = _walk_out(sys._getframe(skip + 1))
+    return first, (user if user != first else None)
+
+
+def stack_sites(stack: traceback.StackSummary | None) -> Sites | None:
+    """:func:`call_sites` for a recorded stack (``_source_traceback``: asyncio debug mode, aio-libs objects)."""
+    if not stack:
+        return None
+    frames = [(fs.filename, fs.lineno or 0, fs.name) for fs in reversed(stack)]
+    outside = [f for f in frames if not _internal(f[0])]
+    if not outside:
+        return (frames[0], None)
+    user = next((f for f in outside if not is_library_file(f[0])), None)
+    return (outside[0], user if user != outside[0] else None)
+
+
+def _current_task_site() -> Site | None:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return None
+    return creation_site(task) if task is not None else None
+
+
+def _line_at(code: types.CodeType, offset: int) -> int:
+    """The source line of the instruction at byte *offset* of *code* (what ``frame.f_lineno`` would say)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+#: The creation record of each live loop that keeps one (asynctestkit's loops), for :func:`creation_site`.
+_TASK_SITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TaskSites] = weakref.WeakKeyDictionary()
+
+
+class TaskSites:
+    """Where each task of one loop was created, recorded by the loop's ``create_task()``.
+
+    Coroutine origin tracking would give the same line, but it records a site for *every* coroutine (each
+    ``await queue.get()`` too) and adds two GC-tracked tuples to each: +20-30% on a task-heavy workload.
+    This records, per task, the code object and instruction offset of the first frame outside asyncio,
+    unittest and asynctestkit, in four plain lists (no tuple, no weak reference per task); the line number
+    is worked out only when a report asks.  A task is looked up by its id, checked against its coroutine's
+    id.  Past 65,536 entries (and then whenever the record grows 4x), entries of tasks no longer pending
+    are dropped: pruning asks ``asyncio.all_tasks()``, so it is kept rare enough to cost ~nothing per task.
+    """
+
+    __slots__ = ("_codes", "_coros", "_fallback", "_ids", "_index", "_indexed", "_loop", "_offsets", "_prune_at")
+    _PRUNE_FROM = 65536  # entries (about 6 MB) before the first pruning; then 4x what was kept
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)  # weak: the loop is the key of _TASK_SITES, which holds this record
+        _TASK_SITES[loop] = self  # how creation_site() finds it: no attribute of the loop is read
+        self._ids: list[int] = []
+        self._coros: list[int] = []
+        self._codes: list[types.CodeType | None] = []
+        self._offsets: list[int] = []
+        self._fallback: dict[int, Site | None] = {}  # tasks created by a callback with no user frame
+        self._index: dict[int, int] = {}
+        self._indexed = 0
+        self._prune_at = self._PRUNE_FROM
+
+    def record(self, task: asyncio.Future[Any], coro: object, frame: types.FrameType) -> None:
+        """Remember where *task* is being created; *frame* is the frame that called ``create_task()``."""
+        code = frame.f_code
+        site_code: types.CodeType | None = code
+        if _internal(code.co_filename):  # asyncio.create_task(), TaskGroup, gather(): walk out to the user
+            walked: types.FrameType | None = frame.f_back
+            while walked is not None:
+                code = walked.f_code
+                if not _internal(code.co_filename):
+                    break
+                if (code.co_filename, code.co_name) == _HANDLE_RUN:  # a callback of the loop itself
+                    self._fallback[id(task)] = _current_task_site()
+                    walked = None
+                    break
+                walked = walked.f_back
+            if walked is None:
+                site_code, offset = None, -1
+            else:
+                site_code, offset = code, walked.f_lasti
+        else:
+            offset = frame.f_lasti
+        ids = self._ids
+        ids.append(id(task))
+        self._coros.append(id(coro))
+        self._codes.append(site_code)
+        self._offsets.append(offset)
+        if len(ids) > self._prune_at:
+            self._prune()
+
+    def site_of(self, task: asyncio.Future[Any]) -> Site | None:
+        """Where *task* was created, if this registry recorded it."""
+        ids = self._ids
+        index = self._index
+        for position in range(self._indexed, len(ids)):
+            index[ids[position]] = position  # a later task with a recycled id wins
+        self._indexed = len(ids)
+        position_ = index.get(id(task))
+        if position_ is None or not isinstance(task, asyncio.Task) or self._coros[position_] != id(task.get_coro()):
+            return None
+        code = self._codes[position_]
+        if code is None:
+            return self._fallback.get(id(task))
+        return (code.co_filename, _line_at(code, self._offsets[position_]), code.co_name)
+
+    def _prune(self) -> None:
+        loop = self._loop()
+        pending = {id(task) for task in asyncio.all_tasks(loop)} if loop is not None else set()
+        keep = [i for i, ident in enumerate(self._ids) if ident in pending]
+        self._ids = [self._ids[i] for i in keep]
+        self._coros = [self._coros[i] for i in keep]
+        self._codes = [self._codes[i] for i in keep]
+        self._offsets = [self._offsets[i] for i in keep]
+        self._fallback = {k: v for k, v in self._fallback.items() if k in pending}
+        self._index = {}
+        self._indexed = 0
+        self._prune_at = max(self._PRUNE_FROM, 4 * len(keep))
+
+
+def creation_site(obj: object) -> Site | None:
+    """Where *obj* (a task, a coroutine, or a future created in debug mode) was created, if known.
+
+    Tasks answer from the record their loop's ``create_task()`` keeps (asynctestkit's loops: always);
+    coroutines, and tasks of other loops, from ``cr_origin`` (coroutine origin tracking: the test case's
+    ``coroutine_origins``, or asyncio's debug mode); objects created while asyncio's debug mode was on
+    from their recorded creation traceback.
+    """
+    coro: Any = obj
+    if isinstance(obj, asyncio.Task):
+        sites = _TASK_SITES.get(obj.get_loop())
+        site: Site | None = sites.site_of(obj) if sites is not None else None
+        if site is not None:
+            return site
+        coro = obj.get_coro()
+    origin = getattr(coro, "cr_origin", None) or getattr(coro, "ag_origin", None)
+    if origin:
+        return _first_user_site((f, ln, fn) for f, ln, fn in origin)
+    return stack_site(_compat.source_traceback(obj))

@@ -1,0 +1,192 @@
+"""Hang reports: how a test phase that can never finish is described, and the alarm that catches blocking code.
+
+The virtual clock (``clock.py``) decides *that* a phase is stuck; this module says *what* is stuck, in the
+shape every asynctestkit failure has: the most useful fact first, then where, then the details::
+
+    test 'test_fetch' can never finish: no timer, I/O, subprocess or thread can wake what it awaits (...)
+      1. test 'test_fetch' (task 'Task-2')
+           suspended at tests/test_client.py:42 in test_fetch: await done.wait()  (awaiting Event.wait())
+      2. task 'worker' (Client.work())
+           created at   tests/test_client.py:40 in test_fetch
+           suspended at client.py:88 in work: await self._queue.get()  (awaiting Queue.get())
+
+It also holds the second real-time watchdog.  The clock checks the real time a phase has run at every
+``select()``, but synchronous code that never yields (``time.sleep(60)`` in a coroutine, a busy ``while``
+loop) never reaches ``select()``.  :class:`AlarmWatchdog` catches it with ``SIGALRM`` (POSIX, main thread
+only) and raises :class:`LivelockError` *in the blocking code* so the traceback ends at the exact line,
+but only where raising is safe: never inside asyncio's own loop machinery, whose state an exception there
+would corrupt.  When the signal lands there it retries shortly after; if the loop reaches ``select()`` in
+the meantime, the clock's own check reports the hang instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import sysconfig
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+from .. import _compat, _diagnostics
+from .._diagnostics import Site
+
+__all__ = ["AlarmWatchdog", "DeadlockError", "HangError", "LivelockError", "format_report"]
+
+_MAX_TASKS = 8      # tasks listed in one report (one screen)
+_MAX_TIMERS = 3     # pending timers listed in a livelock report
+_RETRY = 0.01       # real seconds before the alarm retries when it landed inside asyncio's machinery
+
+_EVENTS_FILE = os.path.join(_diagnostics.ASYNCIO_DIR, "events.py")
+_STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+_SITE_DIRS = tuple({os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("purelib", "platlib")})
+
+
+def _is_stdlib(filename: str) -> bool:
+    return (filename.startswith(_STDLIB_DIR) and not filename.startswith(_SITE_DIRS)) \
+        or filename.startswith("<frozen")
+
+
+class HangError(AssertionError):
+    """A test phase that could never finish.  Subclass of AssertionError: unittest counts it a failure."""
+
+
+class DeadlockError(HangError):
+    """Nothing is ready, no timer is pending, and nothing real can wake the loop."""
+
+
+class LivelockError(HangError):
+    """Time kept moving (or real time ran out) while the test waited for something that never came."""
+
+
+# -- reports ---------------------------------------------------------------------------------------------
+
+def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task: asyncio.Task[Any] | None,
+                  phase_label: str, start: float, timers: bool = False) -> str:
+    """The text of a hang report: *headline*, then every pending task (the phase first), then timers.
+
+    *headline* already says what is stuck and the virtual/real time; *start* is the clock's start, so
+    timer deadlines are shown on the same scale as ``virtual t=``.
+    """
+    lines = [headline]
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    pending.sort(key=lambda t: t is not phase_task)
+    for number, task in enumerate(pending[:_MAX_TASKS], 1):
+        if task is phase_task:
+            # The phase's own task is named by the phase: its coroutine is unittest's wrapper (3.10: the runner).
+            lines.append(f"  {number}. {phase_label} (task {task.get_name()!r})")
+            suspended = _diagnostics.suspended_line(task) or _diagnostics.site_line("suspended at", None)
+            lines.append("       " + suspended)
+        else:
+            block = _diagnostics.format_task(task, "       ")
+            lines.append(f"  {number}. {block[0]}")
+            lines.extend(block[1:])
+    if len(pending) > _MAX_TASKS:
+        lines.append(f"  ... and {len(pending) - _MAX_TASKS} more tasks")
+    if timers:
+        waiters = {id(w): t for t in pending if (w := _compat.task_waiter(t)) is not None}
+        for handle in _compat.scheduled_handles(loop)[:_MAX_TIMERS]:
+            lines.append(f"  timer at t={handle.when() - start:.3f}s {describe_timer(handle, waiters)}")
+        lines.append("  hint: if the test really simulates more time, raise clock_horizon on the test case")
+    return "\n".join(lines)
+
+
+def describe_timer(handle: asyncio.TimerHandle, waiters: dict[int, asyncio.Task[Any]]) -> str:
+    """``wakes task 'heartbeat' at hb.py:21 in beat: await asyncio.sleep(1)`` or ``calls Poller.poll()``.
+
+    *waiters* maps ``id(future)`` to the task suspended on that future: a timer whose callback resolves the
+    future a task waits on (``asyncio.sleep``) is described by that task, which is what the user wrote.
+    """
+    callback = _compat.handle_callback(handle)
+    for arg in _compat.handle_args(handle):
+        task = waiters.get(id(arg))
+        if task is not None:
+            where = _diagnostics.suspended_at(task)
+            return (f"wakes {_diagnostics.describe_task(task)}"
+                    + (f" at {_diagnostics.format_site(where, with_source=True)}" if where else ""))
+    return f"calls {_diagnostics.callable_name(callback)}()"
+
+
+# -- the SIGALRM watchdog --------------------------------------------------------------------------------
+
+def safe_blocking_site(frame: types.FrameType | None) -> Site | None:
+    """Where synchronous code blocks the loop, if an exception may be raised there; None if it may not.
+
+    Walks outwards from the interrupted *frame*.  Reaching code the user wrote (anything outside asyncio
+    and asynctestkit; other standard-library frames such as ``threading`` or ``socket`` are looked
+    through) first means the exception travels up through the user's code into a task or a callback: safe,
+    and that frame is the site to report.  Reaching asyncio or
+    asynctestkit first means the signal landed in the loop's own bookkeeping: not safe.  One exception:
+    when the interrupted frame is ``Handle._run`` itself, a C function scheduled as a callback is blocking
+    (``loop.call_soon(time.sleep, 60)``), and ``Handle._run`` catches what it raises.
+    """
+    if frame is None:
+        return None
+    code = frame.f_code
+    if code.co_filename == _EVENTS_FILE and code.co_name == "_run":
+        return _diagnostics.frame_site(frame)
+    current: types.FrameType | None = frame
+    while current is not None:
+        filename = current.f_code.co_filename
+        if filename.startswith((_diagnostics.ASYNCIO_DIR, _diagnostics.PACKAGE_DIR)):
+            return None
+        if not _is_stdlib(filename) and not _diagnostics.is_internal_file(filename):
+            return _diagnostics.frame_site(current)
+        current = current.f_back
+    return None
+
+
+class AlarmWatchdog:
+    """Raises :class:`LivelockError` in synchronous code that blocks the loop past a real-time limit.
+
+    ``arm(seconds)`` at the start of a phase, ``disarm()`` at its end.  Uses ``SIGALRM`` through
+    ``signal.setitimer``, so it works only on POSIX, in the main thread, and only when nobody else owns
+    ``SIGALRM`` (pytest-timeout, for one): otherwise ``arm()`` does nothing and the clock's select-level
+    check is the only watchdog.  *describe* builds the message from the blocking site; *idle* tells
+    whether the loop is inside ``select()`` (then the select-level check is the right reporter).
+    """
+
+    def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
+        self._describe = describe
+        self._idle = idle
+        self._previous: Any = None
+        self._armed = False
+
+    def arm(self, seconds: float | None) -> None:
+        self.disarm()
+        if seconds is None or not math.isfinite(seconds) or not hasattr(signal, "setitimer"):
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGALRM)
+        if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return  # someone else's alarm: leave it alone
+        self._previous = previous
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        self._armed = True
+
+    @property
+    def armed(self) -> bool:
+        """True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken)."""
+        return self._armed
+
+    def disarm(self) -> None:
+        if not self._armed:
+            return
+        self._armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+        self._previous = None
+
+    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+        if not self._armed or self._idle():
+            return  # the loop is in select(): the clock's own check reports it
+        site = safe_blocking_site(frame)
+        if site is None:
+            signal.setitimer(signal.ITIMER_REAL, _RETRY)
+            return
+        raise LivelockError(self._describe(site))

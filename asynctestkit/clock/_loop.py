@@ -1,0 +1,409 @@
+"""``VirtualClockLoop``: a selector event loop whose ``time()`` is driven by a :class:`~asynctestkit.VirtualClock`.
+
+The loop is an ordinary ``asyncio.SelectorEventLoop`` built with a *wrapping selector* (the public
+``selector=`` constructor argument).  asyncio calls ``selector.select(timeout)`` exactly when it has nothing
+ready to run and wants to sleep until the next timer or I/O; that call is handed to the clock, which decides
+whether to poll, to wait in real time, to jump, or to report a hang (``_jump.py``, whose docstring states the
+clock-loop contract this module keeps).
+
+The other overrides are public loop methods that tell the clock about real work: ``run_in_executor``
+(and so ``to_thread`` and name resolution), ``subprocess_exec``/``subprocess_shell``,
+``call_soon_threadsafe`` and ``shutdown_default_executor``.  ``call_at`` numbers each timer so that timers due
+at exactly the same time run in the order they were scheduled, and ``run_forever`` makes the ``time``
+module's ``time()``/``monotonic()`` follow the clock on the loop's thread while it runs (see ``timepatch.py``).
+
+Usable without unittest::
+
+    with asyncio.Runner(loop_factory=asynctestkit.VirtualClockLoop) as runner:
+        runner.run(main())          # asyncio.sleep(3600) inside main() returns at once
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from contextvars import Context
+from typing import Any, ClassVar, TypeVar
+
+from .. import _compat, _diagnostics, _validate
+from ._clock import VirtualClock, check_options
+from ._creation import HOOKED_METHODS, CreationHooks
+from ._jump import JumpEngine
+from ._realwork import RealWork
+
+__all__ = ["RealTimeLoop", "VirtualClockLoop", "creation_hooks"]
+
+_T = TypeVar("_T")
+_getframe = sys._getframe
+
+
+
+class _ClockSelector(selectors.BaseSelector):
+    """Delegates to the platform selector; hands every ``select()`` to the clock's engine."""
+
+    def __init__(self, work: RealWork, engine: JumpEngine) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._engine = engine
+        self._work = work
+        self._countdown = 64
+        self._peek = _compat.selector_peek(self._inner)
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        key = self._inner.register(fileobj, events, data)
+        self._work.note_registered(fileobj)
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        key = self._inner.unregister(fileobj)
+        self._work.note_unregistered(fileobj)
+        return key
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        self._work.forget_fd(fileobj)
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        # asyncio calls this once per loop iteration.  With callbacks ready (timeout 0) it is a plain poll,
+        # except every 64th, which lets the clock check its real-time watchdog (a test spinning on
+        # sleep(0) never goes idle), or every one while the clock asks for it (slow-callback check on, or a
+        # watchdog without its alarm); the clock decides everything else.
+        engine = self._engine
+        if timeout == 0 and not engine.poll_checks:
+            self._countdown -= 1
+            if self._countdown:
+                if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
+                    return []
+                events = self._inner.select(0)
+                if events and engine.io_step:  # I/O takes time (clock.io_quantum)
+                    engine.delivered(events)
+                return events
+            self._countdown = 64
+        return engine.select(self._inner, timeout, self._peek)
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """A readable name for an executor job (``to_thread``'s ``partial(ctx.run, f, ...)`` is looked through)."""
+    return _diagnostics.callable_name(func)
+
+
+def _check_origin_depth(value: object) -> int:
+    return _validate.origin_depth("coroutine_origins", value)
+
+
+class _State:
+    """asynctestkit's per-loop state, kept in one attribute of the loop.
+
+    One attribute, not five: CPython (3.11+) keeps an object's attributes in a fast inline layout only up to
+    30 of them, and ``SelectorEventLoop`` already has 26; a loop past that limit reads every attribute in
+    ``_run_once`` through a dict (measured: +2.6k instructions per loop iteration on 3.13).
+    """
+
+    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "task_sites", "thread_id",
+                 "work", "wrappers")
+
+    def __init__(self, origin_depth: int) -> None:
+        self.close_hooks: list[Callable[[], None]] = []
+        self.engine: JumpEngine | None = None  # a VirtualClockLoop's clock engine, once built
+        #: While set, ``set_debug()`` calls are answered with this value: a test case pins its ``asyncio_debug``
+        #: so the runner's ``set_debug(True)`` cannot make its first phase pay for debug mode; the phase
+        #: start of each phase unpins it (None) so the test itself may call ``set_debug()``.
+        self.debug_pin: bool | None = None
+        #: Called once with the task that runs the next test phase (see _TestLoop._atk_claim_phase).
+        self.phase_claim: Callable[[asyncio.Task[Any] | None], None] | None = None
+        self.origin_depth = origin_depth
+        self.task_sites: _diagnostics.TaskSites | None = None  # set by the loop once it exists
+        self.thread_id: int | None = None
+        self.work: RealWork | None = None
+        #: Wrappers the leak checker put around the hooked creation methods, innermost last (see _creation).
+        self.wrappers: dict[str, list[Callable[..., Any]]] = {}
+
+
+# The three forms of _TestLoop.create_task, one per signature of the base method.  Plain functions (bound as
+# methods by the class attribute): the caller's frame is frame 1, and the base method is named, not super().
+_base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
+_runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
+
+def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = _base_create_task(self, coro, **kwargs)
+    caller = _getframe(1)
+    self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
+    if self._atk.phase_claim is not None and caller.f_code is _runner_run_code:
+        self._atk_phase_started(task)
+    return task
+
+
+def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
+                     context: Context | None = None) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = _base_create_task(self, coro, name=name, context=context)
+    caller = _getframe(1)
+    self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
+    if self._atk.phase_claim is not None and caller.f_code is _runner_run_code:
+        self._atk_phase_started(task)
+    return task
+
+
+def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
+    task: asyncio.Task[Any] = _base_create_task(self, coro, name=name)
+    self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
+    return task
+
+
+class _TestLoop(asyncio.SelectorEventLoop):
+    """What both of asynctestkit's loops add to a selector event loop.
+
+    - ``create_task()`` records where each task was created (the "created at" line of leak and hang
+      reports), at a fraction of the cost of coroutine origin tracking;
+    - *coroutine_origins* (frames, default 0): coroutine origin tracking while the loop runs, so that a
+      coroutine never awaited is reported with the line that created it;
+    - hooks that run once, right after the loop closed (the test case resets the thread's current loop,
+      which a runner given a ``loop_factory`` does not do by itself).
+    """
+
+    _atk: _State
+    #: The loop's own implementations of hooked methods, where it adds to ``SelectorEventLoop``'s: an explicit
+    #: table (a subclass extends it), read by :meth:`_atk_implementation`.
+    _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {}
+
+    def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
+        self._atk = _State(_check_origin_depth(coroutine_origins))
+        self._atk.task_sites = _diagnostics.TaskSites(self)
+        super().__init__(selector=selector)
+
+    # -- where tasks are created ---------------------------------------------------------------------
+    #: ``create_task()`` records where each task is created (see the module functions above); the signature
+    #: follows the interpreter's (3.10: ``name``; 3.11-3.13: ``name``, ``context``; 3.14: any keyword).
+    create_task = _compat.for_version({(3, 14): _create_task_314, (3, 11): _create_task_311,  # type: ignore[assignment]
+                                       (3, 10): _create_task_310})
+
+    # -- test phases ---------------------------------------------------------------------------------
+    def _atk_claim_phase(self, claim: Callable[[asyncio.Task[Any] | None], None] | None) -> None:
+        """Call *claim* once, before it runs, with the task that runs the next test phase; None withdraws it.
+
+        ``IsolatedAsyncioTestCase`` runs each async phase (asyncSetUp, the test, asyncTearDown, an async
+        cleanup) with ``asyncio.Runner.run()``, which creates one task for it (3.11+): *claim* gets that
+        task, identified by its creator.  3.10 has no Runner: every phase runs inside the test case's
+        long-lived runner task, and *claim* is called with None when the loop next starts running.  This
+        lets the test case start a phase from outside the loop, so that no frame of asynctestkit stands
+        between the runner and the test's coroutine (see ``case.py``).
+        """
+        self._atk.phase_claim = claim
+
+    def _atk_pin_debug(self, pin: bool | None) -> None:
+        """While *pin* is not None, ``set_debug()`` calls are answered with it (see ``_State.debug_pin``)."""
+        self._atk.debug_pin = pin
+
+    def _atk_phase_started(self, task: asyncio.Task[Any] | None) -> None:
+        claim, self._atk.phase_claim = self._atk.phase_claim, None
+        if claim is not None:
+            claim(task)
+
+    # -- the hooked creation methods (the leak checker's contract: see _creation) -----------------------
+    def _atk_implementation(self, name: str) -> Callable[..., Any]:
+        """This loop's own ``<name>`` (from :attr:`_atk_own_methods`, else ``SelectorEventLoop``'s), bound."""
+        own = type(self)._atk_own_methods.get(name)
+        if own is None:
+            own = getattr(asyncio.SelectorEventLoop, name)
+        return own.__get__(self)  # type: ignore[no-any-return]
+
+    # -- running -------------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        self._atk.thread_id = threading.get_ident()
+        if not _compat.PY311 and self._atk.phase_claim is not None:  # pragma: no cover - 3.10
+            self._atk_phase_started(None)
+        depth = self._atk.origin_depth
+        previous = sys.get_coroutine_origin_tracking_depth()
+        if previous < depth:
+            sys.set_coroutine_origin_tracking_depth(depth)
+        try:
+            super().run_forever()
+        finally:
+            if previous < depth:
+                sys.set_coroutine_origin_tracking_depth(previous)
+
+    def set_debug(self, enabled: bool) -> None:
+        pin = self._atk.debug_pin
+        super().set_debug(enabled if pin is None else pin)
+
+    # -- closing -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.is_closed():
+            return
+        self._atk_before_close()
+        super().close()
+        hooks, self._atk.close_hooks = self._atk.close_hooks, []
+        for hook in hooks:
+            hook()
+
+    def _atk_before_close(self) -> None:
+        """Subclass hook: release what must go before the selector closes."""
+
+    def _atk_on_close(self, hook: Callable[[], None]) -> None:
+        """Run *hook* after the loop closed."""
+        self._atk.close_hooks.append(hook)
+
+
+def creation_hooks(loop: object) -> CreationHooks | None:
+    """The hooks of *loop*'s creation methods if it is one of asynctestkit's loops, else None."""
+    if isinstance(loop, _TestLoop):
+        return CreationHooks(loop._atk.wrappers, loop._atk_implementation)
+    return None
+
+
+def _dispatcher(name: str) -> Callable[..., Any]:
+    def method(self: _TestLoop, *args: Any, **kwargs: Any) -> Any:
+        stack = self._atk.wrappers.get(name)
+        return (stack[-1] if stack else self._atk_implementation(name))(*args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"_TestLoop.{name}"
+    method.__doc__ = f"``{name}()`` of the event loop, through the leak checker's wrapper while one is attached."
+    return method
+
+
+for _name in HOOKED_METHODS:
+    if hasattr(asyncio.SelectorEventLoop, _name):
+        setattr(_TestLoop, _name, _dispatcher(_name))
+del _name
+
+
+_CLOCK_OPTIONS = frozenset({"auto_advance", "horizon", "watchdog", "deadlock_grace", "virtual_time_functions",
+                            "io_quantum"})
+
+
+class VirtualClockLoop(_TestLoop):
+    """A selector event loop on virtual time.
+
+    ``loop.time()`` starts at *start* and moves only when the clock says so: at once to the next deadline
+    when nothing real is in flight, with real time while executor jobs, subprocesses, threads or external
+    sockets are under way.  ``loop.clock`` is the :class:`VirtualClock` that controls it.
+    """
+
+    def __new__(cls, *args: Any, start: float = 0.0, coroutine_origins: int = 0,
+                **clock_options: Any) -> VirtualClockLoop:
+        # Every argument is checked before the loop exists: a loop that failed half-way through __init__
+        # would complain from its __del__ ("Exception ignored in BaseEventLoop.__del__") after the error.
+        if args:
+            raise TypeError(f"VirtualClockLoop() takes keyword arguments only, got {len(args)} positional")
+        _check_origin_depth(coroutine_origins)
+        unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
+        if unknown:
+            raise TypeError(f"VirtualClockLoop() got an unexpected keyword argument {unknown[0]!r}; its options are "
+                            f"start, coroutine_origins, {', '.join(sorted(_CLOCK_OPTIONS))}")
+        check_options(start=start, **clock_options)
+        return super().__new__(cls)
+
+    def __init__(self, *, start: float = 0.0, coroutine_origins: int = 0, **clock_options: Any) -> None:
+        # The construction order is part of the clock-loop contract (see _jump): the engine first (the
+        # options were all checked in __new__), the selector with it, the loop, then the public clock.
+        self._atk_now = float(start)
+        work = RealWork()
+        engine = VirtualClock._build(self, work, start=start, **clock_options)
+        super().__init__(coroutine_origins=coroutine_origins, selector=_ClockSelector(work, engine))
+        self._atk.work = work
+        self._atk.engine = engine
+        work.construction_done = True
+        self.clock = VirtualClock(engine)
+        engine.adopt_loop_resolution()
+
+    @property
+    def _atk_work(self) -> RealWork:
+        work = self._atk.work
+        assert work is not None
+        return work
+
+    def set_debug(self, enabled: bool) -> None:
+        super().set_debug(enabled)
+        engine = self._atk.engine  # None while BaseEventLoop.__init__ sets the initial debug mode
+        if engine is not None:
+            engine.refresh_timing()
+
+    # -- time ---------------------------------------------------------------------------------------
+    def time(self) -> float:
+        return self._atk_now
+
+    #: Timers due at exactly the same time run in the order they were scheduled (``call_at``, ``call_later``,
+    #: sleeps, ``wait_for``/``asyncio.timeout`` deadlines, ``Timeout.reschedule``), as they do on the real
+    #: clock, where such deadlines differ by nanoseconds.  A plain function, not a method calling the base
+    #: one: no extra Python frame per timer (see ``_compat.call_at_in_scheduling_order``).
+    call_at = _compat.call_at_in_scheduling_order  # type: ignore[assignment]
+
+    # -- running ------------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        engine = self._atk.engine
+        assert engine is not None
+        engine.on_run_start()
+        engine.time_functions_on()  # time.time()/monotonic() follow the clock on this thread (see timepatch)
+        try:
+            super().run_forever()
+        finally:
+            engine.time_functions_off()
+
+    def _atk_before_close(self) -> None:
+        engine = self._atk.engine
+        if engine is not None:
+            engine.close()
+
+    # -- real work ----------------------------------------------------------------------------------
+    # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same
+    # runtime contract, looser static check.
+    def _run_in_executor_tracked(self, executor: Any, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        fut = asyncio.SelectorEventLoop.run_in_executor(self, executor, func, *args)
+        self._atk_work.add_job(fut, f"executor job {_job_name(func, args)}()", _diagnostics.caller_site(), func)
+        return fut
+
+    def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any,  # type: ignore[override]
+                             context: Context | None = None) -> asyncio.Handle:
+        if threading.get_ident() != self._atk.thread_id:
+            self._atk_work.note_feeder()
+        return super().call_soon_threadsafe(callback, *args, context=context)
+
+    async def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+        marker = self.create_future()
+        self._atk_work.add_job(marker, "default executor shutdown", None)
+        try:
+            await super().shutdown_default_executor(*args, **kwargs)
+        finally:
+            marker.set_result(None)
+
+    async def _subprocess_exec_tracked(self, protocol_factory: Callable[[], Any], program: Any, *args: Any,
+                                       **kwargs: Any) -> tuple[Any, Any]:
+        site = _diagnostics.caller_site()
+        transport, protocol = await asyncio.SelectorEventLoop.subprocess_exec(self, protocol_factory, program,
+                                                                               *args, **kwargs)
+        self._atk_work.add_process(transport, f"subprocess {program!s} (pid {transport.get_pid()})", site)
+        return transport, protocol
+
+    async def _subprocess_shell_tracked(self, protocol_factory: Callable[[], Any], cmd: Any,
+                                        **kwargs: Any) -> tuple[Any, Any]:
+        site = _diagnostics.caller_site()
+        transport, protocol = await asyncio.SelectorEventLoop.subprocess_shell(self, protocol_factory, cmd, **kwargs)
+        self._atk_work.add_process(transport, f"subprocess {cmd!r} (pid {transport.get_pid()})", site)
+        return transport, protocol
+
+    #: Hooked methods this loop adds to (see _TestLoop._atk_own_methods): real work the clock must know of.
+    _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {
+                        "run_in_executor": _run_in_executor_tracked,
+                        "subprocess_exec": _subprocess_exec_tracked,
+                        "subprocess_shell": _subprocess_shell_tracked}
+
+
+class RealTimeLoop(_TestLoop):
+    """A plain selector event loop on the real clock, for tests that opt out of virtual time."""
+
+    def __new__(cls, *args: Any, coroutine_origins: int = 0) -> RealTimeLoop:
+        if args:
+            raise TypeError(f"RealTimeLoop() takes keyword arguments only, got {len(args)} positional")
+        _check_origin_depth(coroutine_origins)  # before the loop exists (see VirtualClockLoop.__new__)
+        return super().__new__(cls)
+
+    def __init__(self, *, coroutine_origins: int = 0) -> None:
+        super().__init__(coroutine_origins=coroutine_origins)

@@ -1,0 +1,90 @@
+"""One test phase on a test loop: which task runs it, and the hang report it must fail with.
+
+A *phase* is one part of a test that runs on the loop: ``asyncSetUp``, the test method, ``asyncTearDown``
+or an async cleanup.  The runner (``IsolatedAsyncioTestCase``, through ``case.py``) starts each one from
+outside the loop; a :class:`PhaseClaim` handed to the loop beforehand (``loop._atk_claim_phase``) is called
+with the task that runs the phase before its first step, and tells the clock's engine to watch that task
+(``enter_phase``): a hang report is then delivered to it as a cancellation.  When the runner's call
+returns or raises, :meth:`PhaseClaim.finish` ends the phase and :meth:`PhaseClaim.failure` decides what
+the runner raises instead of the exception that ended it.
+
+Nothing here knows unittest: the runner gives the label, the debug setting and, on 3.10 (no
+``asyncio.Runner``: every phase runs inside one long-lived task), the task and a "still in the phase?" test.
+No frame of this module ever stands between the runner and the test's code: the claim runs before the
+phase's first step, and the decisions after its last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from ._hangs import HangError
+from ._loop import RealTimeLoop, VirtualClockLoop
+
+__all__ = ["PhaseClaim"]
+
+
+class PhaseClaim:
+    """Called by the loop with the task that runs the next phase (None on 3.10), then ended by the runner.
+
+    On the call, the loop's debug mode is set to *asyncio_debug* (and unpinned, so the test itself may
+    change it) and, on a virtual clock, the engine is told which task to watch and to fail with a hang
+    report.  *label* names the phase in reports (``"test 'test_fetch'"``).  *runner_task* and
+    *phase_running* stand in for the task on 3.10 (see the module docstring).
+    """
+
+    __slots__ = ("_asyncio_debug", "_entered", "_label", "_loop", "_phase_running", "_runner_task")
+
+    def __init__(self, loop: VirtualClockLoop | RealTimeLoop, label: Callable[[], str], *, asyncio_debug: bool,
+                 runner_task: Callable[[], asyncio.Task[Any] | None],
+                 phase_running: Callable[[], bool]) -> None:
+        self._loop = loop
+        self._label = label
+        self._asyncio_debug = asyncio_debug
+        self._runner_task = runner_task
+        self._phase_running = phase_running
+        self._entered = False
+
+    def __call__(self, task: asyncio.Task[Any] | None) -> None:
+        loop = self._loop
+        loop._atk_pin_debug(None)
+        if loop.get_debug() != self._asyncio_debug:
+            loop.set_debug(self._asyncio_debug)
+        if not isinstance(loop, VirtualClockLoop):
+            return
+        running: Callable[[], bool] | None = None
+        if task is None:  # 3.10: the runner's long-lived task runs every phase
+            task = self._runner_task()
+            running = self._phase_running
+        loop.clock._enter_phase(task, self._label(), running=running)
+        self._entered = True
+
+    def finish(self) -> HangError | None:
+        """End the phase; return the hang report it must fail with, if any."""
+        loop = self._loop
+        loop._atk_claim_phase(None)
+        if not self._entered or not isinstance(loop, VirtualClockLoop):
+            return None
+        self._entered = False
+        loop.clock._exit_phase()
+        return loop.clock._take_pending_error()
+
+    def failure(self, exc: BaseException) -> tuple[HangError, BaseException | None] | None:
+        """The phase ended with *exc*: the hang report to raise instead and its cause, or None to re-raise.
+
+        The report's traceback is *exc*'s, which runs down to the line the test was stuck at when the report
+        reached it.  The cancellation that carried the report is not chained (it is the report); anything
+        else the phase raised in reaction to it is, for the record, except the error of resuming a coroutine
+        the engine closed after it swallowed every such cancellation (asynctestkit's doing, not the test's).
+        """
+        error = self.finish()
+        if error is None:
+            return None
+        error = error.with_traceback(exc.__traceback__)
+        if isinstance(exc, asyncio.CancelledError):
+            return error, None
+        loop = self._loop
+        closed = isinstance(loop, VirtualClockLoop) and loop.clock._closed_phase_coroutine(exc)
+        return error, None if closed else exc

@@ -1,0 +1,263 @@
+"""The leak checker's process-wide hooks, and who gets blamed for a signal.
+
+Some leak signals are not tied to one loop: a ``RuntimeWarning`` "coroutine ... was never awaited", a
+``ResourceWarning`` "unclosed ..." (asyncio's transports and stream writers, aiohttp's sessions), an
+exception raised in a finalizer (``sys.unraisablehook``).  The hub listens to them while at least one
+:class:`~asynctestkit.LeakTracker` is attached, and restores every hook when the last one detaches:
+
+- two entries at the front of ``warnings.filters`` make those two kinds of warnings visible whatever the
+  user's filters say ("always", so the once-per-location registry never hides a second leak), and
+  ``warnings._showwarnmsg`` receives them with their ``source`` object.  A warning arriving while the test
+  itself captures warnings (``assertWarns``, ``catch_warnings(record=True)``) is left to the test;
+- ``sys.unraisablehook`` is chained (``-W error`` turns a finalizer's warning into an unraisable exception);
+- ``threading.Thread.start`` records where each thread was started, for the report;
+- the constructors of registered resource types record each new instance with its creation site.
+
+A signal is routed by the object it concerns: to the tracker whose registry holds it, else by the loop the
+object belongs to.  An object of a test that already finished is reported as a *late* note naming that test
+(logged on the ``asynctestkit.leaks`` logger), never against the test running now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import gc
+import inspect
+import logging
+import re
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+
+from .. import _compat, _diagnostics
+from .._diagnostics import Site
+from . import _resources
+from ._describe import Sites, call_sites
+
+__all__ = ["HUB", "is_leak_warning", "log_late"]
+
+logger = logging.getLogger("asynctestkit.leaks")
+
+NEVER_AWAITED = re.compile(r"coroutine '.*' was never awaited")
+_FILTERS = (("always", None, ResourceWarning, None, 0), ("always", NEVER_AWAITED, RuntimeWarning, None, 0))
+
+
+class Sink(Protocol):
+    """What the hub needs from a tracker (implemented by :class:`~asynctestkit.LeakTracker`)."""
+
+    loop: asyncio.AbstractEventLoop
+    name: str
+    origin_markers: frozenset[tuple[str, str]]
+
+    def owns(self, obj: object) -> bool: ...
+    def on_warning(self, text: str, category: type[Warning], source: object, *, unsure: bool = False) -> None: ...
+    def on_error(self, summary: str, details: list[str]) -> None: ...
+    def on_created(self, obj: object, rtype: _resources.ResourceType, sites: Sites) -> None: ...
+
+
+def is_leak_warning(category: type[Warning], text: str) -> bool:
+    """True for the warnings the leak checker owns: any ResourceWarning and never-awaited coroutines."""
+    return issubclass(category, ResourceWarning) or (
+        issubclass(category, RuntimeWarning) and NEVER_AWAITED.match(text) is not None)
+
+
+def log_late(test: str, what: str) -> None:
+    """Report a leak signal that arrived after its test finished, naming that test."""
+    logger.warning("leak from %s, detected after that test finished (when the object was finalized): %s",
+                   test, what)
+
+
+class _Hub:
+    def __init__(self) -> None:
+        self.active: list[Sink] = []
+        self.finished: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, str] = weakref.WeakKeyDictionary()
+        self.recent: collections.deque[tuple[str, frozenset[tuple[str, str]]]] = collections.deque(maxlen=64)
+        self.thread_sites: weakref.WeakKeyDictionary[threading.Thread, Site] = weakref.WeakKeyDictionary()
+        self._undo: list[Callable[[], None]] = []
+        self._display_state: tuple[object, object] | None = None
+        self._previous_show: _compat.ShowWarnMsg | None = None
+        self._previous_unraisable: Callable[[Any], object] | None = None
+        self.collecting = False  # inside a garbage collection (gc.callbacks), while installed
+        # Bound methods are created anew on each attribute access: keep one of each to install and compare.
+        self._show_hook = self._showwarnmsg
+        self._unraisable_hook = self._unraisablehook
+        self._gc_hook = self._gc_phase
+
+    # -- attach/detach ------------------------------------------------------------------------------------
+    def attach(self, sink: Sink) -> None:
+        if not self.active:
+            self._install()
+        self.active.append(sink)
+
+    def detach(self, sink: Sink) -> None:
+        if sink in self.active:
+            self.active.remove(sink)
+        try:
+            self.finished[sink.loop] = sink.name
+        except TypeError:  # a loop type without weak references (uvloop): late signals go unattributed
+            pass
+        if sink.origin_markers:
+            self.recent.append((sink.name, sink.origin_markers))
+        if not self.active:
+            self._uninstall()
+
+    def _install(self) -> None:
+        filters = cast("list[Any]", warnings.filters)
+        for entry in reversed(_FILTERS):
+            filters.insert(0, entry)
+        # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
+        # filters version would make every "default"-action warning of the user print again in each test.
+        self._previous_show = _compat.swap_showwarnmsg(self._show_hook)
+        self._display_state = _compat.warnings_display_state()
+        self._previous_unraisable = sys.unraisablehook
+        sys.unraisablehook = self._unraisable_hook
+        original_start = threading.Thread.start
+        hub = self
+
+        def start(thread: threading.Thread, *args: Any, **kwargs: Any) -> Any:
+            if hub.active:
+                hub.thread_sites[thread] = _diagnostics.caller_site()  # type: ignore[assignment]
+            return original_start(thread, *args, **kwargs)
+
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+
+        def restore_start() -> None:
+            if threading.Thread.start is start:
+                threading.Thread.start = original_start  # type: ignore[method-assign]
+
+        gc.callbacks.append(self._gc_hook)
+
+        def remove_gc_hook() -> None:
+            self.collecting = False
+            if self._gc_hook in gc.callbacks:
+                gc.callbacks.remove(self._gc_hook)
+
+        self._undo = [restore_start, remove_gc_hook, *_resources.patch_constructors(self._on_created)]
+
+    def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
+        self.collecting = phase == "start"
+
+    def _uninstall(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        filters = cast("list[Any]", warnings.filters)
+        for entry in _FILTERS:
+            for index, existing in enumerate(filters):
+                if existing is entry:
+                    del filters[index]
+                    break
+        if _compat.swap_showwarnmsg(None) is self._show_hook:
+            _compat.swap_showwarnmsg(self._previous_show)
+        if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
+            sys.unraisablehook = self._previous_unraisable
+
+    # -- routing --------------------------------------------------------------------------------------------
+    def current(self) -> Sink | None:
+        """The tracker of the running loop, else the one attached last."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for sink in reversed(self.active):
+            if sink.loop is running:
+                return sink
+        return self.active[-1] if self.active else None
+
+    def route(self, source: object) -> tuple[Sink | None, str | None]:
+        """``(tracker, None)`` for the attached tracker that owns *source*; ``(None, test)`` when *source*
+        belongs to a test that already finished; else ``(current tracker, None)``.
+        """
+        if source is not None:
+            for sink in reversed(self.active):
+                if sink.owns(source):
+                    return sink, None
+            loop = _compat.object_loop(source)
+            if loop is not None:
+                for sink in reversed(self.active):
+                    if sink.loop is loop:
+                        return sink, None
+                test = self.finished.get(loop)
+                if test is not None:
+                    return None, test
+            origin = getattr(source, "cr_origin", None) if inspect.iscoroutine(source) else None
+            if origin:
+                frames = {(filename, function) for filename, _line, function in origin}
+                for sink in reversed(self.active):
+                    if sink.origin_markers & frames:
+                        return sink, None
+                for test, markers in reversed(self.recent):
+                    if markers & frames:
+                        return None, test
+        return self.current(), None
+
+    def unsure(self, source: object) -> bool:
+        """True for an un-awaited coroutine whose test cannot be known: no origin, finalized by the collector.
+
+        Dropped by its last reference, a coroutine warns inside the code that dropped it, which is the
+        running test's.  Found by the garbage collector, it may come from any earlier test; only its origin
+        (``coroutine_origins``) could tell which.
+        """
+        return self.collecting and inspect.iscoroutine(source) and not getattr(source, "cr_origin", None)
+
+    # -- hooks ----------------------------------------------------------------------------------------------
+    def _showwarnmsg(self, msg: warnings.WarningMessage) -> None:
+        text = str(msg.message)
+        if (self.active and is_leak_warning(msg.category, text)
+                and _compat.warnings_display_state() == self._display_state):
+            try:
+                sink, late = self.route(msg.source)
+                if late is not None:
+                    log_late(late, f"{msg.category.__name__}: {text.splitlines()[0]}")
+                    return
+                if sink is not None:
+                    sink.on_warning(text, msg.category, msg.source, unsure=self.unsure(msg.source))
+                    return
+            except Exception:  # never lose a warning because of the checker
+                pass
+        previous = self._previous_show
+        if previous is not None:
+            previous(msg)
+
+    def _unraisablehook(self, unraisable: Any) -> None:
+        handled = False
+        if self.active:
+            try:
+                handled = self._on_unraisable(unraisable)
+            except Exception:
+                handled = False
+        if not handled and self._previous_unraisable is not None:
+            self._previous_unraisable(unraisable)
+
+    def _on_unraisable(self, unraisable: Any) -> bool:
+        error = unraisable.exc_value
+        source = unraisable.object
+        if inspect.isroutine(source):  # "Exception ignored in: <function X.__del__>": no instance to go by
+            source = None
+        if isinstance(error, Warning) and is_leak_warning(type(error), str(error)):
+            sink, late = self.route(source)
+            if late is not None:
+                log_late(late, f"{type(error).__name__}: {str(error).splitlines()[0]}")
+            elif sink is not None:
+                sink.on_warning(str(error), type(error), source, unsure=self.unsure(source))
+            return True
+        sink, late = self.route(source)
+        what = f"exception ignored in {unraisable.object!r}: {error!r}"
+        if late is not None:
+            log_late(late, what)
+            return True
+        if sink is not None:
+            sink.on_error(what, [])
+        return False  # the default hook still prints it
+
+    def _on_created(self, obj: object, rtype: _resources.ResourceType) -> None:
+        sink = self.current()
+        if sink is not None:
+            sink.on_created(obj, rtype, call_sites())
+
+
+HUB = _Hub()
