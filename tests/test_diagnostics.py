@@ -16,7 +16,7 @@ from typing import Any
 
 from asynctestkit import AsyncTestCase, diagnostics, hangs
 
-from ._clock_support import run_on_virtual_loop
+from .clock._clock_support import run_on_virtual_loop
 
 HERE = os.path.abspath(__file__)
 

@@ -25,7 +25,7 @@ from unittest import mock
 from asynctestkit import AsyncTestCase, VirtualClockLoop, timepatch
 from asynctestkit.timepatch import realtime
 
-from . import _timed_helper
+from . import _timed_support
 from ._clock_support import HANG_BOUND, error_message, failure_of, problems, real_timer, run_on_virtual_loop, run_tests
 
 PY312 = sys.version_info >= (3, 12)
@@ -152,7 +152,7 @@ class RealTimeStaysRealTests(AsyncTestCase):
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
         handler.emit = records.append  # type: ignore[method-assign]
-        logger = logging.getLogger("tests.test_time_functions.virtual")
+        logger = logging.getLogger("tests.clock.test_timepatch.virtual")
         logger.addHandler(handler)
         logger.propagate = False
         self.addCleanup(logger.removeHandler, handler)
@@ -165,10 +165,10 @@ class RealTimeStaysRealTests(AsyncTestCase):
 
     async def test_from_time_import_monotonic_made_before_the_test_keeps_the_real_clock(self) -> None:
         # Documented limitation: a module that bound the function at import holds the real one.
-        self.assertEqual(await _timed_helper.measure_sleep(10), 10)           # import time; time.monotonic()
-        self.assertLess(await _timed_helper.measure_sleep_imported(10), 1.0)  # from time import monotonic
-        self.clock.patch_time("tests._timed_helper")                           # the documented remedy
-        self.assertEqual(await _timed_helper.measure_sleep_imported(10), 10)
+        self.assertEqual(await _timed_support.measure_sleep(10), 10)           # import time; time.monotonic()
+        self.assertLess(await _timed_support.measure_sleep_imported(10), 1.0)  # from time import monotonic
+        self.clock.patch_time("tests.clock._timed_support")                           # the documented remedy
+        self.assertEqual(await _timed_support.measure_sleep_imported(10), 10)
 
 
 def _wait_until_deadline(seconds: float) -> None:
@@ -192,7 +192,7 @@ class SynchronousWaitTests(unittest.TestCase):
             result = run_tests(Inner, "test_x")
         text = failure_of(self, result, "test_x")
         self.assertIn("ran longer than the real-time watchdog of 0.5 s: synchronous code blocked the event loop", text)
-        self.assertIn("blocked at   tests/test_time_functions.py:", text)
+        self.assertIn("blocked at   tests/clock/test_timepatch.py:", text)
         self.assertIn("in _wait_until_deadline: time.sleep(0.01)", text)
         self.assertLess(took[0], HANG_BOUND)
         assert_time_module_is_real(self)

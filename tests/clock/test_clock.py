@@ -22,7 +22,7 @@ import asynctestkit
 from asynctestkit import AsyncTestCase, VirtualClockLoop
 from asynctestkit import clock as clock_module
 
-from . import _timed_helper
+from . import _timed_support
 from ._clock_support import (
     HANG_BOUND,
     INSTANT,
@@ -793,17 +793,17 @@ class WatchdogTests(unittest.TestCase):
 # ---------------------------------------------------------------------------------------------------------
 
 class PatchTimeTests(unittest.TestCase):
-    MODULE = "tests._timed_helper"
+    MODULE = "tests.clock._timed_support"
 
     def test_s34_time_functions_are_real_with_virtual_time_functions_off(self) -> None:
-        # By default they follow the clock (tests/test_time_functions.py); the opt-out keeps them real.
+        # By default they follow the clock (tests/clock/test_timepatch.py); the opt-out keeps them real.
         measured: list[float] = []
 
         class Inner(AsyncTestCase):
             virtual_time_functions = False
 
             async def test_x(self) -> None:
-                measured.append(await _timed_helper.measure_sleep(10))
+                measured.append(await _timed_support.measure_sleep(10))
 
         result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
@@ -811,7 +811,7 @@ class PatchTimeTests(unittest.TestCase):
 
     def test_s34_patched_modules_see_exactly_the_virtual_time_and_are_restored_after(self) -> None:
         seen: dict[str, Any] = {}
-        original = (_timed_helper.time, _timed_helper.monotonic, _timed_helper.perf_counter)
+        original = (_timed_support.time, _timed_support.monotonic, _timed_support.perf_counter)
 
         class Inner(AsyncTestCase):
             clock_start = 50.0
@@ -819,12 +819,12 @@ class PatchTimeTests(unittest.TestCase):
             async def test_x(self) -> None:
                 self.clock.patch_time(PatchTimeTests.MODULE)
                 self.clock.patch_time(PatchTimeTests.MODULE)  # twice is harmless
-                seen["measured"] = await _timed_helper.measure_sleep(10)
-                seen["imported"] = await _timed_helper.measure_sleep_imported(10)
-                seen["monotonic"] = _timed_helper.time.monotonic()
-                seen["wall"] = _timed_helper.wall_clock() - self.clock.time()
-                seen["ns"] = _timed_helper.time.monotonic_ns()
-                seen["sleep"] = _timed_helper.time.sleep is time.sleep
+                seen["measured"] = await _timed_support.measure_sleep(10)
+                seen["imported"] = await _timed_support.measure_sleep_imported(10)
+                seen["monotonic"] = _timed_support.time.monotonic()
+                seen["wall"] = _timed_support.wall_clock() - self.clock.time()
+                seen["ns"] = _timed_support.time.monotonic_ns()
+                seen["sleep"] = _timed_support.time.sleep is time.sleep
 
         wall = time.time()
         result = run_tests(Inner, "test_x")
@@ -835,9 +835,9 @@ class PatchTimeTests(unittest.TestCase):
         self.assertEqual(seen["ns"], 70_000_000_000)
         self.assertEqual(seen["wall"], 0)
         self.assertTrue(seen["sleep"], "other functions of the time module stay the real ones")
-        self.assertEqual((_timed_helper.time, _timed_helper.monotonic, _timed_helper.perf_counter), original)
-        self.assertIs(_timed_helper.time, time)
-        self.assertLess(abs(_timed_helper.wall_clock() - wall), 60)
+        self.assertEqual((_timed_support.time, _timed_support.monotonic, _timed_support.perf_counter), original)
+        self.assertIs(_timed_support.time, time)
+        self.assertLess(abs(_timed_support.wall_clock() - wall), 60)
 
     def test_s34_patch_time_rejects_bad_arguments_and_patches_nothing_then(self) -> None:
         errors: list[tuple[type[BaseException], str]] = []
@@ -849,7 +849,7 @@ class PatchTimeTests(unittest.TestCase):
                         self.clock.patch_time(*args)  # type: ignore[arg-type]
                     except Exception as exc:
                         errors.append((type(exc), str(exc)))
-                    self.assertIs(_timed_helper.time, time)
+                    self.assertIs(_timed_support.time, time)
 
         result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
@@ -870,11 +870,11 @@ class PatchTimeTests(unittest.TestCase):
 
         result = run_tests(Inner, "test_x")
         self.assertEqual(len(result.failures), 1)
-        self.assertIs(_timed_helper.time, time)
-        self.assertIs(_timed_helper.monotonic, time.monotonic)
+        self.assertIs(_timed_support.time, time)
+        self.assertIs(_timed_support.monotonic, time.monotonic)
 
     def test_helper_module_is_importable_by_name(self) -> None:
-        self.assertIs(importlib.import_module(self.MODULE), _timed_helper)
+        self.assertIs(importlib.import_module(self.MODULE), _timed_support)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -990,7 +990,7 @@ class IntegrationTests(unittest.TestCase):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "tests/test_clock.py::ManualControlTests", "tests/test_clock.py::HangReportTests"],
+             "tests/clock/test_clock.py::ManualControlTests", "tests/clock/test_clock.py::HangReportTests"],
             cwd=root, capture_output=True, text=True, timeout=120)
         self.assertEqual(completed.returncode, 0, completed.stdout + completed.stderr)
 

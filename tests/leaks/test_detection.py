@@ -24,7 +24,7 @@ import unittest
 from typing import Any
 
 from asynctestkit import AsyncTestCase, register_resource_type, unregister_resource_type
-from tests.leak_support import (
+from tests.leaks._leak_support import (
     BASES,
     PlainLeakCase,
     fake_aiohttp,
@@ -34,11 +34,11 @@ from tests.leak_support import (
     tls_contexts,
 )
 
-HERE = os.path.basename(__file__)
+HERE = os.path.relpath(__file__, os.path.dirname(os.path.dirname(__file__)))  # this file under tests/
 
 
 def at(marker: str) -> str:
-    """``test_leaks.py:<line>`` of the line tagged ``# <marker>``."""
+    """``leaks/test_detection.py:<line>`` of the line tagged ``# <marker>``."""
     return f"{HERE}:{marker_line(__file__, marker)}"
 
 
@@ -638,7 +638,7 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
                         self.assertIn("leak check note: test_callback had 1 error swallowed by the loop", text)
                     self.assertIn("1. callback bad_callback() raised ValueError('callback broke')", text)
                     self.assertIn(f"raised at    tests/{at('L26raise')} in bad_callback: raise ValueError(", text)
-                    self.assertIn("callback     bad_callback() defined at tests/test_leaks.py:", text)
+                    self.assertIn("callback     bad_callback() defined at tests/leaks/test_detection.py:", text)
                     if base is PlainLeakCase:  # asyncio's debug mode records where call_soon was called
                         self.assertIn(f"scheduled at tests/{at('L26')}", text)
                     else:
