@@ -8,7 +8,7 @@ import sys
 import unittest
 from unittest import mock
 
-from tests.assertions._assertion_support import Real, Support, Virtual, is_closed, sleeper
+from tests.assertions._assertion_support import Real, Support, Virtual, is_closed, line_of, sleeper
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -289,8 +289,9 @@ class CancelOnVirtualClock(CancelTests, Virtual):
         lines = str(cm.exception).splitlines()
         self.assertEqual(lines[0], "swallows() swallowed the cancellation: it returned 'swallowed' instead of "
                                    "raising CancelledError (virtual t=1.000s)")
+        line = line_of(swallows, "await asyncio.sleep(seconds)")
         self.assertEqual(lines[1], "  cancelled at virtual t=1.000s while suspended at "
-                                   "tests/assertions/test_cancel.py:23 in swallows: await asyncio.sleep(seconds)  "
+                                   f"tests/assertions/test_cancel.py:{line} in swallows: await asyncio.sleep(seconds)  "
                                    "(awaiting sleep())")
 
     async def test_task_that_ignores_every_cancel_is_reported_not_awaited_forever(self) -> None:

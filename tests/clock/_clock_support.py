@@ -1,4 +1,4 @@
-"""Helpers shared by the virtual-clock tests (test_clock, test_loop, test_realwork, test_diagnostics).
+"""Helpers shared by the virtual-clock tests in this package (and test_diagnostics one level up).
 
 Not a test module (the name does not start with ``test``): unittest discovery does not collect it.
 """
@@ -31,7 +31,7 @@ HANG_BOUND = 5.0
 def site_pattern(module_file: str, function: str, source: str) -> str:
     """A regex for ``<file>:<line> in <function>: <source>`` as diagnostics.format_site renders it.
 
-    The path is ``tests/clock/test_clock.py`` when the tests run from the repository root (relative to the current
+    The path is ``tests/clock/test_hangs.py`` when the tests run from the repository root (relative to the current
     directory), absolute otherwise: only the file name is pinned.
     """
     name = re.escape(os.path.basename(module_file))

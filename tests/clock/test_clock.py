@@ -1,7 +1,8 @@
-"""The virtual clock (asynctestkit/clock.py, hangs.py, timepatch.py).
+"""The virtual clock (asynctestkit/clock.py) as a test sees it: exact times, ordering, lifecycle, manual control.
 
-Each test named ``test_sNN_...`` is scenario NN of section 3 of shared/research/virtual-clock.md; scenarios
-12-23 and 29 (real work in flight) are in test_realwork.py, the loop without unittest in test_loop.py.
+Beside it in this package: hang reports and watchdogs (test_hangs.py), the time module following the clock
+(test_timepatch.py), real work in flight (test_realwork.py, test_realwork_peers.py), busy polling and I/O
+(test_polling_and_io.py), equal deadlines (test_timer_order.py), the loop without unittest (test_loop.py).
 Tests that need a failing test run an inner AsyncTestCase into a ``unittest.TestResult`` and read its text.
 """
 
@@ -12,7 +13,6 @@ import importlib
 import logging
 import math
 import re
-import signal
 import sys
 import time
 import unittest
@@ -20,14 +20,9 @@ from typing import Any
 
 import asynctestkit
 from asynctestkit import AsyncTestCase, VirtualClockLoop
-from asynctestkit import clock as clock_module
 
-from . import _timed_support
 from ._clock_support import (
-    HANG_BOUND,
     INSTANT,
-    error_message,
-    failure_of,
     problems,
     real_timer,
     run_tests,
@@ -43,11 +38,11 @@ def _src(function: str, source: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Core timing: scenarios 1-11
+# Core timing
 # ---------------------------------------------------------------------------------------------------------
 
 class CoreTimingTests(AsyncTestCase):
-    async def test_s01_sleep_3600_finishes_instantly_with_exact_time(self) -> None:
+    async def test_sleep_3600_finishes_instantly_with_exact_time(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with real_timer() as took:
@@ -56,7 +51,7 @@ class CoreTimingTests(AsyncTestCase):
         self.assertEqual(self.clock.elapsed(), 3600)
         self.assertLess(took[0], INSTANT)
 
-    async def test_s02_sleepers_of_1_and_2_seconds_wake_in_order_at_exact_times(self) -> None:
+    async def test_sleepers_of_1_and_2_seconds_wake_in_order_at_exact_times(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         woke: list[tuple[str, float]] = []
@@ -68,7 +63,7 @@ class CoreTimingTests(AsyncTestCase):
         await asyncio.gather(sleeper("two", 2), sleeper("one", 1))
         self.assertEqual(woke, [("one", start + 1), ("two", start + 2)])
 
-    async def test_s03_twelve_equal_sleepers_wake_together_in_the_same_order_every_run(self) -> None:
+    async def test_twelve_equal_sleepers_wake_together_in_the_same_order_every_run(self) -> None:
         # Documented behaviour: equal deadlines run in asyncio's own (heap) order, which is not FIFO but is
         # the same on every run; test_loop checks the same across two fresh loops.
         loop = asyncio.get_running_loop()
@@ -92,7 +87,7 @@ class CoreTimingTests(AsyncTestCase):
         self.assertEqual(sorted(first), list(range(12)))
         self.assertEqual(first, second)
 
-    async def test_s04_ten_sleeps_of_a_tenth_sum_to_one_and_tiny_sleeps_do_not_hang(self) -> None:
+    async def test_ten_sleeps_of_a_tenth_sum_to_one_and_tiny_sleeps_do_not_hang(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with real_timer() as took:
@@ -107,7 +102,7 @@ class CoreTimingTests(AsyncTestCase):
             self.assertEqual(loop.time(), before)
         self.assertLess(took[0], INSTANT)
 
-    async def test_s06_a_cancelled_wait_for_timer_is_never_jumped_to(self) -> None:
+    async def test_a_cancelled_wait_for_timer_is_never_jumped_to(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         fast = loop.create_future()
@@ -117,7 +112,7 @@ class CoreTimingTests(AsyncTestCase):
         self.assertEqual(loop.time(), start + 1)
 
     @unittest.skipUnless(PY311, "asyncio.timeout() and timeout_at() exist from 3.11")
-    async def test_s07_a_rescheduled_timeout_fires_at_its_new_deadline_and_timeout_at_exactly(self) -> None:
+    async def test_a_rescheduled_timeout_fires_at_its_new_deadline_and_timeout_at_exactly(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with self.assertRaises(TimeoutError):
@@ -131,7 +126,7 @@ class CoreTimingTests(AsyncTestCase):
                 await asyncio.Event().wait()
         self.assertEqual(loop.time(), start + 5)
 
-    async def test_s08_a_longer_timeout_around_a_shorter_sleep_does_not_expire(self) -> None:
+    async def test_a_longer_timeout_around_a_shorter_sleep_does_not_expire(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         if PY311:
@@ -143,7 +138,7 @@ class CoreTimingTests(AsyncTestCase):
         await asyncio.sleep(10)  # the cancelled 9 s deadline is not in the way
         self.assertEqual(loop.time(), start + 11)
 
-    async def test_s09_wait_for_a_never_set_event_times_out_at_exactly_10_seconds(self) -> None:
+    async def test_wait_for_a_never_set_event_times_out_at_exactly_10_seconds(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with real_timer() as took:
@@ -152,7 +147,7 @@ class CoreTimingTests(AsyncTestCase):
         self.assertEqual(loop.time(), start + 10)
         self.assertLess(took[0], INSTANT)
 
-    async def test_s10_a_10ms_ticker_fires_100000_times_in_1000_virtual_seconds(self) -> None:
+    async def test_a_10ms_ticker_fires_100000_times_in_1000_virtual_seconds(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         ticks = 0
@@ -175,7 +170,7 @@ class CoreTimingTests(AsyncTestCase):
         self.assertEqual(late, [])
         self.assertEqual(self.clock.elapsed(), 1000)
 
-    async def test_s11_callbacks_scheduled_by_callbacks_run_at_their_exact_times(self) -> None:
+    async def test_callbacks_scheduled_by_callbacks_run_at_their_exact_times(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         handles: dict[int, asyncio.TimerHandle] = {}
@@ -197,7 +192,7 @@ class CoreTimingTests(AsyncTestCase):
 class LargeStartTests(AsyncTestCase):
     clock_start = 1.7e9
 
-    async def test_s05_at_start_1_7e9_a_1s_timer_fires_exactly_once_at_its_time(self) -> None:
+    async def test_at_start_1_7e9_a_1s_timer_fires_exactly_once_at_its_time(self) -> None:
         loop = asyncio.get_running_loop()
         self.assertEqual(loop.time(), 1.7e9)
         fired: list[float] = []
@@ -210,7 +205,7 @@ class LargeStartTests(AsyncTestCase):
         self.assertEqual(self.clock.elapsed(), 2)
         self.assertLess(took[0], INSTANT)
 
-    async def test_s05_at_start_1_7e9_timers_due_now_still_run(self) -> None:
+    async def test_at_start_1_7e9_timers_due_now_still_run(self) -> None:
         # A 1e-7 s sleep rounds to "now" at this magnitude (one ulp is 2.4e-7 s); asyncio's due check
         # `when < now + 1e-9` then never holds: the loop spun forever before the clock widened it.
         loop = asyncio.get_running_loop()
@@ -224,11 +219,11 @@ class LargeStartTests(AsyncTestCase):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Lifecycle: scenarios 31 and 36
+# Lifecycle
 # ---------------------------------------------------------------------------------------------------------
 
 class LifecycleTests(unittest.TestCase):
-    def test_s31_every_test_starts_at_the_start_and_all_phases_share_one_timeline(self) -> None:
+    def test_every_test_starts_at_the_start_and_all_phases_share_one_timeline(self) -> None:
         log: list[tuple[str, str, float]] = []
 
         class Inner(AsyncTestCase):
@@ -267,7 +262,7 @@ class LifecycleTests(unittest.TestCase):
             ("test_b", "asyncTearDown", 101.0), ("test_b", "cleanup", 103.0),
         ])
 
-    def test_s36_a_timer_from_sync_setUp_and_one_from_the_test_share_the_timeline(self) -> None:
+    def test_a_timer_from_sync_setUp_and_one_from_the_test_share_the_timeline(self) -> None:
         seen: list[tuple[str, float]] = []
 
         class Inner(AsyncTestCase):
@@ -286,13 +281,13 @@ class LifecycleTests(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Manual control: scenarios 32 and 33, misuse
+# Manual control, misuse
 # ---------------------------------------------------------------------------------------------------------
 
 class ManualControlTests(AsyncTestCase):
     clock_auto_advance = False
 
-    async def test_s32_advance_runs_due_callbacks_in_order_at_their_exact_times(self) -> None:
+    async def test_advance_runs_due_callbacks_in_order_at_their_exact_times(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         log: list[tuple[str, float]] = []
@@ -314,7 +309,7 @@ class ManualControlTests(AsyncTestCase):
         await self.clock.advance_to(start + 3.5)
         self.assertEqual(log[-1], ("too late", start + 3.5))
 
-    async def test_s32_time_is_frozen_between_advances(self) -> None:
+    async def test_time_is_frozen_between_advances(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         sleeper = asyncio.create_task(asyncio.sleep(5))
@@ -327,7 +322,7 @@ class ManualControlTests(AsyncTestCase):
         self.assertTrue(sleeper.done())
         self.assertEqual(loop.time(), start + 5)
 
-    async def test_s32_advance_rejects_bad_durations_with_clear_errors(self) -> None:
+    async def test_advance_rejects_bad_durations_with_clear_errors(self) -> None:
         with self.assertRaisesRegex(ValueError, r"advance\(\) duration must be a finite number of seconds >= 0, "
                                                 r"got -1"):
             await self.clock.advance(-1)
@@ -356,7 +351,7 @@ class ManualControlTests(AsyncTestCase):
             await self.clock.advance_to(math.nan)
         self.assertEqual(loop.time(), 0.0)
 
-    async def test_s32_turning_auto_advance_back_on_lets_time_jump_again(self) -> None:
+    async def test_turning_auto_advance_back_on_lets_time_jump_again(self) -> None:
         loop = asyncio.get_running_loop()
         self.clock.auto_advance = True
         await asyncio.sleep(60)
@@ -368,7 +363,7 @@ class ManualControlTests(AsyncTestCase):
 
 
 class AutoAdvanceControlTests(AsyncTestCase):
-    async def test_s33_run_until_idle_runs_what_is_ready_without_moving_time(self) -> None:
+    async def test_run_until_idle_runs_what_is_ready_without_moving_time(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         ran: list[int] = []
@@ -414,7 +409,7 @@ class AutoAdvanceControlTests(AsyncTestCase):
 
 
 class ClockMisuseTests(unittest.TestCase):
-    def test_s32_the_clock_outside_its_running_test_is_a_clear_runtime_error(self) -> None:
+    def test_the_clock_outside_its_running_test_is_a_clear_runtime_error(self) -> None:
         kept: dict[str, Any] = {}
 
         class Inner(AsyncTestCase):
@@ -449,442 +444,13 @@ class ClockMisuseTests(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Hangs reported, never left to hang: scenarios 24-28 and 30, frozen manual mode, watchdogs
-# ---------------------------------------------------------------------------------------------------------
-
-class HangReportTests(unittest.TestCase):
-    def test_s24_a_never_set_event_fails_fast_naming_the_test_its_line_and_what_it_awaits(self) -> None:
-        class Inner(AsyncTestCase):
-            async def test_waits_forever(self) -> None:
-                await asyncio.Event().wait()
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_waits_forever")
-        message = error_message(failure_of(self, result, "test_waits_forever"))
-        self.assertRegex(message, r"^asynctestkit\.DeadlockError: test 'test_waits_forever' can never finish: "
-                                  r"no timer, I/O, subprocess or thread can wake what it awaits "
-                                  r"\(virtual t=0\.000s, real 0\.\d{3}s\)")
-        self.assertRegex(message, r"1\. test 'test_waits_forever' \(task '[^']+'\)\n\s+suspended at "
-                         + _src("test_waits_forever", "await asyncio.Event().wait()")
-                         + r"  \(awaiting Event\.wait\(\)\)")
-        self.assertLess(took[0], 0.5)  # the promise is 100 ms: a 20 ms settle plus the test machinery
-
-    def test_s25_a_test_awaiting_a_blocked_task_lists_both_with_chains_and_creation_sites(self) -> None:
-        class Inner(AsyncTestCase):
-            leak_checks = "off"
-
-            async def test_awaits_worker(self) -> None:
-                never = asyncio.Event()
-
-                async def worker() -> None:
-                    await never.wait()
-
-                task = asyncio.create_task(worker(), name="worker")
-                await task
-
-        result = run_tests(Inner, "test_awaits_worker")
-        message = error_message(failure_of(self, result, "test_awaits_worker"))
-        self.assertIn("DeadlockError: test 'test_awaits_worker' can never finish", message)
-        self.assertRegex(message, r"1\. test 'test_awaits_worker' \(task '[^']+'\)\n\s+suspended at "
-                         + _src("test_awaits_worker", "await task") + r"  \(awaiting task 'worker'\)")
-        self.assertRegex(message, r"2\. task 'worker' \(worker\(\)\)\n"
-                         r"\s+created at   \S*test_clock\.py:\d+ in test_awaits_worker\n"
-                         r"\s+suspended at " + _src("worker", "await never.wait()")
-                         + r"  \(awaiting Event\.wait\(\)\)")
-
-    def test_s26_a_deadlock_with_an_open_listening_server_is_reported_after_the_grace(self) -> None:
-        class Inner(AsyncTestCase):
-            clock_deadlock_grace = 0.2
-
-            async def test_server_open(self) -> None:
-                server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-                self.addAsyncCleanup(server.wait_closed)
-                self.addCleanup(server.close)
-                await asyncio.Event().wait()
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_server_open")
-        message = error_message(failure_of(self, result, "test_server_open"))
-        self.assertRegex(message, r"DeadlockError: test 'test_server_open' can never finish: no timer, I/O, "
-                                  r"subprocess or thread can wake what it awaits \(waited 0\.2 s real for fd "
-                                  r"\d+ \(listening socket \('127\.0\.0\.1', \d+\)\)\)")
-        self.assertGreaterEqual(took[0], 0.2)
-        self.assertLess(took[0], HANG_BOUND)
-
-    def test_s27_a_heartbeat_livelock_hits_the_horizon_and_names_the_timer_that_kept_time_moving(self) -> None:
-        class Inner(AsyncTestCase):
-            clock_horizon = 600.0
-            leak_checks = "off"
-
-            async def test_heartbeat(self) -> None:
-                async def beat() -> None:
-                    while True:
-                        await asyncio.sleep(1)
-
-                self.beat = asyncio.create_task(beat(), name="heartbeat")
-                await asyncio.Event().wait()
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_heartbeat")
-        message = error_message(failure_of(self, result, "test_heartbeat"))
-        self.assertRegex(message, r"^asynctestkit\.LivelockError: test 'test_heartbeat' did not finish within "
-                                  r"the virtual-time horizon of 600 s: timers kept firing but nothing it "
-                                  r"awaits happened \(virtual t=600\.000s, real \d+\.\d{3}s\)")
-        self.assertRegex(message, r"suspended at " + _src("test_heartbeat", "await asyncio.Event().wait()"))
-        self.assertRegex(message, r"task 'heartbeat' \(.*beat\(\)\)")
-        self.assertRegex(message, r"timer at t=601\.000s wakes task 'heartbeat' \(beat\(\)\) at "
-                         + _src("beat", "await asyncio.sleep(1)"))
-        self.assertIn("hint: if the test really simulates more time, raise clock_horizon", message)
-        self.assertLess(took[0], HANG_BOUND)
-
-    def test_s27_the_default_horizon_is_one_virtual_day(self) -> None:
-        self.assertEqual(AsyncTestCase.clock_horizon, 86400.0)
-        self.assertEqual(clock_module.DEFAULT_HORIZON, 86400.0)
-
-    def test_s28_sleep_inf_is_reported_as_sleeping_forever_and_time_stays_finite(self) -> None:
-        seen: list[float] = []
-
-        class Inner(AsyncTestCase):
-            async def asyncTearDown(self) -> None:
-                seen.append(asyncio.get_running_loop().time())
-
-            async def test_sleeps_forever(self) -> None:
-                await asyncio.sleep(math.inf)
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_sleeps_forever")
-        message = error_message(failure_of(self, result, "test_sleeps_forever"))
-        self.assertIn("DeadlockError: test 'test_sleeps_forever' can never finish: it sleeps forever (a timer "
-                      "is due at t=inf, e.g. asyncio.sleep(math.inf))", message)
-        self.assertRegex(message, _src("test_sleeps_forever", "await asyncio.sleep(math.inf)")
-                         + r"  \(awaiting sleep\(\)\)")
-        self.assertEqual(seen, [0.0])
-        self.assertLess(took[0], HANG_BOUND)
-
-    def test_s30_after_a_report_teardown_and_cleanups_run_and_the_next_test_is_unaffected(self) -> None:
-        events: list[str] = []
-
-        class Inner(AsyncTestCase):
-            def setUp(self) -> None:
-                self.addCleanup(events.append, f"{self._testMethodName}: sync cleanup")
-
-            async def asyncSetUp(self) -> None:
-                self.addAsyncCleanup(self.async_cleanup)
-
-            async def async_cleanup(self) -> None:
-                await asyncio.sleep(1)
-                events.append(f"{self._testMethodName}: async cleanup at t={self.clock.elapsed():g}")
-
-            async def asyncTearDown(self) -> None:
-                await asyncio.sleep(1)
-                events.append(f"{self._testMethodName}: asyncTearDown at t={self.clock.elapsed():g}")
-
-            def tearDown(self) -> None:
-                events.append(f"{self._testMethodName}: tearDown")
-
-            async def test_1_hangs(self) -> None:
-                await asyncio.sleep(5)
-                await asyncio.Event().wait()
-
-            async def test_2_next(self) -> None:
-                await asyncio.sleep(10)
-                self.assertEqual(self.clock.elapsed(), 10)
-                events.append("test_2_next: ran")
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_1_hangs", "test_2_next")
-        self.assertEqual(result.testsRun, 2)
-        self.assertEqual(result.errors, [])
-        message = error_message(failure_of(self, result, "test_1_hangs"))
-        self.assertIn("test 'test_1_hangs' can never finish", message)
-        self.assertIn("(virtual t=5.000s", message)
-        self.assertLessEqual(len(message.splitlines()), 25, message)  # one screen
-        self.assertEqual(events, [
-            "test_1_hangs: asyncTearDown at t=6", "test_1_hangs: tearDown",
-            "test_1_hangs: async cleanup at t=7", "test_1_hangs: sync cleanup",
-            "test_2_next: ran", "test_2_next: asyncTearDown at t=11", "test_2_next: tearDown",
-            "test_2_next: async cleanup at t=12", "test_2_next: sync cleanup",
-        ])
-        self.assertLess(took[0], HANG_BOUND)
-
-    def test_s30_a_report_survives_a_test_that_swallows_the_cancellation(self) -> None:
-        class Inner(AsyncTestCase):
-            async def test_swallows(self) -> None:
-                try:
-                    await asyncio.Event().wait()
-                except asyncio.CancelledError:
-                    pass  # a broad handler in the code under test
-                await asyncio.sleep(1)
-
-        result = run_tests(Inner, "test_swallows")
-        message = error_message(failure_of(self, result, "test_swallows"))
-        self.assertIn("DeadlockError: test 'test_swallows' can never finish", message)
-
-    @unittest.skipIf(sys.version_info < (3, 11), "3.10 runs every phase inside one runner task: the loop is "
-                                                   "stopped instead (documented limit)")
-    def test_a_test_that_swallows_every_cancellation_is_closed_and_failed_with_the_report(self) -> None:
-        cleaned: list[str] = []
-
-        class Inner(AsyncTestCase):
-            async def test_swallows_forever(self) -> None:
-                try:
-                    while True:
-                        try:
-                            await asyncio.Event().wait()
-                        except asyncio.CancelledError:
-                            pass
-                finally:
-                    cleaned.append("finally")
-
-            async def test_next(self) -> None:
-                await asyncio.sleep(5)
-
-        result = run_tests(Inner, "test_swallows_forever", "test_next")
-        self.assertEqual(len(result.failures), 1, problems(result))
-        self.assertEqual(result.errors, [])
-        text = result.failures[0][1]
-        self.assertIn("DeadlockError: test 'test_swallows_forever' can never finish", text)
-        self.assertIn("(it swallowed 3 cancellations that carried this report; asynctestkit closed its coroutine)",
-                      text)
-        self.assertEqual(cleaned, ["finally"])
-        self.assertEqual(result.testsRun, 2)
-
-    def test_a_report_overtaken_by_another_exception_is_the_failure_with_that_exception_chained(self) -> None:
-        class Inner(AsyncTestCase):
-            async def asyncTearDown(self) -> None:
-                await asyncio.sleep(1)
-
-            async def test_cleanup_fails(self) -> None:
-                try:
-                    await asyncio.Event().wait()
-                finally:
-                    raise ValueError("cleanup code failed while the report was on its way")
-
-        result = run_tests(Inner, "test_cleanup_fails")
-        self.assertEqual(result.errors, [])
-        self.assertEqual(len(result.failures), 1, problems(result))
-        text = result.failures[0][1]
-        self.assertIn("ValueError: cleanup code failed while the report was on its way", text)
-        self.assertIn("The above exception was the direct cause of the following exception", text)
-        self.assertIn("asynctestkit.DeadlockError: test 'test_cleanup_fails' can never finish", text)
-        self.assertLess(text.index("ValueError"), text.index("DeadlockError: test"))  # the hang is the verdict
-        self.assertNotIn("asyncTearDown", text)
-
-    def test_a_hang_in_asyncSetUp_is_reported_as_such(self) -> None:
-        ran: list[str] = []
-
-        class Inner(AsyncTestCase):
-            async def asyncSetUp(self) -> None:
-                await asyncio.Event().wait()
-
-            async def test_x(self) -> None:
-                ran.append("test")
-
-        result = run_tests(Inner, "test_x")
-        message = error_message(failure_of(self, result, "test_x"))
-        self.assertRegex(message, r"DeadlockError: .*asyncSetUp of test 'test_x' can never finish")
-        self.assertEqual(ran, [])
-
-    def test_frozen_manual_mode_is_reported_with_what_to_do(self) -> None:
-        class Inner(AsyncTestCase):
-            clock_auto_advance = False
-
-            async def test_frozen(self) -> None:
-                await asyncio.sleep(1)
-
-        result = run_tests(Inner, "test_frozen")
-        message = error_message(failure_of(self, result, "test_frozen"))
-        self.assertIn("DeadlockError: test 'test_frozen' can never finish: time is frozen (auto_advance is off) "
-                      "and the next timer is due at t=1; call `await self.clock.advance(...)` or turn "
-                      "auto_advance back on", message)
-        self.assertRegex(message, _src("test_frozen", "await asyncio.sleep(1)"))
-
-
-@unittest.skipUnless(hasattr(signal, "setitimer"), "the SIGALRM watchdog needs signal.setitimer (POSIX)")
-class WatchdogTests(unittest.TestCase):
-    def setUp(self) -> None:
-        self.handler = signal.getsignal(signal.SIGALRM)
-
-    def tearDown(self) -> None:
-        # The watchdog leaves SIGALRM exactly as it found it.
-        self.assertEqual(signal.getsignal(signal.SIGALRM), self.handler)
-        self.assertEqual(signal.getitimer(signal.ITIMER_REAL), (0.0, 0.0))
-
-    def test_synchronous_blocking_code_is_interrupted_at_its_line(self) -> None:
-        events: list[str] = []
-
-        class Inner(AsyncTestCase):
-            clock_watchdog = 0.2
-
-            async def asyncTearDown(self) -> None:
-                events.append("asyncTearDown")
-
-            async def test_blocks(self) -> None:
-                time.sleep(3)
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_blocks")
-        message = error_message(failure_of(self, result, "test_blocks"))
-        self.assertRegex(message, r"^asynctestkit\.LivelockError: test 'test_blocks' ran longer than the "
-                                  r"real-time watchdog of 0\.2 s: synchronous code blocked the event loop "
-                                  r"\(virtual t=0\.000s\)\n  blocked at   " + _src("test_blocks", "time.sleep(3)") + "$")
-        self.assertEqual(events, ["asyncTearDown"])
-        self.assertLess(took[0], 2.5)
-
-    def test_a_blocking_callback_is_interrupted_and_the_test_fails(self) -> None:
-        class Inner(AsyncTestCase):
-            clock_watchdog = 0.2
-
-            async def test_callback_blocks(self) -> None:
-                asyncio.get_running_loop().call_soon(time.sleep, 3)
-                await asyncio.sleep(1)
-                await asyncio.Event().wait()
-
-        with real_timer() as took, self.assertLogs("asyncio", logging.ERROR) as logs:
-            result = run_tests(Inner, "test_callback_blocks")
-        self.assertIn("LivelockError: test 'test_callback_blocks' ran longer than the real-time watchdog of 0.2 s: "
-                      "synchronous code blocked the event loop (virtual t=", "\n".join(logs.output))
-        message = error_message(failure_of(self, result, "test_callback_blocks"))
-        self.assertIn("LivelockError: test 'test_callback_blocks' ran longer than the real-time watchdog of 0.2 s",
-                      message)
-        self.assertLess(took[0], 2.5)
-
-    def test_select_level_watchdog_reports_a_test_that_yields_forever(self) -> None:
-        # Somebody else owns SIGALRM here, so only the check at every select() can catch it.
-        signal.signal(signal.SIGALRM, lambda signum, frame: None)
-        self.addCleanup(signal.signal, signal.SIGALRM, self.handler)
-
-        class Inner(AsyncTestCase):
-            clock_watchdog = 0.2
-            clock_horizon = 1e300  # the spin lets time pass (busy polling); here the watchdog must end it
-
-            async def test_spins(self) -> None:
-                while True:
-                    await asyncio.sleep(0)
-
-        with real_timer() as took:
-            result = run_tests(Inner, "test_spins")
-        signal.signal(signal.SIGALRM, self.handler)
-        message = error_message(failure_of(self, result, "test_spins"))
-        self.assertRegex(message, r"^asynctestkit\.LivelockError: test 'test_spins' ran longer than the "
-                                  r"real-time watchdog of 0\.2 s \(virtual t=\d+\.\d{3}s, real 0\.2\d\ds\)")
-        self.assertRegex(message, _src("test_spins", "await asyncio.sleep(0)") + r"  \(awaiting sleep\(\)\)")
-        self.assertLess(took[0], 2.0)
-
-    def test_a_test_that_yields_forever_never_breaks_the_loop_with_both_watchdogs_armed(self) -> None:
-        # SIGALRM may land inside asyncio's own loop code; it must then leave the report to the select()
-        # check instead of raising there (which used to crash the test run on 3.10).
-        class Inner(AsyncTestCase):
-            clock_watchdog = 0.1
-
-            async def test_spins(self) -> None:
-                while True:
-                    await asyncio.sleep(0)
-
-        result = run_tests(Inner, *["test_spins"] * 3)
-        self.assertEqual(result.errors, [])
-        self.assertEqual(len(result.failures), 3)
-        for _test, text in result.failures:
-            self.assertIn("LivelockError: test 'test_spins' ran longer than the real-time watchdog", text)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Scenario 34: time.monotonic()/time.time() in named modules
-# ---------------------------------------------------------------------------------------------------------
-
-class PatchTimeTests(unittest.TestCase):
-    MODULE = "tests.clock._timed_support"
-
-    def test_s34_time_functions_are_real_with_virtual_time_functions_off(self) -> None:
-        # By default they follow the clock (tests/clock/test_timepatch.py); the opt-out keeps them real.
-        measured: list[float] = []
-
-        class Inner(AsyncTestCase):
-            virtual_time_functions = False
-
-            async def test_x(self) -> None:
-                measured.append(await _timed_support.measure_sleep(10))
-
-        result = run_tests(Inner, "test_x")
-        self.assertTrue(result.wasSuccessful(), problems(result))
-        self.assertLess(measured[0], 1.0)
-
-    def test_s34_patched_modules_see_exactly_the_virtual_time_and_are_restored_after(self) -> None:
-        seen: dict[str, Any] = {}
-        original = (_timed_support.time, _timed_support.monotonic, _timed_support.perf_counter)
-
-        class Inner(AsyncTestCase):
-            clock_start = 50.0
-
-            async def test_x(self) -> None:
-                self.clock.patch_time(PatchTimeTests.MODULE)
-                self.clock.patch_time(PatchTimeTests.MODULE)  # twice is harmless
-                seen["measured"] = await _timed_support.measure_sleep(10)
-                seen["imported"] = await _timed_support.measure_sleep_imported(10)
-                seen["monotonic"] = _timed_support.time.monotonic()
-                seen["wall"] = _timed_support.wall_clock() - self.clock.time()
-                seen["ns"] = _timed_support.time.monotonic_ns()
-                seen["sleep"] = _timed_support.time.sleep is time.sleep
-
-        wall = time.time()
-        result = run_tests(Inner, "test_x")
-        self.assertTrue(result.wasSuccessful(), problems(result))
-        self.assertEqual(seen["measured"], 10)
-        self.assertEqual(seen["imported"], 10)
-        self.assertEqual(seen["monotonic"], 70.0)
-        self.assertEqual(seen["ns"], 70_000_000_000)
-        self.assertEqual(seen["wall"], 0)
-        self.assertTrue(seen["sleep"], "other functions of the time module stay the real ones")
-        self.assertEqual((_timed_support.time, _timed_support.monotonic, _timed_support.perf_counter), original)
-        self.assertIs(_timed_support.time, time)
-        self.assertLess(abs(_timed_support.wall_clock() - wall), 60)
-
-    def test_s34_patch_time_rejects_bad_arguments_and_patches_nothing_then(self) -> None:
-        errors: list[tuple[type[BaseException], str]] = []
-
-        class Inner(AsyncTestCase):
-            async def test_x(self) -> None:
-                for args in [(), (42,), ("tests._no_such_module",), ("json",), (PatchTimeTests.MODULE, 7)]:
-                    try:
-                        self.clock.patch_time(*args)  # type: ignore[arg-type]
-                    except Exception as exc:
-                        errors.append((type(exc), str(exc)))
-                    self.assertIs(_timed_support.time, time)
-
-        result = run_tests(Inner, "test_x")
-        self.assertTrue(result.wasSuccessful(), problems(result))
-        self.assertEqual(errors, [
-            (TypeError, "patch_time() needs at least one module name, e.g. patch_time('myapp.retry')"),
-            (TypeError, "patch_time() takes module names (str), got int: 42"),
-            (ModuleNotFoundError, "patch_time('tests._no_such_module'): No module named 'tests._no_such_module'"),
-            (ValueError, "patch_time('json'): the module uses neither the time module nor "
-                         "time.monotonic/time.time/time.perf_counter, so there is nothing to patch"),
-            (TypeError, "patch_time() takes module names (str), got int: 7"),
-        ])
-
-    def test_s34_patches_are_restored_even_when_the_test_fails(self) -> None:
-        class Inner(AsyncTestCase):
-            async def test_x(self) -> None:
-                self.clock.patch_time(PatchTimeTests.MODULE)
-                self.fail("boom")
-
-        result = run_tests(Inner, "test_x")
-        self.assertEqual(len(result.failures), 1)
-        self.assertIs(_timed_support.time, time)
-        self.assertIs(_timed_support.monotonic, time.monotonic)
-
-    def test_helper_module_is_importable_by_name(self) -> None:
-        self.assertIs(importlib.import_module(self.MODULE), _timed_support)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Scenario 35: slow-callback warning in real time
+# Slow-callback warning in real time
 # ---------------------------------------------------------------------------------------------------------
 
 class SlowCallbackTests(AsyncTestCase):
     asyncio_debug = True   # like asyncio's own check, ours follows the loop's debug mode by default
 
-    async def test_s35_a_callback_blocking_for_0_2_s_real_logs_a_slow_callback_warning(self) -> None:
+    async def test_a_callback_blocking_for_0_2_s_real_logs_a_slow_callback_warning(self) -> None:
         # On a loaded machine any iteration may overrun asyncio's 0.1 s default now and then (the process was not
         # scheduled): the blocking callback is told apart by its duration, reported exactly once.
         loop = asyncio.get_running_loop()
@@ -897,20 +463,20 @@ class SlowCallbackTests(AsyncTestCase):
         self.assertRegex(logs.output[-1], r"Executing a loop iteration took \d+\.\d{3} seconds \(real time; "
                                           r"asyncio's own slow-callback check is blind under virtual time\)")
 
-    async def test_s35_a_coroutine_blocking_for_0_2_s_real_is_reported_too(self) -> None:
+    async def test_a_coroutine_blocking_for_0_2_s_real_is_reported_too(self) -> None:
         with self.assertLogs("asynctestkit", logging.WARNING) as logs:
             time.sleep(0.2)
             await asyncio.sleep(0)
         self.assertIn("Executing a loop iteration took", logs.output[0])
 
-    async def test_s35_no_warning_for_a_test_that_never_blocks(self) -> None:
+    async def test_no_warning_for_a_test_that_never_blocks(self) -> None:
         # A threshold a loaded machine's scheduling delays do not reach (asyncio's default is 0.1 s).
         asyncio.get_running_loop().slow_callback_duration = 1.0
         with self.assertNoLogs("asynctestkit", logging.WARNING):
             for _ in range(100):
                 await asyncio.sleep(60)
 
-    async def test_s35_a_large_batch_of_fast_callbacks_is_not_reported_as_one_slow_callback(self) -> None:
+    async def test_a_large_batch_of_fast_callbacks_is_not_reported_as_one_slow_callback(self) -> None:
         loop = asyncio.get_running_loop()
         loop.slow_callback_duration = 0.25  # well above a loaded machine's scheduling delays
         done = loop.create_future()
@@ -932,13 +498,13 @@ class SlowCallbackTests(AsyncTestCase):
 
 
 class SlowCallbackDefaultTests(AsyncTestCase):
-    async def test_s35_without_debug_mode_there_is_no_slow_callback_warning_as_in_asyncio(self) -> None:
+    async def test_without_debug_mode_there_is_no_slow_callback_warning_as_in_asyncio(self) -> None:
         self.assertFalse(asyncio.get_running_loop().get_debug())
         with self.assertNoLogs("asynctestkit", logging.WARNING):
             time.sleep(0.15)
             await asyncio.sleep(0)
 
-    async def test_s35_slow_callback_check_true_turns_it_on_without_debug_mode(self) -> None:
+    async def test_slow_callback_check_true_turns_it_on_without_debug_mode(self) -> None:
         self.clock.slow_callback_check = True
         with self.assertLogs("asynctestkit", logging.WARNING) as logs:
             time.sleep(0.15)
@@ -947,11 +513,11 @@ class SlowCallbackDefaultTests(AsyncTestCase):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Scenarios 37 and 38: the suite itself, under other runners
+# The suite itself, under other runners
 # ---------------------------------------------------------------------------------------------------------
 
 class IntegrationTests(unittest.TestCase):
-    def test_s37_the_clock_tests_run_on_this_interpreter_without_deprecation_warnings(self) -> None:
+    def test_the_clock_tests_run_on_this_interpreter_without_deprecation_warnings(self) -> None:
         # CI runs this file on 3.10-3.13(+3.14) and with -W error::DeprecationWarning on the newest; here the
         # machinery itself is checked under an error filter.
         import warnings
@@ -965,7 +531,7 @@ class IntegrationTests(unittest.TestCase):
             result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
 
-    def test_s38_a_class_can_opt_out_and_get_a_real_time_loop(self) -> None:
+    def test_a_class_can_opt_out_and_get_a_real_time_loop(self) -> None:
         seen: list[float] = []
 
         class Inner(AsyncTestCase):
@@ -980,17 +546,17 @@ class IntegrationTests(unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), problems(result))
         self.assertGreaterEqual(seen[0], 0.04)
 
-    def test_s38_the_same_tests_pass_under_pytest_when_it_is_installed(self) -> None:
+    def test_the_same_tests_pass_under_pytest_when_it_is_installed(self) -> None:
         try:
             importlib.import_module("pytest")
         except ImportError:
             self.skipTest("pytest is not installed (pytest interop is covered by its own CI job)")
         import os
         import subprocess
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/clock/ -> root
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "tests/clock/test_clock.py::ManualControlTests", "tests/clock/test_clock.py::HangReportTests"],
+             "tests/clock/test_clock.py::ManualControlTests", "tests/clock/test_hangs.py::HangReportTests"],
             cwd=root, capture_output=True, text=True, timeout=120)
         self.assertEqual(completed.returncode, 0, completed.stdout + completed.stderr)
 
