@@ -442,10 +442,13 @@ class HeldClockTests(unittest.TestCase):
 # ---------------------------------------------------------------------------------------------------------
 
 class NoFalseDeadlockTests(AsyncTestCase):
+    """A test that waits on real work with no timer pending.  The check is the clock itself: a false deadlock
+    raises DeadlockError in the test, so a test here with no assertion of its own still fails on one."""
+
     clock_deadlock_grace = 0.2  # shorter than every job below: a job outliving it must still not be reported
 
     async def test_a_silent_executor_job_outliving_the_grace_with_no_timer_is_not_a_deadlock(self) -> None:
-        # Scaled from the scenario's 1.5 s job against the 1 s default grace to 0.5 s against 0.2 s: a job in
+        # A 1.5 s job against the 1 s default grace, scaled to 0.5 s against 0.2 s: a job in
         # flight never enters the deadlock check at all, so the ratio is what matters, not the magnitude.
         loop = asyncio.get_running_loop()
         with real_timer() as took:
