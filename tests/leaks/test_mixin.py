@@ -1,4 +1,4 @@
-"""LeakCheckMixin and the engine around the leak checks of test_detection.py: outcomes, opt-outs, misuse, hygiene, bare use.
+"""LeakCheckMixin and the engine around test_detection's checks: outcomes, opt-outs, misuse, hygiene, bare use.
 
 - a test whose outcome is already decided (failed, errored, skipped, expected to fail) never gets a second
   error: the leak report becomes a note in its failure or a log line;
