@@ -113,7 +113,10 @@ class RealWorkTimeoutTests(AsyncTestCase):
                 await asyncio.wait_for(loop.run_in_executor(None, stop.wait, 1.5), timeout=1)
         self.assertFalse(stop.is_set())
         stop.set()  # end the job now: the loop's teardown waits for the executor
-        self.assertEqual(loop.time(), start + 1)
+        # The deadline fired at virtual start + 1.  Read a few loop iterations later, the time has followed real
+        # time a little further (the job is still in flight): 0.07 s was seen on 3.10 with two CPU hogs.
+        self.assertGreaterEqual(loop.time() - start, 1)
+        self.assertLess(loop.time() - start, 1.45)
         self.assertGreaterEqual(took[0], 0.95)
         self.assertLess(took[0], 1.45, "the timeout fired only after the job would have ended")
 
@@ -141,7 +144,8 @@ class RealWorkTimeoutTests(AsyncTestCase):
         finally:
             stop.set()
             poker.join(5)
-        self.assertEqual(loop.time(), start + 1)
+        self.assertGreaterEqual(loop.time() - start, 1)  # the deadline, plus what real time added since (see above)
+        self.assertLess(loop.time() - start, 2.0)
         self.assertGreaterEqual(len(pokes), 2, "the loop was poked while it waited")
         self.assertGreaterEqual(took[0], 0.95)
         self.assertLess(took[0], 2.0)
