@@ -65,7 +65,7 @@ class _ContractCase(AsyncTestCase):
     """AsyncTestCase as CPython's tests see it.
 
     Leak checks are turned off here only because one CPython test (test_cancellation_hanging_tasks)
-    deliberately leaks a task and checks that the base class cancels it silently; tests/test_leakcase.py
+    deliberately leaks a task and checks that the base class cancels it silently; tests/leaks/test_mixin.py
     covers what our check does with that same pattern.
     """
 

@@ -18,7 +18,7 @@ from asynctestkit import AsyncTestCase
 from asynctestkit import _diagnostics as diagnostics
 from asynctestkit.clock import _hangs as hangs
 
-from ._clock_support import run_on_virtual_loop
+from .clock._clock_support import run_on_virtual_loop
 
 HERE = os.path.abspath(__file__)
 

@@ -14,8 +14,9 @@ cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
 SUITE=${SUITE:-subset}
 HOGS=${HOGS:-2}
-MODULES=(tests.test_clock tests.test_clock_flow tests.test_loop tests.test_realwork tests.test_realwork_peers
-         tests.test_time_functions tests.test_timer_order tests.test_leaks tests.test_leakcase tests.test_robustness)
+MODULES=(tests.clock.test_clock tests.clock.test_hangs tests.clock.test_polling_and_io tests.clock.test_loop tests.clock.test_realwork
+         tests.clock.test_realwork_peers tests.clock.test_timepatch tests.clock.test_timer_order tests.leaks.test_detection
+         tests.leaks.test_mixin tests.test_robustness)
 RUN_TIMEOUT=${RUN_TIMEOUT:-$([ "$SUITE" = all ] && echo 400 || echo 200)}
 start=$(date +%s)
 

@@ -280,7 +280,7 @@ class ClockTime:
     clock was made plus the virtual time elapsed since.  :meth:`on`/:meth:`off` nest: the loop turns the
     functions on around ``run_forever()`` (so every async part of a test, never its sync
     ``setUp``/``tearDown``).  Kept in one object so the
-    clock stays within CPython's fast attribute layout (see ``tests/test_loop.py``).
+    clock stays within CPython's fast attribute layout (see ``tests/clock/test_loop.py``).
     """
 
     __slots__ = ("_depth", "_now", "_start", "_thread", "_wall", "_wall_ns", "enabled", "patches")

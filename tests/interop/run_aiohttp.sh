@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Leak checks against the real aiohttp (scenarios 20, 21, 22 and 34 of the leak-check research).
+# Leak checks against the real aiohttp (sessions and connectors left open; closed ones stay quiet).
 #
 # Makes (or reuses) a virtual environment, installs aiohttp and this checkout into it, and runs
 # tests/interop/test_aiohttp_leaks.py against the *installed* package.  The package itself stays

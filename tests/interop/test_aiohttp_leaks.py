@@ -1,4 +1,4 @@
-"""Leak checks against the real aiohttp: scenarios 20, 21, 22 and 34 of shared/research/leak-checks.md.
+"""Leak checks against the real aiohttp: sessions and connectors left open, and closed ones staying quiet.
 
 Not collected by the normal test run (this folder has no ``__init__.py``); ``tests/interop/run_aiohttp.sh``
 installs aiohttp and the package into a virtual environment and runs this file.  Each scenario runs an
@@ -70,7 +70,7 @@ class AiohttpServerCase(AsyncTestCase):
 
 @unittest.skipUnless(aiohttp is not None, "aiohttp is not installed (tests/interop/run_aiohttp.sh installs it)")
 class AiohttpLeakTests(unittest.TestCase):
-    def test_20_session_kept_on_self_and_never_closed_is_reported_with_its_creation_line(self) -> None:
+    def test_session_kept_on_self_and_never_closed_is_reported_with_its_creation_line(self) -> None:
         held: dict[str, Any] = {}
 
         class Inner(AiohttpServerCase):
@@ -90,7 +90,7 @@ class AiohttpLeakTests(unittest.TestCase):
         self.assertEqual(leak_warnings, [])
         self.assertEqual([line for line in logs if "Unclosed" in line], [])
 
-    def test_21_session_dropped_unclosed_is_reported_and_attributed_to_this_test(self) -> None:
+    def test_session_dropped_unclosed_is_reported_and_attributed_to_this_test(self) -> None:
         class Inner(AiohttpServerCase):
             async def test_leak(self) -> None:
                 session = aiohttp.ClientSession()  # <S21>
@@ -105,7 +105,7 @@ class AiohttpLeakTests(unittest.TestCase):
         self.assertIn(f"test_aiohttp_leaks.py:{line_of('S21')} in test_leak", text)
         self.assertEqual(leak_warnings, [], "the ResourceWarning is part of the report, not printed")
 
-    def test_22_connector_left_open_with_a_pooled_connection_is_reported_with_the_count(self) -> None:
+    def test_connector_left_open_with_a_pooled_connection_is_reported_with_the_count(self) -> None:
         held: dict[str, Any] = {}
 
         class Inner(AsyncTestCase):
@@ -127,7 +127,7 @@ class AiohttpLeakTests(unittest.TestCase):
         self.assertNotIn("ClientSession", text)
         self.assertTrue(held["connector"].closed)
 
-    def test_34_session_closed_in_asyncTearDown_or_entered_as_a_context_is_quiet(self) -> None:
+    def test_session_closed_in_asyncTearDown_or_entered_as_a_context_is_quiet(self) -> None:
         class Inner(AiohttpServerCase):
             async def asyncSetUp(self) -> None:
                 await super().asyncSetUp()
@@ -147,7 +147,7 @@ class AiohttpLeakTests(unittest.TestCase):
         self.assertEqual([line for line in logs if line.startswith(("asyncio", "asynctestkit"))], [])
         self.assertEqual(leak_warnings, [])
 
-    def test_35_no_loop_error_false_positive_on_real_traffic_with_handler_errors_timeouts_and_disconnects(
+    def test_no_loop_error_false_positive_on_real_traffic_with_handler_errors_timeouts_and_disconnects(
             self) -> None:
         """Errors swallowed by the loop fail a test by default: real aiohttp traffic that ends well must not.
 

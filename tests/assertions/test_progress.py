@@ -7,7 +7,7 @@ import asyncio
 import unittest
 
 from asynctestkit import EventRecorder
-from tests.assertion_support import Real, Support, Virtual, is_closed
+from tests.assertions._assertion_support import Real, Support, Virtual, is_closed
 
 
 async def hand_overs(n: int) -> int:
@@ -93,7 +93,7 @@ class ProgressTests(Support):
         lines = str(cm.exception).splitlines()
         self.assertRegex(lines[0], r"^hand_overs\(\) did not complete within 3 loop iterations: still running at "
                                    r"iteration 4 \(.*\), cancelled$")
-        self.assertRegex(lines[1], r"^  suspended at tests/test_assert_progress.py:\d+ in hand_overs: "
+        self.assertRegex(lines[1], r"^  suspended at tests/assertions/test_progress.py:\d+ in hand_overs: "
                                    r"await asyncio.sleep\(0\)")
 
     async def test_within_iterations_misuse(self) -> None:
@@ -117,7 +117,7 @@ class ProgressTests(Support):
         lines = str(cm.exception).splitlines()
         self.assertRegex(lines[0], r"^naps\(\) let the loop go idle: at loop iteration 1 nothing was ready to run "
                                    r"and the loop would have waited for a timer due in ")
-        self.assertRegex(lines[1], r"^  suspended at tests/test_assert_progress.py:\d+ in naps: "
+        self.assertRegex(lines[1], r"^  suspended at tests/assertions/test_progress.py:\d+ in naps: "
                                    r"await asyncio.sleep\(self.D\)  \(awaiting sleep\(\)\)")
 
     async def test_without_idle_fails_on_a_wait_nothing_will_end(self) -> None:
@@ -158,8 +158,8 @@ class ProgressTests(Support):
         self.assertIn("other tasks never all blocked: something was still ready to run after 50 loop iterations",
                       str(cm.exception))
         self.assertIn("  busy: task", str(cm.exception))
-        self.assertIn(" (spinner())\n    suspended at tests/test_assert_progress.py:", str(cm.exception))
-        self.assertIn("\n    created at   tests/test_assert_progress.py:", str(cm.exception))
+        self.assertIn(" (spinner())\n    suspended at tests/assertions/test_progress.py:", str(cm.exception))
+        self.assertIn("\n    created at   tests/assertions/test_progress.py:", str(cm.exception))
         stop = True
         await task
 

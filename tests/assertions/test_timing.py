@@ -7,7 +7,7 @@ import math
 import sys
 import unittest
 
-from tests.assertion_support import Real, Support, Virtual, is_closed, sleeper
+from tests.assertions._assertion_support import Real, Support, Virtual, is_closed, sleeper
 
 
 async def fetch(seconds: float, log: list[str] | None = None) -> str:
@@ -36,7 +36,7 @@ class TimingTests(Support):
             await self.assertCompletesWithin(self.D, fetch(100 * self.D, log))
         text = str(cm.exception)
         self.assertIn(f"fetch() did not complete within {self.D:.9g} s of ", text)
-        self.assertIn("suspended at tests/assertion_support.py", text)
+        self.assertIn("suspended at tests/assertions/_assertion_support.py", text)
         self.assertIn("await asyncio.sleep(seconds)", text)
         self.assertEqual(log, ["cleanup"])
         self.assertNoOtherTasks()
@@ -45,7 +45,7 @@ class TimingTests(Support):
         with self.assertRaises(AssertionError) as cm:
             async with self.assertCompletesWithin(self.D):
                 await asyncio.sleep(100 * self.D)
-        self.assertRegex(str(cm.exception), r"^the block at tests/test_assert_timing.py:\d+ in "
+        self.assertRegex(str(cm.exception), r"^the block at tests/assertions/test_timing.py:\d+ in "
                                             r"test_completes_within_block_failure_names_the_block did not complete")
         if sys.version_info >= (3, 11):
             self.assertEqual(asyncio.current_task().cancelling(), 0)  # type: ignore[union-attr]
@@ -117,7 +117,7 @@ class TimingTests(Support):
         with self.assertRaises(AssertionError) as cm:
             async with self.assertDoesNotCompleteWithin(10 * self.D):
                 await fetch(self.D)
-        self.assertRegex(str(cm.exception), rf"^the block at tests/test_assert_timing.py:\d+ in "
+        self.assertRegex(str(cm.exception), rf"^the block at tests/assertions/test_timing.py:\d+ in "
                                             rf"test_does_not_complete_block_form_fails_when_the_block_finishes_in_"
                                             rf"time completed within {10 * self.D:.9g} s of .* time: it returned after")
         with self.assertRaises(AssertionError) as cm:
@@ -231,7 +231,7 @@ class TimingTests(Support):
         text = str(cm.exception)
         self.assertIn("outer() raised RuntimeError('backend unavailable') instead of TimeoutError", text)
         self.assertRegex(text, r"the TimeoutError raised at .* was turned into RuntimeError at "
-                               r"tests/test_assert_timing.py:\d+ in outer")
+                               r"tests/assertions/test_timing.py:\d+ in outer")
 
     async def test_timeout_replaced_by_an_unrelated_exception_fails(self) -> None:
         with self.assertRaises(AssertionError) as cm:

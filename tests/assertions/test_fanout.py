@@ -9,7 +9,7 @@ import sys
 import unittest
 
 from asynctestkit import ExceptionMatch, GroupMatch
-from tests.assertion_support import Real, Support, Virtual, is_closed
+from tests.assertions._assertion_support import Real, Support, Virtual, is_closed
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -77,9 +77,9 @@ class FanOutTests(Support):
                                    r"was running, expected cancelled")
         self.assertRegex(lines[1], r"^  child 0 task '.*' \(ok\(\)\): returned 1$")
         self.assertRegex(lines[2], r"^  child 1 task '.*' \(bad\(\)\): raised ValueError\('boom'\) raised at "
-                                   r"tests/test_assert_fanout.py:\d+ in bad$")
+                                   r"tests/assertions/test_fanout.py:\d+ in bad$")
         self.assertRegex(lines[3], r"^  child 2 task '.*' \(slow\(\)\): running, suspended at "
-                                   r"tests/test_assert_fanout.py:\d+ in slow: await asyncio.sleep\(seconds\)")
+                                   r"tests/assertions/test_fanout.py:\d+ in slow: await asyncio.sleep\(seconds\)")
         self.assertNoOtherTasks()
 
     async def test_gather_raises_other_exception_or_none_fails(self) -> None:
@@ -254,7 +254,7 @@ class FanOutTests(Support):
         with self.assertRaises(AssertionError) as cm:
             with self.assertRaisesGroup([ValueError]):
                 raise eg("sync", [KeyError(1)])
-        self.assertRegex(str(cm.exception), r"^the block at tests/test_assert_fanout.py:\d+ in "
+        self.assertRegex(str(cm.exception), r"^the block at tests/assertions/test_fanout.py:\d+ in "
                                             r"test_raises_group_with_plain_with_works_synchronously raised an "
                                             r"exception group that does not match: missing ValueError")
         with self.assertRaises(AssertionError) as cm:

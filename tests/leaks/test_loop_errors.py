@@ -14,14 +14,14 @@ import unittest
 from typing import Any
 
 from asynctestkit import AsyncTestCase, allow_leaks
-from tests.leak_support import BASES, PlainLeakCase, marker_line, run_case
+from tests.leaks._leak_support import BASES, PlainLeakCase, marker_line, run_case
 
 HERE = os.path.basename(__file__)
 
 
 def at(marker: str) -> str:
-    """``tests/test_loop_errors.py:<line>`` of the line tagged ``# <marker>``."""
-    return f"tests/{HERE}:{marker_line(__file__, marker)}"
+    """``tests/leaks/test_loop_errors.py:<line>`` of the line tagged ``# <marker>``."""
+    return f"tests/leaks/{HERE}:{marker_line(__file__, marker)}"
 
 
 def broken_callback() -> None:
@@ -64,7 +64,7 @@ class SwallowedErrorsFailTests(unittest.TestCase):
         self.assertIn("  1. callback broken_callback() raised RuntimeError('callback broke')\n", text)
         self.assertIn(f"       raised at    {at('raise-cb')} in broken_callback: "
                       f"raise RuntimeError(\"callback broke\")  # <raise-cb>\n", text)
-        self.assertIn("       callback     broken_callback() defined at tests/test_loop_errors.py:", text)
+        self.assertIn("       callback     broken_callback() defined at tests/leaks/test_loop_errors.py:", text)
         self.assertIn("       scheduled at unknown (asyncio's debug mode records it: asyncio_debug = True on the "
                       "test case)", text)
         self.assertIn("hint (errors): catch the exception where it is raised; a test that provokes it on purpose "

@@ -1,4 +1,4 @@
-"""LeakCheckMixin and the engine around the 40 scenarios: outcomes, opt-outs, misuse, hygiene, bare use.
+"""LeakCheckMixin and the engine around test_detection's checks: outcomes, opt-outs, misuse, hygiene, bare use.
 
 - a test whose outcome is already decided (failed, errored, skipped, expected to fail) never gets a second
   error: the leak report becomes a note in its failure or a log line;
@@ -38,9 +38,9 @@ from asynctestkit import (
     unregister_resource_type,
 )
 from asynctestkit.leaks._hooks import HUB
-from tests.leak_support import BASES, PlainLeakCase, marker_line, run_case
+from tests.leaks._leak_support import BASES, PlainLeakCase, marker_line, run_case
 
-HERE = os.path.basename(__file__)
+HERE = os.path.relpath(__file__, os.path.dirname(os.path.dirname(__file__)))  # this file under tests/
 
 
 def at(marker: str) -> str:
@@ -527,7 +527,7 @@ class ReportFormatTests(unittest.TestCase):
             " pending tasks:\n"
             "  1. task 'poller' (sleeper()) still pending\n"
             f"       created at   tests/{at('F2')} in test_x\n"
-            "       suspended at tests/test_leakcase.py:")
+            "       suspended at tests/leaks/test_mixin.py:")
         self.assertTrue(report.startswith(expected), report)
         self.assertIn(" coroutines never awaited:\n  2. coroutine 'sleeper' was never awaited\n"
                       f"       created at   tests/{at('F1')} in test_x\n"

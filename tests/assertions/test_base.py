@@ -1,7 +1,6 @@
 """The assertion mixin as a whole: adoption on any IsolatedAsyncioTestCase, unittest integration, and the
-shared machinery (argument checks, the block forms, the loop observer).  Each theme has its own file:
-test_assert_timing, test_assert_cancel, test_assert_fanout, test_assert_progress, test_groupmatch,
-test_recorder."""
+shared machinery (argument checks, the block forms, the loop observer).  Each theme has its own file in
+this package: test_timing, test_cancel, test_fanout, test_progress, test_groupmatch, test_recorder."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from typing import Any
 import asynctestkit
 from asynctestkit import AsyncAssertionsMixin, AsyncTestCase, _compat
 from asynctestkit.assertions._waits import until_idle, wait_until
-from tests.assertion_support import is_closed, sleeper
+from tests.assertions._assertion_support import is_closed, sleeper
 
 
 def run_inner(case_class: type[unittest.TestCase], name: str) -> unittest.TestResult:
@@ -198,8 +197,8 @@ class NeverAwaitedTests(unittest.TestCase):
                     text = self.assertOnlyFailure(result)
                     verb = "awaited" if form == "await" else "entered"
                     self.assertIn(f"AssertionError: {name}(...) was never {verb}: write {_spelling(name, form)}; "
-                                  f"it checked nothing\n  made at tests/test_assertions.py:", text)
-                    self.assertRegex(text, rf"made at tests/test_assertions.py:\d+ in <lambda>: .*t\.{name}\(")
+                                  f"it checked nothing\n  made at tests/assertions/test_base.py:", text)
+                    self.assertRegex(text, rf"made at tests/assertions/test_base.py:\d+ in <lambda>: .*t\.{name}\(")
                     self.assertNotIn("LeakError", text)  # the coroutine it held is closed, not a second report
                     self.assertTrue(all(is_closed(c) for c in made))
                     self.assertNoCoroutineWarning(caught)
@@ -214,7 +213,7 @@ class NeverAwaitedTests(unittest.TestCase):
                 text = self.assertOnlyFailure(result)
                 self.assertIn("assertTakesAtMost(...) was never awaited: write `await self.assertTakesAtMost(...)`",
                               text)
-                self.assertRegex(text, r"made at tests/test_assertions.py:\d+ in body: "
+                self.assertRegex(text, r"made at tests/assertions/test_base.py:\d+ in body: "
                                        r"t.assertTakesAtMost\(10, asyncio.sleep\(3\)\)  # the line the failure names")
 
     def test_several_forgotten_assertions_are_one_failure_listing_each(self) -> None:

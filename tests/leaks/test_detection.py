@@ -1,10 +1,11 @@
-"""The 40 leak-check scenarios of shared/research/leak-checks.md section 4, one test each (test_NN_...).
+"""What the leak checker reports, kind by kind, and what correct code it leaves quiet: one scenario per test.
 
-Positives (1-28) run an inner test that leaks and assert on the failure text: the kind, the object, the
-creation site (a line tagged ``# <Lnn>`` in this file) and, afterwards, that the leaked object was cleaned
-up.  Negatives (29-40) assert the inner test passes with no log line from asyncio or asynctestkit and no
-leak warning, even after a full garbage collection.  Most scenarios run on AsyncTestCase (virtual clock,
-asyncio debug off) and on LeakCheckMixin + IsolatedAsyncioTestCase (real clock, debug on).
+Positives (the ``...LeakTests``, outcome and strict-mode classes) run an inner test that leaks and assert on
+the failure text: the kind, the object, the creation site (a line tagged ``# <Lnn>`` in this file) and,
+afterwards, that the leaked object was cleaned up.  Negatives (``QuietCorrectCodeTests``) assert the inner
+test passes with no log line from asyncio or asynctestkit and no leak warning, even after a full garbage
+collection.  Most scenarios run on AsyncTestCase (virtual clock, asyncio debug off) and on LeakCheckMixin +
+IsolatedAsyncioTestCase (real clock, debug on).
 """
 
 # Inner test classes are defined and run inside each loop iteration, so closing over loop variables is
@@ -24,7 +25,7 @@ import unittest
 from typing import Any
 
 from asynctestkit import AsyncTestCase, register_resource_type, unregister_resource_type
-from tests.leak_support import (
+from tests.leaks._leak_support import (
     BASES,
     PlainLeakCase,
     fake_aiohttp,
@@ -34,11 +35,11 @@ from tests.leak_support import (
     tls_contexts,
 )
 
-HERE = os.path.basename(__file__)
+HERE = os.path.relpath(__file__, os.path.dirname(os.path.dirname(__file__)))  # this file under tests/
 
 
 def at(marker: str) -> str:
-    """``test_leaks.py:<line>`` of the line tagged ``# <marker>``."""
+    """``leaks/test_detection.py:<line>`` of the line tagged ``# <marker>``."""
     return f"{HERE}:{marker_line(__file__, marker)}"
 
 
@@ -81,7 +82,7 @@ class ScenarioTestCase(unittest.TestCase):
 
 
 class TaskLeakTests(ScenarioTestCase):
-    def test_01_task_created_in_the_test_and_never_awaited_is_reported_then_cancelled(self) -> None:
+    def test_task_created_in_the_test_and_never_awaited_is_reported_then_cancelled(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -101,7 +102,7 @@ class TaskLeakTests(ScenarioTestCase):
                 self.assertTrue(held["task"].cancelled())
                 self.assertEqual([m for m in outcome.messages() if "destroyed" in m], [])
 
-    def test_02_task_created_in_asyncSetUp_is_reported_with_the_asyncSetUp_line(self) -> None:
+    def test_task_created_in_asyncSetUp_is_reported_with_the_asyncSetUp_line(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -115,7 +116,7 @@ class TaskLeakTests(ScenarioTestCase):
                 self.assertIn("task 'poller' (sleeper()) still pending", text)
                 self.assertIn(f"{at('L02')} in asyncSetUp", text)
 
-    def test_03_task_that_swallows_cancellation_is_reported_and_teardown_stays_bounded(self) -> None:
+    def test_task_that_swallows_cancellation_is_reported_and_teardown_stays_bounded(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {"finally": False}
@@ -145,7 +146,7 @@ class TaskLeakTests(ScenarioTestCase):
                 self.assertLess(outcome.seconds, 5.0)
                 self.assertEqual(outcome.messages("asyncio"), [])
 
-    def test_04_leftover_task_raising_while_cancelled_gives_one_report_with_the_exception(self) -> None:
+    def test_leftover_task_raising_while_cancelled_gives_one_report_with_the_exception(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 async def raises_on_cancel() -> None:
@@ -168,7 +169,7 @@ class TaskLeakTests(ScenarioTestCase):
 
 
 class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
-    def test_05_failed_task_kept_on_self_is_reported_as_exception_never_retrieved(self) -> None:
+    def test_failed_task_kept_on_self_is_reported_as_exception_never_retrieved(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -185,7 +186,7 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
                 self.assertIn("kept on      self.task", text)
                 self.assertEqual(outcome.messages("asyncio"), [], "retrieved afterwards: no late log line")
 
-    def test_06_failed_task_dropped_inside_the_test_is_reported_from_the_exception_handler(self) -> None:
+    def test_failed_task_dropped_inside_the_test_is_reported_from_the_exception_handler(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -203,7 +204,7 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
                 # the loop's own handler still ran (its log line is kept for assertLogs users)
                 self.assertTrue(any("never retrieved" in m for m in outcome.messages("asyncio")))
 
-    def test_07_future_given_an_exception_and_dropped_is_reported(self) -> None:
+    def test_future_given_an_exception_and_dropped_is_reported(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -217,7 +218,7 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
                 self.assertIn("future <Future finished exception=KeyError('lost')>", text)
                 self.assertIn(f"dropped at   tests/{at('L07')}", text)
 
-    def test_08_coroutine_called_without_await_is_reported_with_the_call_line(self) -> None:
+    def test_coroutine_called_without_await_is_reported_with_the_call_line(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -234,7 +235,7 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
                 self.assertIn(f"{label}   tests/{at('L08')} in test_leak", text)
                 self.assertEqual(outcome.leak_warnings(), [], "reported, not also printed")
 
-    def test_08_with_coroutine_origins_the_creation_line_is_named_even_when_dropped_elsewhere(self) -> None:
+    def test_with_coroutine_origins_the_creation_line_is_named_even_when_dropped_elsewhere(self) -> None:
         class Inner(AsyncTestCase):
             coroutine_origins = True
 
@@ -247,7 +248,7 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
         self.assertIn(f"coroutine 'fetch' was never awaited\n       created at   tests/{at('L08b')} in test_leak",
                       text)
 
-    def test_09_unawaited_coroutine_kept_on_self_is_found_at_teardown(self) -> None:
+    def test_unawaited_coroutine_kept_on_self_is_found_at_teardown(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -264,7 +265,7 @@ class ExceptionAndCoroutineLeakTests(ScenarioTestCase):
 
 
 class TransportLeakTests(ScenarioTestCase):
-    def test_10_stream_writer_kept_on_self_is_reported_as_an_open_tcp_transport(self) -> None:
+    def test_stream_writer_kept_on_self_is_reported_as_an_open_tcp_transport(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -282,7 +283,7 @@ class TransportLeakTests(ScenarioTestCase):
                 self.assertIn(f"{at('L10')} in test_leak (via loop.create_connection)", text)
                 self.assertTrue(held["writer"].transport.is_closing())
 
-    def test_11_stream_writer_dropped_unclosed_is_reported_like_an_open_transport(self) -> None:
+    def test_stream_writer_dropped_unclosed_is_reported_like_an_open_transport(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -303,7 +304,7 @@ class TransportLeakTests(ScenarioTestCase):
                                        r"garbage-collected without close\(\))\n")
                 self.assertNotIn("was its", text)
 
-    def test_12_transport_in_a_reference_cycle_is_reported_by_enumeration_not_at_a_later_gc(self) -> None:
+    def test_transport_in_a_reference_cycle_is_reported_by_enumeration_not_at_a_later_gc(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Holder(asyncio.Protocol):
@@ -327,7 +328,7 @@ class TransportLeakTests(ScenarioTestCase):
                 self.assertIn(f"{at('L12')} in test_leak (via loop.create_connection)", outcome.failure)
                 self.assertEqual(outcome.leak_warnings(), [])
 
-    def test_13_start_server_never_closed_is_reported_with_its_address_and_closed_after(self) -> None:
+    def test_start_server_never_closed_is_reported_with_its_address_and_closed_after(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -342,7 +343,7 @@ class TransportLeakTests(ScenarioTestCase):
                 self.assertEqual(held["server"].sockets, ())
                 self.assertEqual(outcome.leak_warnings(), [])
 
-    def test_14_server_created_with_start_serving_false_is_reported(self) -> None:
+    def test_server_created_with_start_serving_false_is_reported(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -354,7 +355,7 @@ class TransportLeakTests(ScenarioTestCase):
                 self.assertIn("(created with start_serving=False, never served) still open", text)
                 self.assertIn(f"{at('L14')} in test_leak (via loop.create_server)", text)
 
-    def test_15_datagram_endpoint_left_open_is_reported(self) -> None:
+    def test_datagram_endpoint_left_open_is_reported(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -371,7 +372,7 @@ class TransportLeakTests(ScenarioTestCase):
                 self.assertTrue(held["udp"].is_closing())
 
     @unittest.skipUnless(sys.platform != "win32", "POSIX subprocess")
-    def test_16_subprocess_not_waited_is_reported_then_killed_and_reaped(self) -> None:
+    def test_subprocess_not_waited_is_reported_then_killed_and_reaped(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -386,7 +387,7 @@ class TransportLeakTests(ScenarioTestCase):
                 self.assertIsNotNone(held["proc"].returncode, "killed and reaped")
                 self.assertLess(outcome.seconds, 5.0)
 
-    def test_17_read_pipe_left_attached_is_reported(self) -> None:
+    def test_read_pipe_left_attached_is_reported(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -408,7 +409,7 @@ class TransportLeakTests(ScenarioTestCase):
 
 
 class ExecutorAndThreadLeakTests(ScenarioTestCase):
-    def test_18_to_thread_job_still_running_is_reported_and_teardown_does_not_wait_for_it(self) -> None:
+    def test_to_thread_job_still_running_is_reported_and_teardown_does_not_wait_for_it(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 release = threading.Event()
@@ -431,7 +432,7 @@ class ExecutorAndThreadLeakTests(ScenarioTestCase):
                 self.assertIn("1 pending task", text)  # the task awaiting the job
                 self.assertLess(outcome.seconds, 3.0, "the loop's shutdown did not wait for the job")
 
-    def test_19_non_daemon_thread_alive_after_the_grace_is_reported_with_target_and_start_line(self) -> None:
+    def test_non_daemon_thread_alive_after_the_grace_is_reported_with_target_and_start_line(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 release = threading.Event()
@@ -454,11 +455,11 @@ class ExecutorAndThreadLeakTests(ScenarioTestCase):
 
 
 class SessionLeakTests(ScenarioTestCase):
-    """Scenarios 20-22 and 34 against stand-ins named like aiohttp's classes, exercising the built-in
+    """Client sessions and connectors left open, against stand-ins named like aiohttp's classes, exercising the built-in
     adapters by qualified name; tests/interop/test_aiohttp_leaks.py proves them with the real aiohttp.
     """
 
-    def test_20_client_session_kept_on_self_and_never_closed_is_reported_with_its_creation_line(self) -> None:
+    def test_client_session_kept_on_self_and_never_closed_is_reported_with_its_creation_line(self) -> None:
         with fake_aiohttp() as aiohttp:
             for base in BASES:
                 with self.subTest(base=base.__name__):
@@ -478,7 +479,7 @@ class SessionLeakTests(ScenarioTestCase):
                     self.assertTrue(held["session"].closed)
                     self.assertEqual(outcome.messages("asyncio"), [])
 
-    def test_21_client_session_dropped_unclosed_is_reported_and_attributed_to_this_test(self) -> None:
+    def test_client_session_dropped_unclosed_is_reported_and_attributed_to_this_test(self) -> None:
         with fake_aiohttp() as aiohttp:
             for base in BASES:
                 with self.subTest(base=base.__name__):
@@ -493,7 +494,7 @@ class SessionLeakTests(ScenarioTestCase):
                     self.assertIn("was garbage-collected while open", text)
                     self.assertIn(f"created at   tests/{at('L21')}", text)
 
-    def test_22_connector_left_open_with_a_pooled_connection_is_reported_with_the_count(self) -> None:
+    def test_connector_left_open_with_a_pooled_connection_is_reported_with_the_count(self) -> None:
         with fake_aiohttp() as aiohttp:
             for base in BASES:
                 with self.subTest(base=base.__name__):
@@ -509,7 +510,7 @@ class SessionLeakTests(ScenarioTestCase):
                     self.assertIn(at("L22"), text)
                     self.assertNotIn("ClientSession", text)
 
-    def test_23_registered_user_type_left_open_is_reported_with_constructor_and_track_lines(self) -> None:
+    def test_registered_user_type_left_open_is_reported_with_constructor_and_track_lines(self) -> None:
         class Pool:
             def __init__(self) -> None:
                 self.closed = False
@@ -544,7 +545,7 @@ class SessionLeakTests(ScenarioTestCase):
 
 
 class OutcomeAndAttributionTests(ScenarioTestCase):
-    def test_24_failing_test_that_also_leaks_keeps_its_failure_first_and_gets_the_leak_as_a_note(self) -> None:
+    def test_failing_test_that_also_leaks_keeps_its_failure_first_and_gets_the_leak_as_a_note(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -563,7 +564,7 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
                 self.assertIn(at("L24"), text)
                 self.assertTrue(held["task"].cancelled())
 
-    def test_25_object_leaked_by_test_a_and_finalized_during_test_b_is_blamed_on_a_not_b(self) -> None:
+    def test_object_leaked_by_test_a_and_finalized_during_test_b_is_blamed_on_a_not_b(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -592,7 +593,7 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
                 self.assertTrue(any("coroutine 'fetch' was never awaited" in m for m in late), late)
                 self.assertEqual(outcome.messages("asyncio"), [])
 
-    def test_25_without_origins_a_coroutine_the_collector_finds_in_test_b_is_only_a_note_there(self) -> None:
+    def test_without_origins_a_coroutine_the_collector_finds_in_test_b_is_only_a_note_there(self) -> None:
         held: dict[str, Any] = {}
 
         class Inner(AsyncTestCase):  # coroutine_origins off (the default): test_a cannot be named
@@ -613,7 +614,7 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
         self.assertIn("found by the garbage collector: it may come from an earlier test (set coroutine_origins = "
                       "True on the test case to know)", notes[0])
 
-    def test_26_exception_in_a_call_soon_callback_fails_by_default_and_is_a_note_when_set_to_note(self) -> None:
+    def test_exception_in_a_call_soon_callback_fails_by_default_and_is_a_note_when_set_to_note(self) -> None:
         def bad_callback() -> None:
             raise ValueError("callback broke")  # <L26raise>
 
@@ -638,7 +639,7 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
                         self.assertIn("leak check note: test_callback had 1 error swallowed by the loop", text)
                     self.assertIn("1. callback bad_callback() raised ValueError('callback broke')", text)
                     self.assertIn(f"raised at    tests/{at('L26raise')} in bad_callback: raise ValueError(", text)
-                    self.assertIn("callback     bad_callback() defined at tests/test_leaks.py:", text)
+                    self.assertIn("callback     bad_callback() defined at tests/leaks/test_detection.py:", text)
                     if base is PlainLeakCase:  # asyncio's debug mode records where call_soon was called
                         self.assertIn(f"scheduled at tests/{at('L26')}", text)
                     else:
@@ -647,7 +648,7 @@ class OutcomeAndAttributionTests(ScenarioTestCase):
 
 
 class StrictModeTests(ScenarioTestCase):
-    def test_27_strict_mode_reports_a_timer_never_cancelled_with_its_creation_line(self) -> None:
+    def test_strict_mode_reports_a_timer_never_cancelled_with_its_creation_line(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}
@@ -663,11 +664,14 @@ class StrictModeTests(ScenarioTestCase):
 
                 text = run_case(Inner, "test_leak").failure
                 self.assertIn("1 timer never cancelled", text)
-                self.assertIn("timer on_timer() due in 60.0s was never cancelled", text)
+                # On the real clock the report is written a moment after the timer was scheduled, and on a loaded
+                # machine that moment can be tenths of a second ("due in 59.9s"); the virtual clock is exact.
+                due = r"60\.0" if base is not PlainLeakCase else r"(60\.0|59\.[0-9])"
+                self.assertRegex(text, rf"timer on_timer\(\) due in {due}s was never cancelled")
                 self.assertIn(f"scheduled at tests/{at('L27')} in test_leak", text)
                 self.assertTrue(held["handle"].cancelled())
 
-    def test_28_strict_mode_reports_an_async_generator_kept_on_self_and_its_finally_still_runs(self) -> None:
+    def test_strict_mode_reports_an_async_generator_kept_on_self_and_its_finally_still_runs(self) -> None:
         for base in BASES:
             for strict in (True, False):
                 with self.subTest(base=base.__name__, strict=strict):
@@ -701,7 +705,7 @@ class StrictModeTests(ScenarioTestCase):
 class QuietCorrectCodeTests(ScenarioTestCase):
     """Negatives: correct code stays quiet, on every interpreter."""
 
-    def test_29_task_cancelled_and_awaited_in_asyncTearDown_is_quiet(self) -> None:
+    def test_task_cancelled_and_awaited_in_asyncTearDown_is_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -718,7 +722,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_30_task_cancelled_in_asyncTearDown_but_not_awaited_is_quiet(self) -> None:
+    def test_task_cancelled_in_asyncTearDown_but_not_awaited_is_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 async def nested() -> None:
@@ -738,7 +742,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_31_task_that_finished_but_whose_result_was_never_read_is_quiet(self) -> None:
+    def test_task_that_finished_but_whose_result_was_never_read_is_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -748,7 +752,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_32_failed_task_whose_exception_was_retrieved_is_quiet(self) -> None:
+    def test_failed_task_whose_exception_was_retrieved_is_quiet(self) -> None:
         for base in BASES:
             for how in ("gather", "exception"):
                 with self.subTest(base=base.__name__, how=how):
@@ -763,7 +767,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                     self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_33_server_closed_by_cleanups_including_nested_ones_and_enterAsyncContext_is_quiet(self) -> None:
+    def test_server_closed_by_cleanups_including_nested_ones_and_enterAsyncContext_is_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -789,7 +793,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_34_client_session_closed_in_asyncTearDown_or_entered_as_a_context_is_quiet(self) -> None:
+    def test_client_session_closed_in_asyncTearDown_or_entered_as_a_context_is_quiet(self) -> None:
         with fake_aiohttp() as aiohttp:
             for base in BASES:
                 with self.subTest(base=base.__name__):
@@ -805,7 +809,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                     self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_35_writer_closed_as_the_last_statement_without_wait_closed_is_quiet(self) -> None:
+    def test_writer_closed_as_the_last_statement_without_wait_closed_is_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -817,7 +821,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_36_tls_client_transport_whose_peer_closed_is_quiet_on_every_version(self) -> None:
+    def test_tls_client_transport_whose_peer_closed_is_quiet_on_every_version(self) -> None:
         server_ctx, client_ctx = tls_contexts()
         for base in BASES:
             with self.subTest(base=base.__name__):
@@ -835,7 +839,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_37_tls_transport_whose_close_handshake_is_still_in_progress_is_quiet(self) -> None:
+    def test_tls_transport_whose_close_handshake_is_still_in_progress_is_quiet(self) -> None:
         server_ctx, client_ctx = tls_contexts()
         for base in BASES:
             with self.subTest(base=base.__name__):
@@ -856,7 +860,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_38_idle_default_executor_threads_after_run_in_executor_are_quiet(self) -> None:
+    def test_idle_default_executor_threads_after_run_in_executor_are_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -867,7 +871,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
 
                 self.assertQuiet(run_case(Inner, "test_it"))
 
-    def test_39_thread_started_in_setUpClass_and_alive_during_every_test_is_quiet(self) -> None:
+    def test_thread_started_in_setUpClass_and_alive_during_every_test_is_quiet(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 class Inner(base):  # type: ignore[valid-type, misc]
@@ -892,7 +896,7 @@ class QuietCorrectCodeTests(ScenarioTestCase):
                 self.assertQuiet(outcome)
                 self.assertEqual(outcome.result.testsRun, 2)
 
-    def test_40_test_asserting_on_asyncio_s_never_retrieved_log_line_is_quiet_and_still_receives_it(self) -> None:
+    def test_test_asserting_on_asyncio_s_never_retrieved_log_line_is_quiet_and_still_receives_it(self) -> None:
         for base in BASES:
             with self.subTest(base=base.__name__):
                 held: dict[str, Any] = {}

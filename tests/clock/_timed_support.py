@@ -1,4 +1,4 @@
-"""Code under test that reads the time module directly (used by test_clock's patch_time scenarios).
+"""Code under test that reads the time module directly (used by test_timepatch.py: patch_time and its remedy).
 
 Both import styles are here on purpose: ``import time`` and ``from time import monotonic``.
 """

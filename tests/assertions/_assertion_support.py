@@ -57,3 +57,12 @@ async def sleeper(seconds: float, value: Any = None, log: list[str] | None = Non
     finally:
         if log is not None:
             log.append("cleanup")
+
+
+def line_of(function: Any, source: str) -> int:
+    """The line number of the first line of *function* that contains *source* (no line number written twice)."""
+    lines, first = inspect.getsourcelines(function)
+    for offset, text in enumerate(lines):
+        if source in text:
+            return first + offset
+    raise LookupError(f"{source!r} is not in {function.__qualname__}")

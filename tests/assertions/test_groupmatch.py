@@ -93,7 +93,7 @@ class MatchingTests(unittest.TestCase):
             first = exc
         lines = render(self.EG("outer", [first, self.EG("inner", [KeyError("k")])]))
         self.assertEqual(lines[0], "  ExceptionGroup('outer') with 2 exceptions:")
-        self.assertRegex(lines[1], r"^    ValueError\('v'\)  raised at tests/test_groupmatch.py:\d+ in "
+        self.assertRegex(lines[1], r"^    ValueError\('v'\)  raised at tests/assertions/test_groupmatch.py:\d+ in "
                                    r"test_render_tree_names_where_each_was_raised$")
         self.assertEqual(lines[2:], ["    ExceptionGroup('inner') with 1 exception:", "      KeyError('k')"])
 

@@ -1,4 +1,4 @@
-"""Real work in flight (asynctestkit/realwork.py): scenarios 12-23 and 29, track() and background().
+"""Real work in flight (asynctestkit/realwork.py): timeouts around it, sidecars, track() and background().
 
 Rule under test: while real work is in flight, virtual time follows real time (so timeouts around it fire
 exactly when they would in production); same-loop traffic stays instant.  Every real wait here is short
@@ -85,18 +85,18 @@ class _BlockingServer:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Scenarios 12-21: no spurious timeout, no missed timeout
+# No spurious timeout, no missed timeout
 # ---------------------------------------------------------------------------------------------------------
 
 class RealWorkTimeoutTests(AsyncTestCase):
-    async def test_s12_an_executor_job_of_0_2_s_under_wait_for_5_completes(self) -> None:
+    async def test_an_executor_job_of_0_2_s_under_wait_for_5_completes(self) -> None:
         loop = asyncio.get_running_loop()
         with real_timer() as took:
             await asyncio.wait_for(loop.run_in_executor(None, time.sleep, 0.2), timeout=5)
         self.assertGreaterEqual(took[0], 0.2)
         self.assertLess(self.clock.elapsed(), 5)  # virtual time followed real time, about 0.2 s
 
-    async def test_s13_to_thread_of_0_3_s_under_a_2_s_timeout_completes(self) -> None:
+    async def test_to_thread_of_0_3_s_under_a_2_s_timeout_completes(self) -> None:
         if PY311:
             async with asyncio.timeout(2):  # type: ignore[attr-defined]
                 await asyncio.to_thread(time.sleep, 0.3)
@@ -104,7 +104,7 @@ class RealWorkTimeoutTests(AsyncTestCase):
             await asyncio.wait_for(asyncio.to_thread(time.sleep, 0.3), 2)
         self.assertLess(self.clock.elapsed(), 2)
 
-    async def test_s14_an_executor_job_of_1_5_s_under_wait_for_1_times_out_after_1_s_real(self) -> None:
+    async def test_an_executor_job_of_1_5_s_under_wait_for_1_times_out_after_1_s_real(self) -> None:
         loop = asyncio.get_running_loop()
         stop = threading.Event()
         start = loop.time()
@@ -113,11 +113,14 @@ class RealWorkTimeoutTests(AsyncTestCase):
                 await asyncio.wait_for(loop.run_in_executor(None, stop.wait, 1.5), timeout=1)
         self.assertFalse(stop.is_set())
         stop.set()  # end the job now: the loop's teardown waits for the executor
-        self.assertEqual(loop.time(), start + 1)
+        # The deadline fired at virtual start + 1.  Read a few loop iterations later, the time has followed real
+        # time a little further (the job is still in flight): 0.07 s was seen on 3.10 with two CPU hogs.
+        self.assertGreaterEqual(loop.time() - start, 1)
+        self.assertLess(loop.time() - start, 1.45)
         self.assertGreaterEqual(took[0], 0.95)
         self.assertLess(took[0], 1.45, "the timeout fired only after the job would have ended")
 
-    async def test_s15_a_poked_loop_still_times_out_at_1_s_real_around_a_2_5_s_job(self) -> None:
+    async def test_a_poked_loop_still_times_out_at_1_s_real_around_a_2_5_s_job(self) -> None:
         loop = asyncio.get_running_loop()
         stop = threading.Event()
         pokes: list[float] = []
@@ -141,13 +144,14 @@ class RealWorkTimeoutTests(AsyncTestCase):
         finally:
             stop.set()
             poker.join(5)
-        self.assertEqual(loop.time(), start + 1)
+        self.assertGreaterEqual(loop.time() - start, 1)  # the deadline, plus what real time added since (see above)
+        self.assertLess(loop.time() - start, 2.0)
         self.assertGreaterEqual(len(pokes), 2, "the loop was poked while it waited")
         self.assertGreaterEqual(took[0], 0.95)
         self.assertLess(took[0], 2.0)
         self.assertTrue(job_done.wait(5))
 
-    async def test_s16_a_thread_answering_after_0_2_s_with_call_soon_threadsafe_is_awaited(self) -> None:
+    async def test_a_thread_answering_after_0_2_s_with_call_soon_threadsafe_is_awaited(self) -> None:
         self.assertEqual(await _await_answer_from_new_thread(), "ok")
         self.assertLess(self.clock.elapsed(), 5)
 
@@ -179,7 +183,7 @@ class RealWorkTimeoutTests(AsyncTestCase):
         finally:
             loop.close()
 
-    async def test_s17_a_subprocess_running_0_3_s_is_awaited_under_wait_for_5(self) -> None:
+    async def test_a_subprocess_running_0_3_s_is_awaited_under_wait_for_5(self) -> None:
         proc = await asyncio.create_subprocess_exec(*_sleep_command(0.3))
         self.assertEqual(await asyncio.wait_for(proc.wait(), 5), 0)    # no spurious TimeoutError
         # (no lower bound on the real duration: under load the child may run before the timer would start)
@@ -188,7 +192,7 @@ class RealWorkTimeoutTests(AsyncTestCase):
         proc = await asyncio.create_subprocess_shell("sleep 0.1; exit 3")
         self.assertEqual(await asyncio.wait_for(proc.wait(), 5), 3)
 
-    async def test_s18_fifty_loopback_round_trips_in_one_loop_stay_instant(self) -> None:
+    async def test_fifty_loopback_round_trips_in_one_loop_stay_instant(self) -> None:
         async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             while line := await reader.readline():
                 writer.write(line)
@@ -212,7 +216,7 @@ class RealWorkTimeoutTests(AsyncTestCase):
         self.assertLess(self.clock.elapsed() - 3600, 0.1)
         self.assertLess(took[0], 0.5)
 
-    async def test_s19_a_blocking_server_thread_answering_after_0_1_s_is_awaited(self) -> None:
+    async def test_a_blocking_server_thread_answering_after_0_1_s_is_awaited(self) -> None:
         server = _BlockingServer(delay=0.1)
         self.addCleanup(server.close)
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -223,7 +227,7 @@ class RealWorkTimeoutTests(AsyncTestCase):
         await writer.wait_closed()
         self.assertLess(self.clock.elapsed(), 5)
 
-    async def test_s20_open_connection_to_localhost_resolves_and_connects_under_a_1_s_timeout(self) -> None:
+    async def test_open_connection_to_localhost_resolves_and_connects_under_a_1_s_timeout(self) -> None:
         async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(b"hi\n")
             await writer.drain()
@@ -239,7 +243,7 @@ class RealWorkTimeoutTests(AsyncTestCase):
         server.close()
         await server.wait_closed()
 
-    async def test_s21_a_polling_consumer_gets_all_20_items_from_a_real_producer_thread(self) -> None:
+    async def test_a_polling_consumer_gets_all_20_items_from_a_real_producer_thread(self) -> None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[int] = asyncio.Queue()
 
@@ -281,11 +285,11 @@ class _Deadline:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Scenarios 22 and 23: sidecar jobs and teardown
+# Sidecar jobs and teardown
 # ---------------------------------------------------------------------------------------------------------
 
 class SidecarTests(AsyncTestCase):
-    async def test_s22_a_background_sidecar_job_does_not_slow_sleep_3600(self) -> None:
+    async def test_a_background_sidecar_job_does_not_slow_sleep_3600(self) -> None:
         loop = asyncio.get_running_loop()
         stop = threading.Event()
         sidecar = self.clock.background(loop.run_in_executor(None, stop.wait, 5))
@@ -324,7 +328,9 @@ class SidecarTests(AsyncTestCase):
 
     async def test_awaiting_the_exit_of_a_background_process_is_not_a_deadlock(self) -> None:
         # Background work never holds time, but it can still wake the loop: a process that takes 0.3 s to
-        # exit after SIGTERM must not be reported as a deadlock while the test awaits its exit.
+        # exit after SIGTERM must not be reported as a deadlock while the test awaits its exit.  No real-time
+        # margin: the exit may come after deadlock_grace on a loaded machine and still is no deadlock (an exit
+        # 5 times later than the grace: test_robustness.LateExitTests).
         slow_exit = ("import signal, sys, time\n"
                      "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(0.3), sys.exit(0)))\n"
                      "open(sys.argv[1], 'w').close()\n"
@@ -352,7 +358,7 @@ def _wait_for_file(path: str, timeout: float = 10.0) -> None:
 
 
 class HeldClockTests(unittest.TestCase):
-    def test_s22_an_unmarked_sidecar_job_holds_time_and_the_warning_names_it(self) -> None:
+    def test_an_unmarked_sidecar_job_holds_time_and_the_warning_names_it(self) -> None:
         seen: dict[str, float] = {}
 
         class Inner(AsyncTestCase):
@@ -378,7 +384,7 @@ class HeldClockTests(unittest.TestCase):
                                          r"\d+ in test_x\)\. If the test does not wait for it, pass it to "
                                          r"clock\.background\(\)\.")
 
-    def test_s22_track_names_what_it_tracks_in_the_warning(self) -> None:
+    def test_track_names_what_it_tracks_in_the_warning(self) -> None:
         class Inner(AsyncTestCase):
             async def test_x(self) -> None:
                 done = threading.Event()
@@ -411,7 +417,7 @@ class HeldClockTests(unittest.TestCase):
         self.assertNotIn("waited", text)
         self.assertLess(took[0], 0.9)
 
-    def test_s23_teardown_waits_for_a_running_executor_job_without_warnings_or_leftover_threads(self) -> None:
+    def test_teardown_waits_for_a_running_executor_job_without_warnings_or_leftover_threads(self) -> None:
         finished = threading.Event()
 
         class Inner(AsyncTestCase):
@@ -436,25 +442,28 @@ class HeldClockTests(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Scenario 29 and friends: no false deadlock
+# No false deadlock
 # ---------------------------------------------------------------------------------------------------------
 
 class NoFalseDeadlockTests(AsyncTestCase):
+    """A test that waits on real work with no timer pending.  The check is the clock itself: a false deadlock
+    raises DeadlockError in the test, so a test here with no assertion of its own still fails on one."""
+
     clock_deadlock_grace = 0.2  # shorter than every job below: a job outliving it must still not be reported
 
-    async def test_s29_a_silent_executor_job_outliving_the_grace_with_no_timer_is_not_a_deadlock(self) -> None:
-        # Scaled from the scenario's 1.5 s job against the 1 s default grace to 0.5 s against 0.2 s: a job in
+    async def test_a_silent_executor_job_outliving_the_grace_with_no_timer_is_not_a_deadlock(self) -> None:
+        # A 1.5 s job against the 1 s default grace, scaled to 0.5 s against 0.2 s: a job in
         # flight never enters the deadlock check at all, so the ratio is what matters, not the magnitude.
         loop = asyncio.get_running_loop()
         with real_timer() as took:
             await loop.run_in_executor(None, time.sleep, 0.5)
         self.assertGreaterEqual(took[0], 0.5)
 
-    async def test_s29_a_silent_subprocess_with_no_timer_is_not_a_deadlock(self) -> None:
+    async def test_a_silent_subprocess_with_no_timer_is_not_a_deadlock(self) -> None:
         proc = await asyncio.create_subprocess_exec(*_sleep_command(0.4))
         self.assertEqual(await proc.wait(), 0)
 
-    async def test_s29_a_busy_thread_with_no_timer_is_not_a_deadlock(self) -> None:
+    async def test_a_busy_thread_with_no_timer_is_not_a_deadlock(self) -> None:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import importlib
 import io
 import logging
 import os
@@ -26,7 +27,7 @@ from asynctestkit import AsyncTestCase, VirtualClockLoop
 from asynctestkit.clock import _timepatch as timepatch
 from asynctestkit.clock._timepatch import realtime
 
-from . import _timed_helper
+from . import _timed_support
 from ._clock_support import HANG_BOUND, error_message, failure_of, problems, real_timer, run_on_virtual_loop, run_tests
 
 PY312 = sys.version_info >= (3, 12)
@@ -153,7 +154,7 @@ class RealTimeStaysRealTests(AsyncTestCase):
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
         handler.emit = records.append  # type: ignore[method-assign]
-        logger = logging.getLogger("tests.test_time_functions.virtual")
+        logger = logging.getLogger("tests.clock.test_timepatch.virtual")
         logger.addHandler(handler)
         logger.propagate = False
         self.addCleanup(logger.removeHandler, handler)
@@ -166,10 +167,10 @@ class RealTimeStaysRealTests(AsyncTestCase):
 
     async def test_from_time_import_monotonic_made_before_the_test_keeps_the_real_clock(self) -> None:
         # Documented limitation: a module that bound the function at import holds the real one.
-        self.assertEqual(await _timed_helper.measure_sleep(10), 10)           # import time; time.monotonic()
-        self.assertLess(await _timed_helper.measure_sleep_imported(10), 1.0)  # from time import monotonic
-        self.clock.patch_time("tests._timed_helper")                           # the documented remedy
-        self.assertEqual(await _timed_helper.measure_sleep_imported(10), 10)
+        self.assertEqual(await _timed_support.measure_sleep(10), 10)           # import time; time.monotonic()
+        self.assertLess(await _timed_support.measure_sleep_imported(10), 1.0)  # from time import monotonic
+        self.clock.patch_time("tests.clock._timed_support")                           # the documented remedy
+        self.assertEqual(await _timed_support.measure_sleep_imported(10), 10)
 
 
 def _wait_until_deadline(seconds: float) -> None:
@@ -193,7 +194,7 @@ class SynchronousWaitTests(unittest.TestCase):
             result = run_tests(Inner, "test_x")
         text = failure_of(self, result, "test_x")
         self.assertIn("ran longer than the real-time watchdog of 0.5 s: synchronous code blocked the event loop", text)
-        self.assertIn("blocked at   tests/test_time_functions.py:", text)
+        self.assertIn("blocked at   tests/clock/test_timepatch.py:", text)
         self.assertIn("in _wait_until_deadline: time.sleep(0.01)", text)
         self.assertLess(took[0], HANG_BOUND)
         assert_time_module_is_real(self)
@@ -442,6 +443,96 @@ class AsynctestkitKeepsTheRealClockTests(unittest.TestCase):
             result = run_tests(Inner, "test_x")
         self.assertIn("ran longer than the real-time watchdog of 0.3 s", failure_of(self, result, "test_x"))
         self.assertLess(took[0], HANG_BOUND)
+
+
+
+# ---------------------------------------------------------------------------------------------------------
+# clock.patch_time(module): time.monotonic()/time.time() bound by name in a module
+# ---------------------------------------------------------------------------------------------------------
+
+class PatchTimeTests(unittest.TestCase):
+    MODULE = "tests.clock._timed_support"
+
+    def test_time_functions_are_real_with_virtual_time_functions_off(self) -> None:
+        # By default they follow the clock (tests/clock/test_timepatch.py); the opt-out keeps them real.
+        measured: list[float] = []
+
+        class Inner(AsyncTestCase):
+            virtual_time_functions = False
+
+            async def test_x(self) -> None:
+                measured.append(await _timed_support.measure_sleep(10))
+
+        result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), problems(result))
+        self.assertLess(measured[0], 1.0)
+
+    def test_patched_modules_see_exactly_the_virtual_time_and_are_restored_after(self) -> None:
+        seen: dict[str, Any] = {}
+        original = (_timed_support.time, _timed_support.monotonic, _timed_support.perf_counter)
+
+        class Inner(AsyncTestCase):
+            clock_start = 50.0
+
+            async def test_x(self) -> None:
+                self.clock.patch_time(PatchTimeTests.MODULE)
+                self.clock.patch_time(PatchTimeTests.MODULE)  # twice is harmless
+                seen["measured"] = await _timed_support.measure_sleep(10)
+                seen["imported"] = await _timed_support.measure_sleep_imported(10)
+                seen["monotonic"] = _timed_support.time.monotonic()
+                seen["wall"] = _timed_support.wall_clock() - self.clock.time()
+                seen["ns"] = _timed_support.time.monotonic_ns()
+                seen["sleep"] = _timed_support.time.sleep is time.sleep
+
+        wall = time.time()
+        result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), problems(result))
+        self.assertEqual(seen["measured"], 10)
+        self.assertEqual(seen["imported"], 10)
+        self.assertEqual(seen["monotonic"], 70.0)
+        self.assertEqual(seen["ns"], 70_000_000_000)
+        self.assertEqual(seen["wall"], 0)
+        self.assertTrue(seen["sleep"], "other functions of the time module stay the real ones")
+        self.assertEqual((_timed_support.time, _timed_support.monotonic, _timed_support.perf_counter), original)
+        self.assertIs(_timed_support.time, time)
+        self.assertLess(abs(_timed_support.wall_clock() - wall), 60)
+
+    def test_patch_time_rejects_bad_arguments_and_patches_nothing_then(self) -> None:
+        errors: list[tuple[type[BaseException], str]] = []
+
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                for args in [(), (42,), ("tests._no_such_module",), ("json",), (PatchTimeTests.MODULE, 7)]:
+                    try:
+                        self.clock.patch_time(*args)  # type: ignore[arg-type]
+                    except Exception as exc:
+                        errors.append((type(exc), str(exc)))
+                    self.assertIs(_timed_support.time, time)
+
+        result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), problems(result))
+        self.assertEqual(errors, [
+            (TypeError, "patch_time() needs at least one module name, e.g. patch_time('myapp.retry')"),
+            (TypeError, "patch_time() takes module names (str), got int: 42"),
+            (ModuleNotFoundError, "patch_time('tests._no_such_module'): No module named 'tests._no_such_module'"),
+            (ValueError, "patch_time('json'): the module uses neither the time module nor "
+                         "time.monotonic/time.time/time.perf_counter, so there is nothing to patch"),
+            (TypeError, "patch_time() takes module names (str), got int: 7"),
+        ])
+
+    def test_patches_are_restored_even_when_the_test_fails(self) -> None:
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                self.clock.patch_time(PatchTimeTests.MODULE)
+                self.fail("boom")
+
+        result = run_tests(Inner, "test_x")
+        self.assertEqual(len(result.failures), 1)
+        self.assertIs(_timed_support.time, time)
+        self.assertIs(_timed_support.monotonic, time.monotonic)
+
+    def test_helper_module_is_importable_by_name(self) -> None:
+        self.assertIs(importlib.import_module(self.MODULE), _timed_support)
 
 
 if __name__ == "__main__":

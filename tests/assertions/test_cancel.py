@@ -8,7 +8,7 @@ import sys
 import unittest
 from unittest import mock
 
-from tests.assertion_support import Real, Support, Virtual, is_closed, sleeper
+from tests.assertions._assertion_support import Real, Support, Virtual, is_closed, line_of, sleeper
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -46,7 +46,7 @@ class CancelTests(Support):
         with self.assertRaises(AssertionError) as cm:
             await self.assertTaskCancelled(task)
         self.assertRegex(str(cm.exception), r"^task '.*' \(worker\(\)\) did not end cancelled: it returned 'done'")
-        self.assertIn("created at tests/test_assert_cancel.py", str(cm.exception))
+        self.assertIn("created at tests/assertions/test_cancel.py", str(cm.exception))
 
     async def test_task_cancelled_fails_for_a_task_that_raised_with_cause(self) -> None:
         task = asyncio.create_task(converts(0))
@@ -62,7 +62,7 @@ class CancelTests(Support):
         with self.assertRaises(AssertionError) as cm:
             await self.assertTaskCancelled(task, within=self.D)
         self.assertIn("did not end within", str(cm.exception))
-        self.assertIn("suspended at tests/test_assert_cancel.py", str(cm.exception))
+        self.assertIn("suspended at tests/assertions/test_cancel.py", str(cm.exception))
         self.assertTrue(task.cancelled())
 
     async def test_task_cancelled_misuse(self) -> None:
@@ -90,7 +90,7 @@ class CancelTests(Support):
         text = str(cm.exception)
         self.assertIn("swallows() swallowed the cancellation: it returned 'swallowed' instead of raising "
                       "CancelledError", text)
-        self.assertIn("while suspended at tests/test_assert_cancel.py:", text)
+        self.assertIn("while suspended at tests/assertions/test_cancel.py:", text)
         self.assertIn("in swallows: await asyncio.sleep(seconds)", text)
         self.assertIn("look for `except BaseException:`", text)
         self.assertNoOtherTasks()
@@ -99,7 +99,7 @@ class CancelTests(Support):
         with self.assertRaises(AssertionError) as cm:
             await self.assertCancellationPropagates(converts(100 * self.D))
         self.assertIn("converts() turned the cancellation into RuntimeError('shutting down')", str(cm.exception))
-        self.assertRegex(str(cm.exception), r"raised at tests/test_assert_cancel.py:\d+ in converts")
+        self.assertRegex(str(cm.exception), r"raised at tests/assertions/test_cancel.py:\d+ in converts")
 
     async def test_finishing_before_the_cancel_fails_with_advice(self) -> None:
         with self.assertRaises(AssertionError) as cm:
@@ -155,7 +155,7 @@ class CancelTests(Support):
             await self.assertCleanupOnCancel(leaks(), lambda: not connections)
         text = str(cm.exception)
         self.assertIn("cleanup did not run when leaks() was cancelled: the check at "
-                      "tests/test_assert_cancel.py:", text)
+                      "tests/assertions/test_cancel.py:", text)
         self.assertIn("lambda: not connections", text)
         self.assertIn("then leaks() was cancelled", text)
 
@@ -254,7 +254,7 @@ class CancelTests(Support):
         with self.assertRaises(AssertionError) as cm:
             async with self.assertCancellingBalanced():
                 await swallows_own_cancel()
-        self.assertRegex(str(cm.exception), r"^the block at tests/test_assert_cancel.py:\d+ .* left cancelling\(\)")
+        self.assertRegex(str(cm.exception), r"^the block at tests/assertions/test_cancel.py:\d+ .* left cancelling\(\)")
         self.assertEqual(asyncio.current_task().cancelling(), 0)  # type: ignore[union-attr]
 
     async def test_cancelling_dropped_below_fails(self) -> None:
@@ -289,8 +289,9 @@ class CancelOnVirtualClock(CancelTests, Virtual):
         lines = str(cm.exception).splitlines()
         self.assertEqual(lines[0], "swallows() swallowed the cancellation: it returned 'swallowed' instead of "
                                    "raising CancelledError (virtual t=1.000s)")
+        line = line_of(swallows, "await asyncio.sleep(seconds)")
         self.assertEqual(lines[1], "  cancelled at virtual t=1.000s while suspended at "
-                                   "tests/test_assert_cancel.py:23 in swallows: await asyncio.sleep(seconds)  "
+                                   f"tests/assertions/test_cancel.py:{line} in swallows: await asyncio.sleep(seconds)  "
                                    "(awaiting sleep())")
 
     async def test_task_that_ignores_every_cancel_is_reported_not_awaited_forever(self) -> None:

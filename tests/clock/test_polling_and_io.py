@@ -192,7 +192,7 @@ class LivelockReportTests(unittest.TestCase):
         message = error_message(failure_of(self, result, "test_spins"))
         self.assertRegex(message.splitlines()[0],
                          r"^asynctestkit\.LivelockError: test 'test_spins' did not finish within the virtual-time "
-                         r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_clock_flow\.py:\d+ in poll_forever kept "
+                         r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_polling_and_io\.py:\d+ in poll_forever kept "
                          r"yielding \(busy polling\) and nothing it polls for happened")
         self.assertLess(took[0], HANG_BOUND)
 
