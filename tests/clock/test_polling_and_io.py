@@ -210,7 +210,7 @@ class LivelockReportTests(unittest.TestCase):
         message = error_message(failure_of(self, result, "test_polls"))
         self.assertRegex(message.splitlines()[0],
                          r"^asynctestkit\.LivelockError: test 'test_polls' did not finish within the virtual-time "
-                         r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_clock_flow\.py:\d+ in "
+                         r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_polling_and_io\.py:\d+ in "
                          r"poll_forever kept polling with tiny sleeps and nothing it polls for happened \(virtual t=")
         self.assertLess(took[0], HANG_BOUND)  # the 60 s watchdog is not what caught it
 
