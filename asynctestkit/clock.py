@@ -88,6 +88,24 @@ _SPIN_FIRST_STEP = 0.001  # the first move of a spin with no timer due (doubles 
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
+#: Per loop class, the subclass a loop wears while real work holds its time: the same class but for ``time()``,
+#: which reads the anchored real clock (see VirtualClock._live_now).  Swapping the class, not testing a flag
+#: in ``time()``, keeps the common path (no real work) free: ``time()`` runs for every timer armed.
+_LIVE_TIME_CLASSES: dict[type, type] = {}
+
+
+def _live_time(loop: Any) -> float:
+    return loop.clock._live_now()  # type: ignore[no-any-return]
+
+
+def _live_time_class(cls: type) -> type:
+    live = _LIVE_TIME_CLASSES.get(cls)
+    if live is None:
+        live = type(cls.__name__, (cls,), {"time": _live_time, "__module__": cls.__module__,
+                                           "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+        _LIVE_TIME_CLASSES[cls] = live
+    return live
+
 
 def _check_duration(name: str, value: object, *, allow_zero: bool = True, infinite: bool = False) -> float:
     return _validate.duration(name, value, zero=allow_zero, infinite=infinite)
@@ -158,8 +176,8 @@ class _Rare:
     hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
     """
 
-    __slots__ = ("crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base", "held_warned", "io_quantum",
-                 "spin_count", "spin_step", "spin_tick", "waiting_on")
+    __slots__ = ("crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base", "held_class", "held_warned",
+                 "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
 
     def __init__(self) -> None:
         self.crawl_now = 0.0             # the virtual time at the start of the current crawl window
@@ -167,6 +185,7 @@ class _Rare:
         self.crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
         self.crawling = False            # jumps move time by at least _GRAIN (see VirtualClock._crawl_sample)
         self.held_base = 0.0             # the virtual time when real work began to hold time
+        self.held_class: type | None = None  # the loop's own class while it wears the live-time one
         self.held_warned = False         # the "held for long" warning was logged
         self.io_quantum = 0.0            # see VirtualClock.io_quantum
         self.spin_count = 0              # busy iterations seen spinning since the loop last went idle
@@ -249,15 +268,15 @@ class VirtualClock:
 
     def now(self) -> float:
         """The current virtual time: the same value as ``loop.time()``."""
-        return self._loop._atk_now
+        return self._loop.time()
 
     def elapsed(self) -> float:
         """Virtual seconds since the clock started, rounded to the nanosecond to hide float noise."""
-        return round(self._loop._atk_now - self._start, 9)
+        return round(self._loop.time() - self._start, 9)
 
     def monotonic(self) -> float:
         """A ``time.monotonic()`` replacement for code under test: the virtual time."""
-        return self._loop._atk_now
+        return self._loop.time()
 
     def time(self) -> float:
         """A ``time.time()`` replacement: the real wall time at clock start plus the virtual elapsed time."""
@@ -552,6 +571,8 @@ class VirtualClock:
         self._time_functions.off()
 
     def _close(self) -> None:
+        if self._held_since is not None:
+            self._end_hold()
         self._time_functions.close()
         self._alarm.disarm()
         for waiter in self._idle_waiters:
@@ -701,7 +722,7 @@ class VirtualClock:
         if held:
             return self._follow_real_time(inner, deadline, list(held))
         if self._held_since is not None:  # the real work is over: the next hold starts a new anchor
-            self._held_since = None
+            self._end_hold()
             self._refresh_jump_limit()
         now = loop._atk_now
         new = now + self._more.spin_step
@@ -777,7 +798,7 @@ class VirtualClock:
         if held:
             return self._follow_real_time(inner, deadline, list(held))
         if self._held_since is not None:
-            self._held_since = None
+            self._end_hold()
             self._refresh_jump_limit()
         if deadline is not None and (self._limit is None or deadline <= self._limit):
             if deadline - self._start > self.horizon:
@@ -832,6 +853,9 @@ class VirtualClock:
             self._held_since = began
             self._more.held_base = now
             self._jump_limit = -math.inf  # jumps take _decide until the work is over
+            loop_class = type(self._loop)
+            self._more.held_class = loop_class
+            self._loop.__class__ = _live_time_class(loop_class)  # loop.time() follows real time (_live_now)
         elif not self._more.held_warned and began - self._held_since > _HELD_WARNING:
             self._more.held_warned = True
             logger.warning("virtual time has followed real time for %.1f s because real work is in flight: "
@@ -857,6 +881,37 @@ class VirtualClock:
         if new > now:
             self._set_now(new)
         return events
+
+    def _live_now(self) -> float:
+        """``loop.time()`` while real work holds time: never more than ``_LAG`` behind the anchored real time.
+
+        Virtual time follows real time from where the hold began (see :meth:`_follow_real_time`), but
+        ``_atk_now`` moves only when the loop goes idle.  A deadline armed after the loop was busy (a
+        callback's synchronous work, a process descheduled on a loaded machine) must be measured from about
+        the real now, as on a real loop: from the stale idle time it would be reached early by the whole
+        busy stretch when time catches up.  Within ``_LAG`` of the last idle iteration the settled time is
+        kept (a timer that landed on exactly its ``when`` still reads so); never behind ``_atk_now`` (so
+        never backwards), never past the manual-mode limit.
+        """
+        now = self._loop._atk_now
+        since = self._held_since
+        if since is None:
+            return now
+        live = self._more.held_base + (_perf_counter() - since) - _LAG
+        limit = self._limit
+        if limit is not None and live > limit:
+            live = limit
+        return live if live > now else now
+
+    def _end_hold(self) -> None:
+        """Real work no longer holds time: settle at the real time code may have read, and stop following it."""
+        live = self._live_now()
+        self._held_since = None
+        held_class, self._more.held_class = self._more.held_class, None
+        if held_class is not None:
+            self._loop.__class__ = held_class
+        if live > self._loop._atk_now:
+            self._set_now(live)
 
     def _stuck(self, inner: BaseSelector, fmap: Any, deadline: float | None,
                forever: bool) -> list[tuple[SelectorKey, int]]:
