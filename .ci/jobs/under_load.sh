@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
 SUITE=${SUITE:-subset}
 HOGS=${HOGS:-2}
-MODULES=(tests.test_clock tests.test_clock_flow tests.test_loop tests.test_realwork tests.test_realwork_peers
+MODULES=(tests.test_clock tests.test_clock_flow tests.test_loop tests.test_realwork tests.test_realwork_peers tests.test_fdpeer_races
          tests.test_time_functions tests.test_timer_order tests.test_leaks tests.test_leakcase tests.test_robustness)
 RUN_TIMEOUT=${RUN_TIMEOUT:-$([ "$SUITE" = all ] && echo 400 || echo 200)}
 start=$(date +%s)
