@@ -100,7 +100,7 @@ class BusyLoopDeadlineTests(AsyncTestCase):
         await asyncio.wait_for(child.reader.readline(), timeout=30)
         time.sleep(_BUSY)
         child.ask(3.0)  # too late for the timeout below: it must fire, on time, not before
-        with real_timer() as took, self.assertRaises(TimeoutError):
+        with real_timer() as took, self.assertRaises(asyncio.TimeoutError):
             await asyncio.wait_for(child.reader.readline(), timeout=0.5)
         self.assertGreaterEqual(took[0], 0.5 - _LAG)  # not early (a loaded machine only makes it later)
         self.assertLess(took[0], HANG_BOUND)
