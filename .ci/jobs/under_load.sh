@@ -16,7 +16,7 @@ SUITE=${SUITE:-subset}
 HOGS=${HOGS:-2}
 MODULES=(tests.clock.test_clock tests.clock.test_hangs tests.clock.test_polling_and_io tests.clock.test_loop tests.clock.test_realwork
          tests.clock.test_realwork_peers tests.clock.test_timepatch tests.clock.test_timer_order tests.leaks.test_detection
-         tests.leaks.test_mixin tests.test_robustness)
+         tests.leaks.test_mixin tests.test_robustness tests.clock.test_fdpeer_races)
 RUN_TIMEOUT=${RUN_TIMEOUT:-$([ "$SUITE" = all ] && echo 400 || echo 200)}
 start=$(date +%s)
 

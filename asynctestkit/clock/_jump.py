@@ -28,7 +28,9 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
 - The loop's time is the plain attribute ``loop._atk_now``: ``loop.time()`` returns it and only this
   engine writes it (in ``_set_now`` and on the hot path of :meth:`select`).  A plain attribute, not a
   property or a call, because ``time()`` runs several times per loop iteration: it is the fastest read
-  CPython has.  Everything else reads the time through ``loop.time()`` or :meth:`JumpEngine.now`.
+  CPython has.  While real work holds time, the engine has the loop wear a subclass whose ``time()``
+  reads :meth:`JumpEngine.live_now` (the anchored real time), and swaps it back when the hold ends or
+  the loop closes.  Everything else reads the time through ``loop.time()`` or :meth:`JumpEngine.now`.
 - The selector calls :meth:`select` when the loop would sleep (and on one poll in 64), and
   :meth:`delivered` with the events of a poll when ``io_step`` is non-zero; it reads ``poll_checks`` to
   know whether every poll must come here.
@@ -82,6 +84,24 @@ _MAX_CRAWL_TIMERS = 8   # a crawl with more timers pending than this keeps the 1
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
+#: Per loop class, the subclass a loop wears while real work holds its time: the same class but for ``time()``,
+#: which reads the anchored real clock (see JumpEngine.live_now).  Swapping the class, not testing a flag in
+#: ``time()``, keeps the common path (no real work) free: ``time()`` runs for every timer armed.
+_LIVE_TIME_CLASSES: dict[type, type] = {}
+
+
+def _live_time(loop: Any) -> float:
+    return loop._atk.engine.live_now()  # type: ignore[no-any-return]
+
+
+def _live_time_class(cls: type) -> type:
+    live = _LIVE_TIME_CLASSES.get(cls)
+    if live is None:
+        live = type(cls.__name__, (cls,), {"time": _live_time, "__module__": cls.__module__,
+                                           "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+        _LIVE_TIME_CLASSES[cls] = live
+    return live
+
 
 def _stall_point(resolution: float) -> float:
     """The smallest magnitude at which one ulp exceeds *resolution* (``now + resolution == now`` beyond)."""
@@ -107,7 +127,7 @@ class _Rare:
     """
 
     __slots__ = ("crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base",
-                 "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
+                 "held_class", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
 
     def __init__(self) -> None:
         self.crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
@@ -117,6 +137,7 @@ class _Rare:
         self.crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
         self.crawling = False            # jumps move time by at least _GRAIN (see VirtualClock._crawl_sample)
         self.held_base = 0.0             # the virtual time when real work began to hold time
+        self.held_class: type | None = None  # the loop's own class while it wears the live-time one
         self.held_warned = False         # the "held for long" warning was logged
         self.io_quantum = 0.0            # see VirtualClock.io_quantum
         self.spin_count = 0              # busy iterations seen spinning since the loop last went idle
@@ -168,8 +189,8 @@ class JumpEngine:
         self._alarm = AlarmWatchdog(self._alarm_message, lambda: self._in_select)
 
     def now(self) -> float:
-        """The loop's time (the value the engine last wrote; see the module docstring)."""
-        return self.loop._atk_now
+        """The loop's time, as ``loop.time()`` answers it (see the module docstring)."""
+        return self.loop.time()
 
     # -- settings (validated by the clock) ------------------------------------------------------------
     def set_watchdog(self, watchdog: float | None) -> None:
@@ -304,6 +325,8 @@ class JumpEngine:
         self.time_functions.off()
 
     def close(self) -> None:
+        if self._held_since is not None:
+            self._end_hold()
         self.time_functions.close()
         self._alarm.disarm()
         for waiter in self.idle_waiters:
@@ -455,7 +478,7 @@ class JumpEngine:
         if held:
             return self._follow_real_time(inner, deadline, list(held))
         if self._held_since is not None:  # the real work is over: the next hold starts a new anchor
-            self._held_since = None
+            self._end_hold()
             self.refresh_jump_limit()
         now = loop._atk_now
         new = now + self.more.spin_step
@@ -553,7 +576,7 @@ class JumpEngine:
         if held:
             return self._follow_real_time(inner, deadline, list(held))
         if self._held_since is not None:
-            self._held_since = None
+            self._end_hold()
             self.refresh_jump_limit()
         if deadline is not None and (self.limit is None or deadline <= self.limit):
             if deadline - self.start > self.horizon:
@@ -615,6 +638,9 @@ class JumpEngine:
             self._held_since = began
             self.more.held_base = now
             self.jump_limit = -math.inf  # jumps take _decide until the work is over
+            loop_class = type(self.loop)
+            self.more.held_class = loop_class
+            self.loop.__class__ = _live_time_class(loop_class)  # loop.time() follows real time (live_now)
         elif not self.more.held_warned and began - self._held_since > _HELD_WARNING:
             self.more.held_warned = True
             logger.warning("virtual time has followed real time for %.1f s because real work is in flight: "
@@ -640,6 +666,37 @@ class JumpEngine:
         if new > now:
             self._set_now(new)
         return events
+
+    def live_now(self) -> float:
+        """``loop.time()`` while real work holds time: never more than ``_LAG`` behind the anchored real time.
+
+        Virtual time follows real time from where the hold began (see :meth:`_follow_real_time`), but
+        ``_atk_now`` moves only when the loop goes idle.  A deadline armed after the loop was busy (a
+        callback's synchronous work, a process descheduled on a loaded machine) must be measured from about
+        the real now, as on a real loop: from the stale idle time it would be reached early by the whole
+        busy stretch when time catches up.  Within ``_LAG`` of the last idle iteration the settled time is
+        kept (a timer that landed on exactly its ``when`` still reads so); never behind ``_atk_now`` (so
+        never backwards), never past the manual-mode limit.
+        """
+        now = self.loop._atk_now
+        since = self._held_since
+        if since is None:
+            return now  # type: ignore[no-any-return]
+        live = self.more.held_base + (_perf_counter() - since) - _LAG
+        limit = self.limit
+        if limit is not None and live > limit:
+            live = limit
+        return live if live > now else now  # type: ignore[no-any-return]
+
+    def _end_hold(self) -> None:
+        """Real work no longer holds time: settle at the real time code may have read, and stop following it."""
+        live = self.live_now()
+        self._held_since = None
+        held_class, self.more.held_class = self.more.held_class, None
+        if held_class is not None:
+            self.loop.__class__ = held_class
+        if live > self.loop._atk_now:
+            self._set_now(live)
 
     def _stuck(self, inner: BaseSelector, fmap: Any, deadline: float | None,
                forever: bool) -> list[tuple[SelectorKey, int]]:
