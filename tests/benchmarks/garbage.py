@@ -40,6 +40,7 @@ import types
 import unittest
 from collections import Counter, deque
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def _suite(base: type[unittest.TestCase], count: int, prefix: str) -> unittest.T
 def _run(suite: unittest.TestSuite) -> None:
     result = unittest.TestResult()
     suite.run(result)
-    if not result.wasSuccessful() or result.testsRun != suite.countTestCases() and result.testsRun == 0:
+    if not result.wasSuccessful() or (result.testsRun != suite.countTestCases() and result.testsRun == 0):
         raise SystemExit(f"the benchmark tests did not pass: {result.failures + result.errors}")
 
 
@@ -150,7 +151,7 @@ def edge(src: Any, dst: Any) -> str:
         try:
             if getattr(src, attr, None) is dst:
                 return f".{attr}"
-        except Exception:  # noqa: BLE001 - some descriptors raise
+        except Exception:
             continue
     slots: Iterable[str] = getattr(type(src), "__slots__", ())
     for attr in ([slots] if isinstance(slots, str) else slots):
@@ -218,7 +219,7 @@ def shortest_cycle(start: int, members: set[int], graph: dict[int, list[int]]) -
                 path = [node]
                 while path[-1] != start:
                     path.append(parent[path[-1]])
-                return list(reversed(path)) + [start]
+                return [*reversed(path), start]
             if child not in seen:
                 seen.add(child)
                 parent[child] = node
@@ -288,12 +289,12 @@ def analyse(variant: str, tests: int, max_cycles: int) -> dict[str, Any]:
             if describe_type(by_id[member]) in ("dict", "cell", "tuple", "list") and member != start:
                 continue
             path = shortest_cycle(member, members, graph)
-            edges = frozenset(zip(path, path[1:]))
+            edges = frozenset(pairwise(path))
             if not edges or any(edges <= other or other <= edges for other in seen_edges):
                 continue
             seen_edges.add(edges)
             chain = describe(by_id[path[0]])
-            for src, dst in zip(path, path[1:]):
+            for src, dst in pairwise(path):
                 chain += f" -{edge(by_id[src], by_id[dst])}-> {describe(by_id[dst])}"
             chains.append(chain)
             if len(chains) >= 12:
@@ -303,7 +304,7 @@ def analyse(variant: str, tests: int, max_cycles: int) -> dict[str, Any]:
                           if describe_type(by_id[m]) not in ("dict", "cell", "tuple", "list"))
         report["cycles"].append({"per_test": count / tests, "size": len(comp), "chains": chains,
                                  "members": dict(notable.most_common(12))})
-    del garbage, by_id, graph
+    garbage.clear()  # the objects themselves: freed with this frame, after the report is built
     return report
 
 

@@ -204,7 +204,8 @@ def run_child(python: Path, kind: str, tests: int, scale: float) -> Outcome:
         if "pytest" in kind:
             extra = SOLIPSISM_FIXTURE if kind == "solipsism-pytest" else ""
             Path(tmp, "conftest.py").write_text(PYTEST_CONFTEST.format(here=str(HERE), extra=extra))
-            body = "".join(f"\nasync def test_{i:04d}():\n    assert await simulate_hour({scale!r}) >= {359 if scale == 1.0 else 1}\n"
+            least = 359 if scale == 1.0 else 1
+            body = "".join(f"\nasync def test_{i:04d}():\n    assert await simulate_hour({scale!r}) >= {least}\n"
                            for i in range(tests))
             Path(tmp, "test_timeheavy.py").write_text(PYTEST_TESTS.format(tests=body))
             env["ATK_PEER_RESULT"] = str(Path(tmp, "result.json"))
@@ -285,7 +286,8 @@ def table(data: dict[str, Any]) -> list[str]:
         if atk and kind != "atk":
             pairs = [m["run"] / a["run"] for m, a in zip(mine, atk, strict=False)]
             ratio = f"{statistics.median(pairs):.2f}"
-            proc_ratio = f"{statistics.median(m['process'] / a['process'] for m, a in zip(mine, atk, strict=False)):.2f}"
+            proc_pairs = [m["process"] / a["process"] for m, a in zip(mine, atk, strict=False)]
+            proc_ratio = f"{statistics.median(proc_pairs):.2f}"
             spread = f"{min(pairs):.2f}-{max(pairs):.2f}" if len(pairs) > 1 else ""
         out.append(f"  {LABELS[kind]:<48} {run:>8.2f} {process:>9.2f} {run / tests * 1e3:>8.2f} {ratio:>8} "
                    f"{proc_ratio:>8} {spread:>15}")

@@ -152,20 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
     if "instructions" in sections:
         raw["instructions"] = instructions(args.quick, args.jobs)
-        lines += [""] + instructions_table(raw["instructions"])
+        lines += ["", *instructions_table(raw["instructions"])]
     if "wall" in sections:
         raw["wall"] = wall(args.quick, args.repeat or (1 if args.quick else 5))
-        lines += [""] + wall_table(raw["wall"])
+        lines += ["", *wall_table(raw["wall"])]
     if "memory" in sections:
         tests, garbage_tests = (1000, 100) if args.quick else (10_000, 500)
         runs = memory.run_rounds(["b", "a0"], tests, garbage_tests, args.repeat or (1 if args.quick else 3))
         raw["memory"] = runs
-        lines += [""] + memory.table(runs)
+        lines += ["", *memory.table(runs)]
     if "peers" in sections:
         tests, real_tests = (20, 1) if args.quick else (200, 2)
         data = peers.measure(tests, real_tests, args.repeat or (1 if args.quick else 3))
         raw["peers"] = data
-        lines += [""] + peers.table(data)
+        lines += ["", *peers.table(data)]
     print("\n".join(lines))
     print(f"\n(total {time.perf_counter() - began:.0f} s; load average {run.load_text()} at the end)")
     if args.json:

@@ -140,8 +140,8 @@ def print_report(b: dict[str, Any], a0: dict[str, Any] | None) -> None:
     print(f"  total per test: asynctestkit {b['total_us']:.0f} us"
           + ("" if a0 is None else f", IATC debug off {a0['total_us']:.0f} us "
              f"(ratio {b['total_us'] / a0['total_us']:.2f})"))
-    print(f"\n  1. asynctestkit entry points (inclusive; loop methods re-entered through "
-          f"asyncio are also inside the unittest hooks, so shares sum above 100%)")
+    print("\n  1. asynctestkit entry points (inclusive; loop methods re-entered through "
+          "asyncio are also inside the unittest hooks, so shares sum above 100%)")
     print(f"  {'us/test':>8} {'share':>6} {'calls/test':>10}  function")
     for us, calls, name in b["entries"]:
         print(f"  {us:>8.1f} {us / b['total_us']:>6.1%} {calls:>10.2f}  {name}")

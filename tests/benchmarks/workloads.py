@@ -29,10 +29,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import asynctestkit
-
 from floor import run_on_jump_clock
 from hour import SIMULATED_SECONDS, simulate_hour
+
+import asynctestkit
 
 Metrics = dict[str, float]
 
