@@ -332,7 +332,9 @@ def print_report(report: dict[str, Any], top: int) -> None:
     print("  cycles (one line per kind; 'per test' = how many such cycles each test leaves):")
     for number, cycle in enumerate(report["cycles"], 1):
         members = ", ".join(f"{n}x {name}" if n > 1 else name for name, n in cycle["members"].items())
-        print(f"  [{number}] {cycle['per_test']:.2f} per test, {cycle['size']} objects: {members}")
+        note = ("  (the test class this script builds for the run, freed once per run: not per-test garbage)"
+                if set(cycle["members"]) == {"type"} else "")
+        print(f"  [{number}] {cycle['per_test']:.2f} per test, {cycle['size']} objects: {members}{note}")
         for chain in cycle["chains"]:
             print(f"      chain: {chain}")
 
