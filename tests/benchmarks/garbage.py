@@ -64,6 +64,18 @@ async def _trivial(self: unittest.TestCase) -> None:
     await asyncio.sleep(0)
 
 
+async def _busy(self: unittest.TestCase) -> None:
+    """A less trivial body: a child task, a timeout that fires, and an exception caught and kept on self."""
+    await asyncio.create_task(asyncio.sleep(1))
+    try:
+        await asyncio.wait_for(asyncio.sleep(10), 1)
+    except asyncio.TimeoutError as error:
+        self.caught = error
+
+
+BODIES = {"trivial": _trivial, "busy": _busy}
+
+
 def _base(variant: str) -> type[unittest.TestCase]:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(ROOT))
@@ -80,9 +92,9 @@ def _base(variant: str) -> type[unittest.TestCase]:
     raise SystemExit(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
 
 
-def _suite(base: type[unittest.TestCase], count: int, prefix: str) -> unittest.TestSuite:
+def _suite(base: type[unittest.TestCase], count: int, prefix: str, body: str = "trivial") -> unittest.TestSuite:
     names = [f"{prefix}_{i:05d}" for i in range(count)]
-    cls = type("Bench", (base,), {name: _trivial for name in names})
+    cls = type("Bench", (base,), {name: BODIES[body] for name in names})
     return unittest.TestSuite(cls(name) for name in names)
 
 
@@ -237,12 +249,12 @@ def anchor_rank(obj: Any) -> int:
     return len(_ANCHORS)
 
 
-def analyse(variant: str, tests: int, max_cycles: int) -> dict[str, Any]:
+def analyse(variant: str, tests: int, max_cycles: int, body: str = "trivial") -> dict[str, Any]:
     """Run *tests* trivial tests of *variant* with the collector off; describe what they left behind."""
     base = _base(variant)
-    _run(_suite(base, 5, "test_warmup"))
+    _run(_suite(base, 5, "test_warmup", body))
     gc.collect()
-    suite = _suite(base, tests, "test")
+    suite = _suite(base, tests, "test", body)
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
@@ -267,7 +279,7 @@ def analyse(variant: str, tests: int, max_cycles: int) -> dict[str, Any]:
         kinds[signature] += 1
         examples.setdefault(signature, comp)
     report: dict[str, Any] = {
-        "variant": variant, "label": VARIANTS[variant], "tests": tests, "python": sys.version.split()[0],
+        "variant": variant, "label": VARIANTS[variant], "tests": tests, "body": body, "python": sys.version.split()[0],
         "collected": found, "per_test": found / tests,
         "in_cycles_per_test": len(in_cycles) / tests,
         "cycles_per_test": len(cyclic) / tests,
@@ -319,7 +331,7 @@ def describe_type(obj: Any) -> str:
 # --- in the parent ------------------------------------------------------------------------------------
 
 def print_report(report: dict[str, Any], top: int) -> None:
-    print(f"\n== {report['label']} (Python {report['python']}, {report['tests']} trivial tests, collector off)")
+    print(f"\n== {report['label']} (Python {report['python']}, {report['tests']} {report['body']} tests, collector off)")
     print(f"  gc.collect() found {report['collected']} objects: {report['per_test']:.1f} per test; "
           f"{report['in_cycles_per_test']:.1f} per test are members of {report['cycles_per_test']:.1f} cycles "
           f"per test, the rest hangs off them")
@@ -346,16 +358,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="variants to analyse (default: b and a0)")
     parser.add_argument("--cycles", type=int, default=12, help="kinds of cycle printed per variant (default 12)")
     parser.add_argument("--top", type=int, default=25, help="types listed per variant (default 25)")
+    parser.add_argument("--body", choices=sorted(BODIES), default="trivial",
+                        help="test body: trivial (await sleep(0)) or busy (a child task, a timeout that fires, "
+                             "an exception kept on self)")
     parser.add_argument("--json", metavar="FILE", help="also write the reports to FILE")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print("RESULT " + json.dumps(analyse(args.child, args.tests, args.cycles)))
+        print("RESULT " + json.dumps(analyse(args.child, args.tests, args.cycles, args.body)))
         return 0
     reports = []
     for variant in args.variant or ["b", "a0"]:
         proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", variant,
-                               "--tests", str(args.tests), "--cycles", str(args.cycles)],
+                               "--tests", str(args.tests), "--cycles", str(args.cycles), "--body", args.body],
                               capture_output=True, text=True, cwd=str(ROOT), timeout=600,
                               env={**__import__("os").environ, "PYTHONHASHSEED": "0"})
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
