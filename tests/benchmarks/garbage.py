@@ -331,7 +331,8 @@ def describe_type(obj: Any) -> str:
 # --- in the parent ------------------------------------------------------------------------------------
 
 def print_report(report: dict[str, Any], top: int) -> None:
-    print(f"\n== {report['label']} (Python {report['python']}, {report['tests']} {report['body']} tests, collector off)")
+    print(f"\n== {report['label']} (Python {report['python']}, {report['tests']} {report['body']} tests, "
+          f"collector off)")
     print(f"  gc.collect() found {report['collected']} objects: {report['per_test']:.1f} per test; "
           f"{report['in_cycles_per_test']:.1f} per test are members of {report['cycles_per_test']:.1f} cycles "
           f"per test, the rest hangs off them")
