@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    python tests/benchmarks/pertest.py            # full: ~15-25 min on 2 busy cores
-    python tests/benchmarks/pertest.py --quick    # smoke sizes: < 3 min
+    python tests/benchmarks/pertest.py            # full: ~21 min on 2 loaded cores
+    python tests/benchmarks/pertest.py --quick    # smoke sizes: ~1.5 min (< 3 min)
     python tests/benchmarks/pertest.py --only instructions,wall --json pertest.json
 
 Sections, each measured against its baselines in the same run:
