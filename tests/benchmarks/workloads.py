@@ -29,9 +29,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import asynctestkit
-
 from floor import run_on_jump_clock
+from hour import SIMULATED_SECONDS, simulate_hour
+
+import asynctestkit
 
 Metrics = dict[str, float]
 
@@ -205,52 +206,8 @@ def w1(variant: str, tests: int, heap: int = 0, chunks: int = 1) -> Metrics:
 
 # --- W2 time-heavy: an hour of sleeps and timeouts per test ----------------------------------------
 
-SIMULATED_SECONDS = 3600.0
-
-
-async def _timeout_block(seconds: float) -> None:
-    """Wait far longer than *seconds* inside ``asyncio.timeout`` (``wait_for`` on 3.10), which cuts it."""
-    try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(seconds):
-                await asyncio.sleep(seconds * 100)
-        else:  # pragma: no cover - 3.10 has no asyncio.timeout
-            await asyncio.wait_for(asyncio.sleep(seconds * 100), seconds)
-    except asyncio.TimeoutError:
-        return
-    raise BenchmarkError("the timeout did not fire")
-
-
-async def simulate_hour(scale: float = 1.0) -> int:
-    """One simulated hour: 60 rounds of sleep(30) + wait_for(15 s timeout) + timeout(15 s), and a heartbeat.
-
-    A background task ticks every 10 s (360 ticks).  *scale* multiplies every duration: 1.0 under the
-    virtual clock, 1/3600 when the plain base has to sleep for real.  Returns the number of ticks.
-    """
-    ticks = 0
-
-    async def heartbeat() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(10 * scale)
-            ticks += 1
-
-    beat = asyncio.create_task(heartbeat())
-    never = asyncio.Event()
-    try:
-        for _minute in range(60):
-            await asyncio.sleep(30 * scale)
-            try:
-                await asyncio.wait_for(never.wait(), 15 * scale)
-            except asyncio.TimeoutError:
-                pass
-            else:
-                raise BenchmarkError("wait_for did not time out")
-            await _timeout_block(15 * scale)
-    finally:
-        beat.cancel()
-        await asyncio.gather(beat, return_exceptions=True)
-    return ticks
+# The hour itself (simulate_hour) lives in hour.py, which imports nothing but asyncio: the peer benchmark
+# (peers.py) runs the same coroutine under pytest and other frameworks without importing asynctestkit.
 
 
 def w2(variant: str, tests: int, scale: float) -> Metrics:
@@ -454,6 +411,43 @@ def w4_real(variant: str, timers: int, spacing: float, inner: int = 1) -> Metric
     return run_coroutine(variant, lambda: timer_heavy(delays, []), inner=inner)
 
 
+async def task_mix(rounds: int, width: int) -> Metrics:
+    """Task creation the way application code does it: *rounds* x (gather of coroutines, ensure_future, create_task).
+
+    Each round creates ``4 * width`` tasks: ``gather(*coroutines)`` (which wraps each in a task through
+    ``ensure_future``), ``ensure_future(coroutine)`` children gathered, ``create_task`` children gathered,
+    and a nested ``gather`` whose children each gather two grandchildren.  Every child yields once.  This
+    is the mix where recording each task's creation site costs the most (W3 only uses ``create_task``).
+    """
+    loop = asyncio.get_running_loop()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+
+    async def leaf(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    async def parent(i: int) -> int:
+        a, b = await asyncio.gather(leaf(i), leaf(i))
+        return a + b
+
+    total = 0
+    for _ in range(rounds):
+        total += sum(await asyncio.gather(*[leaf(i) for i in range(width)]))
+        total += sum(await asyncio.gather(*[asyncio.ensure_future(leaf(i)) for i in range(width)]))
+        total += sum(await asyncio.gather(*[loop.create_task(leaf(i)) for i in range(width)]))
+        total += sum(await asyncio.gather(*[parent(i) for i in range(width // 3)]))
+    expected = rounds * (3 * width * (width - 1) // 2 + 2 * ((width // 3) * (width // 3 - 1) // 2))
+    if total != expected:
+        raise BenchmarkError(f"task mix lost results: {total} != {expected}")
+    return {"body": time.perf_counter() - t0, "body_cpu": time.process_time() - cpu0}
+
+
+def w3_tasks(variant: str, rounds: int, width: int, inner: int = 1) -> Metrics:
+    return run_coroutine(variant, lambda: task_mix(rounds, width), inner=inner)
+
+
 WORKLOADS: dict[str, Callable[..., Metrics]] = {
+    "W3T": w3_tasks,
     "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W4R": w4_real, "W5": w1,
 }
