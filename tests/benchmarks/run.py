@@ -181,7 +181,7 @@ def child_main(raw: str) -> None:
 def apply_setting(assignment: str) -> None:
     """``--set module.attr=value``: patch one module attribute in the child, to measure a proposed change.
 
-    *value* is a Python literal.  Example: ``--set asynctestkit.clock._CHECK_EVERY=255``.
+    *value* is a Python literal.  Example: ``--set asynctestkit.clock._jump._CHECK_EVERY=255``.
     """
     import ast
     import importlib
@@ -564,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write every raw run to FILE")
     parser.add_argument("--set", action="append", default=[], metavar="MODULE.ATTR=VALUE",
                         help="what-if: patch a module attribute in every child, e.g. "
-                             "asynctestkit.clock._CHECK_EVERY=255 (repeatable)")
+                             "asynctestkit.clock._jump._CHECK_EVERY=255 (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
