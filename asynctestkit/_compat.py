@@ -284,8 +284,8 @@ def selector_peek(selector: Any) -> Callable[[float], Any]:
     object (3.4-3.14, checked on 3.10-3.13).  Both are level-triggered as ``selectors`` registers them, so
     peeking consumes nothing: a ready fd is reported again by the selector's own ``select()``.  The virtual
     clock peeks on every loop iteration (busy ones with callbacks ready, and idle ones before it jumps) and
-    skips ``selectors``' Python-level ``select()`` when nothing is ready, which is almost always.  Other selectors answer "maybe" (always
-    truthy), so their ``select()`` runs as usual.
+    skips ``selectors``' Python-level ``select()`` when nothing is ready, which is almost always.  Other
+    selectors answer "maybe" (always truthy), so their ``select()`` runs as usual.
     """
     if type(selector) in (getattr(selectors, "EpollSelector", None), getattr(selectors, "PollSelector", None)):
         poller = getattr(selector, "_selector", None)

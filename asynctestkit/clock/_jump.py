@@ -681,12 +681,12 @@ class JumpEngine:
         now = self.loop._atk_now
         since = self._held_since
         if since is None:
-            return now  # type: ignore[no-any-return]
+            return now
         live = self.more.held_base + (_perf_counter() - since) - _LAG
         limit = self.limit
         if limit is not None and live > limit:
             live = limit
-        return live if live > now else now  # type: ignore[no-any-return]
+        return live if live > now else now
 
     def _end_hold(self) -> None:
         """Real work no longer holds time: settle at the real time code may have read, and stop following it."""
