@@ -31,9 +31,9 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
   CPython has.  While real work holds time, the engine has the loop wear a subclass whose ``time()``
   reads :meth:`JumpEngine.live_now` (the anchored real time), and swaps it back when the hold ends or
   the loop closes.  Everything else reads the time through ``loop.time()`` or :meth:`JumpEngine.now`.
-- The selector calls :meth:`select` when the loop would sleep (and on one poll in 64), and
-  :meth:`delivered` with the events of a poll when ``io_step`` is non-zero; it reads ``poll_checks`` to
-  know whether every poll must come here.
+- The selector answers every ``select(timeout)`` of the loop with the function
+  :meth:`JumpEngine.selector_entry` made for it (the clock's whole per-iteration path, one frame), and
+  drops it when it closes.
 - The loop calls :meth:`on_run_start` when it starts running, :meth:`time_functions_on` /
   :meth:`time_functions_off` around ``run_forever()``, :meth:`refresh_timing` after ``set_debug()`` and
   :meth:`close` before it closes its selector.
@@ -334,28 +334,57 @@ class JumpEngine:
         self.idle_waiters.clear()
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
-    def select(self, inner: BaseSelector, timeout: float | None,
-               peek: Callable[[float], Any]) -> list[tuple[SelectorKey, int]]:
-        # Hot path: runs once per idle loop iteration (the selector itself answers most busy ones), so the
-        # common case is kept to a few bytecodes: a poll, O(1) checks and the jump to the next deadline.
-        # The real-time checks (watchdog, slow callbacks) run in _select_checked: every iteration while the
-        # slow-callback check is on, else every 64th iteration and whenever select() waits in real time.
-        if self.poll_checks or timeout == 0:
-            return self._select_checked(inner, timeout)
-        tick = self._tick = self._tick + 1
-        if not tick & _CHECK_EVERY:
-            return self._select_checked(inner, timeout)
-        if peek(0):  # something may be ready: selectors' own select() (skipped when nothing is, see _compat)
-            events = inner.select(0)
-            if events:
-                return self.delivered(events) if self.io_step else events
-        deadline = _next_timer_when(self.loop) if timeout is not None else None
-        if deadline is None or deadline > self.jump_limit or self.work.in_flight(inner):
-            return self._decide(inner, timeout)
+    def selector_entry(self, inner: BaseSelector, peek: Callable[[float], Any]) -> Callable[
+            [float | None], list[tuple[SelectorKey, int]]]:
+        """The ``select(timeout)`` the loop's selector answers with: the clock's whole per-iteration path.
+
+        asyncio calls it once per loop iteration.  A closure over the engine, the platform selector *inner*,
+        its cheap *peek* (see ``_compat.selector_peek``), the loop and its real-work tracker, installed as
+        the selector's ``select``: one Python frame per iteration, and the names it reads are cell reads.
+        - Busy (callbacks ready, timeout 0): a plain poll, skipping ``selectors``' Python-level ``select()``
+          when nothing is ready; every 64th, or every one while the checks are on (slow-callback check, or
+          a watchdog without its alarm), goes to :meth:`_select_checked` (watchdog, spin sample).
+        - Idle: the hot path below, kept to a few bytecodes: a poll, O(1) checks and the jump to the next
+          deadline; every 64th iteration, and whenever something needs a decision, goes to the slow paths.
+        """
+        engine = self
         loop = self.loop
-        if deadline > loop._atk_now:
-            loop._atk_now = deadline
-        return []
+        work = self.work
+        select_checked = self._select_checked
+        decide = self._decide
+        countdown = 64
+
+        def select(timeout: float | None = None) -> list[tuple[SelectorKey, int]]:
+            nonlocal countdown
+            if timeout == 0:
+                if not engine.poll_checks:
+                    countdown -= 1
+                    if countdown:
+                        if not peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
+                            return []
+                        events = inner.select(0)
+                        if events and engine.io_step:  # I/O takes time (clock.io_quantum)
+                            engine.delivered(events)
+                        return events
+                    countdown = 64
+                return select_checked(inner, timeout)
+            if engine.poll_checks:
+                return select_checked(inner, timeout)
+            tick = engine._tick = engine._tick + 1
+            if not tick & _CHECK_EVERY:
+                return select_checked(inner, timeout)
+            if peek(0):  # something may be ready: selectors' own select() (skipped when nothing is)
+                events = inner.select(0)
+                if events:
+                    return engine.delivered(events) if engine.io_step else events
+            deadline = _next_timer_when(loop) if timeout is not None else None
+            if deadline is None or deadline > engine.jump_limit or work.in_flight(inner):
+                return decide(inner, timeout)
+            if deadline > loop._atk_now:
+                loop._atk_now = deadline
+            return []
+
+        return select
 
     def _select_checked(self, inner: BaseSelector, timeout: float | None) -> list[tuple[SelectorKey, int]]:
         entered = _perf_counter()

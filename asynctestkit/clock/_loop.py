@@ -46,10 +46,10 @@ class _ClockSelector(selectors.BaseSelector):
 
     def __init__(self, work: RealWork, engine: JumpEngine) -> None:
         self._inner = selectors.DefaultSelector()
-        self._engine = engine
         self._work = work
-        self._countdown = 64
-        self._peek = _compat.selector_peek(self._inner)
+        # asyncio calls select() once per loop iteration: the engine's entry answers it directly (one frame).
+        peek = _compat.selector_peek(self._inner)
+        self.select = engine.selector_entry(self._inner, peek)  # type: ignore[method-assign, assignment]
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = self._inner.register(fileobj, events, data)
@@ -66,27 +66,14 @@ class _ClockSelector(selectors.BaseSelector):
         return self._inner.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        # asyncio calls this once per loop iteration.  With callbacks ready (timeout 0) it is a plain poll,
-        # except every 64th, which lets the clock check its real-time watchdog (a test spinning on
-        # sleep(0) never goes idle), or every one while the clock asks for it (slow-callback check on, or a
-        # watchdog without its alarm); the clock decides everything else.
-        engine = self._engine
-        if timeout == 0 and not engine.poll_checks:
-            self._countdown -= 1
-            if self._countdown:
-                if not self._peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
-                    return []
-                events = self._inner.select(0)
-                if events and engine.io_step:  # I/O takes time (clock.io_quantum)
-                    engine.delivered(events)
-                return events
-            self._countdown = 64
-        return engine.select(self._inner, timeout, self._peek)
+        # Shadowed per instance by the engine's entry (see __init__); reached only after close().
+        return self._inner.select(timeout)
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
 
     def close(self) -> None:
+        self.__dict__.pop("select", None)  # the entry refers to the engine and the loop: no cycle left behind
         self._inner.close()
 
 
