@@ -46,6 +46,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from memory import base_class  # noqa: E402  (the sibling script: which base class each variant names)
 
 VARIANTS = {
     "b": "asynctestkit.AsyncTestCase (defaults: virtual clock, leak checks on)",
@@ -74,22 +76,6 @@ async def _busy(self: unittest.TestCase) -> None:
 
 
 BODIES = {"trivial": _trivial, "busy": _busy}
-
-
-def _base(variant: str) -> type[unittest.TestCase]:
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(ROOT))
-    if variant == "b":
-        from asynctestkit import AsyncTestCase
-
-        return AsyncTestCase
-    if variant == "a0":
-        from workloads import PlainNoDebug
-
-        return PlainNoDebug
-    if variant == "a":
-        return unittest.IsolatedAsyncioTestCase
-    raise SystemExit(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
 
 
 def _suite(base: type[unittest.TestCase], count: int, prefix: str, body: str = "trivial") -> unittest.TestSuite:
@@ -251,7 +237,7 @@ def anchor_rank(obj: Any) -> int:
 
 def analyse(variant: str, tests: int, max_cycles: int, body: str = "trivial") -> dict[str, Any]:
     """Run *tests* trivial tests of *variant* with the collector off; describe what they left behind."""
-    base = _base(variant)
+    base = base_class(variant)
     _run(_suite(base, 5, "test_warmup", body))
     gc.collect()
     suite = _suite(base, tests, "test", body)

@@ -47,7 +47,8 @@ async def _trivial(self: unittest.TestCase) -> None:
     await asyncio.sleep(0)
 
 
-def _base(variant: str) -> type[unittest.TestCase]:
+def base_class(variant: str) -> type[unittest.TestCase]:
+    """The test case base a variant names: b asynctestkit, a0 IATC with debug off, a plain IATC."""
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(ROOT))
     if variant == "b":
@@ -60,7 +61,7 @@ def _base(variant: str) -> type[unittest.TestCase]:
         return PlainNoDebug
     if variant == "a":
         return unittest.IsolatedAsyncioTestCase
-    raise SystemExit(f"unknown variant {variant!r}")
+    raise SystemExit(f"unknown variant {variant!r}; choose from a, a0, b")
 
 
 def _suite(base: type[unittest.TestCase], count: int, prefix: str) -> unittest.TestSuite:
@@ -77,7 +78,7 @@ def _check(result: unittest.TestResult, expected: int) -> None:
 
 def measure(variant: str, tests: int, garbage_tests: int) -> dict[str, Any]:
     """The child: one variant's suite run (collector on), then its garbage per test (collector off)."""
-    base = _base(variant)
+    base = base_class(variant)
     warm = unittest.TestResult()
     _suite(base, 20, "test_warmup").run(warm)
     _check(warm, 20)

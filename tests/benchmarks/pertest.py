@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,12 +37,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import memory  # noqa: E402  (sibling scripts)
+import instructions as callgrind_counts  # noqa: E402  (sibling scripts)
+import memory  # noqa: E402
 import peers  # noqa: E402
 import run  # noqa: E402
 
 SECTIONS = ("instructions", "wall", "memory", "peers")
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 W1_VARIANTS = ("a", "a0", "b", "c")
 
 
@@ -55,18 +53,7 @@ def callgrind(func: str, variant: str, kwargs: dict[str, Any], valgrind: str) ->
     fail it, so it is switched off there (as instructions.py does for W3/W4).  W1 keeps every default on:
     arming and disarming the watchdog is part of what a trivial test costs.
     """
-    spec: dict[str, Any] = {"func": func, "variant": variant, "kwargs": kwargs}
-    if func != "W1":
-        spec["set"] = ["asynctestkit.AsyncTestCase.clock_watchdog=None"]
-    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
-               sys.executable, str(HERE / "run.py"), "--child", json.dumps(spec)]
-    proc = subprocess.run(command, capture_output=True, text=True, env=run.child_env(), cwd=str(run.ROOT),
-                          timeout=3600)
-    found = _COLLECTED.findall(proc.stderr)
-    if proc.returncode != 0 or not found or "RESULT " not in proc.stdout:
-        raise SystemExit(f"instruction count failed (exit {proc.returncode}) for {spec}:\n"
-                         f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return int(found[-1])
+    return callgrind_counts.count(func, variant, kwargs, valgrind, watchdog=func == "W1")
 
 
 def instructions(quick: bool, jobs: int) -> dict[str, Any]:
