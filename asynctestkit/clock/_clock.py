@@ -107,6 +107,10 @@ class VirtualClock:
         self._engine = engine
         self._loop = engine.loop
 
+    def _release(self) -> None:
+        """The loop closed and its engine was released: hold the loop as weakly as the engine now does."""
+        self._loop = self._engine.loop
+
     @classmethod
     def _build(cls, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0, auto_advance: bool = True,
                horizon: float = DEFAULT_HORIZON, watchdog: float | None = DEFAULT_WATCHDOG,

@@ -139,6 +139,14 @@ def safe_blocking_site(frame: types.FrameType | None) -> Site | None:
     return None
 
 
+def _no_description(site: Site) -> str:  # pragma: no cover - a released watchdog is never armed
+    return "the loop was closed"
+
+
+def _always_idle() -> bool:
+    return True
+
+
 class AlarmWatchdog:
     """Raises :class:`LivelockError` in synchronous code that blocks the loop past a real-time limit.
 
@@ -181,6 +189,12 @@ class AlarmWatchdog:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)
         self._previous = None
+
+    def release(self) -> None:
+        """The loop closed: disarm for good and drop *describe* and *idle* (they hold the clock engine)."""
+        self.disarm()
+        self._describe = _no_description
+        self._idle = _always_idle
 
     def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
         if not self._armed or self._idle():

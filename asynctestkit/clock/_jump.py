@@ -49,9 +49,10 @@ import inspect
 import logging
 import math
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .. import _compat, _diagnostics
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
@@ -332,6 +333,19 @@ class JumpEngine:
         for waiter in self.idle_waiters:
             waiter.cancel()
         self.idle_waiters.clear()
+
+    def release(self) -> None:
+        """The loop has closed: drop every reference back to it and to this engine (called by its ``close()``).
+
+        The loop owns the engine; the engine's ``loop``, the time functions' ``_now`` (this engine's bound
+        ``now``) and the watchdog's callbacks pointed back, a cycle that kept loop, engine and clock alive
+        until a cyclic collection.  After this, ``loop`` is a weak proxy (a closed loop still answers
+        ``time()``), the time functions answer the final time, and the watchdog can no longer fire.
+        """
+        loop = self.loop
+        self.time_functions.release(loop._atk_now)
+        self._alarm.release()
+        self.loop = cast("VirtualClockLoop", weakref.proxy(loop))
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
     def select(self, inner: BaseSelector, timeout: float | None,
