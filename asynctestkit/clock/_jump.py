@@ -329,7 +329,7 @@ class JumpEngine:
         if self._held_since is not None:
             self._end_hold()
         self.time_functions.close()
-        self._alarm.disarm()
+        self._alarm.uninstall()
         for waiter in self.idle_waiters:
             waiter.cancel()
         self.idle_waiters.clear()
