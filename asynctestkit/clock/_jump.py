@@ -36,7 +36,9 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
   know whether every poll must come here.
 - The loop calls :meth:`on_run_start` when it starts running, :meth:`time_functions_on` /
   :meth:`time_functions_off` around ``run_forever()``, :meth:`refresh_timing` after ``set_debug()`` and
-  :meth:`close` before it closes its selector.
+  :meth:`close` before it closes its selector, and :meth:`release` once it is closed (the engine's and the
+  clock's references back to the loop become weak: a closed loop, its engine and its clock are freed by
+  reference counting, with no cycle for the garbage collector).
 
 Far from zero (a clock started at 1.7e9) the loop's timer resolution is widened as time grows (see
 ``_set_now``), so timers due "now" still run and ``loop.time()`` lands exactly on every deadline.
