@@ -23,6 +23,7 @@ import threading
 import time as _time
 import unittest
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -477,6 +478,25 @@ class _DelegatingPolicy(asyncio.DefaultEventLoopPolicy):  # pragma: no cover - 3
         self._inner.set_event_loop(loop)
 
 
+def _weak_loop_factory(test: LoopHookMixin) -> LoopFactory:
+    """A loop factory for the test's ``asyncio.Runner`` that builds ``test._atk_loop_factory()`` without holding *test*.
+
+    The test case holds its runner (``_asyncioRunner``) and the runner its factory: a bound method there would
+    close a cycle (test -> runner -> bound method -> test), and every finished test would then wait for the
+    cyclic garbage collector instead of being freed at once.  The runner calls the factory only from inside
+    the test's own ``run()``, while the test is alive.
+    """
+    ref = weakref.ref(test)
+
+    def loop_factory() -> asyncio.AbstractEventLoop:
+        alive = ref()
+        if alive is None:  # pragma: no cover - the runner builds its loop only while its test runs
+            raise RuntimeError("the test case that owned this loop factory no longer exists")
+        return alive._atk_loop_factory()
+
+    return loop_factory
+
+
 class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
     """Makes ``IsolatedAsyncioTestCase`` build its loop with ``self._atk_loop_factory()``.
 
@@ -505,12 +525,12 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
     if sys.version_info >= (3, 13):
         @property
         def loop_factory(self) -> LoopFactory:  # type: ignore[override]
-            return self._atk_loop_factory
+            return _weak_loop_factory(self)
 
     elif sys.version_info >= (3, 11):  # pragma: no cover - version specific
         def _setupAsyncioRunner(self) -> None:
             assert self._asyncioRunner is None, "asyncio runner is already initialized"  # type: ignore[has-type]
-            self._asyncioRunner = asyncio.Runner(debug=True, loop_factory=self._atk_loop_factory)
+            self._asyncioRunner = asyncio.Runner(debug=True, loop_factory=_weak_loop_factory(self))
 
     else:  # pragma: no cover - version specific
         def _setupAsyncioLoop(self) -> None:

@@ -33,17 +33,21 @@ def _is_number(value: object) -> bool:
 
 def duration(where: str, value: object, *, zero: bool = True, infinite: bool = False) -> float:
     """A number of seconds: int or float (not bool), not NaN, >= 0 (> 0 without *zero*), finite unless *infinite*."""
-    allowed = f"a {'' if infinite else 'finite '}number of seconds {'>= 0' if zero else '> 0'}"
     if not _is_number(value):
-        raise TypeError(f"{where} must be {allowed}, got {given(value)}")
+        raise TypeError(f"{where} must be {_seconds(zero, infinite)}, got {given(value)}")
     try:
         seconds = float(value)  # type: ignore[arg-type]
     except OverflowError:  # an int beyond the float range (10**400)
-        raise ValueError(f"{where} must be {allowed}, got an int too large for a float ({len(str(value))} "
-                         f"digits)") from None
+        raise ValueError(f"{where} must be {_seconds(zero, infinite)}, got an int too large for a float "
+                         f"({len(str(value))} digits)") from None
     if math.isnan(seconds) or seconds < 0 or (seconds == 0 and not zero) or (math.isinf(seconds) and not infinite):
-        raise ValueError(f"{where} must be {allowed}, got {value!r}")
+        raise ValueError(f"{where} must be {_seconds(zero, infinite)}, got {value!r}")
     return seconds
+
+
+def _seconds(zero: bool, infinite: bool) -> str:
+    """What :func:`duration` allows, in words (built only for a message: checks run on every loop built)."""
+    return f"a {'' if infinite else 'finite '}number of seconds {'>= 0' if zero else '> 0'}"
 
 
 def time_point(where: str, value: object) -> float:

@@ -13,6 +13,7 @@ thread, SIGALRM owned by another handler (as pytest-timeout does), the watchdog 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import signal
@@ -239,6 +240,28 @@ class WholeRunTests(unittest.TestCase):
         self.assertEqual((result.testsRun, len(result.errors), len(result.failures)), (1, 1, 0))
         self.assertIn("TypeError: Late: a clock_* setting was rejected when the test's loop was built: horizon "
                       "must be a number of seconds > 0, got str: 'x'", result.errors[0][1])
+
+    def test_a_remembered_valid_setting_does_not_let_an_equal_bool_or_nan_through(self) -> None:
+        # check_options remembers valid combinations (each value with its type): horizon=1 was valid, but
+        # True == 1 and must still be refused; the same for a valid setting changed to NaN after the class.
+        from asynctestkit import VirtualClockLoop
+
+        VirtualClockLoop(horizon=1).close()
+        with self.assertRaisesRegex(TypeError, r"^horizon must be a number of seconds > 0, got bool: True$"):
+            VirtualClockLoop(horizon=True)
+
+        class Late(AsyncTestCase):
+            clock_deadlock_grace = 0.5
+
+            async def test_x(self) -> None:
+                pass
+
+        self.assertTrue(_run_case(Late).wasSuccessful())
+        Late.clock_deadlock_grace = math.nan
+        result = _run_case(Late)
+        self.assertEqual((result.testsRun, len(result.errors), len(result.failures)), (1, 1, 0))
+        self.assertIn("ValueError: Late: a clock_* setting was rejected when the test's loop was built: "
+                      "deadlock_grace must be a finite number of seconds >= 0, got nan", result.errors[0][1])
 
 
 # -- the watchdog where SIGALRM cannot serve -----------------------------------------------------------------------

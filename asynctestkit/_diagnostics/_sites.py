@@ -167,6 +167,24 @@ _HANDLE_RUN = (os.path.join(os.path.dirname(asyncio.__file__), "events.py"), "_r
 _INTERNAL_FILES: dict[str, bool] = {}  # is_internal_file() per filename, for the per-task hot path
 
 
+#: How ``TaskSites.record`` treats a frame of each file while it walks out of asyncio (see _walk_kind).
+_USER, _INTERNAL, _UNITTEST, _EVENTS = 0, 1, 2, 3
+_WALK_KINDS: dict[str, int] = {}
+
+
+def _walk_kind(filename: str) -> int:
+    if not _internal(filename):
+        kind = _USER
+    elif filename.startswith(_UNITTEST_DIR):
+        kind = _UNITTEST
+    elif filename == _HANDLE_RUN[0]:
+        kind = _EVENTS
+    else:
+        kind = _INTERNAL
+    _WALK_KINDS[filename] = kind
+    return kind
+
+
 def _internal(filename: str) -> bool:
     known = _INTERNAL_FILES.get(filename)
     if known is None:
@@ -300,11 +318,22 @@ class TaskSites:
         site_code: types.CodeType | None = code
         if _internal(code.co_filename):  # asyncio.create_task(), TaskGroup, gather(): walk out to the user
             walked: types.FrameType | None = frame.f_back
+            kinds = _WALK_KINDS
             while walked is not None:
                 code = walked.f_code
-                if not _internal(code.co_filename):
+                kind = kinds.get(code.co_filename)
+                if kind is None:
+                    kind = _walk_kind(code.co_filename)
+                if kind == _USER:
                     break
-                if (code.co_filename, code.co_name) == _HANDLE_RUN:  # a callback of the loop itself
+                if kind == _UNITTEST:
+                    # The task is the framework's (the runner's task for a test phase, the runner's shutdown
+                    # tasks): below unittest lie only the frames of whatever runs the suite, never the code
+                    # under test.  Stopping here spares walking them all (tens of frames, several tasks per
+                    # test) and records what running under ``python -m unittest`` always gave: no site.
+                    walked = None
+                    break
+                if kind == _EVENTS and code.co_name == "_run":  # a callback of the loop itself (_HANDLE_RUN)
                     self._fallback[id(task)] = _current_task_site()
                     walked = None
                     break

@@ -49,8 +49,13 @@ def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: 
                   virtual_time_functions: object = True, io_quantum: object = DEFAULT_IO_QUANTUM) -> None:
     """Validate the options of a :class:`VirtualClock` (and so of ``VirtualClockLoop(...)``) before any is used.
 
-    An unknown option is a TypeError from the call itself, as for any keyword argument.
+    An unknown option is a TypeError from the call itself, as for any keyword argument.  A combination of
+    plain values (int, float, bool, None) that passed once is remembered and not checked again: a test case
+    builds a loop with the same class settings for every test.
     """
+    key = _options_key(start, auto_advance, horizon, watchdog, deadlock_grace, virtual_time_functions, io_quantum)
+    if key is not None and key in _VALID_OPTIONS:
+        return
     _validate.time_point("start", start)
     _validate.boolean("auto_advance", auto_advance)
     _check_duration("horizon", horizon, allow_zero=False, infinite=True)
@@ -59,6 +64,29 @@ def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: 
     _check_duration("deadlock_grace", deadlock_grace)
     _validate.boolean("virtual_time_functions", virtual_time_functions)
     _check_io_quantum("io_quantum", io_quantum)
+    if key is not None:
+        if len(_VALID_OPTIONS) >= 256:  # bounded: a suite with more distinct settings checks them again
+            _VALID_OPTIONS.clear()
+        _VALID_OPTIONS.add(key)
+
+
+#: Option combinations :func:`check_options` accepted (see ``_options_key``).
+_VALID_OPTIONS: set[tuple[object, ...]] = set()
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
+
+
+def _options_key(*values: object) -> tuple[object, ...] | None:
+    """The memo key of a combination of options: each value with its exact type; None unless all are plain.
+
+    The type is part of the key because ``True == 1 == 1.0``: a bool where a number belongs must still fail.
+    """
+    key: list[object] = []
+    for value in values:
+        kind = type(value)
+        if kind not in _PLAIN_TYPES:
+            return None
+        key += (kind, value)
+    return tuple(key)
 
 
 def _check_io_quantum(where: str, value: object) -> float:
@@ -107,6 +135,10 @@ class VirtualClock:
         self._engine = engine
         self._loop = engine.loop
 
+    def _release(self) -> None:
+        """The loop closed and its engine was released: hold the loop as weakly as the engine now does."""
+        self._loop = self._engine.loop
+
     @classmethod
     def _build(cls, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0, auto_advance: bool = True,
                horizon: float = DEFAULT_HORIZON, watchdog: float | None = DEFAULT_WATCHDOG,
@@ -116,13 +148,11 @@ class VirtualClock:
         check_options(start=start, auto_advance=auto_advance, horizon=horizon, watchdog=watchdog,
                       deadlock_grace=deadlock_grace, virtual_time_functions=virtual_time_functions,
                       io_quantum=io_quantum)
-        return JumpEngine(loop, work, start=start, auto_advance=auto_advance,
-                          horizon=_check_duration("horizon", horizon, allow_zero=False, infinite=True),
-                          watchdog=None if watchdog is None else _check_duration("watchdog", watchdog,
-                                                                                 allow_zero=False, infinite=True),
-                          deadlock_grace=_check_duration("deadlock_grace", deadlock_grace),
-                          virtual_time_functions=virtual_time_functions,
-                          io_quantum=_check_io_quantum("io_quantum", io_quantum))
+        # All checked just above: each duration is now exactly what its check would return, float(value).
+        return JumpEngine(loop, work, start=start, auto_advance=auto_advance, horizon=float(horizon),
+                          watchdog=None if watchdog is None else float(watchdog),
+                          deadlock_grace=float(deadlock_grace), virtual_time_functions=virtual_time_functions,
+                          io_quantum=float(io_quantum))
 
     # -- the test phase: the clock's contract with the phase glue (_phase.py), forwarded to the engine ----
     @property

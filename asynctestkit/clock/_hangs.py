@@ -139,33 +139,53 @@ def safe_blocking_site(frame: types.FrameType | None) -> Site | None:
     return None
 
 
+def _no_description(site: Site) -> str:  # pragma: no cover - a released watchdog is never armed
+    return "the loop was closed"
+
+
+def _always_idle() -> bool:
+    return True
+
+
 class AlarmWatchdog:
     """Raises :class:`LivelockError` in synchronous code that blocks the loop past a real-time limit.
 
-    ``arm(seconds)`` at the start of a phase, ``disarm()`` at its end.  Uses ``SIGALRM`` through
-    ``signal.setitimer``, so it works only on POSIX, in the main thread, and only when nobody else owns
-    ``SIGALRM`` (pytest-timeout, for one): otherwise ``arm()`` does nothing and the clock's select-level
-    check is the only watchdog.  *describe* builds the message from the blocking site; *idle* tells
-    whether the loop is inside ``select()`` (then the select-level check is the right reporter).
+    ``arm(seconds)`` at the start of a phase, ``disarm()`` at its end, ``uninstall()`` when the loop closes.
+    Uses ``SIGALRM`` through ``signal.setitimer``, so it works only on POSIX, in the main thread, and only
+    when nobody else owns ``SIGALRM`` (pytest-timeout, for one): otherwise ``arm()`` does nothing and the
+    clock's select-level check is the only watchdog.  *describe* builds the message from the blocking site;
+    *idle* tells whether the loop is inside ``select()`` (then the select-level check is the right reporter).
+
+    The handler goes in at the first ``arm()`` and stays until ``uninstall()``: the phases of one test move
+    the timer only (one ``setitimer`` each), instead of installing and restoring the handler three times per
+    test.  Between phases the timer is off and the handler ignores a stray signal.  If someone else installs
+    a SIGALRM handler meanwhile, theirs is left alone from then on.
     """
 
     def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
         self._describe = describe
         self._idle = idle
         self._previous: Any = None
+        self._installed = False       # our handler is on SIGALRM (from the first arm() to uninstall())
         self._armed = False
 
     def arm(self, seconds: float | None) -> None:
-        self.disarm()
-        if seconds is None or not math.isfinite(seconds) or not hasattr(signal, "setitimer"):
+        if seconds is None or not math.isfinite(seconds) or not hasattr(signal, "setitimer") \
+                or threading.current_thread() is not threading.main_thread():
+            self.disarm()
             return
-        if threading.current_thread() is not threading.main_thread():
+        current = signal.getsignal(signal.SIGALRM)
+        if not self._installed:
+            if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
+                return  # someone else's alarm: leave it alone
+            self._previous = current
+            signal.signal(signal.SIGALRM, self._on_alarm)
+            self._installed = True
+        elif current != self._on_alarm:  # replaced since (bound methods compare by object and function)
+            self.disarm()
+            self._installed = False
+            self._previous = None
             return
-        previous = signal.getsignal(signal.SIGALRM)
-        if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
-            return  # someone else's alarm: leave it alone
-        self._previous = previous
-        signal.signal(signal.SIGALRM, self._on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
         self._armed = True
 
@@ -175,12 +195,27 @@ class AlarmWatchdog:
         return self._armed
 
     def disarm(self) -> None:
+        """Stop the timer (the handler stays installed until :meth:`uninstall`)."""
         if not self._armed:
             return
         self._armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._previous)
-        self._previous = None
+
+    def uninstall(self) -> None:
+        """Stop the timer and put back the SIGALRM handler found at the first ``arm()``, if ours is still there."""
+        self.disarm()
+        if not self._installed or threading.current_thread() is not threading.main_thread():
+            return  # (installed in the main thread, closed in another: the handler, disarmed, ignores signals)
+        self._installed = False
+        previous, self._previous = self._previous, None
+        if signal.getsignal(signal.SIGALRM) == self._on_alarm:
+            signal.signal(signal.SIGALRM, previous)
+
+    def release(self) -> None:
+        """The loop closed: disarm for good and drop *describe* and *idle* (they hold the clock engine)."""
+        self.uninstall()
+        self._describe = _no_description
+        self._idle = _always_idle
 
     def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
         if not self._armed or self._idle():

@@ -36,7 +36,9 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
   drops it when it closes.
 - The loop calls :meth:`on_run_start` when it starts running, :meth:`time_functions_on` /
   :meth:`time_functions_off` around ``run_forever()``, :meth:`refresh_timing` after ``set_debug()`` and
-  :meth:`close` before it closes its selector.
+  :meth:`close` before it closes its selector, and :meth:`release` once it is closed (the engine's and the
+  clock's references back to the loop become weak: a closed loop, its engine and its clock are freed by
+  reference counting, with no cycle for the garbage collector).
 
 Far from zero (a clock started at 1.7e9) the loop's timer resolution is widened as time grows (see
 ``_set_now``), so timers due "now" still run and ``loop.time()`` lands exactly on every deadline.
@@ -49,9 +51,10 @@ import inspect
 import logging
 import math
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .. import _compat, _diagnostics
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
@@ -328,10 +331,23 @@ class JumpEngine:
         if self._held_since is not None:
             self._end_hold()
         self.time_functions.close()
-        self._alarm.disarm()
+        self._alarm.uninstall()
         for waiter in self.idle_waiters:
             waiter.cancel()
         self.idle_waiters.clear()
+
+    def release(self) -> None:
+        """The loop has closed: drop every reference back to it and to this engine (called by its ``close()``).
+
+        The loop owns the engine; the engine's ``loop``, the time functions' ``_now`` (this engine's bound
+        ``now``) and the watchdog's callbacks pointed back, a cycle that kept loop, engine and clock alive
+        until a cyclic collection.  After this, ``loop`` is a weak proxy (a closed loop still answers
+        ``time()``), the time functions answer the final time, and the watchdog can no longer fire.
+        """
+        loop = self.loop
+        self.time_functions.release(loop._atk_now)
+        self._alarm.release()
+        self.loop = cast("VirtualClockLoop", weakref.proxy(loop))
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
     def selector_entry(self, inner: BaseSelector, peek: Callable[[float], Any]) -> Callable[

@@ -339,6 +339,16 @@ class VirtualClockLoop(_TestLoop):
         if engine is not None:
             engine.close()
 
+    def close(self) -> None:
+        was_closed = self.is_closed()
+        super().close()
+        engine = self._atk.engine
+        if not was_closed and self.is_closed() and engine is not None:
+            # Nothing reads the loop through its engine or clock any more: drop those references, so that a
+            # closed loop, its engine and its clock are freed by reference counting (no cyclic garbage).
+            engine.release()
+            self.clock._release()
+
     # -- real work ----------------------------------------------------------------------------------
     # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same
     # runtime contract, looser static check.

@@ -25,6 +25,7 @@ Three things live here:
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import threading
 import time as _time
@@ -327,3 +328,15 @@ class ClockTime:
         while self._depth:
             self.off()
         self.patches.restore()
+
+    def release(self, final: float) -> None:
+        """The loop closed at loop time *final*: answer that time from now on and hold nothing of the clock.
+
+        A closed loop's time no longer moves, so the answers do not change; what goes is the references back
+        to the clock engine (``_now``, and the patches' functions), which made a cycle only the cyclic garbage
+        collector could free.
+        """
+        self.close()
+        self._now = itertools.repeat(final).__next__
+        wall = self.time()
+        self.patches = TimePatches(self._now, itertools.repeat(wall).__next__)

@@ -69,7 +69,9 @@ class LeakRecorder:
         self.roots: list[tuple[object, str]] = []
         self.events: dict[DedupKey, Leak] = {}
         self._covered: set[int] = set()  # parts of resources already reported as dropped
-        self._handler = self._exception_handler  # one bound method, to install and to compare
+        # The bound method installed on the loop, only while attached: stored for good it would make a cycle
+        # (recorder -> bound method -> recorder) that only the cyclic collector frees.
+        self._handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None] | None = None
         self._previous_handler: Any = None
         self.baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
         self.threads_before: set[threading.Thread] = set()
@@ -86,6 +88,7 @@ class LeakRecorder:
         self._log_state = _log_state()
         self.registries.wrap_loop_methods()
         self._previous_handler = loop.get_exception_handler()
+        self._handler = self._exception_handler  # one bound method, to install and to compare in detach()
         loop.set_exception_handler(self._handler)
         HUB.attach(sink)
         self.attached = True
@@ -99,6 +102,7 @@ class LeakRecorder:
         self.registries.unwrap_loop_methods()
         if loop.get_exception_handler() is self._handler:
             loop.set_exception_handler(self._late_handler() if keep_late_handler else self._previous_handler)
+        self._handler = None
         HUB.detach(sink)
         self.registries.clear()
         for state in (self.events, self._covered, self.baseline):

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 import unittest
+import unittest.mock
 
 from asynctestkit import AsyncTestCase
 from asynctestkit import clock as clock_module
@@ -298,6 +299,50 @@ class WatchdogTests(unittest.TestCase):
         # The watchdog leaves SIGALRM exactly as it found it.
         self.assertEqual(signal.getsignal(signal.SIGALRM), self.handler)
         self.assertEqual(signal.getitimer(signal.ITIMER_REAL), (0.0, 0.0))
+
+    def test_the_alarm_handler_is_installed_once_per_test_not_once_per_phase(self) -> None:
+        class Inner(AsyncTestCase):
+            async def asyncSetUp(self) -> None:
+                await asyncio.sleep(1)
+
+            async def test_x(self) -> None:
+                await asyncio.sleep(1)
+
+            async def asyncTearDown(self) -> None:
+                await asyncio.sleep(1)
+
+        calls: list[object] = []
+        real_signal = signal.signal
+
+        def counting(signum: int, handler: object) -> object:
+            if signum == signal.SIGALRM:
+                calls.append(handler)
+            return real_signal(signum, handler)  # type: ignore[arg-type]
+
+        with unittest.mock.patch.object(signal, "signal", counting):
+            result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(len(calls), 2, calls)  # ours in at the first phase, the previous one back at the end
+        self.assertEqual(calls[-1], self.handler)
+
+    def test_a_sigalrm_handler_installed_between_phases_is_left_alone(self) -> None:
+        theirs = []
+
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                await asyncio.sleep(1)
+
+            def tearDown(self) -> None:  # synchronous: between the test's phase and the cleanups
+                signal.signal(signal.SIGALRM, handler)
+
+        def handler(signum: int, frame: object) -> None:
+            theirs.append(signum)
+
+        self.addCleanup(signal.signal, signal.SIGALRM, self.handler)
+        result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertIs(signal.getsignal(signal.SIGALRM), handler)  # not replaced by the watchdog's previous one
+        signal.signal(signal.SIGALRM, self.handler)
 
     def test_synchronous_blocking_code_is_interrupted_at_its_line(self) -> None:
         events: list[str] = []
