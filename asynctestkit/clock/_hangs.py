@@ -65,11 +65,12 @@ class LivelockError(HangError):
 # -- reports ---------------------------------------------------------------------------------------------
 
 def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task: asyncio.Task[Any] | None,
-                  phase_label: str, start: float, timers: bool = False) -> str:
+                  phase_label: str, start: float, timers: bool = False, hint: str | None = None) -> str:
     """The text of a hang report: *headline*, then every pending task (the phase first), then timers.
 
     *headline* already says what is stuck and the virtual/real time; *start* is the clock's start, so
-    timer deadlines are shown on the same scale as ``virtual t=``.
+    timer deadlines are shown on the same scale as ``virtual t=``.  *hint* (what to do) ends the report;
+    a report with timers and no hint of its own ends with the horizon hint.
     """
     lines = [headline]
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
@@ -90,7 +91,10 @@ def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task:
         waiters = {id(w): t for t in pending if (w := _compat.task_waiter(t)) is not None}
         for handle in _compat.scheduled_handles(loop)[:_MAX_TIMERS]:
             lines.append(f"  timer at t={handle.when() - start:.3f}s {describe_timer(handle, waiters)}")
-        lines.append("  hint: if the test really simulates more time, raise clock_horizon on the test case")
+        if hint is None:
+            hint = "if the test really simulates more time, raise clock_horizon on the test case"
+    if hint is not None:
+        lines.append(f"  hint: {hint}")
     return "\n".join(lines)
 
 

@@ -84,6 +84,9 @@ _GRAIN = 0.001          # while time crawls (tiny sleeps polling), a jump moves 
 _SPIN_FIRST_STEP = 0.001  # the first move of a spin with no timer due (doubles while the spin goes on)
 _CRAWL_ROUND = 4096     # crawl jumps before the grain of a crawl doubles (see JumpEngine._crawl_step)
 _MAX_CRAWL_TIMERS = 8   # a crawl with more timers pending than this keeps the 1 ms grain
+_POLL_HINT = ("nothing made what it polls for happen: await it instead of polling (an asyncio.Event, a future, "
+              "Condition.wait_for) or check what should make it happen; raise clock_horizon only if the test "
+              "really simulates more than the horizon")
 _CHECK_EVERY = 63       # the watchdog is checked every 64 loop iterations (and whenever select() waits)
 _ALARM_LAG = 0.25       # SIGALRM fires this fraction of the watchdog (at most 1 s) after the select-level check
 
@@ -536,7 +539,7 @@ class JumpEngine:
             names = ", ".join(_describe_spinner(task, self.phase_task, self._phase.label) for task in spinners[:3])
             self._report(LivelockError, f"did not finish within the virtual-time horizon of {self.horizon:g} s: "
                                         f"{names} kept yielding (busy polling) and nothing it polls for "
-                                        f"happened", timers=deadline is not None)
+                                        f"happened", timers=deadline is not None, hint=_POLL_HINT)
             return []
         if new > now:
             self._set_now(new)
@@ -625,7 +628,8 @@ class JumpEngine:
             self.refresh_jump_limit()
         if deadline is not None and (self.limit is None or deadline <= self.limit):
             if deadline - self.start > self.horizon:
-                self._report(LivelockError, self._horizon_why(), timers=True)
+                polling = self.more.crawl_grain != _GRAIN
+                self._report(LivelockError, self._horizon_why(), timers=True, hint=_POLL_HINT if polling else None)
                 return []
             now = self.loop._atk_now
             if self.more.crawling:
@@ -786,12 +790,12 @@ class JumpEngine:
         return []
 
     # -- reports ------------------------------------------------------------------------------------
-    def _report(self, kind: type[HangError], why: str, *, timers: bool = False) -> None:
+    def _report(self, kind: type[HangError], why: str, *, timers: bool = False, hint: str | None = None) -> None:
         real = _time.perf_counter() - self.real_start
         headline = (f"{self._phase.label} {why} (virtual t={self.loop._atk_now - self.start:.3f}s, "
                     f"real {real:.3f}s)")
         error = kind(format_report(self.loop, headline, phase_task=self.phase_task,
-                                   phase_label=self._phase.label, start=self.start, timers=timers))
+                                   phase_label=self._phase.label, start=self.start, timers=timers, hint=hint))
         first_line = headline
         task = self.phase_task
         if task is not None and (task.done() or (self._phase.running is not None and not self._phase.running())):

@@ -212,6 +212,9 @@ class LivelockReportTests(unittest.TestCase):
                          r"^asynctestkit\.LivelockError: test 'test_polls' did not finish within the virtual-time "
                          r"horizon of 86400 s: task 'poller' \(poll_forever\(\)\) at \S*test_polling_and_io\.py:\d+ in "
                          r"poll_forever kept polling with tiny sleeps and nothing it polls for happened \(virtual t=")
+        self.assertEqual(message.splitlines()[-1], "  hint: nothing made what it polls for happen: await it instead of "
+                         "polling (an asyncio.Event, a future, Condition.wait_for) or check what should make it "
+                         "happen; raise clock_horizon only if the test really simulates more than the horizon")
         self.assertLess(took[0], HANG_BOUND)  # the 60 s watchdog is not what caught it
 
     def test_30000_tiny_sleeps_in_a_row_are_not_a_livelock(self) -> None:
