@@ -392,7 +392,10 @@ class JumpEngine:
             tick = engine._tick = engine._tick + 1
             if not tick & _CHECK_EVERY:
                 return select_checked(inner, timeout)
-            if peek(0):  # something may be ready: selectors' own select() (skipped when nothing is)
+            # A quiet loop (no fd but its self-pipe, no thread, job, process or signal handler: see RealWork)
+            # has nothing to poll: only another thread or a signal handler could write the self-pipe, and a
+            # new thread is noticed by in_flight() below.  Otherwise: a cheap peek, then selectors' select().
+            if not work.quiet and peek(0):
                 events = inner.select(0)
                 if events:
                     return engine.delivered(events) if engine.io_step else events

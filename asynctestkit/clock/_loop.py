@@ -323,6 +323,16 @@ class VirtualClockLoop(_TestLoop):
     #: one: no extra Python frame per timer (see ``_compat.call_at_in_scheduling_order``).
     call_at = _compat.call_at_in_scheduling_order  # type: ignore[assignment]
 
+    # -- signals ------------------------------------------------------------------------------------
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:  # type: ignore[override]
+        super().add_signal_handler(sig, callback, *args)
+        self._atk_work.note_signal_handler(sig, True)  # a signal wakes the loop through its self-pipe
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        removed = super().remove_signal_handler(sig)
+        self._atk_work.note_signal_handler(sig, False)
+        return removed
+
     # -- running ------------------------------------------------------------------------------------
     def run_forever(self) -> None:
         engine = self._atk.engine

@@ -83,7 +83,10 @@ class RealWork:
         self._scan_mortal: list[threading.Thread] = []
         self._scan_workers = False
         self._fd_count = 0                     # fds registered with the selector (the self-pipe included)
-        self._quiet = False                    # nothing registered that could hold time (see _requiet)
+        # Nothing registered that could hold time or wake the loop (see _requiet).  Public: the engine's idle
+        # path reads it on every jump (a quiet loop's selector has nothing to poll but its own self-pipe).
+        self.quiet = False
+        self._signals: set[int] = set()        # signals with a loop.add_signal_handler() handler (self-pipe wakes)
         # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet.
         self._feeders: dict[int, threading.Thread] = {}
         self._internal_fds: set[int] = set()
@@ -95,12 +98,22 @@ class RealWork:
 
     # -- registration ---------------------------------------------------------------------------------
     def _requiet(self) -> None:
-        """Recompute ``_quiet`` after any change to what is registered: True when no job, process, tracked
+        """Recompute ``quiet`` after any change to what is registered: True when no job, process, tracked
         object, fd besides the self-pipe, thread started since the loop was built, thread that could end,
-        or executor worker exists.  Then only the thread count can change the answer of :meth:`in_flight`.
+        executor worker or ``add_signal_handler()`` handler exists.  Then only the thread count can change the
+        answer of :meth:`in_flight`, and only a new thread could write the self-pipe.
         """
-        self._quiet = not (self._jobs or self._processes or self._tracked or self._scan_new or self._scan_workers
-                           or self._scan_mortal) and self._fd_count <= len(self._internal_fds)
+        self.quiet = not (self._jobs or self._processes or self._tracked or self._scan_new or self._scan_workers
+                          or self._scan_mortal or self._signals) and self._fd_count <= len(self._internal_fds)
+
+    def note_signal_handler(self, signum: int, present: bool) -> None:
+        """A ``loop.add_signal_handler()`` handler was added (or removed): a signal wakes the loop through
+        its self-pipe, which a quiet loop does not poll, so the loop is not quiet while one is installed."""
+        if present:
+            self._signals.add(signum)
+        else:
+            self._signals.discard(signum)
+        self._requiet()
 
     def note_registered(self, fileobj: Any) -> None:
         """Count a registered fd; those registered while the loop is being built (its self-pipe) are internal."""
@@ -138,7 +151,7 @@ class RealWork:
         self._jobs[fut] = InFlight(what, site)
         if fn is not None:
             self._job_fns[fut] = fn
-        self._quiet = False
+        self.quiet = False
         fut.add_done_callback(self._job_done)
 
     def _job_done(self, fut: asyncio.Future[Any]) -> None:
@@ -150,7 +163,7 @@ class RealWork:
 
     def add_process(self, transport: Any, what: str, site: Site | None) -> None:
         self._processes[transport] = InFlight(what, site)
-        self._quiet = False
+        self.quiet = False
 
     def note_feeder(self) -> None:
         """Called from any thread by ``call_soon_threadsafe``: remember which threads feed this loop."""
@@ -159,7 +172,7 @@ class RealWork:
 
     def track(self, obj: Any, what: str, site: Site | None) -> None:
         self._tracked[id(obj)] = (obj, InFlight(what, site))
-        self._quiet = False
+        self.quiet = False
 
     def background(self, obj: Any) -> None:
         pid = getattr(obj, "pid", None)
@@ -193,7 +206,7 @@ class RealWork:
         in O(1): nothing registered (``_quiet``) and the thread count unchanged since the last scan.  Only
         then is the answer "nothing", without a look at *selector*'s map.
         """
-        if self._quiet and _thread_count() == self._scan_count:
+        if self.quiet and _thread_count() == self._scan_count:
             return ()
         return self._in_flight(selector.get_map())
 

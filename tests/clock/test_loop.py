@@ -11,6 +11,8 @@ import concurrent.futures
 import functools
 import gc
 import logging
+import os
+import signal
 import socket
 import sys
 import time
@@ -256,3 +258,24 @@ class LoopMechanicsTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SignalWakeUpTests(asynctestkit.AsyncTestCase):
+    """A quiet loop (nothing registered but its self-pipe) skips the poll before a jump; a signal handler
+    added with ``loop.add_signal_handler()`` wakes the loop through that pipe, so it makes the loop poll."""
+
+    async def test_a_signal_handler_runs_before_a_pending_timeout_fires(self) -> None:
+        loop = asyncio.get_running_loop()
+        got = asyncio.Event()
+        loop.add_signal_handler(signal.SIGUSR1, got.set)
+        self.addCleanup(loop.remove_signal_handler, signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await asyncio.wait_for(got.wait(), 1)  # before the fix: TimeoutError at virtual t=1
+        self.assertEqual(self.clock.elapsed(), 0)
+
+    async def test_after_the_signal_handler_is_removed_sleeps_are_exact_again(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR2, lambda: None)
+        self.assertTrue(loop.remove_signal_handler(signal.SIGUSR2))
+        await asyncio.sleep(3600)
+        self.assertEqual(self.clock.elapsed(), 3600)
