@@ -134,7 +134,7 @@ class Sequencer:
 class _Step:
     """``async with seq(n):``: waits for step ``n - 1`` on entry, lets step ``n + 1`` in on exit."""
 
-    __slots__ = ("_seq", "_step", "_site")
+    __slots__ = ("_seq", "_site", "_step")
 
     def __init__(self, seq: Sequencer, step: int) -> None:
         self._seq = seq

@@ -60,8 +60,7 @@ class CallRecord:
     ``random.Random`` (for a latency callable: ``lambda call: call.random.uniform(0.1, 0.5)``).
     """
 
-    __slots__ = ("number", "args", "kwargs", "start", "end", "latency", "outcome", "result", "exception",
-                 "_fake")
+    __slots__ = ("_fake", "args", "end", "exception", "kwargs", "latency", "number", "outcome", "result", "start")
 
     def __init__(self, fake: SlowCall, number: int, args: tuple[Any, ...], kwargs: dict[str, Any],
                  start: float) -> None:
@@ -190,10 +189,11 @@ class SlowCall:
     def assert_start_times(self, expected: Sequence[float]) -> None:
         """Fail unless the calls started exactly at *expected* (to the nanosecond), naming the first miss."""
         actual = self.start_times
-        if len(actual) == len(expected) and all(math.isclose(a, e, abs_tol=1e-9) for a, e in zip(actual, expected)):
+        if len(actual) == len(expected) and all(
+                math.isclose(a, e, abs_tol=1e-9) for a, e in zip(actual, expected, strict=True)):
             return
         lines = [f"{self.name}: calls started at {actual}, expected {list(expected)}"]
-        for call, want in zip(self.calls, expected):
+        for call, want in zip(self.calls, expected, strict=False):
             if not math.isclose(call.start, want, abs_tol=1e-9):
                 lines.append(f"  first difference: call #{call.number} started at t={call.start:.3f}s, "
                              f"expected t={want:.3f}s")
@@ -292,6 +292,6 @@ def _check_latency(latency: object) -> float | list[float] | Callable[[CallRecor
     if isinstance(latency, Sequence) and not isinstance(latency, (str, bytes)):
         return [_validate.duration(f"SlowCall(latency=[...]) item {i}", v) for i, v in enumerate(latency)]
     if callable(latency):
-        return latency  # type: ignore[return-value]
+        return latency
     raise TypeError("SlowCall(latency=...) must be seconds, a sequence of seconds (one per call) or a "
                     f"callable given the CallRecord, got {_validate.given(latency)}")
