@@ -87,7 +87,8 @@ def describe_wait(future: asyncio.Future[Any], describe: Callable[[], str]) -> N
 def awaiting(task: asyncio.Future[Any]) -> str:
     """A short phrase for what a suspended task waits on: ``Event.wait()``, ``task 'worker'``, ``sleep()``.
 
-    Another task is named; otherwise the phrase is the library call the user's innermost frame awaits
+    Another task is named; a future registered with :func:`describe_wait` (a Sequencer step, a scripted
+    hang) gives its own phrase; otherwise the phrase is the library call the user's innermost frame awaits
     (the first asyncio/library coroutine below it: ``sleep()`` for ``asyncio.sleep(0)`` too, not its
     private helper), else the type of the future the task is blocked on.
     """

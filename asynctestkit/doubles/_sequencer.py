@@ -82,7 +82,7 @@ class Sequencer:
 
     # -- what the steps call ---------------------------------------------------------------------------
 
-    def _ready(self, step: int) -> bool:
+    def _may_enter(self, step: int) -> bool:
         return step == 0 or step - 1 in self._exited
 
     def _describe_wait(self, step: int) -> str:
@@ -102,7 +102,7 @@ class Sequencer:
     async def _enter(self, step: int, site: Site | None) -> None:
         if self._failure is not None:
             raise RuntimeError(f"Sequencer step {step} cannot run: the sequencer failed ({self._failure})")
-        if not self._ready(step):
+        if not self._may_enter(step):
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters[step] = waiter
             _diagnostics.describe_wait(waiter, lambda: self._describe_wait(step))

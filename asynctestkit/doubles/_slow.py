@@ -161,13 +161,13 @@ class SlowCall:
     @property
     def side_effect(self) -> Callable[..., Any]:
         """The coroutine function to give an ``AsyncMock`` as ``side_effect`` (a bound ``async def``)."""
-        return self._call
+        return self._await_call
 
     def attach(self, target: mock.AsyncMock) -> mock.AsyncMock:
         """Make *target* (an ``AsyncMock``, e.g. a child of ``create_autospec``) call this fake; returns it."""
         if not isinstance(target, mock.AsyncMock):
             raise TypeError(f"SlowCall.attach(target) needs an AsyncMock, got {_validate.given(target)}")
-        target.side_effect = self._call
+        target.side_effect = self._await_call
         return target
 
     def mock(self, **kwargs: Any) -> mock.AsyncMock:
@@ -213,7 +213,7 @@ class SlowCall:
             return
         last = max(c.start for c in self._peak_calls)
         lines = [f"{self.name}: {self.peak_concurrency} calls in flight at once, expected at most {at_most} "
-                 f"(first at t={last:.3f}s)"]
+                 f"(reached at t={last:.3f}s)"]
         lines.extend("  " + c.describe() for c in self._peak_calls[:10])
         raise AssertionError("\n".join(lines + self._seed_lines()))
 
@@ -224,7 +224,7 @@ class SlowCall:
 
     # -- the call ----------------------------------------------------------------------------------------
 
-    async def _call(self, *args: Any, **kwargs: Any) -> Any:
+    async def _await_call(self, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         record = CallRecord(self, len(self.calls) + 1, args, kwargs, loop.time())
         self.calls.append(record)
@@ -234,7 +234,7 @@ class SlowCall:
             self.peak_concurrency = self.in_flight
             self._peak_calls = list(self._running)
         try:
-            outcome = self._outcome(record)
+            outcome = self._scripted_outcome(record)
             if outcome is _HANG:
                 never: asyncio.Future[None] = loop.create_future()
                 _diagnostics.describe_wait(
@@ -264,7 +264,7 @@ class SlowCall:
             self.in_flight -= 1
             self._running.remove(record)
 
-    def _outcome(self, record: CallRecord) -> object:
+    def _scripted_outcome(self, record: CallRecord) -> object:
         if self._outcomes is None:
             return mock.DEFAULT
         if record.number > len(self._outcomes):

@@ -123,7 +123,7 @@ class SlowCallOnVirtualClockTest(AsyncTestCase):
         with self.assertRaises(AssertionError) as caught:
             fake.assert_peak_concurrency(at_most=2)
         self.assertEqual(str(caught.exception),
-                         "get: 3 calls in flight at once, expected at most 2 (first at t=0.000s)\n"
+                         "get: 3 calls in flight at once, expected at most 2 (reached at t=0.000s)\n"
                          "  call #1 get('/a') started at t=0.000s, returned after 1.000s\n"
                          "  call #2 get('/b') started at t=0.000s, returned after 1.000s\n"
                          "  call #3 get('/c') started at t=0.000s, returned after 1.000s")
