@@ -115,6 +115,8 @@ class Sequencer:
                 raise
             finally:
                 self._waiters.pop(step, None)
+            if self._failure is not None:   # woken in time, but the sequencer failed before this task ran
+                raise RuntimeError(f"Sequencer step {step} cannot run: the sequencer failed ({self._failure})")
         self._entered[step] = site
 
     def _exit(self, step: int) -> None:

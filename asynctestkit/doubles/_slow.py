@@ -22,7 +22,7 @@ import asyncio
 import math
 import random
 import reprlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 from unittest import mock
 
@@ -110,7 +110,8 @@ class SlowCall:
     *outcomes* scripts the calls in order, one item per call: a value is returned, an exception (class
     or instance) is raised, ``SlowCall.HANG`` never answers (until cancelled), ``SlowCall.TIMEOUT``
     raises ``asyncio.TimeoutError`` (the builtin ``TimeoutError`` on 3.11+) after its latency, and
-    ``unittest.mock.DEFAULT`` returns the mock's ``return_value``.  Without *outcomes* every call returns
+    ``unittest.mock.DEFAULT`` returns the mock's ``return_value``; an endless iterator
+    (``itertools.cycle``) is fine, one item is taken per call.  Without *outcomes* every call returns
     the mock's ``return_value``.  A call beyond the script raises ``RuntimeError`` saying so.
 
     *latency* is how long each call takes before its outcome: a number of seconds, a sequence (one per
@@ -137,7 +138,9 @@ class SlowCall:
         if outcomes is not None and (isinstance(outcomes, (str, bytes)) or not isinstance(outcomes, Iterable)):
             raise TypeError("SlowCall(outcomes=...) must be a list of per-call outcomes or None, "
                             f"got {_validate.given(outcomes)}")
-        self._outcomes: list[object] | None = None if outcomes is None else list(outcomes)
+        # Pulled one per call, so an endless script (itertools.cycle, repeat) works as with AsyncMock.
+        self._outcomes: Iterator[object] | None = None if outcomes is None else iter(outcomes)
+        self._scripted = 0
         self._latency = _check_latency(latency)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise TypeError(f"SlowCall(seed=...) must be an int or None, got {_validate.given(seed)}")
@@ -267,10 +270,13 @@ class SlowCall:
     def _scripted_outcome(self, record: CallRecord) -> object:
         if self._outcomes is None:
             return mock.DEFAULT
-        if record.number > len(self._outcomes):
+        try:
+            outcome = next(self._outcomes)
+        except StopIteration:
             raise RuntimeError(f"{self.name} call #{record.number} has no scripted outcome: "
-                               f"SlowCall(outcomes=...) scripts {len(self._outcomes)} calls")
-        return self._outcomes[record.number - 1]
+                               f"SlowCall(outcomes=...) scripts {self._scripted} calls") from None
+        self._scripted += 1
+        return outcome
 
     def _latency_of(self, record: CallRecord) -> float:
         spec = self._latency

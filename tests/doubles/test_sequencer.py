@@ -79,6 +79,26 @@ class _SequencerBehaviour:
         with self.assertRaisesRegex(RuntimeError, r"^Sequencer step 0 cannot run: the sequencer failed"):  # type: ignore[attr-defined]
             seq(0)
 
+    async def test_a_woken_step_does_not_run_when_the_sequencer_failed_before_it_resumed(self) -> None:
+        seq = Sequencer()
+        ran: list[int] = []
+
+        async def step(n: int) -> None:
+            async with seq(n):
+                ran.append(n)
+
+        second = asyncio.create_task(step(1), name="step-1")
+        third = asyncio.create_task(step(3), name="step-3")
+        await asyncio.sleep(0)                    # both wait now
+        async with seq(0):
+            third.cancel()                        # step 3's task will fail the sequencer when it runs ...
+        # ... which is before step 1's task, woken by the end of step 0 just now, resumes
+        with self.assertRaisesRegex(RuntimeError, r"^Sequencer step 1 cannot run: the sequencer failed"):  # type: ignore[attr-defined]
+            await second
+        with self.assertRaises(asyncio.CancelledError):  # type: ignore[attr-defined]
+            await third
+        self.assertEqual(ran, [])
+
     @staticmethod
     async def _enter(seq: Sequencer, step: int) -> None:
         async with seq(step):

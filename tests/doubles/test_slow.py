@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import unittest
 from unittest import mock
 
@@ -79,6 +80,14 @@ class SlowCallOnVirtualClockTest(AsyncTestCase):
         self.assertEqual(await get(), "late")
         self.assertEqual([(c.outcome, c.start, c.end) for c in fake.calls],
                          [("cancelled", 0.0, 5.0), ("returned", 5.0, 5.1)])
+
+    async def test_an_endless_script_is_taken_one_outcome_per_call(self) -> None:
+        get = SlowCall(itertools.cycle([OSError, "ok"]), latency=1.0).mock()
+        for _ in range(3):
+            with self.assertRaises(OSError):
+                await get()
+            self.assertEqual(await get(), "ok")
+        self.assertEqual(self.clock.now(), 6.0)
 
     async def test_per_call_and_callable_latency(self) -> None:
         fake = SlowCall(latency=lambda call: 0.5 * call.number)
