@@ -161,6 +161,12 @@ class SlowCall:
 
     # -- wiring ------------------------------------------------------------------------------------------
 
+    def __next__(self) -> object:
+        # AsyncMock(side_effect=fake) (the fake itself, not fake.side_effect) makes the mock treat it as an
+        # iterator of results and call next() on it at the first await: say what to write instead.
+        raise TypeError(f"SlowCall {self.name!r} was given to an AsyncMock as side_effect; pass "
+                        "side_effect=fake.side_effect, or use fake.attach(mock) or fake.mock()")
+
     @property
     def side_effect(self) -> Callable[..., Any]:
         """The coroutine function to give an ``AsyncMock`` as ``side_effect`` (a bound ``async def``)."""

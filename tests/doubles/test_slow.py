@@ -174,6 +174,13 @@ class SlowCallOnVirtualClockTest(AsyncTestCase):
                                                   r"SlowCall\(latency=\[\.\.\.\]\) gives 1 values$"):
             await fake.side_effect()
 
+    async def test_the_fake_itself_as_side_effect_says_what_to_pass_instead(self) -> None:
+        get = mock.AsyncMock(side_effect=SlowCall(name="get"))
+        with self.assertRaisesRegex(TypeError, r"^SlowCall 'get' was given to an AsyncMock as side_effect; pass "
+                                               r"side_effect=fake\.side_effect, or use fake\.attach\(mock\) or "
+                                               r"fake\.mock\(\)$"):
+            await get()
+
     async def test_a_latency_callable_returning_a_negative_number_raises_at_the_call(self) -> None:
         get = SlowCall(latency=lambda call: -1.0).mock()
         with self.assertRaisesRegex(ValueError, r"SlowCall\(latency=\.\.\.\) returned for call #1, which must be "):
