@@ -30,6 +30,11 @@ from .. import _diagnostics, _validate
 
 __all__ = ["CallRecord", "SlowCall"]
 
+# unittest cuts a failure's traceback at the first frame of a module that sets ``__unittest`` after the
+# user's frames (as it does for its own assert methods and for unittest.mock): a failing
+# ``fake.assert_peak_concurrency(...)`` ends at the user's line, not inside this module.
+__unittest = True
+
 _REPR = reprlib.Repr()
 _REPR.maxstring = 40
 _REPR.maxother = 40
@@ -157,7 +162,8 @@ class SlowCall:
         self._running: list[CallRecord] = []
 
     def __repr__(self) -> str:
-        return f"<SlowCall {self.name!r}: {len(self.calls)} calls, peak concurrency {self.peak_concurrency}>"
+        seed = f", seed={self.seed}" if self._random_used else ""
+        return f"<SlowCall {self.name!r}: {len(self.calls)} calls, peak concurrency {self.peak_concurrency}{seed}>"
 
     # -- wiring ------------------------------------------------------------------------------------------
 

@@ -109,6 +109,8 @@ class SlowCallOnVirtualClockTest(AsyncTestCase):
             runs.append([c.latency for c in fake.calls])
         self.assertEqual(runs[0], runs[1])
         self.assertEqual(len(set(runs[0])), 4)
+        self.assertEqual(repr(fake), "<SlowCall 'fake': 4 calls, peak concurrency 1, seed=1234>")
+        self.assertEqual(repr(SlowCall()), "<SlowCall 'fake': 0 calls, peak concurrency 0>")
 
     async def test_peak_concurrency_under_a_semaphore_is_the_semaphore_size(self) -> None:
         fake = SlowCall(latency=1.0)
@@ -217,6 +219,12 @@ def _hanging_case() -> type[AsyncTestCase]:
             get = SlowCall([SlowCall.HANG], name="get").mock()
             await get("/a")
 
+        async def test_too_many_in_flight(self) -> None:
+            fake = SlowCall(latency=1.0, name="get")
+            get = fake.mock()
+            await asyncio.gather(get(), get())
+            fake.assert_peak_concurrency(at_most=1)
+
     return _Hangs
 
 
@@ -228,6 +236,16 @@ class SlowCallHangReportTest(unittest.TestCase):
         self.assertRegex(text, r"suspended at \S*test_slow\.py:\d+ in test_awaits_a_hanging_call: "
                                r'await get\("/a"\)  \(awaiting'
                                r" get call #1: scripted SlowCall\.HANG\)")
+
+
+class SlowCallFailureTracebackTest(unittest.TestCase):
+    def test_a_failing_fake_assertion_ends_at_the_users_line(self) -> None:
+        result = run_tests(_hanging_case(), "test_too_many_in_flight")
+        text = failure_of(self, result, "test_too_many_in_flight")
+        frames = [line for line in text.splitlines() if line.startswith("  File ")]
+        self.assertIn("test_slow.py", frames[-1])
+        self.assertNotIn("_slow.py", "".join(frames).replace("test_slow.py", ""))
+        self.assertIn("AssertionError: get: 2 calls in flight at once, expected at most 1 (reached at t=0.000s)", text)
 
 
 class SlowCallMisuseTest(unittest.TestCase):
