@@ -5,14 +5,14 @@ clock (sleeps and timeouts finish at once, at exact virtual times; hangs are rep
 stack), automatic leak checks at teardown, and assertions for timeouts, cancellation and exception
 propagation.  See docs/index.md; docs/architecture.md describes the parts below.
 
-This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks`` and ``assertions``
-(each with a front door re-exporting its names); ``case`` wires them into unittest.
+This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks``, ``assertions`` and
+``doubles`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
 """
 
 
 from types import FunctionType as _FunctionType
 
-from . import assertions, clock, leaks
+from . import assertions, clock, doubles, leaks
 from ._version import __version__
 from .assertions import (
     AssertionCall,
@@ -27,6 +27,7 @@ from .assertions import (
 )
 from .case import AsyncTestCase, real_time
 from .clock import DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
+from .doubles import Sequencer, SlowCall
 from .leaks import (
     LeakCheckMixin,
     LeakError,
@@ -56,6 +57,8 @@ __all__ = [
     "LeakTracker",
     "LivelockError",
     "RecordedEvent",
+    "Sequencer",
+    "SlowCall",
     "VirtualClock",
     "VirtualClockLoop",
     "__version__",
@@ -74,7 +77,7 @@ def _name_public_objects() -> None:
     not the private module that defines it); a name that only a subsystem's front door exports (``Leak``,
     ``RealTimeLoop``) reports that front door (``asynctestkit.leaks``).  Constants are left alone.
     """
-    for door in (clock, leaks, assertions):
+    for door in (clock, leaks, assertions, doubles):
         for name in door.__all__:
             value = getattr(door, name)
             if isinstance(value, (type, _FunctionType)) and value.__module__.startswith(f"{__name__}."):

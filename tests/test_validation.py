@@ -372,6 +372,11 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "GroupMatch.matches(exc)": (lambda v: asynctestkit.GroupMatch(ValueError).matches(v),
                                 "GroupMatch.matches() argument 'exc'"),
     "AsyncAssertionsMixin.cancel_grace": (_mixin_class_attribute, "Probe.cancel_grace"),
+    "SlowCall(latency=)": (lambda v: asynctestkit.SlowCall(latency=v), "SlowCall(latency="),
+    "SlowCall(seed=)": (lambda v: asynctestkit.SlowCall(seed=v), "SlowCall(seed="),
+    "SlowCall.assert_peak_concurrency(at_most=)": (lambda v: asynctestkit.SlowCall().assert_peak_concurrency(v),
+                                                   "assert_peak_concurrency(at_most="),
+    "Sequencer()(step)": (lambda v: asynctestkit.Sequencer()(v), "Sequencer step"),
     **ASSERTION_APPLIERS,
 }
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 import types
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import _compat
@@ -70,10 +71,24 @@ def suspended_at(task: asyncio.Future[Any]) -> Site | None:
     return chain[-1] if chain else None
 
 
+_WAIT_DESCRIPTIONS: weakref.WeakKeyDictionary[asyncio.Future[Any], Callable[[], str]] = weakref.WeakKeyDictionary()
+
+
+def describe_wait(future: asyncio.Future[Any], describe: Callable[[], str]) -> None:
+    """Name what a task suspended on *future* waits for, in every report's ``(awaiting ...)`` part.
+
+    For waits whose meaning the await chain cannot show (a test double's step, a scripted hang):
+    *describe* is called when a report is made, so the phrase can say the state at that moment
+    (``Sequencer step 3; step 2 never started``).  The entry goes away with the future.
+    """
+    _WAIT_DESCRIPTIONS[future] = describe
+
+
 def awaiting(task: asyncio.Future[Any]) -> str:
     """A short phrase for what a suspended task waits on: ``Event.wait()``, ``task 'worker'``, ``sleep()``.
 
-    Another task is named; otherwise the phrase is the library call the user's innermost frame awaits
+    Another task is named; a future registered with :func:`describe_wait` (a Sequencer step, a scripted
+    hang) gives its own phrase; otherwise the phrase is the library call the user's innermost frame awaits
     (the first asyncio/library coroutine below it: ``sleep()`` for ``asyncio.sleep(0)`` too, not its
     private helper), else the type of the future the task is blocked on.
     """
@@ -85,6 +100,9 @@ def awaiting(task: asyncio.Future[Any]) -> str:
     waiter = _compat.task_waiter(task)
     if isinstance(waiter, asyncio.Task) and waiter is not task:
         return f"task {waiter.get_name()!r}"
+    describe = _WAIT_DESCRIPTIONS.get(waiter) if waiter is not None else None
+    if describe is not None:
+        return describe()
     user = [i for i, (_c, frame) in enumerate(chain) if not is_internal_file(frame.f_code.co_filename)]
     below = user[-1] + 1 if user else 0
     if below < len(chain):

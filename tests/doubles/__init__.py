@@ -1,0 +1,1 @@
+"""Tests of asynctestkit.doubles (SlowCall, Sequencer)."""
