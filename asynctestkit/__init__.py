@@ -27,7 +27,7 @@ from .assertions import (
 )
 from .case import AsyncTestCase, real_time
 from .clock import DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
-from .doubles import Sequencer, SlowCall
+from .doubles import MemoryNetwork, Sequencer, SlowCall, memory_stream_pair, memory_transport_pair
 from .leaks import (
     LeakCheckMixin,
     LeakError,
@@ -56,6 +56,7 @@ __all__ = [
     "LeakReport",
     "LeakTracker",
     "LivelockError",
+    "MemoryNetwork",
     "RecordedEvent",
     "Sequencer",
     "SlowCall",
@@ -63,6 +64,8 @@ __all__ = [
     "VirtualClockLoop",
     "__version__",
     "allow_leaks",
+    "memory_stream_pair",
+    "memory_transport_pair",
     "real_time",
     "register_resource_type",
     "track_resource",
