@@ -50,8 +50,8 @@ class AsyncioPatch:
         return self._entered is not None and not self._done
 
     def describe(self) -> str:
-        return (f"asyncio.open_connection/start_server still routed to a MemoryNetwork "
-                f"(patch_asyncio() entered at {_diagnostics.format_site(self._entered)} and never exited)")
+        return (f"patch_asyncio() scope routing asyncio.open_connection/start_server to a MemoryNetwork "
+                f"(entered at {_diagnostics.format_site(self._entered)}, never exited)")
 
     def __enter__(self) -> MemoryNetwork:
         global _active

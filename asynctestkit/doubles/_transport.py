@@ -80,7 +80,10 @@ class MemoryTransport(asyncio.Transport):
 
     def __repr__(self) -> str:
         state = "closed" if self._lost else "closing" if self._closing else "open"
-        return f"<MemoryTransport {self.describe()} {state}>"
+        host, port = self.get_extra_info("sockname")
+        peer_host, peer_port = self.get_extra_info("peername")
+        # no ">" inside: the leak report strips a trailing <repr> from a warning's text
+        return f"<MemoryTransport {self.name} {host}:{port} to {peer_host}:{peer_port} {state}>"
 
     def describe(self) -> str:
         """``memory connection client 127.0.0.1:49152 -> db:5432``: how reports name this end."""
@@ -347,6 +350,10 @@ class MemoryTransport(asyncio.Transport):
         except BaseException as exc:
             self._loop.call_exception_handler({"message": "protocol.resume_writing() failed", "exception": exc,
                                                "transport": self, "protocol": self._protocol})
+
+    def get_loop_closed(self) -> bool:
+        """True once the loop this transport runs on is closed (nothing can be scheduled on it)."""
+        return self._loop.is_closed()
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         # Like asyncio's socket transports: an end dropped while open says so (the leak check reports it
