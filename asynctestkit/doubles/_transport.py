@@ -219,8 +219,11 @@ class MemoryTransport(asyncio.Transport):
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._delivery is not None or not self._in_flight or self._stalled:
+        peer = self._peer
+        if self._delivery is not None or not self._in_flight or self._stalled or peer is None:
             return
+        if not peer._made or (peer._paused_reading and not (peer._closing or peer._lost)):
+            return  # the peer's connection_made() / resume_reading() schedules the delivery
         arrival = self._in_flight[0][0]
         if arrival <= self._loop.time():
             self._delivery = self._loop.call_soon(self._deliver)
