@@ -28,6 +28,7 @@ from ._streams import (
     DEFAULT_CAPACITY,
     DEFAULT_LIMIT,
     MemoryConnection,
+    ServerStreamProtocol,
     ProtocolEnd,
     check_limit,
     check_settings,
@@ -344,8 +345,10 @@ class MemoryNetwork:
                             f"(reader, writer), got {_validate.given(client_connected_cb)}")
         limit = check_limit("MemoryNetwork.start_server", limit)
         loop = running_loop("MemoryNetwork.start_server")
-        return await self.create_server(lambda: stream_protocol(loop, limit, client_connected_cb)[1], host, port,
-                                        **kwargs)
+        def factory() -> ServerStreamProtocol:
+            return ServerStreamProtocol(asyncio.StreamReader(limit=limit, loop=loop), client_connected_cb, loop)
+
+        return await self.create_server(factory, host, port, **kwargs)
 
     def _unlisten(self, server: MemoryServer) -> None:
         for address, listening in list(self._listening.items()):

@@ -191,11 +191,11 @@ def _abort(transport: MemoryTransport) -> None:
     transport.abort()
 
 
-def stream_protocol(loop: asyncio.AbstractEventLoop, limit: int, client_connected_cb: Any = None
+def stream_protocol(loop: asyncio.AbstractEventLoop, limit: int
                     ) -> tuple[asyncio.StreamReader, asyncio.StreamReaderProtocol]:
-    """What ``asyncio.open_connection``/``start_server`` put on a transport: a reader and its protocol."""
+    """What ``asyncio.open_connection`` puts on a transport: a reader and its protocol."""
     reader = asyncio.StreamReader(limit=limit, loop=loop)
-    return reader, asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
+    return reader, asyncio.StreamReaderProtocol(reader, loop=loop)
 
 
 class StreamWriter(asyncio.StreamWriter):
@@ -213,6 +213,53 @@ class StreamWriter(asyncio.StreamWriter):
             _warn(f"StreamWriter dropped unclosed {transport!r}", ResourceWarning, source=transport)
             if not transport.get_loop_closed():
                 transport.close()
+
+
+class ServerStreamProtocol(asyncio.StreamReaderProtocol):
+    """``asyncio.start_server``'s protocol for a memory server: calls *client_connected_cb(reader, writer)*.
+
+    asyncio's own builds its ``StreamWriter`` itself; this one builds the :class:`StreamWriter` above and
+    keeps it until the connection is lost, so a server end left open is reported the same way on every
+    Python version.  A coroutine callback runs as a task; if it raises, the loop's exception handler gets
+    ``'Unhandled exception in client_connected_cb'`` and the connection is closed (asyncio 3.12+'s rule);
+    if it is cancelled, the connection is closed.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, client_connected_cb: Any,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(reader, loop=loop)
+        self._memory_reader: asyncio.StreamReader | None = reader  # the base class holds it weakly
+        self._memory_cb = client_connected_cb
+        self._memory_loop = loop
+        self._memory_writer: StreamWriter | None = None
+        self._memory_task: asyncio.Task[Any] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        reader, self._memory_reader = self._memory_reader, None
+        assert reader is not None and isinstance(transport, MemoryTransport)
+        writer = self._memory_writer = StreamWriter(transport, self, reader, self._memory_loop)
+        result = self._memory_cb(reader, writer)
+        if asyncio.iscoroutine(result):
+            self._memory_task = self._memory_loop.create_task(result)
+            self._memory_task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[Any]) -> None:
+        writer = self._memory_writer
+        if writer is None:
+            return
+        if task.cancelled():
+            writer.close()
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._memory_loop.call_exception_handler({"message": "Unhandled exception in client_connected_cb",
+                                                      "exception": exc, "transport": writer.transport})
+            writer.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._memory_writer = None
 
 
 def stream_end(loop: asyncio.AbstractEventLoop, transport: MemoryTransport, reader: asyncio.StreamReader,

@@ -140,6 +140,7 @@ class NetworkTest(AsyncTestCase):
         await reader.readline()
         self.assertAlmostEqual(self.clock.now(), 0.2, places=9)
         writer.close()
+        await asyncio.sleep(0.05)   # the handler reads EOF and closes its end
 
     async def test_network_wide_defaults_and_per_address_settings(self) -> None:
         net = MemoryNetwork(latency=1.0, bandwidth=100)
@@ -187,6 +188,38 @@ class NetworkTest(AsyncTestCase):
                                                           r"connection\)$"):
             await reader.read(10)
         self.assertEqual(handled, [])
+        writer.close()
+
+    async def test_a_handler_that_raises_is_reported_to_the_loop_and_its_connection_closed(self) -> None:
+        async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readline()
+            raise KeyError("handler bug")
+
+        server = await self.net.start_server(broken, "db.internal", 5432)
+        self.addCleanup(server.close)
+        reader, writer = await self.net.open_connection("db.internal", 5432)
+        with self.assertLogs("asyncio", "ERROR") as logs:
+            writer.write(b"go\n")
+            self.assertEqual(await reader.read(), b"")   # the server end was closed
+        self.assertIn("Unhandled exception in client_connected_cb", logs.output[0])
+        self.assertIn("KeyError: 'handler bug'", logs.output[0])
+        writer.close()
+
+    async def test_a_cancelled_handler_closes_its_connection(self) -> None:
+        started = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
+
+        async def waits(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            tasks.append(asyncio.current_task())  # type: ignore[arg-type]
+            started.set()
+            await reader.read()
+
+        server = await self.net.start_server(waits, "db.internal", 5432)
+        self.addCleanup(server.close)
+        reader, writer = await self.net.open_connection("db.internal", 5432)
+        await started.wait()
+        tasks[0].cancel()
+        self.assertEqual(await reader.read(), b"")
         writer.close()
 
     async def test_resetting_a_live_connection_from_the_server_side(self) -> None:
