@@ -69,8 +69,8 @@ class MemoryConnection(Generic[_End]):
     __slots__ = ("client", "server")
 
     def __init__(self, client: _End, server: _End) -> None:
-        self.client = client
-        self.server = server
+        self.client: _End = client
+        self.server: _End = server
 
     def __iter__(self) -> Iterator[_End]:
         return iter((self.client, self.server))

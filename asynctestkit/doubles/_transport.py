@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import warnings
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["MemoryTransport", "join"]
 
@@ -148,7 +148,7 @@ class MemoryTransport(asyncio.Transport):
         """Bytes this end wrote that the peer's protocol has not received yet."""
         return self._in_flight_bytes
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:  # type: ignore[override]
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
         if self._eof_written and not self._closing:
@@ -316,7 +316,8 @@ class MemoryTransport(asyncio.Transport):
     def _call_connection_lost(self, exc: BaseException | None) -> None:
         try:
             if self._made:
-                self._protocol.connection_lost(exc)
+                # asyncio hands the protocol whatever ended the connection, as here (typeshed says Exception)
+                self._protocol.connection_lost(cast("Exception | None", exc))
         finally:
             callbacks, self._on_lost = self._on_lost, []
             for callback in callbacks:
