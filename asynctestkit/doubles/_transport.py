@@ -77,6 +77,7 @@ class MemoryTransport(asyncio.Transport):
         self._paused_reading = False
         self._writing_paused = False    # the protocol was told pause_writing()
         self._on_lost: list[Any] = []   # callbacks(transport) after connection_lost (servers, networks)
+        self._lost_before_made: tuple[BaseException | None] | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self._lost else "closing" if self._closing else "open"
@@ -314,6 +315,9 @@ class MemoryTransport(asyncio.Transport):
         self._loop.call_soon(self._call_connection_lost, exc)
 
     def _call_connection_lost(self, exc: BaseException | None) -> None:
+        if not self._made:  # lost before the loop ran connection_made(): asyncio's order is made, then lost
+            self._lost_before_made = (exc,)
+            return
         try:
             if self._made:
                 # asyncio hands the protocol whatever ended the connection, as here (typeshed says Exception)
@@ -326,6 +330,8 @@ class MemoryTransport(asyncio.Transport):
     def _connection_made(self) -> None:
         self._made = True
         self._protocol.connection_made(self)
+        if self._lost_before_made is not None:
+            self._loop.call_soon(self._call_connection_lost, self._lost_before_made[0])
         self._schedule()
         if self._peer is not None:
             self._peer._schedule()

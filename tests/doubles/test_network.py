@@ -222,6 +222,18 @@ class NetworkTest(AsyncTestCase):
         self.assertEqual(await reader.read(), b"")
         writer.close()
 
+    async def test_fault_reset_with_latency_arrives_after_connection_made_as_in_asyncio(self) -> None:
+        server = await self.net.start_server(_echo, "db.internal", 5432)
+        self.addCleanup(server.close)
+        self.net.configure("db.internal", 5432, fault="reset", latency=0.01)
+        transport, protocol = await self.net.create_connection(_Client, "db.internal", 5432)
+        await protocol.lost      # connection_lost() comes after connection_made(), never before or never
+        self.assertTrue(transport.is_closing())
+        reader, writer = await self.net.open_connection("db.internal", 5432)
+        with self.assertRaises(ConnectionResetError):
+            await reader.read(1)
+        writer.close()
+
     async def test_resetting_a_live_connection_from_the_server_side(self) -> None:
         await self._serve_echo()
         reader, writer = await self.net.open_connection("db.internal", 5432)
