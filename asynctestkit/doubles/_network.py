@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -225,6 +226,12 @@ class MemoryServer(asyncio.AbstractServer):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        # A listening socket warns when it is dropped open; so does a memory server, so the leak check
+        # reports it (with the line that started it) even when the garbage collector got to it first.
+        if not self._closed:
+            _warn(f"unclosed {self!r}", ResourceWarning, source=self)
 
     def _accepted(self, transport: MemoryTransport) -> None:
         self._connections.append(transport)

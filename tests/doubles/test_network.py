@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import asyncio.streams
 import errno
+import gc
 import sys
 import time
 import unittest
@@ -399,6 +400,12 @@ def _leaking_case() -> type[AsyncTestCase]:
             net = MemoryNetwork()
             await net.start_server(_echo, "db.internal", 5432)
 
+        async def test_server_dropped_and_collected(self) -> None:
+            net = MemoryNetwork()
+            await net.start_server(_echo, "db.internal", 5432)
+            del net
+            gc.collect()
+
         async def test_client_left_open(self) -> None:
             net = MemoryNetwork()
             server = await net.start_server(lambda reader, writer: None, "db.internal", 5432)
@@ -417,6 +424,13 @@ def _leaking_case() -> type[AsyncTestCase]:
         async def test_patch_never_exited(self) -> None:
             MemoryNetwork().patch_asyncio().__enter__()
 
+        async def test_connects_to_a_hanging_address_without_timeout(self) -> None:
+            net = MemoryNetwork()
+            server = await net.start_server(_echo, "db.internal", 5432)
+            self.addCleanup(server.close)
+            net.configure("db.internal", 5432, fault="hang")
+            await net.open_connection("db.internal", 5432)
+
         async def test_fails_inside_the_patch(self) -> None:
             with MemoryNetwork().patch_asyncio():
                 self.fail("boom")
@@ -429,8 +443,17 @@ class LeakCheckTest(unittest.TestCase):
         result = run_tests(_leaking_case(), "test_server_left_open")
         text = failure_of(self, result, "test_server_left_open")
         self.assertIn("LeakError: test_server_left_open leaked 1 open resource ", text)
-        self.assertRegex(text, r"1\. memory server on db\.internal:5432 \(0 connections open\) still open\n"
+        # still alive at the check, or already collected (the server and its network form a cycle)
+        self.assertRegex(text, r"1\. memory server on db\.internal:5432 \(0 connections open\) (still open|was "
+                               r"garbage-collected while open \(unclosed\))\n"
                                r" +created at +tests/doubles/test_network\.py:\d+ in test_server_left_open")
+
+    def test_a_server_dropped_open_and_collected_is_still_reported(self) -> None:
+        result = run_tests(_leaking_case(), "test_server_dropped_and_collected")
+        text = failure_of(self, result, "test_server_dropped_and_collected")
+        self.assertRegex(text, r"1\. memory server on db\.internal:5432 \(0 connections open\) was garbage-collected "
+                               r"while open \(unclosed\)\n"
+                               r" +created at +tests/doubles/test_network\.py:\d+ in test_server_dropped_and_collected")
 
     def test_a_client_left_open_is_reported_and_so_is_the_server_end_its_handler_still_holds(self) -> None:
         result = run_tests(_leaking_case(), "test_client_left_open")
@@ -452,6 +475,17 @@ class LeakCheckTest(unittest.TestCase):
                                r"test_patch_never_exited, never exited\) still open")
         self.assertIs(asyncio.open_connection, REAL_OPEN_CONNECTION)
         self.assertIs(asyncio.start_server, REAL_START_SERVER)
+
+    def test_a_hanging_connect_without_timeout_is_a_deadlock_naming_the_address(self) -> None:
+        started = time.monotonic()
+        result = run_tests(_leaking_case(), "test_connects_to_a_hanging_address_without_timeout")
+        self.assertLess(time.monotonic() - started, 5)
+        text = failure_of(self, result, "test_connects_to_a_hanging_address_without_timeout")
+        self.assertIn("DeadlockError: test 'test_connects_to_a_hanging_address_without_timeout' can never finish", text)
+        self.assertRegex(text, r"suspended at tests/doubles/test_network\.py:\d+ in test_connects_to_a_hanging_address"
+                               r"_without_timeout: await net\.open_connection\(\"db\.internal\", 5432\)  \(awaiting "
+                               r"a connection to db\.internal:5432: its fault is 'hang'\)")
+        self.assertNotIn("leak check", text)
 
     def test_a_failing_test_inside_the_scope_restores_asyncio(self) -> None:
         result = run_tests(_leaking_case(), "test_fails_inside_the_patch")
