@@ -330,6 +330,17 @@ def _matcher(factory: Callable[[Any], Any], argument: str, owner: str) -> tuple[
     return factory, f"{owner}() argument {argument!r}"
 
 
+async def _memory_pair(**kwargs: Any) -> None:
+    asynctestkit.memory_stream_pair(**kwargs).close()
+
+
+async def _memory_connect(port: Any) -> None:
+    try:
+        await asynctestkit.MemoryNetwork().open_connection("db", port)
+    except ConnectionRefusedError:  # an accepted port, with nobody listening on it
+        pass
+
+
 APPLIERS: dict[str, tuple[Applier, str]] = {
     **{f"AsyncTestCase.{a}": _class_attribute(a) for a in (
         "virtual_clock", "clock_start", "clock_auto_advance", "clock_horizon", "clock_watchdog",
@@ -377,6 +388,13 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "SlowCall.assert_peak_concurrency(at_most=)": (lambda v: asynctestkit.SlowCall().assert_peak_concurrency(v),
                                                    "assert_peak_concurrency(at_most="),
     "Sequencer()(step)": (lambda v: asynctestkit.Sequencer()(v), "Sequencer step"),
+    **{f"memory_stream_pair({a}=)": (_on_a_clock(lambda loop, v, a=a: _memory_pair(**{a: v})),
+                                     f"memory_stream_pair({a}=...)")
+       for a in ("capacity", "latency", "bandwidth", "limit", "client_address")},
+    "MemoryNetwork.open_connection(port)": (_on_a_clock(lambda loop, v: _memory_connect(v)),
+                                            "MemoryNetwork.open_connection(): port must be"),
+    "MemoryNetwork.configure(fault=)": (lambda v: asynctestkit.MemoryNetwork().configure("h", 1, fault=v),
+                                        "MemoryNetwork.configure(fault=...)"),
     **ASSERTION_APPLIERS,
 }
 
