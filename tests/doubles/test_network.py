@@ -382,6 +382,16 @@ class PatchAsyncioTest(AsyncTestCase):
                     pass
         self.assertIs(asyncio.open_connection, REAL_OPEN_CONNECTION)
 
+    @unittest.skipIf(sys.version_info < (3, 11), "TestCase.enterContext is new in 3.11")
+    async def test_a_whole_test_routed_with_enter_context(self) -> None:
+        net = MemoryNetwork()
+        self.assertIs(self.enterContext(net.patch_asyncio()), net)   # type: ignore[attr-defined]
+        server = await asyncio.start_server(_echo, "svc", 80)
+        self.addCleanup(server.close)
+        reader, writer = await asyncio.open_connection("svc", 80)
+        self.addCleanup(writer.close)
+        self.assertEqual(writer.get_extra_info("peername"), ("svc", 80))
+
     async def test_entering_the_same_scope_twice_is_an_error(self) -> None:
         scope = MemoryNetwork().patch_asyncio()
         with scope:
