@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import unittest
+from collections.abc import Awaitable, Callable
 
 from network_app import consume_slowly, fetch, kv_handler, ping, send_chunks
 
 from asynctestkit import AsyncTestCase, MemoryNetwork, memory_stream_pair
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class BackpressureOverAMemoryConnectionTest(AsyncTestCase):
@@ -51,19 +54,20 @@ class ReplicaFailoverTest(AsyncTestCase):
     async def asyncSetUp(self) -> None:
         self.net = MemoryNetwork(latency=0.01)   # 10 ms each way: connecting takes 20 ms
         self.replicas = [("db-1", 6379), ("db-2", 6379)]
-        handled: list[str] = []
-        self.handled = handled
-        for host, _port in self.replicas:
-            store = {"answer": f"42 from {host}"}
-
-            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                             serve=kv_handler(store), host: str = host) -> None:
-                handled.append(host)
-                await serve(reader, writer)
-
-            server = await self.net.start_server(handle, host, 6379)
+        self.handled: list[str] = []     # which replica's handler ran
+        for host, port in self.replicas:
+            server = await self.net.start_server(self._recording(host, {"answer": f"42 from {host}"}), host, port)
             self.addAsyncCleanup(server.wait_closed)
             self.addCleanup(server.close)
+
+    def _recording(self, host: str, store: dict[str, str]) -> Handler:
+        serve = kv_handler(store)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.handled.append(host)
+            await serve(reader, writer)
+
+        return handle
 
     async def test_the_first_replica_answers(self) -> None:
         self.assertEqual(await fetch("answer", self.replicas, connect=self.net.open_connection), "42 from db-1")
