@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .. import _compat, _diagnostics, _validate
+from .. import _diagnostics, _validate
 from ..leaks import track_resource
 from ._streams import (
     DEFAULT_CAPACITY,
@@ -121,8 +121,8 @@ class MemoryServer(asyncio.AbstractServer):
     """A server listening on a :class:`MemoryNetwork`: behaves like ``asyncio.Server``.
 
     ``close()`` stops listening (new connections are refused; open ones stay, as in asyncio);
-    ``wait_closed()`` then waits as this Python's ``asyncio.Server`` does (3.12+: until every connection it
-    accepted is closed; 3.10-3.11: only until ``close()``); ``serve_forever()``, ``start_serving()``,
+    ``wait_closed()`` then waits until every connection it accepted is closed too (asyncio 3.12+'s rule, on
+    every version; 3.10-3.11's own returns at ``close()``); ``serve_forever()``, ``start_serving()``,
     ``is_serving()``, ``close_clients()``, ``abort_clients()``, ``get_loop()``, ``sockets`` and
     ``async with server:`` as documented for ``asyncio.Server``.  A server not closed by the end of the
     test is reported by the leak check with the line that started it.
@@ -212,7 +212,10 @@ class MemoryServer(asyncio.AbstractServer):
             transport.abort()
 
     async def wait_closed(self) -> None:
-        if self._closed and (not _compat.PY312 or not self._connections):
+        """Wait until the server is closed and every connection it accepted is closed (asyncio 3.12+'s
+        rule, on every version: a test's cleanup ``server.close(); await server.wait_closed()`` then leaves
+        no handler running)."""
+        if self._closed and not self._connections:
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
@@ -220,7 +223,7 @@ class MemoryServer(asyncio.AbstractServer):
         await waiter
 
     def _wake(self) -> None:
-        if not self._closed or (_compat.PY312 and self._connections):
+        if not self._closed or self._connections:
             return
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
