@@ -338,7 +338,7 @@ class MemoryTransport(asyncio.Transport):
 
     # -- flow control ------------------------------------------------------------------------------------
     def _maybe_pause_protocol(self) -> None:
-        if self._in_flight_bytes <= self._high or self._writing_paused:
+        if self._in_flight_bytes <= self._high or self._writing_paused or self._lost:
             return
         self._writing_paused = True
         try:
@@ -350,8 +350,8 @@ class MemoryTransport(asyncio.Transport):
                                                "transport": self, "protocol": self._protocol})
 
     def _maybe_resume_protocol(self) -> None:
-        if not self._writing_paused or self._in_flight_bytes > self._low:
-            return
+        if not self._writing_paused or self._in_flight_bytes > self._low or self._lost:
+            return  # after close, connection_lost() wakes a waiting drain(); asyncio calls nothing more
         self._writing_paused = False
         try:
             self._protocol.resume_writing()
