@@ -21,8 +21,9 @@ leak check through its public ``track_resource``.  See docs/doubles.md.
 
 from __future__ import annotations
 
-from ._network import MemoryNetwork, MemoryServer
+from ._network import MemoryNetwork
 from ._sequencer import Sequencer
+from ._server import MemoryServer
 from ._slow import CallRecord, SlowCall
 from ._streams import MemoryConnection, ProtocolEnd, StreamEnd, memory_stream_pair, memory_transport_pair
 from ._transport import MemoryTransport
