@@ -107,6 +107,15 @@ class StreamPairTest(AsyncTestCase):
         self.assertEqual(self.clock.now(), 0.35)
         await _close_all(cw, sw)
 
+    async def test_an_hour_of_latency_takes_no_real_time_and_lands_at_exactly_one_hour(self) -> None:
+        (cr, cw), (sr, sw) = memory_stream_pair(latency=3600)
+        started = time.perf_counter()   # real time: time.monotonic() is the virtual clock in this test
+        cw.write(b"slow")
+        self.assertEqual(await sr.readexactly(4), b"slow")
+        self.assertLess(time.perf_counter() - started, 0.5)
+        self.assertEqual(self.clock.now(), 3600.0)
+        await _close_all(cw, sw)
+
     async def test_bandwidth_sends_one_write_after_another_then_latency(self) -> None:
         (cr, cw), (sr, sw) = memory_stream_pair(bandwidth=1000, latency=0.1)
         cw.write(b"x" * 500)   # leaves at 0.5, arrives at 0.6
@@ -429,6 +438,38 @@ class LeakCheckTest(unittest.TestCase):
         result = run_tests(_leaking_case(), "test_closes_both_ends", "test_protocol_pair_closed")
         self.assertEqual(problems(result), [])
         self.assertEqual(result.testsRun, 2)
+
+
+class UserViewTest(unittest.TestCase):
+    def test_the_leak_report_under_python_m_unittest_names_the_user_s_file_and_line(self) -> None:
+        import os
+        import subprocess
+        import sys
+        import tempfile
+        import textwrap
+
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        source = textwrap.dedent("""\
+            import asynctestkit
+
+            class ProtoTest(asynctestkit.AsyncTestCase):
+                async def test_forgets_the_server_end(self):
+                    (cr, cw), (sr, sw) = asynctestkit.memory_stream_pair(server_address=("db", 5432))
+                    cw.close()
+                    self.server_end = sw
+            """)
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "test_proto.py"), "w", encoding="utf-8") as fh:
+                fh.write(source)
+            env = {**os.environ, "PYTHONPATH": root}
+            run = subprocess.run([sys.executable, "-m", "unittest", "test_proto"], cwd=folder, env=env,
+                                 capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("asynctestkit.LeakError: test_forgets_the_server_end leaked 1 open resource (found after all "
+                      "cleanups, at virtual t=0.000s; asynctestkit cleaned up)", run.stderr)
+        self.assertRegex(run.stderr, r"  1\. memory connection server db:5432 -> 127\.0\.0\.1:\d+ still open\n"
+                                     r"       created at   test_proto\.py:5 in test_forgets_the_server_end")
+        self.assertIn("FAILED (failures=1)", run.stderr)
 
 
 class MisuseTest(AsyncTestCase):
