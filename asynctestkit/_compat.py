@@ -903,3 +903,14 @@ def timeout_task(callback: Any) -> asyncio.Task[Any] | None:
         return None
     task = getattr(owner, "_task", None)
     return task if isinstance(task, asyncio.Task) else None
+
+
+def peek_exception(fut: asyncio.Future[Any]) -> BaseException | None:
+    """The exception a finished future holds, read without marking it retrieved (unlike ``exception()``).
+
+    A hang report lists a failed background task without taking its exception away from the check at the end of
+    the test, which reports only exceptions nobody retrieved.  Private ``Future._exception`` (C and Python
+    futures), 3.4-3.14; None for a future without one.
+    """
+    exc = getattr(fut, "_exception", None)
+    return exc if isinstance(exc, BaseException) else None

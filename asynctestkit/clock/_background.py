@@ -138,6 +138,12 @@ class BackgroundWatch:
             live.append(handle)
         if not live:
             return False
+        since = self._since
+        if since is not None and now - since < self.window:
+            # Mid-stretch: nothing to decide yet.  A task that ran meanwhile is still seen at the next full look
+            # (the future it waits on has changed), which then starts the stretch afresh: looking less often
+            # can only delay a report, never bring one forward.
+            return False
         tasks = {task: _compat.task_waiter(task) for task in asyncio.all_tasks(loop) if not self.is_background(task)}
         if not tasks:  # nothing but background work is left: not a test waiting
             self.restart()
@@ -179,7 +185,7 @@ class BackgroundWatch:
         """Report lines for background tasks that failed (they are no longer pending, so not listed otherwise)."""
         lines = []
         for task, when in self._failures[:3]:
-            exc = task.exception() if task.done() and not task.cancelled() else None
+            exc = _compat.peek_exception(task)  # not exception(): the check at the end must still see it
             if exc is None:
                 continue
             lines.append(f"  background {_diagnostics.describe_task(task)} failed at t={when - start:.3f}s: "
