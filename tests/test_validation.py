@@ -330,6 +330,17 @@ def _matcher(factory: Callable[[Any], Any], argument: str, owner: str) -> tuple[
     return factory, f"{owner}() argument {argument!r}"
 
 
+def _background_start(coro: Any, name: Any) -> None:
+    async def main() -> None:
+        group = asynctestkit.BackgroundTasks()
+        try:
+            group.start(coro, name=name)
+        finally:
+            await group.aclose()
+
+    asyncio.run(main())
+
+
 APPLIERS: dict[str, tuple[Applier, str]] = {
     **{f"AsyncTestCase.{a}": _class_attribute(a) for a in (
         "virtual_clock", "clock_start", "clock_auto_advance", "clock_horizon", "clock_watchdog",
@@ -377,6 +388,9 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "SlowCall.assert_peak_concurrency(at_most=)": (lambda v: asynctestkit.SlowCall().assert_peak_concurrency(v),
                                                    "assert_peak_concurrency(at_most="),
     "Sequencer()(step)": (lambda v: asynctestkit.Sequencer()(v), "Sequencer step"),
+    "clock.background_window": _setter("background_window"),
+    "BackgroundTasks.start(coro)": (lambda v: _background_start(v, None), "argument 'coro'"),
+    "BackgroundTasks.start(name=)": (lambda v: _background_start(asyncio.sleep(0), v), "argument 'name'"),
     **ASSERTION_APPLIERS,
 }
 
