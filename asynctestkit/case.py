@@ -29,11 +29,11 @@ from .clock import (
     DEFAULT_HORIZON,
     DEFAULT_IO_QUANTUM,
     DEFAULT_WATCHDOG,
+    BackgroundTasks,
     RealTimeLoop,
     VirtualClock,
     VirtualClockLoop,
 )
-from .clock import BackgroundTasks
 from .clock._background import check_start
 from .clock._clock import _check_io_quantum
 from .clock._phase import PhaseClaim

@@ -18,6 +18,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+from ._background import BackgroundTasks
 from ._clock import (
     DEFAULT_DEADLOCK_GRACE,
     DEFAULT_HORIZON,
@@ -25,7 +26,6 @@ from ._clock import (
     DEFAULT_WATCHDOG,
     VirtualClock,
 )
-from ._background import BackgroundTasks
 from ._hangs import DeadlockError, HangError, LivelockError
 from ._loop import RealTimeLoop, VirtualClockLoop
 from ._timers import PendingTimer

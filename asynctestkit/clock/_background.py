@@ -223,7 +223,8 @@ def _close(coro: object) -> None:
 
 def _watch_of(loop: asyncio.AbstractEventLoop) -> BackgroundWatch | None:
     """The background watch of *loop*'s virtual clock (created on first use), None on any other loop."""
-    from ._loop import VirtualClockLoop  # here, not at the top: _loop imports the jump engine, which imports this
+    # Imported here, not at the top: _loop imports the jump engine, which imports this module.
+    from ._loop import VirtualClockLoop
 
     if isinstance(loop, VirtualClockLoop):
         return loop.clock._background_watch()
@@ -262,7 +263,7 @@ class BackgroundTasks:
 
     @property
     def tasks(self) -> tuple[asyncio.Task[Any], ...]:
-        """Every task started by :meth:`start`, in order (running or done)."""
+        """The tasks started by :meth:`start`, in order (running or done); empty once :meth:`aclose` is done."""
         return tuple(self._tasks)
 
     @property
@@ -351,9 +352,15 @@ class BackgroundTasks:
                 _done, pending = await asyncio.wait(pending, timeout=_STOP_WAIT)
             stubborn = [task for task in self._tasks if task in pending]
         problems = self._failures()
-        if not problems and not stubborn:
-            return
-        raise AssertionError(self._message(problems, stubborn)) from (problems[0][1] if problems else None)
+        message = self._message(problems, stubborn) if problems or stubborn else None
+        # Let go of the tasks: a cancelled task keeps its CancelledError, whose traceback holds the frames of
+        # whoever ran the loop (the test case among them): kept here, that would be a reference cycle.
+        self._tasks.clear()
+        self._sites.clear()
+        self._ended_at.clear()
+        self._stopped.clear()
+        if message is not None:
+            raise AssertionError(message) from (problems[0][1] if problems else None)
 
     def _failures(self) -> list[tuple[asyncio.Task[Any], BaseException]]:
         failed = []

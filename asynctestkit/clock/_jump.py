@@ -133,9 +133,9 @@ class _Rare:
     hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
     """
 
-    __slots__ = ("crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base",
-                 "held_class", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on",
-                 "background")
+    __slots__ = ("background", "crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling",
+                 "held_base", "held_class", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick",
+                 "waiting_on")
 
     def __init__(self) -> None:
         self.crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
@@ -361,6 +361,7 @@ class JumpEngine:
         loop = self.loop
         self.time_functions.release(loop._atk_now)
         self._alarm.release()
+        self.more.background = None  # its record of tasks and timers would hold the loop
         self.loop = cast("VirtualClockLoop", weakref.proxy(loop))
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------

@@ -395,6 +395,42 @@ class EndOfTestTests(unittest.TestCase):
                                            "it swallowed 3 cancellations"), message)
 
 
+class NoGarbageTests(unittest.TestCase):
+    def test_a_passing_test_with_background_work_leaves_nothing_for_the_cyclic_collector(self) -> None:
+        from tests.test_garbage import _run
+
+        class Inner(AsyncTestCase):
+            async def test_beats(self) -> None:
+                self.start_background(heartbeat(), name="heartbeat")
+                await asyncio.sleep(10.5)
+                self.assertEqual([t.when for t in self.clock.pending_timers()], [11.0])
+
+        garbage, alive, result = _run(Inner, "test_beats", 3)
+        self.assertEqual(problems(result), [])
+        self.assertEqual((len(garbage), alive), (0, 0))
+
+
+class RealClockTests(unittest.TestCase):
+    def test_start_background_on_the_real_clock_starts_and_stops_the_task(self) -> None:
+        stopped: list[bool] = []
+
+        class Inner(AsyncTestCase):
+            virtual_clock = False
+
+            async def test_x(self) -> None:
+                async def service() -> None:
+                    try:
+                        await asyncio.Event().wait()
+                    finally:
+                        stopped.append(True)
+
+                self.start_background(service(), name="service")
+                await asyncio.sleep(0.01)
+
+        self.assertEqual(problems(run_tests(Inner, "test_x")), [])
+        self.assertEqual(stopped, [True])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Misuse
 # ---------------------------------------------------------------------------------------------------------
