@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import math
 import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -123,10 +124,12 @@ class BackgroundWatch:
             self._first_ids = set()
             self._tasks = {}
 
-    def stuck(self, loop: asyncio.AbstractEventLoop, now: float) -> bool:
+    def stuck(self, loop: asyncio.AbstractEventLoop, now: float, horizon: float = math.inf) -> bool:
         """Called when the idle loop is about to jump to its next timer: is the rest of the test stuck?
 
-        Cheap when it is not: the scan stops at the first pending timer that is not background work.
+        *horizon* is the loop time past which no timer can fire in this test (the clock's horizon): a timer
+        due later (``sleep(math.inf)``) need not come round.  Cheap when the test is not stuck: the scan
+        stops at the first pending timer that is not background work.
         """
         live: list[asyncio.TimerHandle] = []
         for handle in _compat.timer_heap(loop):
@@ -158,7 +161,8 @@ class BackgroundWatch:
             return False
         if now - self._since < self.window:
             return False
-        return not any(id(handle) in self._first_ids for handle in live)
+        first = self._first_ids
+        return not any(id(handle) in first and handle.when() <= horizon for handle in live)
 
     def quiet_for(self, now: float) -> float:
         """Virtual seconds the current quiet stretch has lasted (0 without one)."""

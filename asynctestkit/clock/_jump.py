@@ -648,7 +648,7 @@ class JumpEngine:
                 return []
             now = self.loop._atk_now
             background = self.more.background
-            if background is not None and background.stuck(self.loop, now):
+            if background is not None and background.stuck(self.loop, now, self.start + self.horizon):
                 events = self._background_deadlock(inner, background, now)
                 if events is not None:
                     return events

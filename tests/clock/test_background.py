@@ -180,6 +180,17 @@ class StuckBesideBackgroundWorkTests(unittest.TestCase):
         self.assertIn("background task 'keepalive' (heartbeat())", message)
         self.assertIn("background task 'server' (server())", message)
 
+    def test_a_background_sleep_forever_need_not_come_round(self) -> None:
+        class Inner(AsyncTestCase):
+            async def test_waits_forever(self) -> None:
+                self.start_background(asyncio.sleep(math.inf), name="sleeper")
+                self.start_background(heartbeat(), name="heartbeat")
+                await asyncio.Event().wait()
+
+        message = error_message(failure_of(self, run_tests(Inner, "test_waits_forever"), "test_waits_forever"))
+        self.assertIn("DeadlockError", message)
+        self.assertIn("(virtual t=60.000s", message)
+
     def test_the_window_is_a_documented_limit_a_slower_answer_needs_a_larger_window(self) -> None:
         class Inner(AsyncTestCase):
             async def _answer_after_100_beats(self) -> None:
