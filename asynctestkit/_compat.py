@@ -894,8 +894,8 @@ def timeout_task(callback: Any) -> asyncio.Task[Any] | None:
     """The task an ``asyncio.timeout()`` / ``wait_for`` deadline will cancel, if *callback* is such a deadline.
 
     3.11+: the timer's callback is the bound method ``Timeout._on_timeout`` and the task is the private
-    ``Timeout._task`` (3.11-3.14).  Anything else (3.10's ``wait_for`` releases a waiter future instead, which
-    is matched through its arguments): None.
+    ``Timeout._task`` (3.11-3.14; ``wait_for`` uses it from 3.12).  Anything else (``wait_for`` on 3.10/3.11
+    releases a waiter future instead, which is matched through its arguments): None.
     """
     owner = getattr(callback, "__self__", None)
     timeouts = getattr(asyncio, "timeouts", None)

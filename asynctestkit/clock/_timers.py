@@ -5,10 +5,10 @@ pending (cancelled ones are left out), earliest first, with its deadline, what i
 armed.  Nothing is recorded when timers are created, so the timer hot path (``call_at``) pays nothing; what a
 record says is worked out when it is asked for:
 
-- a timer that ends a sleep (``asyncio.sleep``, 3.10's ``wait_for``) wakes the task suspended on its future:
-  the record names that task and the line it sleeps at, which is where the timer was armed;
-- an ``asyncio.timeout()`` / ``wait_for`` deadline (3.11+) cancels its task: the record names the task and
-  the line the task is suspended at inside the block;
+- a timer that ends a sleep (``asyncio.sleep``, ``wait_for`` on 3.10/3.11) wakes the task suspended on its
+  future: the record names that task and the line it sleeps at, which is where the timer was armed;
+- an ``asyncio.timeout()`` deadline (and ``wait_for``'s on 3.12+) cancels its task: the record names the task
+  and the line the task is suspended at inside the block;
 - any other callback (``call_later(5, cache.expire, "k")``) is named with its arguments
   (``Cache.expire('k')``); the line that scheduled it is known only when asyncio recorded it, that is when
   the loop's debug mode is on (``asyncio_debug = True``); otherwise ``site`` is None and the text says so.

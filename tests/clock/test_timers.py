@@ -20,6 +20,7 @@ from ._clock_support import site_pattern
 
 HERE = __file__
 PY311 = sys.version_info >= (3, 11)
+PY312 = sys.version_info >= (3, 12)
 
 
 class Cache:
@@ -95,7 +96,7 @@ class PendingTimersTests(AsyncTestCase):
         await asyncio.sleep(6)
         self.assertEqual(order, ["a", "b", "c", "middle", "late"])
 
-    async def test_a_timeout_deadline_names_the_task_it_will_interrupt(self) -> None:
+    async def test_a_wait_for_deadline_names_the_task_that_waits(self) -> None:
         async def guarded() -> None:
             await asyncio.wait_for(asyncio.Event().wait(), 30)
 
@@ -104,11 +105,27 @@ class PendingTimersTests(AsyncTestCase):
         [timer] = self.clock.pending_timers()
         self.assertEqual(timer.when, 30.0)
         self.assertEqual(timer.task, "guarded")
-        # 3.11+: the deadline cancels the task (asyncio.timeout); 3.10: it releases the future wait_for awaits
-        expected = "cancels task 'guarded' (guarded()) (timeout)" if PY311 else \
+        # 3.12+: wait_for is an asyncio.timeout() whose deadline cancels the task; 3.10/3.11: the deadline
+        # releases the future wait_for awaits
+        expected = "cancels task 'guarded' (guarded()) (timeout)" if PY312 else \
             "wakes task 'guarded' (guarded()) from wait_for()"
         self.assertEqual(timer.callback, expected)
         self.assertRegex(timer.site or "", site_pattern(HERE, "guarded", "await asyncio.wait_for("))
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    @unittest.skipUnless(PY311, "asyncio.timeout() is 3.11+")
+    async def test_an_asyncio_timeout_deadline_names_the_task_it_will_cancel(self) -> None:
+        async def guarded() -> None:
+            async with asyncio.timeout(30):
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(guarded(), name="guarded")
+        await asyncio.sleep(0)
+        [timer] = self.clock.pending_timers()
+        self.assertEqual((timer.when, timer.task), (30.0, "guarded"))
+        self.assertEqual(timer.callback, "cancels task 'guarded' (guarded()) (timeout)")
+        self.assertRegex(timer.site or "", site_pattern(HERE, "guarded", "await asyncio.Event().wait()"))
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
