@@ -852,7 +852,7 @@ UNITTEST_CASE_ATTRIBUTES = frozenset({
 
 
 
-# -- background work and timer inspection (clock/_background.py, clock/_timers.py) -----------------------------
+# -- background work and timer inspection (clock/_quiet.py, clock/_background.py, clock/_timers.py) ------------
 
 def timer_heap(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
     """The loop's timer heap as it stands, cancelled handles included, in heap order (not sorted).

@@ -9,7 +9,8 @@ uses it alone).  The private modules, from the top down:
 - ``_realwork`` / ``_sockets`` / ``_fdpeer``: the real work in flight that holds virtual time back;
 - ``_hangs``: the hang errors and their report; ``_timepatch``: the ``time`` module on virtual time;
 - ``_phase``: running one test phase so that a hang report becomes that phase's failure;
-- ``_background``: background work (:class:`BackgroundTasks`) and the rule that keeps it from hiding a deadlock;
+- ``_background``: background work (:class:`BackgroundTasks`), started beside a test and stopped at its end;
+- ``_quiet``: what background work is, and the rule that keeps it from hiding a deadlock;
 - ``_timers``: the pending timers as readable records (:class:`PendingTimer`, ``clock.pending_timers()``).
 
 The contract between the loop and the clock is the class ``LoopClock`` in ``_contract``; see

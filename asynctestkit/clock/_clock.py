@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _diagnostics, _validate
 from . import _timers
-from ._background import DEFAULT_BACKGROUND_WINDOW
 from ._hangs import HangError
 from ._jump import JumpEngine, resolve_future
+from ._quiet import DEFAULT_BACKGROUND_WINDOW
 
 if TYPE_CHECKING:
-    from ._background import BackgroundWatch
     from ._loop import VirtualClockLoop
+    from ._quiet import BackgroundWatch
     from ._realwork import RealWork
 
 __all__ = ["VirtualClock", "check_options"]

@@ -65,7 +65,7 @@ class LivelockError(HangError):
 # -- reports ---------------------------------------------------------------------------------------------
 
 class BackgroundView(Protocol):
-    """What a report needs to know of background work (``clock/_background.py``'s ``BackgroundWatch``)."""
+    """What a report needs to know of background work (``clock/_quiet.py``'s ``BackgroundWatch``)."""
 
     def is_background(self, task: asyncio.Future[Any]) -> bool: ...
 

@@ -57,8 +57,8 @@ from selectors import BaseSelector, SelectorKey
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .. import _compat, _diagnostics
-from ._background import BackgroundWatch
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
+from ._quiet import BackgroundWatch
 from ._timepatch import ClockTime
 from ._timepatch import real_perf_counter as _perf_counter
 from ._timepatch import realtime as _time  # the real clocks, bound at import: never the virtual ones
@@ -152,7 +152,7 @@ class _Rare:
         self.spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
         self.spin_tick = 0               # VirtualClock._tick at the last spin sample (changed: it went idle)
         self.waiting_on: list[str] = []  # live wake-up sources a seemingly stuck loop waits for
-        self.background: BackgroundWatch | None = None  # background work and its hang rule (see _background)
+        self.background: BackgroundWatch | None = None  # background work and its hang rule (see _quiet)
 
 
 class JumpEngine:
@@ -661,7 +661,7 @@ class JumpEngine:
 
     def _background_deadlock(self, inner: BaseSelector, background: BackgroundWatch,
                              now: float) -> list[tuple[SelectorKey, int]] | None:
-        """Only background timers are left and they woke nothing for a while (see _background): report a
+        """Only background timers are left and they woke nothing for a while (see _quiet): report a
         deadlock, after the checks of :meth:`_stuck`; None when something alive may still wake the loop."""
         fmap = inner.get_map()
         self.work.refresh_fds()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _compat, _diagnostics
-from ._background import in_background
+from ._quiet import in_background
 
 __all__ = ["PendingTimer", "next_deadline", "pending_timers"]
 

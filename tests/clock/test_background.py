@@ -18,7 +18,7 @@ import unittest
 import warnings
 
 from asynctestkit import AsyncTestCase, BackgroundTasks, allow_leaks
-from asynctestkit.clock._background import OWNER
+from asynctestkit.clock._quiet import OWNER
 
 from ._clock_support import HANG_BOUND, error_message, failure_of, problems, real_timer, run_tests, site_pattern
 
