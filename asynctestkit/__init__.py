@@ -26,7 +26,7 @@ from .assertions import (
     RecordedEvent,
 )
 from .case import AsyncTestCase, real_time
-from .clock import DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
+from .clock import BackgroundTasks, DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
 from .doubles import MemoryNetwork, Sequencer, SlowCall, memory_stream_pair, memory_transport_pair
 from .leaks import (
     LeakCheckMixin,
@@ -43,6 +43,7 @@ __all__ = [
     "AssertionCall",
     "AsyncAssertionsMixin",
     "AsyncTestCase",
+    "BackgroundTasks",
     "Block",
     "ChildOutcome",
     "DeadlockError",

@@ -850,3 +850,67 @@ UNITTEST_CASE_ATTRIBUTES = frozenset({
     "_asyncioRunner", "_asyncioTestContext", "_asyncioTestLoop", "_asyncioCallsQueue", "_asyncioCallsTask",
     "_classSetupFailed", "_class_cleanups"})
 
+
+
+# -- background work and timer inspection (clock/_quiet.py, clock/_background.py, clock/_timers.py) ------------
+
+def timer_heap(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
+    """The loop's timer heap as it stands, cancelled handles included, in heap order (not sorted).
+
+    Private ``BaseEventLoop._scheduled`` (a list kept by ``heapq``), 3.4-3.14.  The caller must not change it.
+    """
+    return loop._scheduled  # type: ignore[attr-defined, no-any-return]
+
+
+def handle_context(handle: asyncio.Handle) -> Any:
+    """The ``contextvars.Context`` a loop handle runs its callback in (a copy of the context that scheduled it).
+
+    Public ``Handle.get_context()`` from 3.12; before, the private attribute it returns, ``Handle._context``
+    (3.7-3.14, a pure-Python handle on every version).  None for a handle without one.
+    """
+    return getattr(handle, "_context", None)
+
+
+def task_context(task: asyncio.Task[Any]) -> Any:
+    """The ``contextvars.Context`` *task* runs in, or None when it cannot be read.
+
+    Public ``Task.get_context()`` from 3.12.  3.10/3.11 have no public way, and the C task does not expose its
+    context as an attribute: a suspended task registers its wake-up on the future it waits for with its own
+    context, so the context is read from that future's callbacks (private ``Task._fut_waiter`` and
+    ``Future._callbacks``, a list of ``(callback, context)``, C and Python futures, 3.7-3.14).  A task that is
+    not suspended on a future answers None there.
+    """
+    get_context = getattr(task, "get_context", None)
+    if get_context is not None:
+        return get_context()
+    waiter = getattr(task, "_fut_waiter", None)  # pragma: no cover - 3.10/3.11
+    for callback, context in getattr(waiter, "_callbacks", None) or ():  # pragma: no cover - 3.10/3.11
+        if getattr(callback, "__self__", None) is task:
+            return context
+    return None  # pragma: no cover - 3.10/3.11
+
+
+def timeout_task(callback: Any) -> asyncio.Task[Any] | None:
+    """The task an ``asyncio.timeout()`` / ``wait_for`` deadline will cancel, if *callback* is such a deadline.
+
+    3.11+: the timer's callback is the bound method ``Timeout._on_timeout`` and the task is the private
+    ``Timeout._task`` (3.11-3.14; ``wait_for`` uses it from 3.12).  Anything else (``wait_for`` on 3.10/3.11
+    releases a waiter future instead, which is matched through its arguments): None.
+    """
+    owner = getattr(callback, "__self__", None)
+    timeouts = getattr(asyncio, "timeouts", None)
+    if timeouts is None or not isinstance(owner, timeouts.Timeout):  # pragma: no cover - 3.10
+        return None
+    task = getattr(owner, "_task", None)
+    return task if isinstance(task, asyncio.Task) else None
+
+
+def peek_exception(fut: asyncio.Future[Any]) -> BaseException | None:
+    """The exception a finished future holds, read without marking it retrieved (unlike ``exception()``).
+
+    A hang report lists a failed background task without taking its exception away from the check at the end of
+    the test, which reports only exceptions nobody retrieved.  Private ``Future._exception`` (C and Python
+    futures), 3.4-3.14; None for a future without one.
+    """
+    exc = getattr(fut, "_exception", None)
+    return exc if isinstance(exc, BaseException) else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
 from . import _compat, _validate
@@ -29,10 +29,12 @@ from .clock import (
     DEFAULT_HORIZON,
     DEFAULT_IO_QUANTUM,
     DEFAULT_WATCHDOG,
+    BackgroundTasks,
     RealTimeLoop,
     VirtualClock,
     VirtualClockLoop,
 )
+from .clock._background import check_start
 from .clock._clock import _check_io_quantum
 from .clock._phase import PhaseClaim
 from .leaks import LeakCheckMixin
@@ -119,6 +121,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     coroutine_origins: ClassVar[int] = 0
 
     _atk_loop: asyncio.AbstractEventLoop | None = None
+    _atk_background: BackgroundTasks | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check the class attributes a subclass sets, so a mistake fails at import, naming the class."""
@@ -170,6 +173,33 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             raise RuntimeError("this test runs on the real clock (virtual_clock = False, @real_time or a "
                                "custom loop_factory), so it has no self.clock")
         return loop.clock
+
+    # -- background work -----------------------------------------------------------------------------
+    def start_background(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Run *coro* beside the test (a heartbeat, a poller, a fake server) until the test ends; return its task.
+
+        At the end of the test (among its cleanups, before the leak check) every background task still running
+        is cancelled and awaited, so none is reported as leaked; one that raised an exception nobody retrieved
+        fails the test, naming it and where it was started.  Background work does not count as progress: a
+        test that waits for something it never gets beside a heartbeat is a ``DeadlockError`` naming what it
+        awaits, after ``self.clock.background_window`` virtual seconds (see docs/doubles.md).  TypeError for a
+        non-coroutine or a non-string *name*; RuntimeError outside the running test (e.g. in a synchronous
+        ``setUp``).
+        """
+        check_start("start_background()", coro, name)
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is None or (self._atk_loop is not None and running is not self._atk_loop):
+            coro.close()
+            raise RuntimeError("start_background() must be called inside the running test (asyncSetUp, an async "
+                               "test method, asyncTearDown or an async cleanup), on the test's event loop")
+        group = self._atk_background
+        if group is None or group.closed:
+            group = self._atk_background = BackgroundTasks()
+            self.addAsyncCleanup(group.aclose)
+        return group.start(coro, name=name)
 
     # -- phases: asyncSetUp, the test, asyncTearDown, async cleanups --------------------------------
     # The bookkeeping runs in the methods unittest's TestCase.run() calls first, *above* the code of

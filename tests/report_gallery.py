@@ -219,6 +219,27 @@ class Assertions(AsyncTestCase):
         await self.assertRaisesGroup([KeyError, ValueError], both())
 
 
+class Background(AsyncTestCase):
+    async def test_waits_beside_a_heartbeat(self) -> None:
+        replies: asyncio.Queue[str] = asyncio.Queue()
+        self.start_background(keep_alive(), name="heartbeat")
+        await replies.get()
+
+    async def test_background_task_fails(self) -> None:
+        self.start_background(poll_upstream(), name="poller")
+        await asyncio.sleep(5)
+
+
+async def keep_alive() -> None:
+    while True:
+        await asyncio.sleep(1)
+
+
+async def poll_upstream() -> None:
+    await asyncio.sleep(2)
+    raise ConnectionError("upstream reset the connection")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The catalogue and the renderer.
 # ---------------------------------------------------------------------------------------------------------
@@ -314,6 +335,14 @@ EXAMPLES: tuple[Example, ...] = (
             Assertions, "test_event_order"),
     Example("assert-raises-group", "assertRaisesGroup", "Exception-group matching (3.11+).",
             Assertions, "test_raises_group", needs=(3, 11)),
+    Example("deadlock-background", "DeadlockError: only background work is left",
+            "Background work (`self.start_background`) does not count as the test's progress: once only its "
+            "timers have fired for `clock.background_window` (60 s) of virtual time, the wait is a deadlock, "
+            "reported at once in real time, not a livelock at the horizon.",
+            Background, "test_waits_beside_a_heartbeat"),
+    Example("background-failure", "AssertionError: a background task failed",
+            "A background task that raised an exception nobody retrieved fails the test when it ends (the "
+            "exception is chained below the report).", Background, "test_background_task_fails"),
 )
 
 

@@ -580,3 +580,92 @@ class BoundaryStragglersTests(unittest.TestCase):
         self.assertEqual(_compat.for_version({(3, 10): "old", (99, 0): "future"}), "old")
         with self.assertRaises(ValueError):
             _compat.for_version({(99, 0): "future"})
+
+
+class BackgroundAndTimerCanaryTests(unittest.TestCase):
+    """The private names background work and timer inspection read (clock/_background.py, clock/_timers.py)."""
+
+    def test_timer_heap_is_the_loops_own_list_with_cancelled_handles(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            kept = loop.call_later(2, print)
+            gone = loop.call_later(1, print)
+            gone.cancel()
+            heap = _compat.timer_heap(loop)
+            self.assertIsInstance(heap, list)
+            self.assertEqual({id(h) for h in heap}, {id(kept), id(gone)})
+            self.assertIs(heap[0], gone)  # a heap: the earliest first, cancelled or not
+        finally:
+            loop.close()
+
+    def test_handle_context_is_the_context_the_callback_will_run_in(self) -> None:
+        import contextvars
+
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("canary", default="unset")
+        loop = asyncio.new_event_loop()
+        try:
+            context = contextvars.copy_context()
+            context.run(var.set, "set")
+            handle = context.run(loop.call_later, 1, print)
+            self.assertEqual(_compat.handle_context(handle).get(var), "set")
+            seen: list[str] = []
+            loop.call_soon(lambda: seen.append(var.get()), context=_compat.handle_context(handle))
+            loop.run_until_complete(asyncio.sleep(0))
+            self.assertEqual(seen, ["set"])
+            handle.cancel()
+        finally:
+            loop.close()
+
+    def test_task_context_of_a_suspended_task_is_its_own_context(self) -> None:
+        import contextvars
+
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("canary", default="unset")
+
+        async def main() -> str:
+            context = contextvars.copy_context()
+            context.run(var.set, "task")
+            task = context.run(asyncio.get_running_loop().create_task, asyncio.Event().wait())
+            await asyncio.sleep(0)  # suspended on the event's future
+            found = _compat.task_context(task)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return str(found.get(var)) if found is not None else "none"
+
+        self.assertEqual(asyncio.run(main()), "task")
+
+    def test_timeout_task_names_the_task_a_deadline_cancels(self) -> None:
+        async def main() -> tuple[bool, bool]:
+            loop = asyncio.get_running_loop()
+            me = asyncio.current_task()
+            plain = loop.call_later(5, print)
+            named = None
+            timeouts = getattr(asyncio, "timeout", None)
+            if timeouts is not None:
+                async with timeouts(5):
+                    for handle in _compat.scheduled_handles(loop):
+                        if handle is not plain:
+                            named = _compat.timeout_task(_compat.handle_callback(handle))
+            plain.cancel()
+            return (_compat.timeout_task(_compat.handle_callback(plain)) is None,
+                    named is me if timeouts is not None else True)
+
+        self.assertEqual(asyncio.run(main()), (True, True))
+
+    def test_peek_exception_reads_it_without_marking_it_retrieved(self) -> None:
+        async def main() -> tuple[BaseException | None, bool, bool]:
+            async def fail() -> None:
+                raise ValueError("kept")
+
+            task = asyncio.ensure_future(fail())
+            await asyncio.gather(task, return_exceptions=True)  # gather retrieves: use a fresh future below
+            fut = asyncio.get_running_loop().create_future()
+            fut.set_exception(KeyError("peeked"))
+            peeked = _compat.peek_exception(fut)
+            still = _compat.exception_never_retrieved(fut)
+            fut.exception()
+            return peeked, still, _compat.exception_never_retrieved(fut)
+
+        peeked, still, after = asyncio.run(main())
+        self.assertIsInstance(peeked, KeyError)
+        self.assertTrue(still)
+        self.assertFalse(after)

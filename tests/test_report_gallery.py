@@ -29,6 +29,14 @@ REQUIRED: dict[str, list[str]] = {
                  r"suspended at " + SITE + r": await requests\.get\(\)  \(awaiting Queue\.get\(\)\)"],
     "livelock": [r"^asynctestkit\.LivelockError: .* horizon of 600 s.*\(virtual t=600\.000s",
                  r"timer at t=601\.000s wakes task 'heartbeat' \(heartbeat\(\)\) at " + SITE],
+    "deadlock-background": [r"^asynctestkit\.DeadlockError: test 'test_waits_beside_a_heartbeat' can never finish: "
+                            r"it awaits Queue\.get\(\) at " + SITE + r" and only background work is left \(1 "
+                            r"background task ran for 60 s of virtual time without waking it\) \(virtual "
+                            r"t=60\.000s, real N\.NNNs\)$",
+                            r"\n  2\. background task 'heartbeat' \(keep_alive\(\)\)\n       created at   " + SITE],
+    "background-failure": [r"^AssertionError: background task 'poller' \(poll_upstream\(\)\) raised ConnectionError: "
+                           r"upstream reset the connection at virtual t=2\.000s\n  created at   " + SITE
+                           + r"\n  raised at    " + SITE + r": raise ConnectionError"],
     "watchdog": [r"^asynctestkit\.LivelockError: test 'test_blocks_the_loop_with_synchronous_code' ran longer "
                  r"than the real-time watchdog of 0\.3 s: synchronous code blocked the event loop \(virtual "
                  r"t=0\.000s\)\n  blocked at   " + SITE + r": time\.sleep\(2\)"],

@@ -339,6 +339,15 @@ async def _memory_connect(port: Any) -> None:
         await asynctestkit.MemoryNetwork().open_connection("db", port)
     except ConnectionRefusedError:  # an accepted port, with nobody listening on it
         pass
+def _background_start(coro: Any, name: Any) -> None:
+    async def main() -> None:
+        group = asynctestkit.BackgroundTasks()
+        try:
+            group.start(coro, name=name)
+        finally:
+            await group.aclose()
+
+    asyncio.run(main())
 
 
 APPLIERS: dict[str, tuple[Applier, str]] = {
@@ -395,6 +404,9 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
                                             "MemoryNetwork.open_connection(): port must be"),
     "MemoryNetwork.configure(fault=)": (lambda v: asynctestkit.MemoryNetwork().configure("h", 1, fault=v),
                                         "MemoryNetwork.configure(fault=...)"),
+    "clock.background_window": _setter("background_window"),
+    "BackgroundTasks.start(coro)": (lambda v: _background_start(v, None), "argument 'coro'"),
+    "BackgroundTasks.start(name=)": (lambda v: _background_start(asyncio.sleep(0), v), "argument 'name'"),
     **ASSERTION_APPLIERS,
 }
 

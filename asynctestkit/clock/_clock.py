@@ -19,11 +19,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _diagnostics, _validate
+from . import _timers
 from ._hangs import HangError
 from ._jump import JumpEngine, resolve_future
+from ._quiet import DEFAULT_BACKGROUND_WINDOW
 
 if TYPE_CHECKING:
     from ._loop import VirtualClockLoop
+    from ._quiet import BackgroundWatch
     from ._realwork import RealWork
 
 __all__ = ["VirtualClock", "check_options"]
@@ -361,6 +364,41 @@ class VirtualClock:
                             f"got {_validate.given(obj)}")
         self._engine.work.background(obj)
         return obj
+
+    # -- background work and timers ------------------------------------------------------------------
+    def _background_watch(self) -> BackgroundWatch:
+        """The watch of background work on this clock's loop (created at the first background task)."""
+        return self._engine.background_watch()
+
+    @property
+    def background_window(self) -> float:
+        """Virtual seconds background work may run without waking a waiting test before it is a deadlock.
+
+        Default 60.  When every pending timer belongs to background work (``start_background``,
+        ``BackgroundTasks``) and nothing else has run for this long, the test is reported as a
+        :class:`~asynctestkit.DeadlockError` naming what it awaits, instead of a livelock at the horizon.
+        ``math.inf`` turns the rule off.  See docs/doubles.md.
+        """
+        watch = self._engine.more.background
+        return DEFAULT_BACKGROUND_WINDOW if watch is None else watch.window
+
+    @background_window.setter
+    def background_window(self, value: float) -> None:
+        self._engine.background_watch().window = _check_duration("background_window", value, allow_zero=False,
+                                                                 infinite=True)
+
+    def pending_timers(self) -> list[_timers.PendingTimer]:
+        """The loop's pending timers, earliest first: deadline, what each does, where it was armed.
+
+        Each is a read-only :class:`~asynctestkit.clock.PendingTimer` snapshot; cancelled timers are left
+        out.  Timers due at the same time are listed in the order they run.  Nothing is recorded per timer:
+        the line that armed a plain ``call_later`` callback is known only in asyncio's debug mode.
+        """
+        return _timers.pending_timers(self._loop, self._engine.start)
+
+    def next_deadline(self) -> float | None:
+        """The loop time of the earliest pending timer (cancelled ones excluded), None when none is pending."""
+        return _timers.next_deadline(self._loop)
 
     # -- time.monotonic()/time.time() in named modules ----------------------------------------------
     def patch_time(self, *modules: str) -> None:

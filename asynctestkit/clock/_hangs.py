@@ -29,7 +29,7 @@ import sysconfig
 import threading
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
@@ -64,17 +64,28 @@ class LivelockError(HangError):
 
 # -- reports ---------------------------------------------------------------------------------------------
 
+class BackgroundView(Protocol):
+    """What a report needs to know of background work (``clock/_quiet.py``'s ``BackgroundWatch``)."""
+
+    def is_background(self, task: asyncio.Future[Any]) -> bool: ...
+
+    def failure_lines(self, start: float) -> list[str]: ...
+
+
 def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task: asyncio.Task[Any] | None,
-                  phase_label: str, start: float, timers: bool = False, hint: str | None = None) -> str:
+                  phase_label: str, start: float, timers: bool = False, hint: str | None = None,
+                  background: BackgroundView | None = None) -> str:
     """The text of a hang report: *headline*, then every pending task (the phase first), then timers.
 
     *headline* already says what is stuck and the virtual/real time; *start* is the clock's start, so
     timer deadlines are shown on the same scale as ``virtual t=``.  *hint* (what to do) ends the report;
-    a report with timers and no hint of its own ends with the horizon hint.
+    a report with timers and no hint of its own ends with the horizon hint.  With *background*, background
+    tasks are listed last and named as such, followed by those that failed.
     """
     lines = [headline]
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    pending.sort(key=lambda t: t is not phase_task)
+    is_background = background.is_background if background is not None else None
+    pending.sort(key=lambda t: (t is not phase_task, is_background is not None and is_background(t)))
     for number, task in enumerate(pending[:_MAX_TASKS], 1):
         if task is phase_task:
             # The phase's own task is named by the phase: its coroutine is unittest's wrapper (3.10: the runner).
@@ -83,10 +94,13 @@ def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task:
             lines.append("       " + suspended)
         else:
             block = _diagnostics.format_task(task, "       ")
-            lines.append(f"  {number}. {block[0]}")
+            marker = "background " if is_background is not None and is_background(task) else ""
+            lines.append(f"  {number}. {marker}{block[0]}")
             lines.extend(block[1:])
     if len(pending) > _MAX_TASKS:
         lines.append(f"  ... and {len(pending) - _MAX_TASKS} more tasks")
+    if background is not None:
+        lines.extend(background.failure_lines(start))
     if timers:
         waiters = {id(w): t for t in pending if (w := _compat.task_waiter(t)) is not None}
         for handle in _compat.scheduled_handles(loop)[:_MAX_TIMERS]:

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .. import _compat, _diagnostics
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
+from ._quiet import BackgroundWatch
 from ._timepatch import ClockTime
 from ._timepatch import real_perf_counter as _perf_counter
 from ._timepatch import realtime as _time  # the real clocks, bound at import: never the virtual ones
@@ -132,8 +133,9 @@ class _Rare:
     hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
     """
 
-    __slots__ = ("crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling", "held_base",
-                 "held_class", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick", "waiting_on")
+    __slots__ = ("background", "crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling",
+                 "held_base", "held_class", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick",
+                 "waiting_on")
 
     def __init__(self) -> None:
         self.crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
@@ -150,6 +152,7 @@ class _Rare:
         self.spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
         self.spin_tick = 0               # VirtualClock._tick at the last spin sample (changed: it went idle)
         self.waiting_on: list[str] = []  # live wake-up sources a seemingly stuck loop waits for
+        self.background: BackgroundWatch | None = None  # background work and its hang rule (see _quiet)
 
 
 class JumpEngine:
@@ -238,11 +241,19 @@ class JumpEngine:
         and for a clock whose times lie beyond the float range where the resolution must be widened.
         """
         if self._held_since is not None or self.idle_waiters or self.start <= -self._stall_at \
-                or self.more.crawling:
+                or self.more.crawling or self.more.background is not None:
             self.jump_limit = -math.inf
             return
         bound = min(self.start + self.horizon, self._stall_at)
         self.jump_limit = bound if self.limit is None else min(bound, self.limit)
+
+    def background_watch(self) -> BackgroundWatch:
+        """The watch of background work, created at first use; from then on every jump asks its rule."""
+        watch = self.more.background
+        if watch is None:
+            watch = self.more.background = BackgroundWatch()
+            self.refresh_jump_limit()
+        return watch
 
     # -- test phases (called through the clock by the phase glue, _phase.py) ---------------------------
     def enter_phase(self, task: asyncio.Task[Any] | None, label: str, *,
@@ -350,6 +361,7 @@ class JumpEngine:
         loop = self.loop
         self.time_functions.release(loop._atk_now)
         self._alarm.release()
+        self.more.background = None  # its record of tasks and timers would hold the loop
         self.loop = cast("VirtualClockLoop", weakref.proxy(loop))
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
@@ -635,12 +647,35 @@ class JumpEngine:
                 self._report(LivelockError, self._horizon_why(), timers=True, hint=_POLL_HINT if polling else None)
                 return []
             now = self.loop._atk_now
+            background = self.more.background
+            if background is not None and background.stuck(self.loop, now, self.start + self.horizon):
+                events = self._background_deadlock(inner, background, now)
+                if events is not None:
+                    return events
             if self.more.crawling:
                 deadline = self._crawl_step(now, deadline)
             if deadline > now:
                 self._set_now(deadline)
             return []
         return self._stuck(inner, inner.get_map(), deadline, forever)
+
+    def _background_deadlock(self, inner: BaseSelector, background: BackgroundWatch,
+                             now: float) -> list[tuple[SelectorKey, int]] | None:
+        """Only background timers are left and they woke nothing for a while (see _quiet): report a
+        deadlock, after the checks of :meth:`_stuck`; None when something alive may still wake the loop."""
+        fmap = inner.get_map()
+        self.work.refresh_fds()
+        if self.work.in_flight(inner) or self.work.live_wakers(fmap):
+            background.restart()
+            return None
+        if self.work.wake_up_sources(fmap):
+            events = self._real_select(inner, self.deadlock_grace)
+            if events:
+                background.restart()
+                return events
+        self._report(DeadlockError, background.why(self.loop, self.phase_task, now), hint=background.hint())
+        background.restart()
+        return []
 
     def _horizon_why(self) -> str:
         """Why time raced past the horizon: timers kept firing, or named tasks polled with tiny sleeps."""
@@ -682,6 +717,8 @@ class JumpEngine:
         now = self.loop._atk_now
         limit = self.limit
         due = deadline if deadline is not None and (limit is None or deadline <= limit) else None
+        if self.more.background is not None:  # real work may wake the test: a quiet stretch starts afresh
+            self.more.background.restart()
         began = _perf_counter()
         if began > self.watchdog_at:
             self._watchdog_fired(began, held)
@@ -798,7 +835,8 @@ class JumpEngine:
         headline = (f"{self._phase.label} {why} (virtual t={self.loop._atk_now - self.start:.3f}s, "
                     f"real {real:.3f}s)")
         error = kind(format_report(self.loop, headline, phase_task=self.phase_task,
-                                   phase_label=self._phase.label, start=self.start, timers=timers, hint=hint))
+                                   phase_label=self._phase.label, start=self.start, timers=timers, hint=hint,
+                                   background=self.more.background))
         first_line = headline
         task = self.phase_task
         if task is not None and (task.done() or (self._phase.running is not None and not self._phase.running())):
