@@ -1,0 +1,219 @@
+"""The loop under a schedule: which callback runs next in an iteration, and how late a timer fires.
+
+asyncio runs one *batch* per loop iteration: ``_run_once`` counts the callbacks ready (those scheduled by
+the previous batch, the I/O callbacks of this iteration's ``select()``, the timers now due) and pops that
+many from the front of its ready queue.  :func:`install` gives a loop a ready queue whose ``popleft()``
+asks the schedule which item of the batch to run next, and a loop class that marks where each batch's
+own items end (the ``_process_events`` hook) and, with jitter, delays timers.  Nothing else changes, and a
+loop without a schedule never gets either: the default path costs nothing.
+
+Which orders are allowed (so that correct code never fails because of the exploration itself):
+
+- **task steps** (a task's next step or its wake-up) may run in any order: that is the nondeterminism real
+  schedules have, a wake-up arriving earlier or later than another task's;
+- **other callbacks scheduled by the previous batch** (``call_soon``, future done-callbacks, transport
+  internals) keep their order among themselves, as asyncio documents ("callbacks are called in the order in
+  which they are registered") and its own transports rely on;
+- **I/O callbacks delivered together** may run in any order, and **timers due at the same time** too (in
+  deadline order otherwise: a timer never runs before one due earlier).
+
+Each pop with more than one candidate is a *decision point*, numbered from 0 in the run; the candidates are
+listed in FIFO order, so candidate 0 is what plain asyncio would run.  A choice other than 0 is recorded as a
+:class:`~asynctestkit.explore.Decision`, so a failure can say where its schedule departed from FIFO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .. import _compat, _diagnostics
+from ._schedule import Decision, Schedule, Strategy
+
+__all__ = ["ScheduleRun", "install"]
+
+# Lanes of a batch item (see the module docstring).
+_FREE = 0       # a task step or an I/O callback: any order
+_CHAINED = 1    # another callback scheduled by the previous batch: FIFO among these
+_TIMER = 2      # a timer: deadline order, any order among equal deadlines
+
+
+class ScheduleRun:
+    """One run of a test under a schedule: the strategy's state and what it decided (``decisions``)."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self.strategy: Strategy = schedule.strategy_for_run()
+        self.decisions: list[Decision] = []
+        self.points = 0          # decision points met so far
+        self.timers = 0          # timers armed with a positive delay so far (their numbers for jitter)
+        self.start = 0.0         # the loop's start time (reports count virtual time from it)
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run *loop* under this schedule from now on (see :func:`install`)."""
+        install(loop, self)
+
+    def departures(self) -> tuple[dict[int, int], dict[int, float]]:
+        """The recorded departures as a script: ``({point: index}, {timer: extra seconds})``."""
+        order = {d.point: d.index for d in self.decisions if d.kind == "order"}
+        delays = {d.point: d.extra for d in self.decisions if d.kind == "delay"}
+        return order, delays
+
+
+def _agent(handle: asyncio.Handle) -> object:
+    """What a strategy gives a priority to: the task of a task step, else the handle itself."""
+    task = _compat.handle_task(handle)
+    return handle if task is None else task
+
+
+def _describe(handle: asyncio.Handle) -> str:
+    task = _compat.handle_task(handle)
+    if task is not None:
+        return _diagnostics.describe_task(task)
+    name = _diagnostics.callable_name(_compat.handle_callback(handle))
+    if isinstance(handle, asyncio.TimerHandle):
+        return f"timer {name}()"
+    return f"callback {name}()"
+
+
+def _now(ref: weakref.ref[asyncio.AbstractEventLoop]) -> float:
+    loop = ref()
+    return loop.time() if loop is not None else 0.0
+
+
+class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
+    """The loop's ready queue under a schedule: ``popleft()`` runs the item of the batch the schedule picks."""
+
+    def __init__(self, items: Iterable[Any], run: ScheduleRun, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(items)
+        self._run = run
+        self._loop = weakref.ref(loop)  # the loop holds this queue: no cycle
+        self._left = 0               # items of the current batch not popped yet
+        self._chained = len(self)    # items at the front scheduled by the previous batch
+        self._lanes: list[tuple[int, float]] = []   # (lane, deadline) of each item of the batch left
+
+    def batch_over(self) -> None:
+        """``select()`` returned: what the queue holds now was scheduled by the batch that just ran."""
+        self._left = 0
+        self._chained = len(self)
+
+    def _start_batch(self) -> None:
+        size = self._left = len(self)
+        chained = min(self._chained, size)
+        self._chained = 0
+        lanes = self._lanes
+        lanes.clear()
+        for position in range(size):
+            handle = self[position]
+            if _compat.handle_task(handle) is not None:
+                lanes.append((_FREE, 0.0))
+            elif isinstance(handle, asyncio.TimerHandle) and position >= chained:
+                lanes.append((_TIMER, handle.when()))
+            elif position < chained:
+                lanes.append((_CHAINED, 0.0))
+            else:
+                lanes.append((_FREE, 0.0))
+
+    def popleft(self) -> Any:
+        if not self._left:
+            self._start_batch()
+            if not self._left:
+                return super().popleft()  # empty: let deque raise its own IndexError
+        lanes = self._lanes
+        left = self._left
+        candidates: list[int] = []
+        if left > 1 and not self[0].cancelled():
+            chained_seen = False
+            due: float | None = None
+            for position in range(left):
+                lane, when = lanes[position]
+                if lane == _CHAINED:
+                    if chained_seen:
+                        continue
+                    chained_seen = True
+                elif lane == _TIMER:
+                    if due is None:
+                        due = when
+                    elif when != due:
+                        continue
+                if not self[position].cancelled():
+                    candidates.append(position)
+        self._left = left - 1
+        if len(candidates) < 2:
+            del lanes[0]
+            return super().popleft()
+        run = self._run
+        point = run.points
+        run.points = point + 1
+        handles = [self[position] for position in candidates]
+        index = run.strategy.choose(point, [_agent(handle) for handle in handles])
+        if not 0 <= index < len(candidates):
+            index = 0
+        if index == 0:
+            del lanes[0]
+            return super().popleft()
+        position = candidates[index]
+        chosen = handles[index]
+        run.decisions.append(Decision("order", point, index, _describe(chosen), _describe(handles[0]),
+                                      _now(self._loop) - run.start))
+        del lanes[position]
+        del self[position]
+        return chosen
+
+
+def _on_events(loop: Any, event_list: list[Any]) -> None:
+    """Each iteration, after ``select()``: close the batch, and let the schedule order the I/O delivered."""
+    ready = _compat.ready_queue(loop)
+    if isinstance(ready, _ScheduledReady):
+        ready.batch_over()
+
+
+def _jittered_call_at(self: Any, when: Any, callback: Callable[..., object], *args: Any,
+                      context: Any = None) -> asyncio.TimerHandle:
+    """``call_at`` of a loop under a schedule with jitter: a timer armed ahead fires up to jitter x late."""
+    ready = _compat.ready_queue(self)
+    base: Callable[..., asyncio.TimerHandle] = self._atk_schedule_base.call_at
+    if isinstance(ready, _ScheduledReady):
+        run = ready._run
+        ahead = when - self.time()
+        if ahead > 0:
+            number = run.timers
+            run.timers = number + 1
+            extra = run.strategy.delay(number, ahead)
+            if extra > 0:
+                run.decisions.append(Decision("delay", number, 0, _diagnostics.callable_name(callback), "",
+                                              self.time() - run.start, extra))
+                when = when + extra
+    return base(self, when, callback, *args, context=context)
+
+
+_SCHEDULED_CLASSES: dict[tuple[type, bool], type] = {}
+
+
+def _scheduled_class(cls: type, jitter: bool) -> type:
+    scheduled = _SCHEDULED_CLASSES.get((cls, jitter))
+    if scheduled is None:
+        namespace: dict[str, Any] = {"_atk_schedule_base": cls}
+        if jitter:
+            namespace["call_at"] = _jittered_call_at
+        scheduled = _compat.loop_class_with_events_hook(cls, _on_events, namespace)
+        _SCHEDULED_CLASSES[(cls, jitter)] = scheduled
+    return scheduled
+
+
+def install(loop: asyncio.AbstractEventLoop, run: ScheduleRun) -> None:
+    """Run *loop* under *run*'s schedule: its ready queue picks by the schedule, its class marks batches.
+
+    The loop wears a subclass of its own class (cached per class), as the clock's real-time hold does; a
+    loop already under a schedule raises RuntimeError.
+    """
+    if isinstance(_compat.ready_queue(loop), _ScheduledReady):
+        raise RuntimeError("this loop already runs under a schedule")
+    clock = getattr(loop, "clock", None)
+    if clock is not None:
+        run.start = loop.time() - clock.elapsed()
+    loop.__class__ = _scheduled_class(type(loop), bool(run.schedule.jitter))
+    _compat.swap_ready_queue(loop, lambda old: _ScheduledReady(old, run, loop))
