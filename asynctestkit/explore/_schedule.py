@@ -137,7 +137,8 @@ class Schedule:
         if self.strategy == "fifo":
             return "the default FIFO schedule"
         if self.strategy == "script":
-            return f"a script of {len(self.departures) + len(self.delays)} departures from FIFO"
+            count = len(self.departures) + len(self.delays)
+            return f"a script of {count} departure{'' if count == 1 else 's'} from FIFO"
         options = []
         if self.strategy == "pct":
             options += [f"depth {self.depth}", f"{self.steps} steps"]

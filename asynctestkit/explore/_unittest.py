@@ -225,6 +225,10 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _departure_lines(attempt: Attempt, limit: int = 12) -> list[str]:
     lines = [decision.describe() for decision in attempt.decisions[:limit]]
     if len(attempt.decisions) > limit:
@@ -257,7 +261,7 @@ def _report_replay(case: unittest.TestCase, result: unittest.TestResult, attempt
         _forward(case, result, attempt)
         return
     lines = [f"{_compat.test_method_name(case)} failed under the replayed schedule ({attempt.schedule.describe()})",
-             f"  where it departed from FIFO ({len(attempt.decisions)} departures):"]
+             f"  where it departed from FIFO ({plural(len(attempt.decisions), 'departure')}):"]
     lines += [f"    {line}" for line in _departure_lines(attempt)]
     lines += ["  the failure:", _indent(attempt.failure)]
     _fail(case, result, "\n".join(lines), attempt.is_error)
@@ -274,11 +278,12 @@ def format_outcome(test_id: str, name: str, spec: Exploration, outcome: Outcome)
              f"         or: {ENV_VAR}={schedule.env_value(test_id)}"]
     simplest = outcome.simplest
     if simplest is not None:
-        lines.append(f"  simplest failing schedule ({len(simplest.decisions)} departures from FIFO, shrunk from "
-                     f"{len(first.decisions)} in {outcome.shrink_runs} runs): {simplest.schedule.replay_line()}")
+        lines.append(f"  simplest failing schedule ({plural(len(simplest.decisions), 'departure')} from FIFO, shrunk "
+                     f"from {len(first.decisions)} in {plural(outcome.shrink_runs, 'run')}): "
+                     f"{simplest.schedule.replay_line()}")
         shown = simplest
     else:
-        lines.append(f"  where it departed from FIFO ({len(first.decisions)} departures):")
+        lines.append(f"  where it departed from FIFO ({plural(len(first.decisions), 'departure')}):")
         shown = first
     lines += [f"    {line}" for line in _departure_lines(shown)]
     lines += ["  original failure:", _indent(first.failure or "")]
