@@ -885,19 +885,18 @@ def handle_task(handle: asyncio.Handle) -> asyncio.Task[Any] | None:
     return owner if isinstance(owner, asyncio.Task) else None
 
 
-def loop_class_with_events_hook(cls: type, hook: Callable[[Any, list[Any]], None],
-                                namespace: dict[str, Any]) -> type:
-    """A subclass of the selector loop class *cls* (plus *namespace*) that calls ``hook(loop, event_list)``
-    at the start of every ``_process_events``.
+def loop_class_with_events_hook(cls: type, hook: Callable[[Any], None], namespace: dict[str, Any]) -> type:
+    """A subclass of the selector loop class *cls* (plus *namespace*) that calls ``hook(ready_queue)`` at the
+    start of every ``_process_events``, with the loop's ready queue (see :func:`swap_ready_queue`).
 
     Private ``BaseSelectorEventLoop._process_events(event_list)`` (3.4-3.14): ``_run_once`` calls it once per
-    iteration, right after ``select()`` returned and before due timers are moved to the ready queue, with the
-    list of ``(key, mask)`` pairs ready now (possibly empty).  The hook may reorder that list in place.
+    iteration, right after ``select()`` returned and before the I/O callbacks and the due timers are added to
+    the ready queue: what the queue holds then was scheduled by the previous iteration's callbacks.
     """
     process: Callable[[Any, list[Any]], None] = cls._process_events  # type: ignore[attr-defined]
 
     def _process_events(self: Any, event_list: list[Any]) -> None:
-        hook(self, event_list)
+        hook(self._ready)
         process(self, event_list)
 
     return type(cls.__name__, (cls,), dict(namespace, _process_events=_process_events,

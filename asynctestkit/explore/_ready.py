@@ -100,8 +100,8 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         self._left = 0
         self._chained = len(self)
 
-    def _start_batch(self) -> None:
-        size = self._left = len(self)
+    def _start_batch(self, size: int) -> None:
+        self._left = size
         chained = min(self._chained, size)
         self._chained = 0
         lanes = self._lanes
@@ -118,12 +118,14 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
                 lanes.append((_FREE, 0.0))
 
     def popleft(self) -> Any:
-        if not self._left:
-            self._start_batch()
-            if not self._left:
-                return super().popleft()  # empty: let deque raise its own IndexError
-        lanes = self._lanes
         left = self._left
+        if not left:
+            left = len(self)
+            if left < 2:  # a batch of one (the common case) or none: nothing to choose
+                self._chained = 0
+                return super().popleft()  # empty: deque raises its own IndexError
+            self._start_batch(left)
+        lanes = self._lanes
         candidates: list[int] = []
         if left > 1 and not self[0].cancelled():
             chained_seen = False
@@ -164,10 +166,10 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         return chosen
 
 
-def _on_events(loop: Any, event_list: list[Any]) -> None:
-    """Each iteration, after ``select()``: close the batch, and let the schedule order the I/O delivered."""
-    ready = _compat.ready_queue(loop)
-    if isinstance(ready, _ScheduledReady):
+def _on_events(ready: Any) -> None:
+    """Each iteration, after ``select()``: the batch that ran is over (the queue may be a plain deque again
+    only if something replaced it: then there is nothing to mark)."""
+    if type(ready) is _ScheduledReady:
         ready.batch_over()
 
 
