@@ -217,5 +217,5 @@ def install(loop: asyncio.AbstractEventLoop, run: ScheduleRun) -> None:
     clock = getattr(loop, "clock", None)
     if clock is not None:
         run.start = loop.time() - clock.elapsed()
-    loop.__class__ = _scheduled_class(type(loop), bool(run.schedule.jitter))
+    loop.__class__ = _scheduled_class(type(loop), bool(run.schedule.jitter or run.schedule.delays))
     _compat.swap_ready_queue(loop, lambda old: _ScheduledReady(old, run, loop))
