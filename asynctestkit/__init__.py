@@ -13,6 +13,7 @@ This module only re-exports.  The subsystems are the subpackages ``clock``, ``le
 from types import FunctionType as _FunctionType
 
 from . import assertions, clock, doubles, leaks
+from . import explore as _explore_door  # the subpackage; the name ``explore`` below is its decorator
 from ._version import __version__
 from .assertions import (
     AssertionCall,
@@ -28,7 +29,6 @@ from .assertions import (
 from .case import AsyncTestCase, real_time
 from .clock import DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
 from .doubles import Sequencer, SlowCall
-from . import explore as _explore_door  # the subpackage; the name ``explore`` below is its decorator
 from .explore import ScheduleError, explore, replay_schedule
 from .leaks import (
     LeakCheckMixin,

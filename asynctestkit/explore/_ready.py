@@ -58,7 +58,7 @@ class ScheduleRun:
 
     def departures(self) -> tuple[dict[int, int], dict[int, float]]:
         """The recorded departures as a script: ``({point: index}, {timer: extra seconds})``."""
-        order = {d.point: d.index for d in self.decisions if d.kind == "order"}
+        order = {d.point: d.choice for d in self.decisions if d.kind == "order"}
         delays = {d.point: d.extra for d in self.decisions if d.kind == "delay"}
         return order, delays
 

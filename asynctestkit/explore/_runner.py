@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _compat
 from ._ready import ScheduleRun
 from ._schedule import DEFAULT_DEPTH, Decision, Schedule
 
@@ -168,7 +167,7 @@ def shrink(make_case: Callable[[], unittest.TestCase], failed: Attempt,
     runs = 0
 
     def departures(attempt: Attempt) -> list[tuple[str, int, float]]:
-        return [(d.kind, d.point, d.index if d.kind == "order" else d.extra) for d in attempt.decisions]
+        return [(d.kind, d.point, d.choice if d.kind == "order" else d.extra) for d in attempt.decisions]
 
     def attempt_without(kept: list[tuple[str, int, float]]) -> Attempt:
         order = {point: int(value) for kind, point, value in kept if kind == "order"}
@@ -195,7 +194,7 @@ def shrink(make_case: Callable[[], unittest.TestCase], failed: Attempt,
                 break
             chunk = max(1, chunk // 2)
     if best.schedule.strategy != "script":  # nothing could be dropped: the seeded run's own departures
-        order = {d.point: d.index for d in best.decisions if d.kind == "order"}
+        order = {d.point: d.choice for d in best.decisions if d.kind == "order"}
         delays = {d.point: d.extra for d in best.decisions if d.kind == "delay"}
         best = Attempt(Schedule.script(order, delays), best.decisions, best.points, best.failure, best.error,
                        best.is_error)

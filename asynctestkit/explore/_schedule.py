@@ -40,14 +40,14 @@ DEFAULT_DEPTH = 3
 class Decision(NamedTuple):
     """One place where a schedule departed from asyncio's FIFO order.
 
-    ``kind`` is ``"order"`` (at decision point ``point``, candidate ``index`` ran instead of candidate 0:
+    ``kind`` is ``"order"`` (at decision point ``point``, candidate ``choice`` ran instead of candidate 0:
     ``ran`` instead of ``instead_of``) or ``"delay"`` (timer number ``point`` fired ``extra`` virtual seconds
     late: ``ran`` names its callback).  ``at`` is the virtual time since the clock's start.
     """
 
     kind: str
     point: int
-    index: int
+    choice: int
     ran: str
     instead_of: str
     at: float
@@ -233,7 +233,7 @@ class Strategy:
         """Extra virtual seconds for timer number *number*, armed *seconds* ahead (0: on time)."""
         if self._delays is None:
             return 0.0
-        return seconds * self.schedule.jitter * self._delays.random()
+        return float(seconds * self.schedule.jitter * self._delays.random())
 
 
 class RandomWalk(Strategy):

@@ -86,12 +86,12 @@ class _MarkedTest:
 def _mark(func: object, mark: str, value: object, decorator: str) -> Any:
     if not callable(func):
         raise TypeError(f"{decorator} decorates an async test method, got {_validate.given(func)}")
-    if not inspect.iscoroutinefunction(inspect.unwrap(func)):  # type: ignore[arg-type]
+    if not inspect.iscoroutinefunction(inspect.unwrap(func)):
         name = getattr(func, "__qualname__", repr(func))
         raise TypeError(f"{decorator} decorates an async test method (async def test_...); {name} is a plain "
                         f"function: it runs no task on the loop, so there is no schedule to explore")
     setattr(func, mark, value)
-    return _MarkedTest(func, decorator)  # type: ignore[arg-type]
+    return _MarkedTest(func, decorator)
 
 
 def explore(schedules: Any = 200, *, strategy: str = "random", depth: int = DEFAULT_DEPTH, jitter: float = 0.0,
@@ -144,7 +144,7 @@ def replay_schedule(seed: int | None = None, *, strategy: str = "random", depth:
         if str(error).startswith("replay_schedule()"):
             raise
         raise type(error)(f"replay_schedule(): {error}") from None
-    return functools.partial(_mark, mark=REPLAY_MARK, value=schedule,  # type: ignore[return-value]
+    return functools.partial(_mark, mark=REPLAY_MARK, value=schedule,
                              decorator="@replay_schedule")
 
 
@@ -166,10 +166,10 @@ def prepare_class(cls: type) -> None:
 
     def run(self: unittest.TestCase, result: unittest.TestResult | None = None) -> Any:
         if getattr(self, "_atk_schedule", None) is not None:  # one run of a search: the test itself
-            return super(cls, self).run(result)  # type: ignore[misc, arg-type]
+            return super(cls, self).run(result)  # type: ignore[arg-type]
         plan = _plan_for(self)
         if plan is None:
-            return super(cls, self).run(result)  # type: ignore[misc, arg-type]
+            return super(cls, self).run(result)  # type: ignore[arg-type]
         return _run_planned(self, result, plan)
 
     run.__qualname__ = f"{cls.__qualname__}.run"
@@ -212,7 +212,7 @@ def _run_planned(case: unittest.TestCase, result: unittest.TestResult | None,
             attempt = run_once(make, plan)
             _report_replay(case, result, attempt)
         else:
-            outcome = explore_test(make, plan, should_stop=lambda: bool(result.shouldStop))  # type: ignore[union-attr]
+            outcome = explore_test(make, plan, should_stop=lambda: bool(result.shouldStop))
             _report_exploration(case, result, plan, outcome)
     finally:
         result.stopTest(case)
@@ -241,7 +241,7 @@ def _fail(case: unittest.TestCase, result: unittest.TestResult, text: str, is_er
         raise ScheduleError(text)
     except ScheduleError:
         err = sys.exc_info()
-    (result.addError if is_error else result.addFailure)(case, err)  # type: ignore[arg-type]
+    (result.addError if is_error else result.addFailure)(case, err)
 
 
 def _forward(case: unittest.TestCase, result: unittest.TestResult, attempt: Attempt) -> None:

@@ -47,7 +47,7 @@ async def three_workers(trace: list[Any]) -> None:
 
 def comparable(decisions: list[Decision]) -> list[tuple[Any, ...]]:
     """A decision without task names (asyncio numbers tasks process-wide: Task-12 in one run is Task-40 later)."""
-    return [(d.kind, d.point, d.index, d.at, d.extra) for d in decisions]
+    return [(d.kind, d.point, d.choice, d.at, d.extra) for d in decisions]
 
 
 class WithoutASeedTest(unittest.TestCase):
