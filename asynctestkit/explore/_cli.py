@@ -57,10 +57,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                                         not args.no_shrink)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
-    suite = unittest.defaultTestLoader.loadTestsFromName(args.test_id)
-    tests = list(_tests(suite))
-    errors = getattr(unittest.defaultTestLoader, "errors", [])
-    if errors or len(tests) != 1 or type(tests[0]).__name__ == "_FailedTest":
+    loader = unittest.TestLoader()
+    tests = list(_tests(loader.loadTestsFromName(args.test_id)))
+    errors = loader.errors  # a name that does not resolve becomes a failing placeholder test plus an error
+    if errors or len(tests) != 1:
         detail = errors[-1].strip().splitlines()[-1] if errors else f"it names {plural(len(tests), 'test')}"
         print(f"explore: {args.test_id!r} is not one test: {detail}", file=sys.stderr)
         return 2
