@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     tests = list(_tests(loader.loadTestsFromName(args.test_id)))
     errors = loader.errors  # a name that does not resolve becomes a failing placeholder test plus an error
     if errors or len(tests) != 1:
-        detail = errors[-1].strip().splitlines()[-1] if errors else f"it names {plural(len(tests), 'test')}"
+        detail = str(errors[-1]).strip().splitlines()[-1] if errors else f"it names {plural(len(tests), 'test')}"
         print(f"explore: {args.test_id!r} is not one test: {detail}", file=sys.stderr)
         return 2
     test = tests[0]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import traceback
 import unittest
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._ready import ScheduleRun
 from ._schedule import DEFAULT_DEPTH, Decision, Schedule
@@ -32,8 +31,7 @@ class ScheduleError(AssertionError):
     """
 
 
-@dataclass(frozen=True)
-class Exploration:
+class Exploration(NamedTuple):
     """How to explore one test: how many schedules, which strategy and its options, the first seed."""
 
     schedules: int
@@ -48,8 +46,7 @@ class Exploration:
         return Schedule.seeded(self.strategy, self.seed + run, depth=self.depth, steps=steps, jitter=self.jitter)
 
 
-@dataclass
-class Attempt:
+class Attempt(NamedTuple):
     """One run of the test: its schedule, what it decided, and how it failed (None: it passed)."""
 
     schedule: Schedule
@@ -61,19 +58,22 @@ class Attempt:
     skipped: str | None = None
 
 
-@dataclass
 class Outcome:
-    """What an exploration found: the runs made, the failures among them, the first failure and its shrinking."""
+    """What an exploration found: the runs made, the failures among them, the first failure and its shrinking.
 
-    runs: int = 0
-    failures: int = 0
-    baseline: Attempt | None = None          # the FIFO run
-    first: Attempt | None = None             # the first seeded run that failed
-    first_run: int = 0                       # its number (1-based, among the seeded runs)
-    simplest: Attempt | None = None          # the shrunk schedule that still fails
-    shrink_runs: int = 0
-    stopped: bool = False                    # the result asked to stop (Ctrl-C, failfast)
-    attempts: list[Attempt] = field(default_factory=list)
+    (Plain classes and named tuples here, not dataclasses: building a dataclass costs more at import than the
+    whole of this module, and ``import asynctestkit`` imports it.)
+    """
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.failures = 0
+        self.baseline: Attempt | None = None    # the FIFO run
+        self.first: Attempt | None = None       # the first seeded run that failed
+        self.first_run = 0                      # its number (1-based, among the seeded runs)
+        self.simplest: Attempt | None = None    # the shrunk schedule that still fails
+        self.shrink_runs = 0
+        self.stopped = False                    # the result asked to stop (Ctrl-C, failfast)
 
 
 class _Collector(unittest.TestResult):

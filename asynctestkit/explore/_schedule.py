@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .. import _validate
@@ -82,8 +82,10 @@ def check_jitter(where: str, value: object) -> float:
     return jitter
 
 
-@dataclass(frozen=True)
-class Schedule:
+_NONE: Mapping[Any, Any] = MappingProxyType({})
+
+
+class Schedule(NamedTuple):
     """A reproducible schedule: a strategy with its seed and options, or a script of departures from FIFO.
 
     Build one with :meth:`seeded` (an exploration's runs), :meth:`script` (a shrunk schedule) or
@@ -96,8 +98,8 @@ class Schedule:
     depth: int = DEFAULT_DEPTH             # pct: d, the number of priority-change points plus one
     steps: int = 0                         # pct: decision points in a run (0: taken from the FIFO run)
     jitter: float = 0.0                    # timers fire up to jitter * delay late
-    departures: Mapping[int, int] = field(default_factory=dict)   # script: decision point -> index
-    delays: Mapping[int, float] = field(default_factory=dict)     # script: timer number -> extra seconds
+    departures: Mapping[int, int] = _NONE   # script: decision point -> candidate
+    delays: Mapping[int, float] = _NONE     # script: timer number -> extra seconds
 
     @classmethod
     def fifo(cls) -> Schedule:
