@@ -377,6 +377,10 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "SlowCall.assert_peak_concurrency(at_most=)": (lambda v: asynctestkit.SlowCall().assert_peak_concurrency(v),
                                                    "assert_peak_concurrency(at_most="),
     "Sequencer()(step)": (lambda v: asynctestkit.Sequencer()(v), "Sequencer step"),
+    **{f"explore({a}=)": (lambda v, a=a: asynctestkit.explore(**{a: v}), f"explore(): {a}")
+       for a in ("schedules", "strategy", "depth", "jitter", "seed")},
+    "AsyncTestCase.explore_schedules": _class_attribute("explore_schedules"),
+    "replay_schedule(seed=)": (lambda v: asynctestkit.replay_schedule(seed=v), "replay_schedule(): seed"),
     **ASSERTION_APPLIERS,
 }
 

@@ -23,6 +23,7 @@ the same on every run, every interpreter and every ``PYTHONHASHSEED``.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -78,7 +79,16 @@ def check_strategy(where: str, value: object) -> str:
 
 
 def check_jitter(where: str, value: object) -> float:
-    jitter = _validate.duration(where, value)  # a number >= 0, finite
+    """A jitter factor: a finite number >= 0 (a timer fires up to ``jitter`` times its delay late)."""
+    allowed = "a finite number >= 0 (a timer fires up to jitter x its delay late; 0: no jitter)"
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{where} must be {allowed}, got {_validate.given(value)}")
+    try:
+        jitter = float(value)
+    except OverflowError:  # an int beyond the float range
+        jitter = math.inf
+    if not math.isfinite(jitter) or jitter < 0:
+        raise ValueError(f"{where} must be {allowed}, got {value!r}")
     return jitter
 
 
