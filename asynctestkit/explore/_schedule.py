@@ -88,7 +88,8 @@ def check_jitter(where: str, value: object) -> float:
     except OverflowError:  # an int beyond the float range
         jitter = math.inf
     if not math.isfinite(jitter) or jitter < 0:
-        raise ValueError(f"{where} must be {allowed}, got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 80 else _validate.given(value)
+        raise ValueError(f"{where} must be {allowed}, got {shown}")
     return jitter
 
 
