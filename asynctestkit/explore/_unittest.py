@@ -26,6 +26,7 @@ __all__ = ["explore", "prepare_class", "replay_schedule"]
 # unittest leaves out the frames of modules that set ``__unittest``: a ScheduleError's traceback shows none
 # of this module, only the report (which carries the original failure's own traceback).
 __unittest = True
+__tracebackhide__ = True  # the same for pytest
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 EXPLORE_MARK = "__asynctestkit_explore__"
@@ -212,7 +213,7 @@ def _run_planned(case: unittest.TestCase, result: unittest.TestResult | None,
             attempt = run_once(make, plan)
             _report_replay(case, result, attempt)
         else:
-            outcome = explore_test(make, plan, should_stop=lambda: bool(result.shouldStop))
+            outcome = explore_test(make, plan, should_stop=lambda: bool(getattr(result, "shouldStop", False)))
             _report_exploration(case, result, plan, outcome)
     finally:
         result.stopTest(case)
