@@ -11,9 +11,12 @@ Which orders are allowed (so that correct code never fails because of the explor
 
 - **task steps** (a task's next step or its wake-up) may run in any order: that is the nondeterminism real
   schedules have, a wake-up arriving earlier or later than another task's;
+- **but what one callback scheduled runs in the order it scheduled it**: the done-callbacks of one future
+  (asyncio's socket methods remove their writer in a done-callback that must run before the awaiting task
+  resumes), the tasks one step created, a transport's ``connection_made`` before its first read;
 - **other callbacks scheduled by the previous batch** (``call_soon``, future done-callbacks, transport
   internals) keep their order among themselves, as asyncio documents ("callbacks are called in the order in
-  which they are registered") and its own transports rely on;
+  which they are registered");
 - **I/O callbacks delivered together** may run in any order, and **timers due at the same time** too (in
   deadline order otherwise: a timer never runs before one due earlier).
 
@@ -85,52 +88,90 @@ def _now(ref: weakref.ref[asyncio.AbstractEventLoop]) -> float:
 
 
 class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
-    """The loop's ready queue under a schedule: ``popleft()`` runs the item of the batch the schedule picks."""
+    """The loop's ready queue under a schedule: ``popleft()`` runs the item of the batch the schedule picks.
+
+    Each item carries a tag (a parallel deque): the number of the item whose run appended it (``call_soon``
+    while that item ran: its *producer*), or a unique negative number for an *arrival* (appended between
+    batches: an I/O callback, a due timer, a thread's ``call_soon_threadsafe``, the first step of a run).
+    """
 
     def __init__(self, items: Iterable[Any], run: ScheduleRun, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(items)
         self._run = run
         self._loop = weakref.ref(loop)  # the loop holds this queue: no cycle
         self._left = 0               # items of the current batch not popped yet
-        self._chained = len(self)    # items at the front scheduled by the previous batch
+        self._arrivals = -len(self)  # the last arrival tag handed out (counting down from -1)
+        self._tags: collections.deque[int] = collections.deque(range(-1, self._arrivals - 1, -1))
+        self._producer = -1          # the tag of appends now: the item running, or -1 between batches
+        self._popped = 0             # items popped so far (the producer tags, counting up)
         self._lanes: list[tuple[int, float]] = []   # (lane, deadline) of each item of the batch left
 
-    def batch_over(self) -> None:
-        """``select()`` returned: what the queue holds now was scheduled by the batch that just ran."""
+    def append(self, handle: Any) -> None:
+        super().append(handle)
+        tag = self._producer
+        if tag < 0:
+            tag = self._arrivals = self._arrivals - 1
+        self._tags.append(tag)
+
+    def clear(self) -> None:
+        super().clear()
+        self._tags.clear()
         self._left = 0
-        self._chained = len(self)
+
+    def batch_over(self) -> None:
+        """``select()`` returned: the batch is over, and what is appended until the next one are arrivals."""
+        self._left = 0
+        self._producer = -1
 
     def _start_batch(self, size: int) -> None:
         self._left = size
-        chained = min(self._chained, size)
-        self._chained = 0
         lanes = self._lanes
         lanes.clear()
+        tags = self._tags
         for position in range(size):
             handle = self[position]
             if _compat.handle_task(handle) is not None:
                 lanes.append((_FREE, 0.0))
-            elif isinstance(handle, asyncio.TimerHandle) and position >= chained:
-                lanes.append((_TIMER, handle.when()))
-            elif position < chained:
+            elif tags[position] >= 0:
                 lanes.append((_CHAINED, 0.0))
+            elif isinstance(handle, asyncio.TimerHandle):
+                lanes.append((_TIMER, handle.when()))
             else:
                 lanes.append((_FREE, 0.0))
+
+    def _take(self, position: int) -> Any:
+        """Remove and return the item at *position*; it becomes the producer of what is appended next."""
+        if position:
+            handle = self[position]
+            del self[position]
+            del self._tags[position]
+        else:
+            handle = super().popleft()
+            self._tags.popleft()
+        self._popped += 1
+        self._producer = self._popped
+        return handle
 
     def popleft(self) -> Any:
         left = self._left
         if not left:
             left = len(self)
             if left < 2:  # a batch of one (the common case) or none: nothing to choose
-                self._chained = 0
-                return super().popleft()  # empty: deque raises its own IndexError
+                return self._take(0)  # empty: deque raises its own IndexError
             self._start_batch(left)
         lanes = self._lanes
         candidates: list[int] = []
         if left > 1 and not self[0].cancelled():
+            tags = self._tags
+            groups: set[int] = set()
             chained_seen = False
             due: float | None = None
             for position in range(left):
+                tag = tags[position]
+                if tag >= 0:  # what one item appended runs in the order it appended it
+                    if tag in groups:
+                        continue
+                    groups.add(tag)
                 lane, when = lanes[position]
                 if lane == _CHAINED:
                     if chained_seen:
@@ -146,7 +187,7 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         self._left = left - 1
         if len(candidates) < 2:
             del lanes[0]
-            return super().popleft()
+            return self._take(0)
         run = self._run
         point = run.points
         run.points = point + 1
@@ -154,16 +195,12 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         index = run.strategy.choose(point, [_agent(handle) for handle in handles])
         if not 0 <= index < len(candidates):
             index = 0
-        if index == 0:
-            del lanes[0]
-            return super().popleft()
         position = candidates[index]
-        chosen = handles[index]
-        run.decisions.append(Decision("order", point, index, _describe(chosen), _describe(handles[0]),
-                                      _now(self._loop) - run.start))
+        if index:
+            run.decisions.append(Decision("order", point, index, _describe(handles[index]),
+                                          _describe(handles[0]), _now(self._loop) - run.start))
         del lanes[position]
-        del self[position]
-        return chosen
+        return self._take(position)
 
 
 def _on_events(ready: Any) -> None:

@@ -118,8 +118,8 @@ class SeededOrderTest(unittest.TestCase):
     def test_a_departure_names_the_task_that_ran_and_the_one_fifo_would_have_run(self) -> None:
         async def body(trace: list[Any]) -> None:
             async def worker(name: str) -> None:
+                await asyncio.sleep(0)  # created by one step, the tasks start in creation order; then free
                 trace.append(name)
-                await asyncio.sleep(0)
 
             await asyncio.gather(asyncio.create_task(worker("a"), name="first"),
                                  asyncio.create_task(worker("b"), name="second"))
@@ -136,10 +136,42 @@ class SeededOrderTest(unittest.TestCase):
         self.fail("no seed of 1-49 ran the second task first")
 
     def test_pct_with_depth_1_keeps_one_priority_order_for_the_whole_run(self) -> None:
+        orders = set()
         for seed in range(1, 11):
             trace, _, _ = run_under(Schedule.seeded("pct", seed, depth=1, steps=10), three_workers)
             rounds = [tuple(name for name, step in trace if step == n) for n in range(3)]
-            self.assertEqual(len(set(rounds)), 1, f"seed {seed}: {trace}")
+            self.assertEqual(rounds[0], ("a", "b", "c"))  # first steps: in creation order (one step created all)
+            self.assertEqual(rounds[1], rounds[2], f"seed {seed}: {trace}")
+            orders.add(rounds[1])
+        self.assertGreater(len(orders), 2)
+
+    def test_what_one_callback_scheduled_runs_in_the_order_it_was_scheduled(self) -> None:
+        # A future's done-callbacks and the wake-up of the task awaiting it are scheduled by one set_result():
+        # asyncio's own socket methods rely on the callback running first (it removes the fd's writer).
+        async def body(trace: list[Any]) -> None:
+            loop = asyncio.get_running_loop()
+            futures = [loop.create_future() for _ in range(3)]
+            for index, fut in enumerate(futures):
+                fut.add_done_callback(lambda f, index=index: trace.append(f"callback {index}"))
+
+            async def waiter(index: int) -> None:
+                await futures[index]
+                trace.append(f"task {index}")
+
+            tasks = [asyncio.ensure_future(waiter(index)) for index in range(3)]
+            await asyncio.sleep(0)
+            for fut in futures:
+                loop.call_soon(fut.set_result, None)
+            await asyncio.gather(*tasks)
+
+        orders = set()
+        for strategy in ("random", "pct"):
+            for seed in range(1, 40):
+                trace, _, _ = run_under(Schedule.seeded(strategy, seed, steps=6), body)
+                for index in range(3):
+                    self.assertLess(trace.index(f"callback {index}"), trace.index(f"task {index}"))
+                orders.add(tuple(entry for entry in trace if entry.startswith("task")))
+        self.assertGreater(len(orders), 1, "the three wake-ups always ran in FIFO order")
 
     def test_callbacks_scheduled_with_call_soon_keep_their_order_under_every_seed(self) -> None:
         async def body(trace: list[Any]) -> None:
