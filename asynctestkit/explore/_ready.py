@@ -18,7 +18,8 @@ Which orders are allowed (so that correct code never fails because of the explor
   internals) keep their order among themselves, as asyncio documents ("callbacks are called in the order in
   which they are registered");
 - **I/O callbacks delivered together** may run in any order, and **timers due at the same time** too (in
-  deadline order otherwise: a timer never runs before one due earlier).
+  deadline order otherwise: a timer never runs before one due earlier, and neither does what it scheduled,
+  such as the wake-up of the task whose sleep it ended).
 
 Each pop with more than one candidate is a *decision point*, numbered from 0 in the run; the candidates are
 listed in FIFO order, so candidate 0 is what plain asyncio would run.  A choice other than 0 is recorded as a
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -42,6 +44,7 @@ __all__ = ["ScheduleRun", "install"]
 _FREE = 0       # a task step or an I/O callback: any order
 _CHAINED = 1    # another callback scheduled by the previous batch: FIFO among these
 _TIMER = 2      # a timer: deadline order, any order among equal deadlines
+_NO_RANK = math.inf  # an item not scheduled by a timer (see _ScheduledReady._ranks)
 
 
 class ScheduleRun:
@@ -104,7 +107,10 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         self._tags: collections.deque[int] = collections.deque(range(-1, self._arrivals - 1, -1))
         self._producer = -1          # the tag of appends now: the item running, or -1 between batches
         self._popped = 0             # items popped so far (the producer tags, counting up)
-        self._lanes: list[tuple[int, float]] = []   # (lane, deadline) of each item of the batch left
+        self._lanes: list[tuple[int, float, float]] = []  # (lane, deadline, rank) of each item of the batch left
+        #: The deadline of each timer that ran, by its producer tag: what it scheduled (the wake-up of a task
+        #: whose sleep ended) keeps the timers' deadline order, as the timers themselves do.
+        self._ranks: dict[int, float] = {}
 
     def append(self, handle: Any) -> None:
         super().append(handle)
@@ -128,16 +134,20 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         lanes = self._lanes
         lanes.clear()
         tags = self._tags
+        ranks = self._ranks
         for position in range(size):
             handle = self[position]
+            tag = tags[position]
+            rank = ranks.get(tag, _NO_RANK)
             if _compat.handle_task(handle) is not None:
-                lanes.append((_FREE, 0.0))
-            elif tags[position] >= 0:
-                lanes.append((_CHAINED, 0.0))
+                lanes.append((_FREE, 0.0, rank))
+            elif tag >= 0:
+                lanes.append((_CHAINED, 0.0, rank))
             elif isinstance(handle, asyncio.TimerHandle):
-                lanes.append((_TIMER, handle.when()))
+                lanes.append((_TIMER, handle.when(), rank))
             else:
-                lanes.append((_FREE, 0.0))
+                lanes.append((_FREE, 0.0, rank))
+        ranks.clear()  # the items of this batch carry theirs now; timers that run in it record new ones
 
     def _take(self, position: int) -> Any:
         """Remove and return the item at *position*; it becomes the producer of what is appended next."""
@@ -150,6 +160,8 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
             self._tags.popleft()
         self._popped += 1
         self._producer = self._popped
+        if type(handle) is not asyncio.Handle and isinstance(handle, asyncio.TimerHandle):
+            self._ranks[self._popped] = handle.when()
         return handle
 
     def popleft(self) -> Any:
@@ -166,13 +178,16 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
             groups: set[int] = set()
             chained_seen = False
             due: float | None = None
+            first_rank = min(lane[2] for lane in lanes[:left])
             for position in range(left):
                 tag = tags[position]
                 if tag >= 0:  # what one item appended runs in the order it appended it
                     if tag in groups:
                         continue
                     groups.add(tag)
-                lane, when = lanes[position]
+                lane, when, rank = lanes[position]
+                if rank != _NO_RANK and rank != first_rank:  # scheduled by a timer due later than another's
+                    continue
                 if lane == _CHAINED:
                     if chained_seen:
                         continue
