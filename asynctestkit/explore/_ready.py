@@ -69,12 +69,6 @@ class ScheduleRun:
         return order, delays
 
 
-def _agent(handle: asyncio.Handle) -> object:
-    """What a strategy gives a priority to: the task of a task step, else the handle itself."""
-    task = _compat.handle_task(handle)
-    return handle if task is None else task
-
-
 def _describe(handle: asyncio.Handle) -> str:
     task = _compat.handle_task(handle)
     if task is not None:
@@ -107,7 +101,8 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         self._tags: collections.deque[int] = collections.deque(range(-1, self._arrivals - 1, -1))
         self._producer = -1          # the tag of appends now: the item running, or -1 between batches
         self._popped = 0             # items popped so far (the producer tags, counting up)
-        self._lanes: list[tuple[int, float, float]] = []  # (lane, deadline, rank) of each item of the batch left
+        #: (lane, deadline, rank, tag, agent) of each item of the batch not popped yet, in queue order
+        self._lanes: list[tuple[int, float, float, int, object]] = []
         #: The deadline of each timer that ran, by its producer tag: what it scheduled (the wake-up of a task
         #: whose sleep ended) keeps the timers' deadline order, as the timers themselves do.
         self._ranks: dict[int, float] = {}
@@ -139,14 +134,15 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
             handle = self[position]
             tag = tags[position]
             rank = ranks.get(tag, _NO_RANK)
-            if _compat.handle_task(handle) is not None:
-                lanes.append((_FREE, 0.0, rank))
+            task = _compat.handle_task(handle)
+            if task is not None:
+                lanes.append((_FREE, 0.0, rank, tag, task))
             elif tag >= 0:
-                lanes.append((_CHAINED, 0.0, rank))
+                lanes.append((_CHAINED, 0.0, rank, tag, handle))
             elif isinstance(handle, asyncio.TimerHandle):
-                lanes.append((_TIMER, handle.when(), rank))
+                lanes.append((_TIMER, handle.when(), rank, tag, handle))
             else:
-                lanes.append((_FREE, 0.0, rank))
+                lanes.append((_FREE, 0.0, rank, tag, handle))
         ranks.clear()  # the items of this batch carry theirs now; timers that run in it record new ones
 
     def _take(self, position: int) -> Any:
@@ -174,18 +170,17 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         lanes = self._lanes
         candidates: list[int] = []
         if left > 1 and not self[0].cancelled():
-            tags = self._tags
             groups: set[int] = set()
             chained_seen = False
             due: float | None = None
-            first_rank = min(lane[2] for lane in lanes[:left])
-            for position in range(left):
-                tag = tags[position]
+            first_rank = min([entry[2] for entry in lanes])
+            position = -1
+            for lane, when, rank, tag, _agent in lanes:
+                position += 1
                 if tag >= 0:  # what one item appended runs in the order it appended it
                     if tag in groups:
                         continue
                     groups.add(tag)
-                lane, when, rank = lanes[position]
                 if rank != _NO_RANK and rank != first_rank:  # scheduled by a timer due later than another's
                     continue
                 if lane == _CHAINED:
@@ -207,7 +202,7 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         point = run.points
         run.points = point + 1
         handles = [self[position] for position in candidates]
-        index = run.strategy.choose(point, [_agent(handle) for handle in handles])
+        index = run.strategy.choose(point, [lanes[position][4] for position in candidates])
         if not 0 <= index < len(candidates):
             index = 0
         position = candidates[index]
