@@ -136,7 +136,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                     check(attribute, own[attribute])
                 except (TypeError, ValueError) as error:
                     raise type(error)(f"{cls.__qualname__}.{error}") from None
-        if "explore_schedules" in own or _SCHEDULE_FROM_ENV:  # imported only by classes that explore
+        if _SCHEDULE_FROM_ENV or any(name.startswith("explore_") for name in own):  # only classes that explore
             from .explore._unittest import prepare_class
             prepare_class(cls)
 

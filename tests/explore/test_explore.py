@@ -297,6 +297,13 @@ class MisuseTest(unittest.TestCase):
                 explore_schedules = 10
                 explore_strategy = "dfs"
 
+        class Good(AsyncTestCase):
+            explore_schedules = 10
+
+        with self.assertRaisesRegex(ValueError, r"^\S*<locals>\.Sub\.explore_depth must be an int >= 1, got 0$"):
+            class Sub(Good):
+                explore_depth = 0
+
 
 class CommandLineOutputTest(unittest.TestCase):
     """What a user sees: the report under ``python -m unittest``, and ASYNCTESTKIT_SCHEDULE replaying one test."""
