@@ -6,13 +6,14 @@ stack), automatic leak checks at teardown, and assertions for timeouts, cancella
 propagation.  See docs/index.md; docs/architecture.md describes the parts below.
 
 This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks``, ``assertions`` and
-``doubles`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
+``doubles``, ``explore`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
 """
 
 
 from types import FunctionType as _FunctionType
 
 from . import assertions, clock, doubles, leaks
+from . import explore as _explore_door  # the subpackage; the name ``explore`` below is its decorator
 from ._version import __version__
 from .assertions import (
     AssertionCall,
@@ -28,6 +29,7 @@ from .assertions import (
 from .case import AsyncTestCase, real_time
 from .clock import BackgroundTasks, DeadlockError, HangError, LivelockError, VirtualClock, VirtualClockLoop
 from .doubles import MemoryNetwork, Sequencer, SlowCall, memory_stream_pair, memory_transport_pair
+from .explore import ScheduleError, explore, replay_schedule
 from .leaks import (
     LeakCheckMixin,
     LeakError,
@@ -59,6 +61,7 @@ __all__ = [
     "LivelockError",
     "MemoryNetwork",
     "RecordedEvent",
+    "ScheduleError",
     "Sequencer",
     "SlowCall",
     "VirtualClock",
@@ -67,8 +70,10 @@ __all__ = [
     "allow_leaks",
     "memory_stream_pair",
     "memory_transport_pair",
+    "explore",
     "real_time",
     "register_resource_type",
+    "replay_schedule",
     "track_resource",
     "unregister_resource_type",
 ]
@@ -81,7 +86,7 @@ def _name_public_objects() -> None:
     not the private module that defines it); a name that only a subsystem's front door exports (``Leak``,
     ``RealTimeLoop``) reports that front door (``asynctestkit.leaks``).  Constants are left alone.
     """
-    for door in (clock, leaks, assertions, doubles):
+    for door in (clock, leaks, assertions, doubles, _explore_door):
         for name in door.__all__:
             value = getattr(door, name)
             if isinstance(value, (type, _FunctionType)) and value.__module__.startswith(f"{__name__}."):

@@ -914,3 +914,53 @@ def peek_exception(fut: asyncio.Future[Any]) -> BaseException | None:
     """
     exc = getattr(fut, "_exception", None)
     return exc if isinstance(exc, BaseException) else None
+# --- schedule exploration (asynctestkit.explore) ----------------------------------------------------------
+# Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published sources: _run_once,
+# _process_events and _ready unchanged); canaries at the end of tests/test_compat.py (ScheduleNamesTests).
+# Used only by a loop that runs under a schedule seed: the default loop never reaches these.
+
+def swap_ready_queue(loop: asyncio.AbstractEventLoop, make: Callable[[Any], Any]) -> None:
+    """Replace the loop's ready queue with ``make(old_queue)`` (a ``collections.deque`` subclass holding its items).
+
+    Private ``BaseEventLoop._ready``: the deque of ``Handle`` that ``call_soon``, ``_add_callback`` (I/O) and
+    ``_run_once`` (due timers) append to, and that ``_run_once`` runs with ``ntodo = len(self._ready)`` calls
+    of ``self._ready.popleft()`` per iteration (3.4-3.14).  It is created once in ``BaseEventLoop.__init__``
+    and never rebound, so a subclass whose ``popleft()`` picks another item of the batch reorders the
+    iteration without any other change to the loop.
+    """
+    loop._ready = make(loop._ready)  # type: ignore[attr-defined]
+
+
+def ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
+    """The loop's ready queue (private ``BaseEventLoop._ready``, see :func:`swap_ready_queue`)."""
+    return loop._ready  # type: ignore[attr-defined]
+
+
+def handle_task(handle: asyncio.Handle) -> asyncio.Task[Any] | None:
+    """The task whose step (or wake-up) *handle* runs, or None for any other callback.
+
+    Private ``Handle._callback``: a task schedules its steps as a ``TaskStepMethWrapper`` and its wake-ups as
+    the bound builtin ``task_wakeup`` (C tasks), or the bound ``__step``/``__wakeup`` (Python tasks); each
+    has the task as ``__self__`` (3.10-3.14).
+    """
+    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    return owner if isinstance(owner, asyncio.Task) else None
+
+
+def loop_class_with_events_hook(cls: type, hook: Callable[[Any], None], namespace: dict[str, Any]) -> type:
+    """A subclass of the selector loop class *cls* (plus *namespace*) that calls ``hook(ready_queue)`` at the
+    start of every ``_process_events``, with the loop's ready queue (see :func:`swap_ready_queue`).
+
+    Private ``BaseSelectorEventLoop._process_events(event_list)`` (3.4-3.14): ``_run_once`` calls it once per
+    iteration, right after ``select()`` returned and before the I/O callbacks and the due timers are added to
+    the ready queue: what the queue holds then was scheduled by the previous iteration's callbacks.
+    """
+    process: Callable[[Any, list[Any]], None] = cls._process_events  # type: ignore[attr-defined]
+
+    def _process_events(self: Any, event_list: list[Any]) -> None:
+        hook(self._ready)
+        process(self, event_list)
+
+    return type(cls.__name__, (cls,), dict(namespace, _process_events=_process_events,
+                                            __module__=cls.__module__, __qualname__=cls.__qualname__,
+                                            __doc__=cls.__doc__))

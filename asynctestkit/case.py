@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
@@ -50,6 +51,9 @@ __tracebackhide__ = True  # the same for pytest (its name for it), when no frame
 _F = TypeVar("_F", bound=Callable[..., Any])
 _R = TypeVar("_R")
 _REAL_TIME_MARK = "__asynctestkit_real_time__"
+#: ``ASYNCTESTKIT_SCHEDULE`` (asynctestkit.explore) is read when this module is imported: while it is set, every
+#: test case class gets the exploring ``run()`` (which replays the schedule for the test it names).
+_SCHEDULE_FROM_ENV = bool(os.environ.get("ASYNCTESTKIT_SCHEDULE"))
 
 
 def real_time(test: _F) -> _F:
@@ -122,6 +126,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
 
     _atk_loop: asyncio.AbstractEventLoop | None = None
     _atk_background: BackgroundTasks | None = None
+    #: The schedule one run of an exploration installs on the test's loop (asynctestkit.explore); None: FIFO.
+    _atk_schedule: Any = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check the class attributes a subclass sets, so a mistake fails at import, naming the class."""
@@ -133,6 +139,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                     check(attribute, own[attribute])
                 except (TypeError, ValueError) as error:
                     raise type(error)(f"{cls.__qualname__}.{error}") from None
+        if _SCHEDULE_FROM_ENV or any(name.startswith("explore_") for name in own):  # only classes that explore
+            from .explore._unittest import prepare_class
+            prepare_class(cls)
 
     # -- the loop ----------------------------------------------------------------------------------
     def _atk_wants_virtual_clock(self) -> bool:
@@ -157,6 +166,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         loop._atk_pin_debug(bool(self.asyncio_debug))
         loop.set_debug(bool(self.asyncio_debug))
         self._atk_loop = loop
+        if self._atk_schedule is not None:  # one run of an exploration (asynctestkit.explore)
+            self._atk_schedule.install(loop)
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
             _compat.set_current_loop(loop)
             loop._atk_on_close(lambda: _compat.set_current_loop(None))

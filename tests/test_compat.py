@@ -669,3 +669,67 @@ class BackgroundAndTimerCanaryTests(unittest.TestCase):
         self.assertIsInstance(peeked, KeyError)
         self.assertTrue(still)
         self.assertFalse(after)
+class ScheduleNamesTests(unittest.TestCase):
+    """Canaries for the names asynctestkit.explore reads (``_ready``, ``_run_once``, ``_process_events``,
+    ``Handle._callback``): a loop under a schedule reorders each iteration through them."""
+
+    def test_run_once_pops_its_batch_from_the_ready_queue_after_processing_events(self) -> None:
+        import asyncio.base_events
+        import collections
+
+        source = inspect.getsource(asyncio.base_events.BaseEventLoop._run_once)
+        self.assertIn("ntodo = len(self._ready)", source)
+        self.assertIn("self._ready.popleft()", source)
+        self.assertLess(source.index("self._process_events(event_list)"), source.index("ntodo = len(self._ready)"))
+        loop = asyncio.SelectorEventLoop()
+        try:
+            self.assertIs(type(_compat.ready_queue(loop)), collections.deque)
+        finally:
+            loop.close()
+
+    def test_a_swapped_ready_queue_and_the_events_hook_see_every_iteration(self) -> None:
+        import collections
+
+        pops: list[int] = []
+        marks: list[int] = []
+
+        class Counting(collections.deque):  # type: ignore[type-arg]
+            def popleft(self) -> object:
+                pops.append(len(self))
+                return super().popleft()
+
+        cls = _compat.loop_class_with_events_hook(asyncio.SelectorEventLoop, lambda ready: marks.append(len(ready)), {})
+        loop = cls()
+        _compat.swap_ready_queue(loop, Counting)
+        self.assertIsInstance(_compat.ready_queue(loop), Counting)
+
+        async def main() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+        self.assertGreaterEqual(len(pops), 4)
+        self.assertGreaterEqual(len(marks), 4)
+
+    def test_handle_task_finds_the_task_of_a_step_and_of_a_wake_up_and_none_for_a_callback(self) -> None:
+        found: list[object] = []
+
+        async def waiter(fut: asyncio.Future[None]) -> None:
+            await fut
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            task = asyncio.ensure_future(waiter(fut))
+            found.append([_compat.handle_task(h) is task for h in _compat.ready_queue(loop)])  # first step
+            await asyncio.sleep(0)
+            fut.set_result(None)
+            loop.call_soon(print)
+            found.append([_compat.handle_task(h) is task for h in _compat.ready_queue(loop)])  # wake-up, callback
+            await task
+
+        asyncio.run(main())
+        self.assertEqual(found, [[True], [True, False]])

@@ -407,6 +407,10 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     "clock.background_window": _setter("background_window"),
     "BackgroundTasks.start(coro)": (lambda v: _background_start(v, None), "argument 'coro'"),
     "BackgroundTasks.start(name=)": (lambda v: _background_start(asyncio.sleep(0), v), "argument 'name'"),
+    **{f"explore({a}=)": (lambda v, a=a: asynctestkit.explore(**{a: v}), f"explore(): {a}")
+       for a in ("schedules", "strategy", "depth", "jitter", "seed")},
+    "AsyncTestCase.explore_schedules": _class_attribute("explore_schedules"),
+    "replay_schedule(seed=)": (lambda v: asynctestkit.replay_schedule(seed=v), "replay_schedule(): seed"),
     **ASSERTION_APPLIERS,
 }
 
