@@ -11,6 +11,7 @@ Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published s
 
 from __future__ import annotations
 
+import _signal
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
@@ -850,3 +851,14 @@ UNITTEST_CASE_ATTRIBUTES = frozenset({
     "_asyncioRunner", "_asyncioTestContext", "_asyncioTestLoop", "_asyncioCallsQueue", "_asyncioCallsTask",
     "_classSetupFailed", "_class_cleanups"})
 
+
+
+# -- signal handlers, read and set without the enum conversion -------------------------------------------------
+
+#: ``signal.getsignal``/``signal.signal`` as the C functions of the private ``_signal`` module (3.5-3.14):
+#: ``signal.py`` wraps both to turn the handler into a ``signal.Handlers`` member, by calling
+#: ``Handlers(handler)`` and catching the ValueError any real handler raises there: several microseconds per
+#: call, paid by the watchdog at every test phase.  Same arguments, same effect; the answer is the plain
+#: handler (SIG_DFL and SIG_IGN as the ints 0 and 1, which compare equal to the enum members).
+raw_getsignal: Callable[[int], Any] = _signal.getsignal
+raw_signal: Callable[[int, Any], Any] = _signal.signal
