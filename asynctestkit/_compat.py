@@ -16,6 +16,7 @@ import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
 import heapq
+import inspect
 import itertools
 import math
 import selectors
@@ -862,3 +863,13 @@ UNITTEST_CASE_ATTRIBUTES = frozenset({
 #: handler (SIG_DFL and SIG_IGN as the ints 0 and 1, which compare equal to the enum members).
 raw_getsignal: Callable[[int], Any] = _signal.getsignal
 raw_signal: Callable[[int, Any], Any] = _signal.signal
+
+
+def runs_synchronously(function: Callable[..., Any]) -> bool:
+    """Whether ``IsolatedAsyncioTestCase._callMaybeAsync`` runs *function* without its loop (a plain call).
+
+    3.11+: it runs the loop exactly when ``inspect.iscoroutinefunction(function)`` (the test it applies itself,
+    ``unittest/async_case.py``, 3.11-3.14).  3.10 calls the function first and runs the loop if it returned
+    an awaitable, which is not known beforehand: False.
+    """
+    return PY311 and not inspect.iscoroutinefunction(function)

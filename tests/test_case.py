@@ -238,9 +238,9 @@ class PhaseTests(unittest.TestCase):
         exits: list[None] = []
         enter, leave = VirtualClock._enter_phase, VirtualClock._exit_phase
 
-        def spy_enter(clock: VirtualClock, task: Any, label: str, **kwargs: Any) -> None:
-            entered.append((label, task))
-            enter(clock, task, label, **kwargs)
+        def spy_enter(clock: VirtualClock, task: Any, phase: Any) -> None:
+            entered.append((phase.label, task))
+            enter(clock, task, phase)
 
         def spy_exit(clock: VirtualClock) -> None:
             exits.append(None)

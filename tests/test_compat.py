@@ -602,3 +602,43 @@ class RawSignalCanaryTests(unittest.TestCase):
         finally:
             signal.signal(signal.SIGALRM, before)
         self.assertEqual(_compat.raw_getsignal(signal.SIGALRM), before)
+
+
+class RunsSynchronouslyCanaryTests(unittest.TestCase):
+    """``_compat.runs_synchronously`` answers as ``IsolatedAsyncioTestCase._callMaybeAsync`` decides."""
+
+    def test_a_plain_function_runs_without_the_loop_and_a_coroutine_function_on_it(self) -> None:
+        import functools
+        import sys
+
+        ran_on: list[object] = []
+
+        def plain() -> None:
+            ran_on.append(_running_loop())
+
+        async def coroutine() -> None:
+            ran_on.append(_running_loop())
+
+        class Case(unittest.IsolatedAsyncioTestCase):
+            def test_nothing(self) -> None:
+                for function in (functools.partial(coroutine), coroutine, plain):  # (cleanups run last first)
+                    self.addCleanup(function)
+
+        result = unittest.TestResult()
+        Case("test_nothing").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        if sys.version_info >= (3, 11):
+            self.assertEqual([loop is None for loop in ran_on], [True, False, False])
+            self.assertEqual([_compat.runs_synchronously(f) for f in (plain, coroutine, functools.partial(coroutine))],
+                             [True, False, False])
+        else:  # pragma: no cover - 3.10: not known before the call
+            self.assertFalse(_compat.runs_synchronously(plain))
+
+
+def _running_loop() -> object:
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

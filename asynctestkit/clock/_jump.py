@@ -54,7 +54,7 @@ import sys
 import weakref
 from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from .. import _compat, _diagnostics
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from ._loop import VirtualClockLoop
     from ._realwork import InFlight, RealWork
 
-__all__ = ["JumpEngine"]
+__all__ = ["JumpEngine", "PhaseInfo"]
 
 logger = logging.getLogger("asynctestkit")
 _next_timer_when = _compat.next_timer_when
@@ -114,9 +114,19 @@ def _stall_point(resolution: float) -> float:
     return 2.0 ** (math.floor(math.log2(resolution)) + 53)
 
 
-class _Phase(NamedTuple):
+class PhaseInfo(Protocol):
     """The test phase the clock watches: its name in reports and, where the phase's task outlives it (3.10),
-    a callable that tells whether its code still runs."""
+    a callable that tells whether its code still runs (``_phase.PhaseClaim`` is one; read only by reports
+    and hang delivery, so the label may be computed when asked)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def running(self) -> Callable[[], bool] | None: ...
+
+
+class _Phase(NamedTuple):
+    """A fixed :class:`PhaseInfo`."""
 
     label: str
     running: Callable[[], bool] | None = None
@@ -185,7 +195,7 @@ class JumpEngine:
         self._batch = 0                       # callbacks the current iteration was about to run
         self.real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
-        self._phase = _NO_PHASE  # no test phase: a plain asyncio.Runner
+        self._phase: PhaseInfo = _NO_PHASE  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._force_closed = False            # _report closed the phase's coroutine (see _force_close)
         self._deliveries = 0
@@ -245,25 +255,30 @@ class JumpEngine:
         self.jump_limit = bound if self.limit is None else min(bound, self.limit)
 
     # -- test phases (called through the clock by the phase glue, _phase.py) ---------------------------
-    def enter_phase(self, task: asyncio.Task[Any] | None, label: str, *,
-                     running: Callable[[], bool] | None = None) -> None:
-        """A test phase starts: *task* runs it, *label* names it in reports.
+    def enter_phase(self, task: asyncio.Task[Any] | None, phase: PhaseInfo) -> None:
+        """A test phase starts: *task* runs it, ``phase.label`` names it in reports.
 
-        *running*, when given, tells whether the phase's code is still running in *task* (3.10: the test case's
-        long-lived runner task outlives each phase); otherwise the phase runs until *task* is done.
+        ``phase.running``, when not None, tells whether the phase's code is still running in *task* (3.10: the
+        test case's long-lived runner task outlives each phase); otherwise the phase runs until *task* is done.
         """
-        stale = self.take_pending_error()
-        if stale is not None:  # the previous phase ended with another exception before the report arrived
+        if self._pending_error is not None:
+            # The previous phase ended with another exception before the report arrived.
             logger.error("asynctestkit: a hang report was not delivered (the phase ended with another "
-                         "exception first):\n%s", stale)
+                         "exception first):\n%s", self.take_pending_error())
         self.phase_task = task
-        self._phase = _Phase(label, running)
+        self._phase = phase
         self._force_closed = False
         self._deliveries = 0
-        self.real_start = _time.perf_counter()
+        self.real_start = start = _perf_counter()
         watchdog = self.watchdog
-        self.watchdog_at = math.inf if watchdog is None else self.real_start + watchdog
-        self.arm_alarm()
+        if watchdog is None:
+            self.watchdog_at = math.inf
+            self.arm_alarm()
+        else:
+            self.watchdog_at = start + watchdog
+            # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag
+            self._alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
+            self.poll_checks = self._timing or not self._alarm.armed
 
     def arm_alarm(self) -> None:
         """Set SIGALRM for what is left of the phase's watchdog; where it cannot be set, check every poll.
