@@ -239,9 +239,17 @@ def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     ``asyncio.set_event_loop`` is public on 3.10-3.13.  3.14 development builds deprecated it for a while, so
     a DeprecationWarning from it is silenced here rather than failing ``-W error`` runs.
     """
+    if not PY314:  # (no warning to silence: catch_warnings() would reset every module's warning registry)
+        asyncio.set_event_loop(loop)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         asyncio.set_event_loop(loop)
+
+
+def clear_current_loop() -> None:
+    """``set_current_loop(None)``: this thread has no current loop (run when a test's loop closes)."""
+    set_current_loop(None)
 
 
 # --- virtual clock ----------------------------------------------------------------------------------------

@@ -151,12 +151,14 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                                   f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
-        loop._atk_pin_debug(bool(self.asyncio_debug))
-        loop.set_debug(bool(self.asyncio_debug))
+        debug = bool(self.asyncio_debug)
+        loop._atk_pin_debug(debug)
+        if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
+            loop.set_debug(debug)
         self._atk_loop = loop
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
             _compat.set_current_loop(loop)
-            loop._atk_on_close(lambda: _compat.set_current_loop(None))
+            loop._atk_on_close(_compat.clear_current_loop)
         return loop
 
     @property

@@ -34,8 +34,8 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
 - The selector answers every ``select(timeout)`` of the loop with the function
   :meth:`JumpEngine.selector_entry` made for it (the clock's whole per-iteration path, one frame), and
   drops it when it closes.
-- The loop calls :meth:`on_run_start` when it starts running, :meth:`time_functions_on` /
-  :meth:`time_functions_off` around ``run_forever()``, :meth:`refresh_timing` after ``set_debug()`` and
+- The loop calls :meth:`on_run_start` when it starts running (it also turns the time functions on) and
+  :meth:`time_functions_off` when ``run_forever()`` returns, :meth:`refresh_timing` after ``set_debug()`` and
   :meth:`close` before it closes its selector, and :meth:`release` once it is closed (the engine's and the
   clock's references back to the loop become weak: a closed loop, its engine and its clock are freed by
   reference counting, with no cycle for the garbage collector).
@@ -114,6 +114,10 @@ def _stall_point(resolution: float) -> float:
     return 2.0 ** (math.floor(math.log2(resolution)) + 53)
 
 
+_MONOTONIC_RESOLUTION = _time.get_clock_info("monotonic").resolution
+_MONOTONIC_STALL_POINT = _stall_point(_MONOTONIC_RESOLUTION)
+
+
 class PhaseInfo(Protocol):
     """The test phase the clock watches: its name in reports and, where the phase's task outlives it (3.10),
     a callable that tells whether its code still runs (``_phase.PhaseClaim`` is one; read only by reports
@@ -183,8 +187,8 @@ class JumpEngine:
         self.jump_limit = -math.inf           # see refresh_jump_limit (set once the loop is adopted)
         self._held_since: float | None = None   # perf_counter() when real work began to hold time
         self.idle_waiters: list[asyncio.Future[None]] = []
-        self._resolution = _time.get_clock_info("monotonic").resolution
-        self._stall_at = _stall_point(self._resolution)
+        self._resolution = _MONOTONIC_RESOLUTION  # until adopt_loop_resolution() reads the loop's
+        self._stall_at = _MONOTONIC_STALL_POINT
         self.horizon = horizon
         self.watchdog = watchdog
         self.watchdog_at = math.inf           # perf_counter() value past which the phase is hung
@@ -331,15 +335,14 @@ class JumpEngine:
         return error
 
     def on_run_start(self) -> None:
+        """The loop starts running: the time module's clock functions answer from this clock on this thread.
+
+        Called by every ``run_forever()`` of the loop (so each async part of a test, and a plain
+        ``asyncio.Runner`` too), paired with :meth:`time_functions_off` when it stops; nested calls count.
+        Off with ``virtual_time_functions=False``.
+        """
         self._last_exit = math.inf
         self.refresh_timing()
-
-    def time_functions_on(self) -> None:
-        """The time module's clock functions answer from this clock on this thread (nested calls count).
-
-        Called around every test phase and around every ``run_forever()`` of the loop, so a plain
-        ``asyncio.Runner`` gets it too.  Off with ``virtual_time_functions=False``.
-        """
         self.time_functions.on()
 
     def time_functions_off(self) -> None:

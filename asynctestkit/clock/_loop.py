@@ -281,8 +281,8 @@ class VirtualClockLoop(_TestLoop):
         if args:
             raise TypeError(f"VirtualClockLoop() takes keyword arguments only, got {len(args)} positional")
         _check_origin_depth(coroutine_origins)
-        unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
-        if unknown:
+        if clock_options and not _CLOCK_OPTIONS.issuperset(clock_options):
+            unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
             raise TypeError(f"VirtualClockLoop() got an unexpected keyword argument {unknown[0]!r}; its options are "
                             f"start, coroutine_origins, {', '.join(sorted(_CLOCK_OPTIONS))}")
         check_options(start=start, **clock_options)
@@ -337,8 +337,7 @@ class VirtualClockLoop(_TestLoop):
     def run_forever(self) -> None:
         engine = self._atk.engine
         assert engine is not None
-        engine.on_run_start()
-        engine.time_functions_on()  # time.time()/monotonic() follow the clock on this thread (see timepatch)
+        engine.on_run_start()  # and time.time()/monotonic() follow the clock on this thread (see timepatch)
         try:
             super().run_forever()
         finally:
