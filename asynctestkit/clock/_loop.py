@@ -24,7 +24,7 @@ import asyncio
 import selectors
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context
 from typing import Any, ClassVar, TypeVar
 
@@ -372,7 +372,13 @@ class VirtualClockLoop(_TestLoop):
             self._atk_work.note_feeder()
         return super().call_soon_threadsafe(callback, *args, context=context)
 
-    async def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+    def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:  # type: ignore[override]
+        if _compat.default_executor(self) is None:  # (every test without executor work): no thread to wait for
+            return super().shutdown_default_executor(*args, **kwargs)
+        return self._atk_shutdown_default_executor(*args, **kwargs)
+
+    async def _atk_shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+        """The executor's shutdown joins its threads in real time: it holds virtual time meanwhile."""
         marker = self.create_future()
         self._atk_work.add_job(marker, "default executor shutdown", None)
         try:
