@@ -16,7 +16,6 @@ import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
 import heapq
-import inspect
 import itertools
 import math
 import selectors
@@ -872,12 +871,3 @@ UNITTEST_CASE_ATTRIBUTES = frozenset({
 raw_getsignal: Callable[[int], Any] = _signal.getsignal
 raw_signal: Callable[[int, Any], Any] = _signal.signal
 
-
-def runs_synchronously(function: Callable[..., Any]) -> bool:
-    """Whether ``IsolatedAsyncioTestCase._callMaybeAsync`` runs *function* without its loop (a plain call).
-
-    3.11+: it runs the loop exactly when ``inspect.iscoroutinefunction(function)`` (the test it applies itself,
-    ``unittest/async_case.py``, 3.11-3.14).  3.10 calls the function first and runs the loop if it returned
-    an awaitable, which is not known beforehand: False.
-    """
-    return PY311 and not inspect.iscoroutinefunction(function)

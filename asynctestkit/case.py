@@ -193,8 +193,6 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         self._atk_run_phase(self.asyncTearDown, super()._callTearDown)
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if _compat.runs_synchronously(function):  # never on the loop: no phase (and nothing to claim)
-            return super()._callCleanup(function, *args, **kwargs)
         return self._atk_run_phase(function, functools.partial(super()._callCleanup, function, *args, **kwargs))
 
     def _atk_run_phase(self, func: object, call: Callable[..., _R], *args: Any) -> _R:
