@@ -51,7 +51,7 @@ class PhaseClaim:
     object per phase, and nothing built that only a report would read.
     """
 
-    __slots__ = ("_asyncio_debug", "_entered", "_func", "_loop", "_owner", "running")
+    __slots__ = ("_asyncio_debug", "_called", "_entered", "_func", "_loop", "_owner", "running")
 
     def __init__(self, loop: VirtualClockLoop | RealTimeLoop, owner: PhaseOwner, func: object, *,
                  asyncio_debug: bool) -> None:
@@ -59,7 +59,8 @@ class PhaseClaim:
         self._owner = owner
         self._func = func
         self._asyncio_debug = asyncio_debug
-        self._entered = False
+        self._called = False   # the loop called it (and so withdrew it)
+        self._entered = False  # the engine watches the phase
         #: None: the phase runs until its task is done (3.11+); 3.10: the owner's "still in the phase?" test.
         self.running: Callable[[], bool] | None = None
 
@@ -69,6 +70,7 @@ class PhaseClaim:
         return self._owner._atk_phase_label(self._func)
 
     def __call__(self, task: asyncio.Task[Any] | None) -> None:
+        self._called = True
         loop = self._loop
         loop._atk_pin_debug(None)
         if loop.get_debug() != self._asyncio_debug:
@@ -84,7 +86,8 @@ class PhaseClaim:
     def finish(self) -> HangError | None:
         """End the phase; return the hang report it must fail with, if any."""
         loop = self._loop
-        loop._atk_claim_phase(None)
+        if not self._called:  # the phase never ran on the loop (a synchronous cleanup): withdraw the claim
+            loop._atk_claim_phase(None)
         if not self._entered:  # (only ever entered on a VirtualClockLoop)
             return None
         self._entered = False
