@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import operator
 import os
 import threading
 import time as _time
@@ -111,9 +112,17 @@ _displaced: set[str] = set()
 
 _TIME_DICT = vars(_time)  # the time module's namespace: read and written directly (no getattr/setattr)
 _ITEMS = tuple(VIRTUAL_FUNCTIONS.items())
+#: The four functions' current values in a dict holding those names, in one C call.
+_read_four: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*VIRTUAL_FUNCTIONS)
+_OURS = _read_four(VIRTUAL_FUNCTIONS)
 
 
 def _install() -> None:
+    # Every loop run installs and every run's end uninstalls (a trivial test: five times each), so the usual
+    # case (the functions found are the real ones, as last put back; nothing displaced) takes two C calls.
+    if not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
+        _TIME_DICT.update(VIRTUAL_FUNCTIONS)
+        return
     time_dict = _TIME_DICT
     for name, ours in _ITEMS:
         current = time_dict[name]
@@ -128,6 +137,9 @@ def _install() -> None:
 
 
 def _uninstall() -> None:
+    if not _displaced and _read_four(_TIME_DICT) == _OURS:  # the usual case (see _install)
+        _TIME_DICT.update(_fallback)
+        return
     time_dict = _TIME_DICT
     for name, ours in _ITEMS:
         if time_dict[name] is ours:
@@ -158,7 +170,9 @@ def activate(clock: TimeSource) -> int:
     """
     global _fork_hook_registered
     thread = _get_ident()
-    with _lock:
+    lock = _lock
+    lock.acquire()  # (acquire/release: a third of the cost of "with lock:", and this runs at every loop run)
+    try:
         if not _active:
             if not _fork_hook_registered and hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_forget_in_child)
@@ -171,12 +185,16 @@ def activate(clock: TimeSource) -> int:
                 _active[thread] = [clock]
             else:
                 clocks.append(clock)
+    finally:
+        lock.release()
     return thread
 
 
 def deactivate(clock: TimeSource, thread: int) -> None:
     """Undo :func:`activate` of *clock* on *thread*; the real functions go back after the last one."""
-    with _lock:
+    lock = _lock
+    lock.acquire()
+    try:
         clocks = _active.get(thread)
         if clocks is None:
             return
@@ -191,6 +209,8 @@ def deactivate(clock: TimeSource, thread: int) -> None:
             del _active[thread]
             if not _active:
                 _uninstall()
+    finally:
+        lock.release()
 
 
 def active_clock() -> TimeSource | None:
