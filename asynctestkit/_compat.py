@@ -11,7 +11,7 @@ Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published s
 
 from __future__ import annotations
 
-import _signal
+import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the signal module)
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread

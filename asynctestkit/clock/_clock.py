@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _diagnostics, _validate

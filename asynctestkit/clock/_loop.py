@@ -372,7 +372,7 @@ class VirtualClockLoop(_TestLoop):
             self._atk_work.note_feeder()
         return super().call_soon_threadsafe(callback, *args, context=context)
 
-    def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:  # type: ignore[override]
+    def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
         if _compat.default_executor(self) is None:  # (every test without executor work): no thread to wait for
             return super().shutdown_default_executor(*args, **kwargs)
         return self._atk_shutdown_default_executor(*args, **kwargs)
