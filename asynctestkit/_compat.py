@@ -11,6 +11,7 @@ Checked on CPython 3.10.13, 3.11.7, 3.12.1 and 3.13.0 (3.14 from its published s
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the signal module)
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
@@ -237,9 +238,17 @@ def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     ``asyncio.set_event_loop`` is public on 3.10-3.13.  3.14 development builds deprecated it for a while, so
     a DeprecationWarning from it is silenced here rather than failing ``-W error`` runs.
     """
+    if not PY314:  # (no warning to silence: catch_warnings() would reset every module's warning registry)
+        asyncio.set_event_loop(loop)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         asyncio.set_event_loop(loop)
+
+
+def clear_current_loop() -> None:
+    """``set_current_loop(None)``: this thread has no current loop (run when a test's loop closes)."""
+    set_current_loop(None)
 
 
 # --- virtual clock ----------------------------------------------------------------------------------------
@@ -964,3 +973,13 @@ def loop_class_with_events_hook(cls: type, hook: Callable[[Any], None], namespac
     return type(cls.__name__, (cls,), dict(namespace, _process_events=_process_events,
                                             __module__=cls.__module__, __qualname__=cls.__qualname__,
                                             __doc__=cls.__doc__))
+# -- signal handlers, read and set without the enum conversion -------------------------------------------------
+
+#: ``signal.getsignal``/``signal.signal`` as the C functions of the private ``_signal`` module (3.5-3.14):
+#: ``signal.py`` wraps both to turn the handler into a ``signal.Handlers`` member, by calling
+#: ``Handlers(handler)`` and catching the ValueError any real handler raises there: several microseconds per
+#: call, paid by the watchdog at every test phase.  Same arguments, same effect; the answer is the plain
+#: handler (SIG_DFL and SIG_IGN as the ints 0 and 1, which compare equal to the enum members).
+raw_getsignal: Callable[[int], Any] = _signal.getsignal
+raw_signal: Callable[[int, Any], Any] = _signal.signal
+

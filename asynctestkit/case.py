@@ -163,14 +163,16 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                                   f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
-        loop._atk_pin_debug(bool(self.asyncio_debug))
-        loop.set_debug(bool(self.asyncio_debug))
+        debug = bool(self.asyncio_debug)
+        loop._atk_pin_debug(debug)
+        if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
+            loop.set_debug(debug)
         self._atk_loop = loop
         if self._atk_schedule is not None:  # one run of an exploration (asynctestkit.explore)
             self._atk_schedule.install(loop)
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
             _compat.set_current_loop(loop)
-            loop._atk_on_close(lambda: _compat.set_current_loop(None))
+            loop._atk_on_close(_compat.clear_current_loop)
         return loop
 
     @property
@@ -242,17 +244,17 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         task (as a cancellation) becomes the failure of the part; tearDown and cleanups still run, as unittest
         runs them after any failure.
         """
-        try:
-            loop = _compat.test_case_loop(self)
-        except RuntimeError:  # the runner is closed (doCleanups() called after run()): the base class decides
-            loop = None
+        loop = self._atk_loop  # the loop this test built, unless a custom loop_factory replaced it
+        if loop is None or loop.is_closed():
+            try:
+                loop = _compat.test_case_loop(self)
+            except RuntimeError:  # the runner is closed (doCleanups() called after run()): the base class decides
+                loop = None
         if not isinstance(loop, (VirtualClockLoop, RealTimeLoop)):  # a custom loop_factory: no clock
             if loop is not None and not loop.is_closed() and loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)
             return call(*args)
-        claim = PhaseClaim(loop, functools.partial(self._atk_phase_label, func), asyncio_debug=self.asyncio_debug,
-                           runner_task=functools.partial(_compat.iatc_runner_task, self),
-                           phase_running=functools.partial(_compat.iatc_phase_running, self))
+        claim = PhaseClaim(loop, self, func, asyncio_debug=self.asyncio_debug)
         loop._atk_claim_phase(claim)
         try:
             result = call(*args)
@@ -266,6 +268,14 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         if pending is not None:  # the phase swallowed the cancellation that carried the report
             raise pending
         return result
+
+    def _atk_runner_task(self) -> asyncio.Task[Any] | None:
+        """3.10: the task that runs every phase (see ``clock/_phase.py``)."""
+        return _compat.iatc_runner_task(self)
+
+    def _atk_in_phase(self) -> bool:
+        """3.10: whether that task is inside a phase now."""
+        return _compat.iatc_phase_running(self)
 
     def _atk_phase_label(self, func: object) -> str:
         """How reports name the phase running *func*: ``test 'test_x'`` or ``asyncTearDown of test 'test_x'``."""

@@ -733,3 +733,24 @@ class ScheduleNamesTests(unittest.TestCase):
 
         asyncio.run(main())
         self.assertEqual(found, [[True], [True, False]])
+class RawSignalCanaryTests(unittest.TestCase):
+    """``_compat.raw_getsignal``/``raw_signal`` (the watchdog's C-level SIGALRM access) agree with ``signal``."""
+
+    @unittest.skipUnless(hasattr(__import__("signal"), "SIGALRM"), "POSIX only")
+    def test_raw_functions_read_and_set_the_same_handler_as_the_signal_module(self) -> None:
+        import signal
+
+        def handler(signum: int, frame: object) -> None:
+            pass
+
+        before = signal.getsignal(signal.SIGALRM)
+        self.assertEqual(_compat.raw_getsignal(signal.SIGALRM), before)  # SIG_DFL == 0 (an IntEnum)
+        previous = _compat.raw_signal(signal.SIGALRM, handler)
+        try:
+            self.assertEqual(previous, before)
+            self.assertIs(_compat.raw_getsignal(signal.SIGALRM), handler)
+            self.assertIs(signal.getsignal(signal.SIGALRM), handler)
+        finally:
+            signal.signal(signal.SIGALRM, before)
+        self.assertEqual(_compat.raw_getsignal(signal.SIGALRM), before)
+

@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _diagnostics, _validate
 from . import _timers
 from ._hangs import HangError
-from ._jump import JumpEngine, resolve_future
+from ._jump import JumpEngine, PhaseInfo, resolve_future
 from ._quiet import DEFAULT_BACKGROUND_WINDOW
 
 if TYPE_CHECKING:
@@ -147,11 +146,11 @@ class VirtualClock:
                horizon: float = DEFAULT_HORIZON, watchdog: float | None = DEFAULT_WATCHDOG,
                deadlock_grace: float = DEFAULT_DEADLOCK_GRACE, virtual_time_functions: bool = True,
                io_quantum: float = DEFAULT_IO_QUANTUM) -> JumpEngine:
-        """The engine of a new clock for *loop*, from validated options (the loop builds it first)."""
-        check_options(start=start, auto_advance=auto_advance, horizon=horizon, watchdog=watchdog,
-                      deadlock_grace=deadlock_grace, virtual_time_functions=virtual_time_functions,
-                      io_quantum=io_quantum)
-        # All checked just above: each duration is now exactly what its check would return, float(value).
+        """The engine of a new clock for *loop*, from options ``VirtualClockLoop.__new__`` validated.
+
+        (The loop checks every option with :func:`check_options` before it exists; so each duration here is
+        exactly what its check would return, float(value).)
+        """
         return JumpEngine(loop, work, start=start, auto_advance=auto_advance, horizon=float(horizon),
                           watchdog=None if watchdog is None else float(watchdog),
                           deadlock_grace=float(deadlock_grace), virtual_time_functions=virtual_time_functions,
@@ -162,10 +161,9 @@ class VirtualClock:
     def _phase_task(self) -> asyncio.Task[Any] | None:
         return self._engine.phase_task
 
-    def _enter_phase(self, task: asyncio.Task[Any] | None, label: str, *,
-                     running: Callable[[], bool] | None = None) -> None:
-        """A test phase starts: *task* runs it, *label* names it in reports (see JumpEngine.enter_phase)."""
-        self._engine.enter_phase(task, label, running=running)
+    def _enter_phase(self, task: asyncio.Task[Any] | None, phase: PhaseInfo) -> None:
+        """A test phase starts: *task* runs it, *phase* names it in reports (see JumpEngine.enter_phase)."""
+        self._engine.enter_phase(task, phase)
 
     def _exit_phase(self) -> None:
         self._engine.exit_phase()

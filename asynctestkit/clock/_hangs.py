@@ -157,6 +157,16 @@ def safe_blocking_site(frame: types.FrameType | None) -> Site | None:
     return None
 
 
+_HAS_ITIMER = hasattr(signal, "setitimer")
+_SIGALRM: int = getattr(signal, "SIGALRM", 14)
+_ITIMER_REAL: int = getattr(signal, "ITIMER_REAL", 0)
+_setitimer: Callable[[int, float], object] = getattr(signal, "setitimer", None) or (lambda which, seconds: None)
+_raw_getsignal = _compat.raw_getsignal
+_raw_signal = _compat.raw_signal
+_get_ident = threading.get_ident
+_main_thread = threading.main_thread
+
+
 def _no_description(site: Site) -> str:  # pragma: no cover - a released watchdog is never armed
     return "the loop was closed"
 
@@ -174,11 +184,17 @@ class AlarmWatchdog:
     clock's select-level check is the only watchdog.  *describe* builds the message from the blocking site;
     *idle* tells whether the loop is inside ``select()`` (then the select-level check is the right reporter).
 
-    The handler goes in at the first ``arm()`` and stays until ``uninstall()``: the phases of one test move
-    the timer only (one ``setitimer`` each), instead of installing and restoring the handler three times per
-    test.  Between phases the timer is off and the handler ignores a stray signal.  If someone else installs
-    a SIGALRM handler meanwhile, theirs is left alone from then on.
+    The watchdog object itself is the SIGALRM handler (no bound method to create or compare, and none stored:
+    it would be a reference cycle).  It goes in at the first ``arm()`` and stays until ``uninstall()``: the
+    phases of one test move the timer only (one ``setitimer`` each, plus one C-level read of the handler),
+    instead of installing and restoring the handler three times per test.  Between phases the timer is off
+    and the handler ignores a stray signal.  If someone else installs a SIGALRM handler meanwhile, theirs is
+    left alone from then on.  The handler is read and set with the C functions (``_compat.raw_getsignal``):
+    the ``signal`` module's Python wrappers convert every answer to an enum, which for a handler that is not
+    SIG_DFL/SIG_IGN raises and catches a ValueError on each call.
     """
+
+    __slots__ = ("_armed", "_describe", "_idle", "_installed", "_previous")
 
     def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
         self._describe = describe
@@ -188,23 +204,22 @@ class AlarmWatchdog:
         self._armed = False
 
     def arm(self, seconds: float | None) -> None:
-        if seconds is None or not math.isfinite(seconds) or not hasattr(signal, "setitimer") \
-                or threading.current_thread() is not threading.main_thread():
+        if seconds is None or not seconds < math.inf or not _HAS_ITIMER or _get_ident() != _main_thread().ident:
             self.disarm()
             return
-        current = signal.getsignal(signal.SIGALRM)
-        if not self._installed:
+        current = _raw_getsignal(_SIGALRM)
+        if current is not self:
+            if self._installed:  # replaced since: theirs from now on
+                self.disarm()
+                self._installed = False
+                self._previous = None
+                return
             if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 return  # someone else's alarm: leave it alone
             self._previous = current
-            signal.signal(signal.SIGALRM, self._on_alarm)
+            _raw_signal(_SIGALRM, self)
             self._installed = True
-        elif current != self._on_alarm:  # replaced since (bound methods compare by object and function)
-            self.disarm()
-            self._installed = False
-            self._previous = None
-            return
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        _setitimer(_ITIMER_REAL, seconds)
         self._armed = True
 
     @property
@@ -217,17 +232,17 @@ class AlarmWatchdog:
         if not self._armed:
             return
         self._armed = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _setitimer(_ITIMER_REAL, 0)
 
     def uninstall(self) -> None:
         """Stop the timer and put back the SIGALRM handler found at the first ``arm()``, if ours is still there."""
         self.disarm()
-        if not self._installed or threading.current_thread() is not threading.main_thread():
+        if not self._installed or _get_ident() != _main_thread().ident:
             return  # (installed in the main thread, closed in another: the handler, disarmed, ignores signals)
         self._installed = False
         previous, self._previous = self._previous, None
-        if signal.getsignal(signal.SIGALRM) == self._on_alarm:
-            signal.signal(signal.SIGALRM, previous)
+        if _raw_getsignal(_SIGALRM) is self:
+            _raw_signal(_SIGALRM, previous)
 
     def release(self) -> None:
         """The loop closed: disarm for good and drop *describe* and *idle* (they hold the clock engine)."""
@@ -235,11 +250,12 @@ class AlarmWatchdog:
         self._describe = _no_description
         self._idle = _always_idle
 
-    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+    def __call__(self, signum: int, frame: types.FrameType | None) -> None:
+        """The SIGALRM handler."""
         if not self._armed or self._idle():
             return  # the loop is in select(): the clock's own check reports it
         site = safe_blocking_site(frame)
         if site is None:
-            signal.setitimer(signal.ITIMER_REAL, _RETRY)
+            _setitimer(_ITIMER_REAL, _RETRY)
             return
         raise LivelockError(self._describe(site))

@@ -34,8 +34,8 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
 - The selector answers every ``select(timeout)`` of the loop with the function
   :meth:`JumpEngine.selector_entry` made for it (the clock's whole per-iteration path, one frame), and
   drops it when it closes.
-- The loop calls :meth:`on_run_start` when it starts running, :meth:`time_functions_on` /
-  :meth:`time_functions_off` around ``run_forever()``, :meth:`refresh_timing` after ``set_debug()`` and
+- The loop calls :meth:`on_run_start` when it starts running (it also turns the time functions on) and
+  :meth:`time_functions_off` when ``run_forever()`` returns, :meth:`refresh_timing` after ``set_debug()`` and
   :meth:`close` before it closes its selector, and :meth:`release` once it is closed (the engine's and the
   clock's references back to the loop become weak: a closed loop, its engine and its clock are freed by
   reference counting, with no cycle for the garbage collector).
@@ -54,7 +54,7 @@ import sys
 import weakref
 from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from .. import _compat, _diagnostics
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from ._loop import VirtualClockLoop
     from ._realwork import InFlight, RealWork
 
-__all__ = ["JumpEngine"]
+__all__ = ["JumpEngine", "PhaseInfo"]
 
 logger = logging.getLogger("asynctestkit")
 _next_timer_when = _compat.next_timer_when
@@ -115,9 +115,23 @@ def _stall_point(resolution: float) -> float:
     return 2.0 ** (math.floor(math.log2(resolution)) + 53)
 
 
-class _Phase(NamedTuple):
+_MONOTONIC_RESOLUTION = _time.get_clock_info("monotonic").resolution
+_MONOTONIC_STALL_POINT = _stall_point(_MONOTONIC_RESOLUTION)
+
+
+class PhaseInfo(Protocol):
     """The test phase the clock watches: its name in reports and, where the phase's task outlives it (3.10),
-    a callable that tells whether its code still runs."""
+    a callable that tells whether its code still runs (``_phase.PhaseClaim`` is one; read only by reports
+    and hang delivery, so the label may be computed when asked)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def running(self) -> Callable[[], bool] | None: ...
+
+
+class _Phase(NamedTuple):
+    """A fixed :class:`PhaseInfo`."""
 
     label: str
     running: Callable[[], bool] | None = None
@@ -176,8 +190,8 @@ class JumpEngine:
         self.jump_limit = -math.inf           # see refresh_jump_limit (set once the loop is adopted)
         self._held_since: float | None = None   # perf_counter() when real work began to hold time
         self.idle_waiters: list[asyncio.Future[None]] = []
-        self._resolution = _time.get_clock_info("monotonic").resolution
-        self._stall_at = _stall_point(self._resolution)
+        self._resolution = _MONOTONIC_RESOLUTION  # until adopt_loop_resolution() reads the loop's
+        self._stall_at = _MONOTONIC_STALL_POINT
         self.horizon = horizon
         self.watchdog = watchdog
         self.watchdog_at = math.inf           # perf_counter() value past which the phase is hung
@@ -188,7 +202,7 @@ class JumpEngine:
         self._batch = 0                       # callbacks the current iteration was about to run
         self.real_start = _time.perf_counter()
         self._last_exit = math.inf            # perf_counter() when select() last returned
-        self._phase = _NO_PHASE  # no test phase: a plain asyncio.Runner
+        self._phase: PhaseInfo = _NO_PHASE  # no test phase: a plain asyncio.Runner
         self._pending_error: HangError | None = None
         self._force_closed = False            # _report closed the phase's coroutine (see _force_close)
         self._deliveries = 0
@@ -256,25 +270,30 @@ class JumpEngine:
         return watch
 
     # -- test phases (called through the clock by the phase glue, _phase.py) ---------------------------
-    def enter_phase(self, task: asyncio.Task[Any] | None, label: str, *,
-                     running: Callable[[], bool] | None = None) -> None:
-        """A test phase starts: *task* runs it, *label* names it in reports.
+    def enter_phase(self, task: asyncio.Task[Any] | None, phase: PhaseInfo) -> None:
+        """A test phase starts: *task* runs it, ``phase.label`` names it in reports.
 
-        *running*, when given, tells whether the phase's code is still running in *task* (3.10: the test case's
-        long-lived runner task outlives each phase); otherwise the phase runs until *task* is done.
+        ``phase.running``, when not None, tells whether the phase's code is still running in *task* (3.10: the
+        test case's long-lived runner task outlives each phase); otherwise the phase runs until *task* is done.
         """
-        stale = self.take_pending_error()
-        if stale is not None:  # the previous phase ended with another exception before the report arrived
+        if self._pending_error is not None:
+            # The previous phase ended with another exception before the report arrived.
             logger.error("asynctestkit: a hang report was not delivered (the phase ended with another "
-                         "exception first):\n%s", stale)
+                         "exception first):\n%s", self.take_pending_error())
         self.phase_task = task
-        self._phase = _Phase(label, running)
+        self._phase = phase
         self._force_closed = False
         self._deliveries = 0
-        self.real_start = _time.perf_counter()
+        self.real_start = start = _perf_counter()
         watchdog = self.watchdog
-        self.watchdog_at = math.inf if watchdog is None else self.real_start + watchdog
-        self.arm_alarm()
+        if watchdog is None:
+            self.watchdog_at = math.inf
+            self.arm_alarm()
+        else:
+            self.watchdog_at = start + watchdog
+            # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag
+            self._alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
+            self.poll_checks = self._timing or not self._alarm.armed
 
     def arm_alarm(self) -> None:
         """Set SIGALRM for what is left of the phase's watchdog; where it cannot be set, check every poll.
@@ -327,15 +346,14 @@ class JumpEngine:
         return error
 
     def on_run_start(self) -> None:
+        """The loop starts running: the time module's clock functions answer from this clock on this thread.
+
+        Called by every ``run_forever()`` of the loop (so each async part of a test, and a plain
+        ``asyncio.Runner`` too), paired with :meth:`time_functions_off` when it stops; nested calls count.
+        Off with ``virtual_time_functions=False``.
+        """
         self._last_exit = math.inf
         self.refresh_timing()
-
-    def time_functions_on(self) -> None:
-        """The time module's clock functions answer from this clock on this thread (nested calls count).
-
-        Called around every test phase and around every ``run_forever()`` of the loop, so a plain
-        ``asyncio.Runner`` gets it too.  Off with ``virtual_time_functions=False``.
-        """
         self.time_functions.on()
 
     def time_functions_off(self) -> None:

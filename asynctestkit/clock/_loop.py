@@ -24,7 +24,7 @@ import asyncio
 import selectors
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context
 from typing import Any, ClassVar, TypeVar
 
@@ -281,8 +281,8 @@ class VirtualClockLoop(_TestLoop):
         if args:
             raise TypeError(f"VirtualClockLoop() takes keyword arguments only, got {len(args)} positional")
         _check_origin_depth(coroutine_origins)
-        unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
-        if unknown:
+        if clock_options and not _CLOCK_OPTIONS.issuperset(clock_options):
+            unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
             raise TypeError(f"VirtualClockLoop() got an unexpected keyword argument {unknown[0]!r}; its options are "
                             f"start, coroutine_origins, {', '.join(sorted(_CLOCK_OPTIONS))}")
         check_options(start=start, **clock_options)
@@ -337,8 +337,7 @@ class VirtualClockLoop(_TestLoop):
     def run_forever(self) -> None:
         engine = self._atk.engine
         assert engine is not None
-        engine.on_run_start()
-        engine.time_functions_on()  # time.time()/monotonic() follow the clock on this thread (see timepatch)
+        engine.on_run_start()  # and time.time()/monotonic() follow the clock on this thread (see timepatch)
         try:
             super().run_forever()
         finally:
@@ -373,7 +372,13 @@ class VirtualClockLoop(_TestLoop):
             self._atk_work.note_feeder()
         return super().call_soon_threadsafe(callback, *args, context=context)
 
-    async def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+    def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
+        if _compat.default_executor(self) is None:  # (every test without executor work): no thread to wait for
+            return super().shutdown_default_executor(*args, **kwargs)
+        return self._atk_shutdown_default_executor(*args, **kwargs)
+
+    async def _atk_shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+        """The executor's shutdown joins its threads in real time: it holds virtual time meanwhile."""
         marker = self.create_future()
         self._atk_work.add_job(marker, "default executor shutdown", None)
         try:

@@ -8,8 +8,9 @@ with the task that runs the phase before its first step, and tells the clock's e
 returns or raises, :meth:`PhaseClaim.finish` ends the phase and :meth:`PhaseClaim.failure` decides what
 the runner raises instead of the exception that ended it.
 
-Nothing here knows unittest: the runner gives the label, the debug setting and, on 3.10 (no
-``asyncio.Runner``: every phase runs inside one long-lived task), the task and a "still in the phase?" test.
+Nothing here knows unittest: the runner (a :class:`PhaseOwner`) gives the label, the debug setting and, on
+3.10 (no ``asyncio.Runner``: every phase runs inside one long-lived task), the task and a "still in the
+phase?" test.
 No frame of this module ever stands between the runner and the test's code: the claim runs before the
 phase's first step, and the decisions after its last.
 """
@@ -18,12 +19,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ._hangs import HangError
 from ._loop import RealTimeLoop, VirtualClockLoop
 
-__all__ = ["PhaseClaim"]
+__all__ = ["PhaseClaim", "PhaseOwner"]
+
+
+class PhaseOwner(Protocol):
+    """What a :class:`PhaseClaim` asks of the runner that starts the phases (the test case)."""
+
+    def _atk_phase_label(self, func: object) -> str:
+        """How reports name the phase that runs *func* (``"test 'test_fetch'"``)."""
+
+    def _atk_runner_task(self) -> asyncio.Task[Any] | None:
+        """3.10: the long-lived task that runs every phase (no ``asyncio.Runner``)."""
+
+    def _atk_in_phase(self) -> bool:
+        """3.10: whether that task is still inside the phase."""
 
 
 class PhaseClaim:
@@ -31,45 +45,55 @@ class PhaseClaim:
 
     On the call, the loop's debug mode is set to *asyncio_debug* (and unpinned, so the test itself may
     change it) and, on a virtual clock, the engine is told which task to watch and to fail with a hang
-    report.  *label* names the phase in reports (``"test 'test_fetch'"``).  *runner_task* and
-    *phase_running* stand in for the task on 3.10 (see the module docstring).
+    report; the claim itself is what the engine then holds as the phase: :attr:`label` names it in reports
+    (``"test 'test_fetch'"``, asked of *owner* for *func* only when a report needs it) and :attr:`running`
+    tells, on 3.10 only, whether the phase's code still runs in the runner's long-lived task.  One small
+    object per phase, and nothing built that only a report would read.
     """
 
-    __slots__ = ("_asyncio_debug", "_entered", "_label", "_loop", "_phase_running", "_runner_task")
+    __slots__ = ("_asyncio_debug", "_called", "_entered", "_func", "_loop", "_owner", "running")
 
-    def __init__(self, loop: VirtualClockLoop | RealTimeLoop, label: Callable[[], str], *, asyncio_debug: bool,
-                 runner_task: Callable[[], asyncio.Task[Any] | None],
-                 phase_running: Callable[[], bool]) -> None:
+    def __init__(self, loop: VirtualClockLoop | RealTimeLoop, owner: PhaseOwner, func: object, *,
+                 asyncio_debug: bool) -> None:
         self._loop = loop
-        self._label = label
+        self._owner = owner
+        self._func = func
         self._asyncio_debug = asyncio_debug
-        self._runner_task = runner_task
-        self._phase_running = phase_running
-        self._entered = False
+        self._called = False   # the loop called it (and so withdrew it)
+        self._entered = False  # the engine watches the phase
+        #: None: the phase runs until its task is done (3.11+); 3.10: the owner's "still in the phase?" test.
+        self.running: Callable[[], bool] | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name this phase."""
+        return self._owner._atk_phase_label(self._func)
 
     def __call__(self, task: asyncio.Task[Any] | None) -> None:
+        self._called = True
         loop = self._loop
         loop._atk_pin_debug(None)
         if loop.get_debug() != self._asyncio_debug:
             loop.set_debug(self._asyncio_debug)
         if not isinstance(loop, VirtualClockLoop):
             return
-        running: Callable[[], bool] | None = None
         if task is None:  # 3.10: the runner's long-lived task runs every phase
-            task = self._runner_task()
-            running = self._phase_running
-        loop.clock._enter_phase(task, self._label(), running=running)
+            task = self._owner._atk_runner_task()
+            self.running = self._owner._atk_in_phase
+        loop.clock._enter_phase(task, self)
         self._entered = True
 
     def finish(self) -> HangError | None:
         """End the phase; return the hang report it must fail with, if any."""
         loop = self._loop
-        loop._atk_claim_phase(None)
-        if not self._entered or not isinstance(loop, VirtualClockLoop):
+        if not self._called:  # the phase never ran on the loop (a synchronous cleanup): withdraw the claim
+            loop._atk_claim_phase(None)
+        if not self._entered:  # (only ever entered on a VirtualClockLoop)
             return None
         self._entered = False
-        loop.clock._exit_phase()
-        return loop.clock._take_pending_error()
+        clock = loop.clock  # type: ignore[union-attr]
+        clock._exit_phase()
+        return clock._take_pending_error()
 
     def failure(self, exc: BaseException) -> tuple[HangError, BaseException | None] | None:
         """The phase ended with *exc*: the hang report to raise instead and its cause, or None to re-raise.

@@ -68,7 +68,7 @@ class RealWork:
         self._jobs: dict[asyncio.Future[Any], InFlight] = {}
         self._processes: dict[Any, InFlight] = {}
         self._tracked: dict[int, tuple[Any, InFlight]] = {}
-        self._background: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._background: weakref.WeakSet[Any] | None = None  # built by the first background() call
         self._background_ids: set[int] = set()
         self._background_pids: set[int] = set()
         self._background_fds: set[int] = set()
@@ -181,6 +181,8 @@ class RealWork:
         fd = socket_fd_of(obj)
         if fd is not None:
             self._background_fds.add(fd)
+        if self._background is None:
+            self._background = weakref.WeakSet()
         try:
             self._background.add(obj)
         except TypeError:
@@ -189,10 +191,13 @@ class RealWork:
         self._requiet()
 
     def is_background(self, obj: Any) -> bool:
-        try:
-            return obj in self._background
-        except TypeError:
-            return id(obj) in self._background_ids
+        background = self._background
+        if background is not None:
+            try:
+                return obj in background
+            except TypeError:  # unhashable: remembered by id
+                pass
+        return id(obj) in self._background_ids
 
     def jobs(self) -> list[tuple[asyncio.Future[Any], InFlight]]:
         """Executor jobs still running (for the leak checker and for reports)."""

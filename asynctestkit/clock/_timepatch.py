@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import operator
 import os
 import threading
 import time as _time
@@ -109,23 +110,42 @@ del _name
 _displaced: set[str] = set()
 
 
+_TIME_DICT = vars(_time)  # the time module's namespace: read and written directly (no getattr/setattr)
+_ITEMS = tuple(VIRTUAL_FUNCTIONS.items())
+#: The four functions' current values in a dict holding those names, in one C call.
+_read_four: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*VIRTUAL_FUNCTIONS)
+_OURS = _read_four(VIRTUAL_FUNCTIONS)
+
+
 def _install() -> None:
-    for name, ours in VIRTUAL_FUNCTIONS.items():
-        current = getattr(_time, name)
+    # Every loop run installs and every run's end uninstalls (a trivial test: five times each), so the usual
+    # case (the functions found are the real ones, as last put back; nothing displaced) takes two C calls.
+    if not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
+        _TIME_DICT.update(VIRTUAL_FUNCTIONS)
+        return
+    time_dict = _TIME_DICT
+    for name, ours in _ITEMS:
+        current = time_dict[name]
         if current is ours:  # put back by whoever displaced it (or never removed)
-            _displaced.discard(name)
-        elif name not in _displaced:
+            if _displaced:
+                _displaced.discard(name)
+        elif not _displaced or name not in _displaced:
             _fallback[name] = current
-            setattr(_time, name, ours)
+            time_dict[name] = ours
         # else: a patch made on top of ours is still active: it wins until it puts ours back, and ours then
         # answers as the registry says.
 
 
 def _uninstall() -> None:
-    for name, ours in VIRTUAL_FUNCTIONS.items():
-        if getattr(_time, name) is ours:
-            setattr(_time, name, _fallback[name])
-            _displaced.discard(name)
+    if not _displaced and _read_four(_TIME_DICT) == _OURS:  # the usual case (see _install)
+        _TIME_DICT.update(_fallback)
+        return
+    time_dict = _TIME_DICT
+    for name, ours in _ITEMS:
+        if time_dict[name] is ours:
+            time_dict[name] = _fallback[name]
+            if _displaced:
+                _displaced.discard(name)
         elif name not in _displaced:
             # Something replaced ours meanwhile (a mock.patch still active) and will put ours back when it
             # ends; ours then answers with the fallback on every thread, so nothing stays virtual, and the
@@ -150,30 +170,47 @@ def activate(clock: TimeSource) -> int:
     """
     global _fork_hook_registered
     thread = _get_ident()
-    with _lock:
+    lock = _lock
+    lock.acquire()  # (acquire/release: a third of the cost of "with lock:", and this runs at every loop run)
+    try:
         if not _active:
+            if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_forget_in_child)
+                _fork_hook_registered = True
             _install()
-        _active.setdefault(thread, []).append(clock)
-        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_forget_in_child)
-            _fork_hook_registered = True
+            _active[thread] = [clock]
+        else:
+            clocks = _active.get(thread)
+            if clocks is None:
+                _active[thread] = [clock]
+            else:
+                clocks.append(clock)
+    finally:
+        lock.release()
     return thread
 
 
 def deactivate(clock: TimeSource, thread: int) -> None:
     """Undo :func:`activate` of *clock* on *thread*; the real functions go back after the last one."""
-    with _lock:
+    lock = _lock
+    lock.acquire()
+    try:
         clocks = _active.get(thread)
         if clocks is None:
             return
-        for index in range(len(clocks) - 1, -1, -1):
-            if clocks[index] is clock:
-                del clocks[index]
-                break
+        if clocks[-1] is clock:  # the usual case: the innermost goes first
+            clocks.pop()
+        else:
+            for index in range(len(clocks) - 2, -1, -1):
+                if clocks[index] is clock:
+                    del clocks[index]
+                    break
         if not clocks:
             del _active[thread]
-        if not _active:
-            _uninstall()
+            if not _active:
+                _uninstall()
+    finally:
+        lock.release()
 
 
 def active_clock() -> TimeSource | None:
@@ -281,10 +318,11 @@ class ClockTime:
     clock was made plus the virtual time elapsed since.  :meth:`on`/:meth:`off` nest: the loop turns the
     functions on around ``run_forever()`` (so every async part of a test, never its sync
     ``setUp``/``tearDown``).  Kept in one object so the
-    clock stays within CPython's fast attribute layout (see ``tests/clock/test_loop.py``).
+    clock stays within CPython's fast attribute layout (see ``tests/clock/test_loop.py``).  The
+    ``patch_time`` bookkeeping (:attr:`patches`) is built the first time a test asks for it.
     """
 
-    __slots__ = ("_depth", "_now", "_start", "_thread", "_wall", "_wall_ns", "enabled", "patches")
+    __slots__ = ("_depth", "_final_wall", "_now", "_patches", "_start", "_thread", "_wall", "_wall_ns", "enabled")
 
     def __init__(self, now: Callable[[], float], start: float, enabled: bool) -> None:
         self._now = now
@@ -294,7 +332,8 @@ class ClockTime:
         self.enabled = enabled
         self._depth = 0               # nested on() calls
         self._thread: int | None = None  # the thread the functions answer virtually on, while on
-        self.patches = TimePatches(now, self.time)
+        self._patches: TimePatches | None = None
+        self._final_wall: float | None = None  # time() once released (see release)
 
     def monotonic(self) -> float:
         return self._now()
@@ -307,6 +346,16 @@ class ClockTime:
 
     def time_ns(self) -> int:
         return self._wall_ns + round((self._now() - self._start) * 1e9)
+
+    @property
+    def patches(self) -> TimePatches:
+        """The modules ``clock.patch_time()`` patched for this clock (built on first use)."""
+        patches = self._patches
+        if patches is None:
+            final = self._final_wall
+            wall = self.time if final is None else itertools.repeat(final).__next__
+            patches = self._patches = TimePatches(self._now, wall)
+        return patches
 
     def on(self) -> None:
         """From now on, on this thread, the time module's clock functions answer from this clock."""
@@ -327,7 +376,8 @@ class ClockTime:
         """Everything off and every ``patch_time`` undone (the loop closes)."""
         while self._depth:
             self.off()
-        self.patches.restore()
+        if self._patches is not None:
+            self._patches.restore()
 
     def release(self, final: float) -> None:
         """The loop closed at loop time *final*: answer that time from now on and hold nothing of the clock.
@@ -338,5 +388,5 @@ class ClockTime:
         """
         self.close()
         self._now = itertools.repeat(final).__next__
-        wall = self.time()
-        self.patches = TimePatches(self._now, itertools.repeat(wall).__next__)
+        self._final_wall = self.time()
+        self._patches = None

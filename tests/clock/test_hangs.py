@@ -19,6 +19,7 @@ import unittest.mock
 
 from asynctestkit import AsyncTestCase
 from asynctestkit import clock as clock_module
+from asynctestkit.clock import _hangs
 
 from ._clock_support import (
     HANG_BOUND,
@@ -312,18 +313,35 @@ class WatchdogTests(unittest.TestCase):
                 await asyncio.sleep(1)
 
         calls: list[object] = []
-        real_signal = signal.signal
+        reads: list[int] = []
+        timers: list[float] = []
+        real_signal, real_getsignal, real_setitimer = _hangs._raw_signal, _hangs._raw_getsignal, _hangs._setitimer
 
         def counting(signum: int, handler: object) -> object:
             if signum == signal.SIGALRM:
                 calls.append(handler)
-            return real_signal(signum, handler)  # type: ignore[arg-type]
+            return real_signal(signum, handler)
 
-        with unittest.mock.patch.object(signal, "signal", counting):
+        def counting_reads(signum: int) -> object:
+            reads.append(signum)
+            return real_getsignal(signum)
+
+        def counting_timers(which: int, seconds: float) -> object:
+            timers.append(seconds)
+            return real_setitimer(which, seconds)
+
+        with unittest.mock.patch.object(_hangs, "_raw_signal", counting), \
+                unittest.mock.patch.object(_hangs, "_raw_getsignal", counting_reads), \
+                unittest.mock.patch.object(_hangs, "_setitimer", counting_timers):
             result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
         self.assertEqual(len(calls), 2, calls)  # ours in at the first phase, the previous one back at the end
         self.assertEqual(calls[-1], self.handler)
+        # Per phase (asyncSetUp, the test, asyncTearDown): one read of the handler, the timer set and stopped;
+        # one more read when the loop closes.
+        self.assertEqual(len(reads), 4, reads)
+        self.assertEqual(len(timers), 6, timers)
+        self.assertEqual(timers[1::2], [0, 0, 0])
 
     def test_a_sigalrm_handler_installed_between_phases_is_left_alone(self) -> None:
         theirs = []
