@@ -86,7 +86,7 @@ class LeakRecorder:
         self.baseline = asyncio.all_tasks(loop)
         self.threads_before = set(threading.enumerate())
         self._log_state = _log_state()
-        self.registries.wrap_loop_methods()
+        self.registries.start()
         self._previous_handler = loop.get_exception_handler()
         self._handler = self._exception_handler  # one bound method, to install and to compare in detach()
         loop.set_exception_handler(self._handler)
@@ -99,7 +99,7 @@ class LeakRecorder:
             return
         self.attached = False
         loop = self.loop
-        self.registries.unwrap_loop_methods()
+        self.registries.stop()
         if loop.get_exception_handler() is self._handler:
             loop.set_exception_handler(self._late_handler() if keep_late_handler else self._previous_handler)
         self._handler = None
