@@ -223,7 +223,7 @@ def exception_never_retrieved(fut: asyncio.Future[Any]) -> bool:
 def loop_asyncgens(loop: asyncio.AbstractEventLoop) -> list[Any]:
     """Async generators the loop has seen start and not yet finalized (private ``_asyncgens``, 3.6-3.14)."""
     gens = getattr(loop, "_asyncgens", None)
-    return list(gens) if gens is not None else []
+    return list(gens) if gens else []  # a WeakSet: its len() is cheaper than iterating it empty
 
 
 def default_executor(loop: asyncio.AbstractEventLoop) -> Any:

@@ -78,6 +78,8 @@ class _Hub:
         self.recent: collections.deque[tuple[str, frozenset[tuple[str, str]]]] = collections.deque(maxlen=64)
         self.thread_sites: weakref.WeakKeyDictionary[threading.Thread, Site] = weakref.WeakKeyDictionary()
         self._undo: list[Callable[[], None]] = []
+        self._previous_start: Callable[..., Any] = threading.Thread.start
+        self._start_stuck = False  # our Thread.start could not be taken out (patched over): it stays installed
         self._display_state: tuple[object, object] | None = None
         self._previous_show: _compat.ShowWarnMsg | None = None
         self._previous_unraisable: Callable[[Any], object] | None = None
@@ -86,6 +88,7 @@ class _Hub:
         self._show_hook = self._showwarnmsg
         self._unraisable_hook = self._unraisablehook
         self._gc_hook = self._gc_phase
+        self._created_hook = self._on_created
 
     # -- attach/detach ------------------------------------------------------------------------------------
     def attach(self, sink: Sink) -> None:
@@ -106,37 +109,21 @@ class _Hub:
             self._uninstall()
 
     def _install(self) -> None:
+        # Per test, so nothing of the checker stays in the process between tests; kept cheap: no closure is
+        # built, the hooks are the hub's own functions, made once.
         filters = cast("list[Any]", warnings.filters)
-        for entry in reversed(_FILTERS):
-            filters.insert(0, entry)
+        filters[0:0] = _FILTERS
         # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
         # filters version would make every "default"-action warning of the user print again in each test.
         self._previous_show = _compat.swap_showwarnmsg(self._show_hook)
         self._display_state = _compat.warnings_display_state()
         self._previous_unraisable = sys.unraisablehook
         sys.unraisablehook = self._unraisable_hook
-        original_start = threading.Thread.start
-        hub = self
-
-        def start(thread: threading.Thread, *args: Any, **kwargs: Any) -> Any:
-            if hub.active:
-                hub.thread_sites[thread] = _diagnostics.caller_site()  # type: ignore[assignment]
-            return original_start(thread, *args, **kwargs)
-
-        threading.Thread.start = start  # type: ignore[method-assign,assignment]
-
-        def restore_start() -> None:
-            if threading.Thread.start is start:
-                threading.Thread.start = original_start  # type: ignore[method-assign]
-
+        if not self._start_stuck:
+            self._previous_start = threading.Thread.start
+            threading.Thread.start = _thread_start  # type: ignore[method-assign]
         gc.callbacks.append(self._gc_hook)
-
-        def remove_gc_hook() -> None:
-            self.collecting = False
-            if self._gc_hook in gc.callbacks:
-                gc.callbacks.remove(self._gc_hook)
-
-        self._undo = [restore_start, remove_gc_hook, *_resources.patch_constructors(self._on_created)]
+        self._undo = _resources.patch_constructors(self._created_hook)
 
     def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
         self.collecting = phase == "start"
@@ -145,12 +132,23 @@ class _Hub:
         for undo in reversed(self._undo):
             undo()
         self._undo = []
+        self.collecting = False
+        if self._gc_hook in gc.callbacks:
+            gc.callbacks.remove(self._gc_hook)
+        if threading.Thread.start is _thread_start:  # type: ignore[comparison-overlap]
+            threading.Thread.start = self._previous_start  # type: ignore[method-assign]
+            self._start_stuck = False
+        else:  # patched again on top of ours: ours stays in the chain (and records only while active)
+            self._start_stuck = True
         filters = cast("list[Any]", warnings.filters)
-        for entry in _FILTERS:
-            for index, existing in enumerate(filters):
-                if existing is entry:
-                    del filters[index]
-                    break
+        if len(filters) >= 2 and filters[0] is _FILTERS[0] and filters[1] is _FILTERS[1]:
+            del filters[:2]
+        else:  # the test added filters of its own in front of ours (and left them)
+            for entry in _FILTERS:
+                for index, existing in enumerate(filters):
+                    if existing is entry:
+                        del filters[index]
+                        break
         if _compat.swap_showwarnmsg(None) is self._show_hook:
             _compat.swap_showwarnmsg(self._previous_show)
         if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
@@ -261,3 +259,10 @@ class _Hub:
 
 
 HUB = _Hub()
+
+
+def _thread_start(thread: threading.Thread, *args: Any, **kwargs: Any) -> Any:
+    """``threading.Thread.start`` while the hub is installed: records where each thread was started."""
+    if HUB.active:
+        HUB.thread_sites[thread] = _diagnostics.caller_site()  # type: ignore[assignment]
+    return HUB._previous_start(thread, *args, **kwargs)

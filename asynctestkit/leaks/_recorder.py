@@ -35,10 +35,13 @@ from ._resources import ResourceType, resource_type_of
 __all__ = ["LeakRecorder"]
 
 
+_ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the process
+
+
 def _log_state() -> list[tuple[logging.Logger, tuple[logging.Handler, ...], bool]]:
     """The handlers along the ``asyncio`` logger's chain: they change while a test captures its logs."""
     state = []
-    current: logging.Logger | None = logging.getLogger("asyncio")
+    current: logging.Logger | None = _ASYNCIO_LOGGER
     while current is not None:
         state.append((current, tuple(current.handlers), current.propagate))
         current = current.parent if current.propagate else None
@@ -104,9 +107,11 @@ class LeakRecorder:
             loop.set_exception_handler(self._late_handler() if keep_late_handler else self._previous_handler)
         self._handler = None
         HUB.detach(sink)
-        self.registries.clear()
-        for state in (self.events, self._covered, self.baseline):
-            state.clear()
+        if not self.registries.empty():
+            self.registries.clear()
+        if self.events or self._covered or self.baseline:
+            for state in (self.events, self._covered, self.baseline):
+                state.clear()
         self.roots.clear()
 
     def add_root(self, obj: object, name: str) -> None:

@@ -116,15 +116,27 @@ def resource_type_of(obj: object) -> ResourceType | None:
     return found
 
 
+_PROBES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}  # name -> (module, attribute path), longest first
+
+
 def _resolve(name: str) -> type | None:
-    """The class a qualified name denotes if its module is already imported (never imports anything)."""
-    parts = name.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        module = sys.modules.get(".".join(parts[:cut]))
+    """The class a qualified name denotes if its module is already imported (never imports anything).
+
+    Asked at every test's start for each type registered by name: the ways to split the name are worked out
+    once, so a name whose modules are not imported costs a few dictionary lookups.
+    """
+    probes = _PROBES.get(name)
+    if probes is None:
+        parts = name.split(".")
+        probes = _PROBES[name] = tuple((".".join(parts[:cut]), tuple(parts[cut:]))
+                                       for cut in range(len(parts) - 1, 0, -1))
+    modules = sys.modules
+    for module_name, attrs in probes:
+        module = modules.get(module_name)
         if module is None:
             continue
         obj: Any = module
-        for attr in parts[cut:]:
+        for attr in attrs:
             obj = getattr(obj, attr, None)
             if obj is None:
                 return None

@@ -166,12 +166,14 @@ class LeakTracker:
         found = self._collect()
         if found.needs_loop:
             return None
-        self.cleanup.clean_now(found)
+        if found.leaks or found.tidy:
+            self.cleanup.clean_now(found)
         candidates = self._thread_candidates()
-        deadline = realtime.perf_counter() + THREAD_GRACE
-        for thread in candidates:  # the loop is not running: blocking here delays nothing
-            thread.join(max(0.0, deadline - realtime.perf_counter()))
-        self._collect_threads(found, candidates)
+        if candidates:
+            deadline = realtime.perf_counter() + THREAD_GRACE
+            for thread in candidates:  # the loop is not running: blocking here delays nothing
+                thread.join(max(0.0, deadline - realtime.perf_counter()))
+            self._collect_threads(found, candidates)
         return self._finish(found)
 
     async def check(self) -> LeakReport:
@@ -234,11 +236,16 @@ class LeakTracker:
             leak = _describe.task_leak(task)
             if found.add(DedupKey(TASK, id(task)), leak):
                 found.tasks[task] = leak
-        for key, leak in list(self.recorder.events.items()):
-            found.add(key, leak)
-        self._collect_transports(found)
-        self._collect_servers_and_processes(found)
-        self._collect_jobs(found)
+        if self.recorder.events:
+            for key, leak in list(self.recorder.events.items()):
+                found.add(key, leak)
+        registries = self.registries
+        if registries.transports:
+            self._collect_transports(found)
+        if registries.servers or registries.processes:
+            self._collect_servers_and_processes(found)
+        if registries.jobs:
+            self._collect_jobs(found)
         self._collect_resources(found)
         self._collect_strict(found)
         return found
@@ -353,8 +360,9 @@ class LeakTracker:
         return self.loop.clock.elapsed() if isinstance(self.loop, VirtualClockLoop) else None
 
     def _finish(self, found: Found) -> LeakReport:
-        for key, leak in list(self.recorder.events.items()):  # signals that arrived while cleaning up
-            found.add(key, leak)
+        if self.recorder.events:
+            for key, leak in list(self.recorder.events.items()):  # signals that arrived while cleaning up
+                found.add(key, leak)
         report = LeakReport(self.name, virtual_time=found.virtual_time)
         for leak in found.leaks:
             severity = self.policy.get(leak.kind, OFF)
