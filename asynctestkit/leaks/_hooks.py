@@ -30,7 +30,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
 from .. import _compat, _diagnostics
@@ -38,7 +38,7 @@ from .._diagnostics import Site
 from . import _resources
 from ._describe import Sites, call_sites
 
-__all__ = ["HUB", "is_leak_warning", "log_late"]
+__all__ = ["HUB", "LateHandler", "is_leak_warning", "log_late"]
 
 logger = logging.getLogger("asynctestkit.leaks")
 
@@ -71,6 +71,34 @@ def log_late(test: str, what: str) -> None:
                    test, what)
 
 
+def _context_text(context: Mapping[str, Any]) -> str:
+    text = str(context.get("message", "")) or "error"
+    if context.get("exception") is not None:
+        text += f": {context['exception']!r}"
+    return text
+
+
+class LateHandler:
+    """The exception handler a finished test's loop keeps (``LeakTracker.detach(keep_late_handler=True)``).
+
+    An error the loop reports after the test (an object finalized late) is logged as a late note naming
+    *test*, or handed to the handler the test had set (*previous*).  It also tells the hub that the loop's
+    code is over (see ``_Hub.finished_test``): nothing else is recorded per test for that.
+    """
+
+    __slots__ = ("previous", "test")
+
+    def __init__(self, test: str, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None) -> None:
+        self.test = test
+        self.previous = previous
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            log_late(self.test, _context_text(context))
+
+
 class _Hub:
     def __init__(self) -> None:
         self.active: list[Sink] = []
@@ -96,11 +124,15 @@ class _Hub:
             self._install()
         self.active.append(sink)
 
-    def detach(self, sink: Sink) -> None:
+    def detach(self, sink: Sink, *, marked: bool = False) -> None:
+        """*marked*: the loop now has a :class:`LateHandler` naming the sink's code (no entry needed here)."""
         if sink in self.active:
             self.active.remove(sink)
         try:
-            self.finished[sink.loop] = sink.name
+            if not marked:
+                self.finished[sink.loop] = sink.name
+            elif self.finished:  # an earlier, unmarked tracker of this loop is not the latest any more
+                self.finished.pop(sink.loop, None)
         except TypeError:  # a loop type without weak references (uvloop): late signals go unattributed
             pass
         if sink.origin_markers:
@@ -179,7 +211,7 @@ class _Hub:
                 for sink in reversed(self.active):
                     if sink.loop is loop:
                         return sink, None
-                test = self.finished.get(loop)
+                test = self.finished_test(loop)
                 if test is not None:
                     return None, test
             origin = getattr(source, "cr_origin", None) if inspect.iscoroutine(source) else None
@@ -192,6 +224,18 @@ class _Hub:
                     if markers & frames:
                         return None, test
         return self.current(), None
+
+    def finished_test(self, loop: asyncio.AbstractEventLoop) -> str | None:
+        """The name of the code that ran on *loop* if its tracker detached (and none is attached now)."""
+        try:
+            test = self.finished.get(loop)
+        except TypeError:
+            test = None
+        if test is None:
+            handler = loop.get_exception_handler()
+            if isinstance(handler, LateHandler):
+                test = handler.test
+        return test
 
     def unsure(self, source: object) -> bool:
         """True for an un-awaited coroutine whose test cannot be known: no origin, finalized by the collector.

@@ -26,7 +26,7 @@ from typing import Any
 from .. import _diagnostics
 from .._validate import optional_callable
 from . import _describe
-from ._hooks import HUB, Sink, log_late
+from ._hooks import HUB, LateHandler, Sink
 from ._kinds import ERRORS, RESOURCES, SERVERS, SUBPROCESSES, TRANSPORTS
 from ._registries import LoopRegistries, _Entry
 from ._report import COROUTINE, ERROR, EXCEPTION, OBJECT, TASK, DedupKey, Leak
@@ -46,13 +46,6 @@ def _log_state() -> list[tuple[logging.Logger, tuple[logging.Handler, ...], bool
         state.append((current, tuple(current.handlers), current.propagate))
         current = current.parent if current.propagate else None
     return state
-
-
-def _context_text(context: Mapping[str, Any]) -> str:
-    text = str(context.get("message", "")) or "error"
-    if context.get("exception") is not None:
-        text += f": {context['exception']!r}"
-    return text
 
 
 class LeakRecorder:
@@ -103,10 +96,13 @@ class LeakRecorder:
         self.attached = False
         loop = self.loop
         self.registries.stop()
+        marked = False  # the loop keeps a LateHandler naming this code (and so tells the hub it is done)
         if loop.get_exception_handler() is self._handler:
-            loop.set_exception_handler(self._late_handler() if keep_late_handler else self._previous_handler)
+            marked = keep_late_handler
+            loop.set_exception_handler(LateHandler(self.name, self._previous_handler) if marked
+                                       else self._previous_handler)
         self._handler = None
-        HUB.detach(sink)
+        HUB.detach(sink, marked=marked)
         if not self.registries.empty():
             self.registries.clear()
         if self.events or self._covered or self.baseline:
@@ -158,17 +154,6 @@ class LeakRecorder:
             loop.default_exception_handler(context)
         else:
             previous(loop, context)
-
-    def _late_handler(self) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
-        name, previous = self.name, self._previous_handler
-
-        def late(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            if previous is not None:
-                previous(loop, context)
-            else:
-                log_late(name, _context_text(context))
-
-        return late
 
     def _on_context(self, context: Mapping[str, Any]) -> None:
         message = str(context.get("message", ""))
