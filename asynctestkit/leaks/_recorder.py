@@ -2,8 +2,8 @@
 
 A :class:`LeakRecorder` is owned by a :class:`~asynctestkit.LeakTracker`.  From ``attach()`` to ``detach()`` it
 
-- wraps the loop instance's public creation methods to record every transport, server (and the connections
-  it accepts), subprocess and executor job with the line that created it (see ``_registries``);
+- has the loop's public creation methods hand it every transport, server (and the connections it
+  accepts), subprocess and executor job with the line that created it (see ``_registries``);
 - chains the loop's exception handler to record never-retrieved exceptions, tasks destroyed while pending,
   third-party sessions finalized while open and errors in callbacks.  The previous handler still runs, so
   asyncio's log lines and ``assertLogs`` keep working; a context delivered while the test captures the
@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import _diagnostics
+from .. import _compat, _diagnostics
 from .._validate import optional_callable
 from . import _describe
 from ._hooks import HUB, LateHandler, Sink
@@ -51,7 +51,7 @@ def _log_state() -> list[tuple[logging.Logger, tuple[logging.Handler, ...], bool
 class LeakRecorder:
     """Records what happens on *loop* while a :class:`~asynctestkit.LeakTracker` is attached (owned by it).
 
-    It fills *registries* (the loop's creation methods, wrapped from :meth:`attach` to :meth:`detach`) and
+    It fills *registries* (what the loop's creation methods make, from :meth:`attach` to :meth:`detach`) and
     its own ``events`` (leak signals: the loop's exception handler and the process-wide hooks), remembers
     what existed before (``baseline`` tasks, ``threads_before``) and which objects to scan (``roots``).
     *name* names the code in late notes.
@@ -79,7 +79,7 @@ class LeakRecorder:
         if self.attached:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
-        self.baseline = asyncio.all_tasks(loop)
+        self.baseline = _compat.loop_tasks(loop)
         self.threads_before = set(threading.enumerate())
         self._log_state = _log_state()
         self.registries.start()

@@ -206,7 +206,7 @@ class LeakTracker:
     # -- collect --------------------------------------------------------------------------------------------
     def _pending_tasks(self) -> list[asyncio.Task[Any]]:
         current = asyncio.current_task(self.loop) if self.loop.is_running() else None
-        return [t for t in asyncio.all_tasks(self.loop)
+        return [t for t in _compat.loop_tasks(self.loop)
                 if t is not current and not t.done() and t not in self.recorder.baseline]
 
     async def _settle(self) -> None:

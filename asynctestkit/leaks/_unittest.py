@@ -9,9 +9,10 @@ Mix it into any ``IsolatedAsyncioTestCase`` (``AsyncTestCase`` has it already)::
 How it hooks in: before ``setUp`` runs, a :class:`~asynctestkit.LeakTracker` is attached to the test's loop
 and the check is registered among the *first* cleanups, so it runs *last*: after ``asyncTearDown``,
 ``tearDown`` and every other cleanup (cleanups added by cleanups too), before the loop is closed.  A clean
-test is checked without running the loop again; otherwise the check adds one async cleanup to settle,
-collect and clean on the loop.  The verdict is a cleanup of its own that unittest calls without any
-frame of asyncio in between, so a failure shows the report alone, not a traceback.
+test is checked without running the loop again and the verdict follows in the same cleanup; otherwise the
+check adds one async cleanup to settle, collect and clean on the loop, and the verdict as a cleanup of its
+own after it.  Either way unittest calls the verdict without any frame of asyncio in between, so a
+failure shows the report alone, not a traceback.
 
 The outcome:
 
@@ -213,6 +214,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             return
         name = _compat.test_method_name(self)
         method = getattr(self, name, None)
+        method = getattr(method, "__func__", method)  # the function: a missing attribute raises nothing there
         class_allow, method_allow = getattr(cls, _ALLOW_MARK, None), getattr(method, _ALLOW_MARK, None)
         allow = {**(class_allow or {}), **(method_allow or {})} if class_allow or method_allow else None
         if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
