@@ -251,7 +251,11 @@ def remove_creation_recorder(loop: object, recorder: CreationRecorder) -> None:
     """Take *recorder* out of *loop*'s recorder slot again (the others stay); nothing if it is not there."""
     if isinstance(loop, _TestLoop):
         state = loop._atk
-        state.recorders = tuple(r for r in state.recorders if r is not recorder)
+        recorders = state.recorders
+        if recorders and recorders[-1] is recorder:  # the usual case: the last one in
+            state.recorders = recorders[:-1]
+        else:
+            state.recorders = tuple(r for r in recorders if r is not recorder)
 
 
 def _dispatcher(name: str) -> Callable[..., Any]:

@@ -102,7 +102,9 @@ class LateHandler:
 class _Hub:
     def __init__(self) -> None:
         self.active: list[Sink] = []
+        #: Loops whose tracker detached without leaving a LateHandler on them (bare use), and their code's name.
         self.finished: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, str] = weakref.WeakKeyDictionary()
+        self._unmarked = False  # something was ever put in ``finished``
         self.recent: collections.deque[tuple[str, frozenset[tuple[str, str]]]] = collections.deque(maxlen=64)
         self.thread_sites: weakref.WeakKeyDictionary[threading.Thread, Site] = weakref.WeakKeyDictionary()
         self._undo: list[Callable[[], None]] = []
@@ -131,7 +133,8 @@ class _Hub:
         try:
             if not marked:
                 self.finished[sink.loop] = sink.name
-            elif self.finished:  # an earlier, unmarked tracker of this loop is not the latest any more
+                self._unmarked = True
+            elif self._unmarked:  # an earlier, unmarked tracker of this loop is not the latest any more
                 self.finished.pop(sink.loop, None)
         except TypeError:  # a loop type without weak references (uvloop): late signals go unattributed
             pass

@@ -111,7 +111,15 @@ class LeakTracker:
         self.origin_markers = frozenset(origin_markers)
         self.registries = LoopRegistries(loop, self.policy)
         self.recorder = LeakRecorder(loop, name, self.registries)
-        self.cleanup = LeakCleanup(loop)
+        self._cleanup: LeakCleanup | None = None
+
+    @property
+    def cleanup(self) -> LeakCleanup:
+        """The part that closes what leaked (made when first needed: a clean test never needs it)."""
+        cleanup = self._cleanup
+        if cleanup is None:
+            cleanup = self._cleanup = LeakCleanup(self.loop)
+        return cleanup
 
     # -- watching (the recorder does it) ----------------------------------------------------------------
     @property
@@ -290,10 +298,11 @@ class LeakTracker:
 
     def _collect_resources(self, found: Found) -> None:
         candidates: dict[int, tuple[Any, ResourceType, str]] = {}
-        for entry in list(self.registries.resources.values()):
-            obj = entry.ref()
-            if obj is not None and isinstance(entry.extra, ResourceType):
-                candidates[id(obj)] = (obj, entry.extra, "")
+        if self.registries.resources:
+            for entry in list(self.registries.resources.values()):
+                obj = entry.ref()
+                if obj is not None and isinstance(entry.extra, ResourceType):
+                    candidates[id(obj)] = (obj, entry.extra, "")
         for root, name in self.recorder.roots:
             for path, value in scan(root, name):
                 if inspect.iscoroutine(value):
@@ -313,6 +322,8 @@ class LeakTracker:
                     rtype = known[1] if known is not None else resource_type_of(value)
                     if rtype is not None and not (known and known[2]):
                         candidates[id(value)] = (value, rtype, path)
+        if not candidates:
+            return
         owned: set[int] = set()
         for obj, rtype, _path in candidates.values():
             if rtype.parts is not None and _safe(rtype.is_open, obj):
