@@ -88,7 +88,8 @@ class LateHandler:
 
     __slots__ = ("previous", "test")
 
-    def __init__(self, test: str, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None) -> None:
+    def __init__(self, test: str,
+                 previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None) -> None:
         self.test = test
         self.previous = previous
 
@@ -156,7 +157,7 @@ class _Hub:
         sys.unraisablehook = self._unraisable_hook
         if not self._start_stuck:
             self._previous_start = threading.Thread.start
-            threading.Thread.start = _thread_start  # type: ignore[method-assign]
+            threading.Thread.start = _thread_start  # type: ignore[method-assign,assignment]
         gc.callbacks.append(self._gc_hook)
         self._undo = _resources.patch_constructors(self._created_hook)
 
@@ -170,7 +171,7 @@ class _Hub:
         self.collecting = False
         if self._gc_hook in gc.callbacks:
             gc.callbacks.remove(self._gc_hook)
-        if threading.Thread.start is _thread_start:  # type: ignore[comparison-overlap]
+        if threading.Thread.start is _thread_start:
             threading.Thread.start = self._previous_start  # type: ignore[method-assign]
             self._start_stuck = False
         else:  # patched again on top of ours: ours stays in the chain (and records only while active)

@@ -175,7 +175,7 @@ class LoopRegistries:
     def _job(self, future: asyncio.Future[Any], sites: _describe.Sites, args: tuple[Any, ...]) -> None:
         jobs = self.jobs
         key = id(future)
-        executor, func = (args + (None, None))[:2]
+        executor, func = (*args, None, None)[:2]
         jobs[key] = (future, sites, _describe.callable_name(func), executor is None)
         future.add_done_callback(lambda _f: jobs.pop(key, None))
 
