@@ -31,7 +31,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
@@ -147,7 +147,7 @@ class _Hub:
     def _install(self) -> None:
         # Per test, so nothing of the checker stays in the process between tests; kept cheap: no closure is
         # built, the hooks are the hub's own functions, made once.
-        filters = cast("list[Any]", warnings.filters)
+        filters: list[Any] = warnings.filters  # type: ignore[assignment]
         filters[0:0] = _FILTERS
         # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
         # filters version would make every "default"-action warning of the user print again in each test.
@@ -176,7 +176,7 @@ class _Hub:
             self._start_stuck = False
         else:  # patched again on top of ours: ours stays in the chain (and records only while active)
             self._start_stuck = True
-        filters = cast("list[Any]", warnings.filters)
+        filters: list[Any] = warnings.filters  # type: ignore[assignment]
         if len(filters) >= 2 and filters[0] is _FILTERS[0] and filters[1] is _FILTERS[1]:
             del filters[:2]
         else:  # the test added filters of its own in front of ours (and left them)
