@@ -652,6 +652,23 @@ class BareTrackerTests(unittest.TestCase):
             tracker.detach()
         self.assertEqual(vars(loop).keys(), attributes.keys())
 
+    def test_a_creation_call_never_awaited_is_named_as_without_the_checker(self) -> None:
+        for make in (asyncio.new_event_loop, VirtualClockLoop):
+            with self.subTest(loop=make.__name__):
+                loop = make()
+                self.addCleanup(loop.close)
+                plain = loop.create_connection(asyncio.Protocol, "127.0.0.1", 1)
+                tracker = LeakTracker(loop)
+                tracker.attach()
+                try:
+                    watched = loop.create_connection(asyncio.Protocol, "127.0.0.1", 1)
+                finally:
+                    tracker.detach()
+                self.assertEqual(watched.__qualname__, plain.__qualname__)
+                self.assertEqual(plain.__qualname__, "BaseEventLoop.create_connection")
+                plain.close()
+                watched.close()
+
     def test_a_loop_refusing_instance_attributes_degrades_to_tasks_and_events(self) -> None:
         class FrozenLoop(asyncio.SelectorEventLoop):  # like uvloop: no instance attributes after init
             _frozen = False
