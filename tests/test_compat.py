@@ -754,3 +754,41 @@ class RawSignalCanaryTests(unittest.TestCase):
             signal.signal(signal.SIGALRM, before)
         self.assertEqual(_compat.raw_getsignal(signal.SIGALRM), before)
 
+class LoopTasksTests(unittest.TestCase):
+    """``_compat.loop_tasks``: ``asyncio.all_tasks(loop)``, answered from asyncio's task registries when empty."""
+
+    def test_loop_tasks_is_all_tasks_with_tasks_alive_on_this_and_another_loop(self) -> None:
+        loop, other = asyncio.new_event_loop(), asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        self.addCleanup(other.close)
+
+        async def forever() -> None:
+            await asyncio.Event().wait()
+
+        self.assertEqual(_compat.loop_tasks(loop), set())
+        elsewhere = other.create_task(forever())
+        self.assertEqual(_compat.loop_tasks(loop), set(), "a task of another loop is not this loop's")
+        self.assertEqual(_compat.loop_tasks(other), {elsewhere})
+        mine = loop.create_task(forever())
+        self.assertEqual(_compat.loop_tasks(loop), {mine})
+        self.assertEqual(_compat.loop_tasks(loop), asyncio.all_tasks(loop))
+        for task, owner in ((mine, loop), (elsewhere, other)):
+            task.cancel()
+            owner.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        self.assertEqual(_compat.loop_tasks(loop), set())
+        self.assertEqual(_compat.loop_tasks(other), set())
+
+    def test_the_registries_it_reads_hold_every_live_task(self) -> None:
+        if _compat.PY314:  # pragma: no cover - 3.14 asks all_tasks() itself
+            self.assertEqual(_compat._TASK_REGISTRIES, ())
+            return
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+
+        async def idle() -> None:
+            await asyncio.sleep(0)
+
+        task = loop.create_task(idle())
+        self.assertTrue(any(task in registry for registry in _compat._TASK_REGISTRIES),
+                        "asyncio moved its task registry: loop_tasks() would miss tasks")
+        loop.run_until_complete(task)

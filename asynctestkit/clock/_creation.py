@@ -1,27 +1,39 @@
-"""The loop's creation methods and their hooks: the contract between asynctestkit's loops and the leak checker.
+"""The loop's creation methods and the leak checker's recorder slot: the contract between asynctestkit's loops
+and the leak checker.
 
 The leak checker records what the code under test opens (transports, servers, subprocesses, executor jobs)
-by wrapping the loop methods that create them.  This module is the one place that says which methods those
-are (:data:`HOOKED_METHODS`, grouped by what they create) and how a wrapper is put around one of them on
-asynctestkit's own loops (:class:`CreationHooks`); the loop module hands out the hooks of a loop
-(``_loop.creation_hooks(loop)``, None for any other loop) and the leak checker uses nothing else of the loop.
+with the line that opened it.  This module is the one place that says which loop methods create those
+(:data:`HOOKED_METHODS`, grouped by what they create), what the leak checker receives from them (a
+:class:`CreationRecorder`) and how a call is handed to it (:func:`recorded_call`).
 
-Why hooks and not instance attributes: setting ``loop.create_connection = wrapper`` on the instance would push
-the loop past the 30 attributes CPython (3.11+) keeps in its fast inline layout (``SelectorEventLoop`` already
-has 26), and every attribute read in ``_run_once`` would then go through a dict: +7% instructions on a
-timer-heavy test, measured.  asynctestkit's loops therefore define each hooked method once, on the class, as
-a dispatcher to the innermost wrapper (or the loop's own implementation when none is installed).  Other
-loops get instance attributes (the leak checker's fallback).  ``call_at`` (wrapped in strict mode only) is not
-hooked: dispatching it would cost every timer a Python call.
+On asynctestkit's own loops nothing is installed per test.  Each loop has ONE recorder slot in its state
+object (a tuple, empty unless a tracker is attached; ``_loop.add_creation_recorder`` and
+``_loop.remove_creation_recorder`` fill and empty it), and its class defines each hooked method once as a
+dispatcher: with the slot empty it returns what the loop's own implementation returns (one tuple test more
+than the plain method); otherwise it hands the call to :func:`recorded_call`, which calls the implementation
+and gives each recorder every object created, once.  Attaching a tracker is one tuple stored on the loop,
+detaching it one tuple taken off: no wrapper, closure or bound method is built per test.
+
+Other loops (``asyncio.SelectorEventLoop``, a ``loop_factory``'s) get instance attributes instead: the leak
+checker shadows each method with ``functools.partial(recorded_call, name, original, recorders)``.  That is
+the fallback, not the rule, for two measured reasons: building and installing twelve such attributes per
+test cost ~190k instructions, and twelve more instance attributes would push the loop past the 30 that
+CPython (3.11+) keeps in its fast inline layout (``SelectorEventLoop`` already has 26), after which every
+attribute read in ``_run_once`` goes through a dict (+7% instructions on a timer-heavy test).  A loop that
+refuses instance attributes (uvloop) is checked through tasks and events only.  ``call_at`` (recorded in
+strict mode only) is not hooked: dispatching it would cost every timer a Python call, so strict mode
+shadows it with an instance attribute on every loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from .._diagnostics import Sites, call_sites
 
 __all__ = ["EXECUTOR_METHODS", "HOOKED_METHODS", "PROCESS_METHODS", "SERVER_METHODS", "TRANSPORT_METHODS",
-           "CreationHooks"]
+           "CreationRecorder", "recorded_call"]
 
 #: Methods that return a transport (``open_connection``, ``StreamWriter.start_tls`` and friends use them).
 TRANSPORT_METHODS = ("create_connection", "create_unix_connection", "connect_accepted_socket",
@@ -35,38 +47,44 @@ EXECUTOR_METHODS = ("run_in_executor",)
 #: Every hooked method: the one list both sides use.
 HOOKED_METHODS = TRANSPORT_METHODS + SERVER_METHODS + PROCESS_METHODS + EXECUTOR_METHODS
 
-Wrapper = Callable[..., Any]
+
+class CreationRecorder(Protocol):
+    """What a hooked method's call is handed to (the leak checker's ``LoopRegistries`` implements it)."""
+
+    def accepting(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  sites: Sites) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """For a server method, before the call: the arguments to call it with (to see accepted connections)."""
+        ...
+
+    def created(self, name: str, result: Any, sites: Sites, args: tuple[Any, ...]) -> None:
+        """What ``loop.<name>(*args)`` returned (awaited, for the coroutine methods), called from *sites*."""
+        ...
 
 
-class CreationHooks:
-    """The wrappers around one loop's hooked methods, innermost last, and what a call reaches now.
+def recorded_call(name: str, implementation: Callable[..., Any], recorders: Sequence[CreationRecorder],
+                  /, *args: Any, **kwargs: Any) -> Any:
+    """Call ``loop.<name>`` (*implementation*, bound) and hand what it creates to each of *recorders*.
 
-    *wrappers* is the loop's own table (kept in its state object); *implementation* gives, for a method
-    name, the loop's own implementation bound to the loop (what a call reaches with no wrapper installed).
-    A view, made on demand: it is not stored on the loop, so it adds no attribute and no reference cycle.
+    The call site is taken once, here (the walk skips asyncio's and asynctestkit's frames).
+    ``run_in_executor`` is recorded when it returns its future; the coroutine methods return a coroutine
+    that records the result once awaited, named as the method's own so an un-awaited call reads the same as
+    without the leak checker.  The implementation runs when that coroutine is first awaited, as it would.
     """
+    sites = call_sites()
+    if name in EXECUTOR_METHODS:
+        future = implementation(*args, **kwargs)
+        for recorder in recorders:
+            recorder.created(name, future, sites, args)
+        return future
+    if name in SERVER_METHODS:
+        for recorder in recorders:
+            args, kwargs = recorder.accepting(name, args, kwargs, sites)
 
-    __slots__ = ("_implementation", "_wrappers")
+    async def call() -> Any:
+        result = await implementation(*args, **kwargs)
+        for recorder in recorders:
+            recorder.created(name, result, sites, args)
+        return result
 
-    def __init__(self, wrappers: dict[str, list[Wrapper]], implementation: Callable[[str], Wrapper]) -> None:
-        self._wrappers = wrappers
-        self._implementation = implementation
-
-    def wrap(self, name: str, wrapper: Wrapper) -> None:
-        """Route calls of ``loop.<name>`` through *wrapper*, inside any wrapper installed before."""
-        if name not in HOOKED_METHODS:
-            raise ValueError(f"{name!r} is not a hooked loop method; those are {', '.join(HOOKED_METHODS)}")
-        self._wrappers.setdefault(name, []).append(wrapper)
-
-    def unwrap(self, name: str, wrapper: Wrapper) -> None:
-        """Take *wrapper* out again (the others stay, in their order); nothing if it is not installed."""
-        stack = self._wrappers.get(name, [])
-        if wrapper in stack:
-            stack.remove(wrapper)
-
-    def current(self, name: str) -> Wrapper:
-        """What a call of ``loop.<name>`` reaches now: the innermost wrapper, else the loop's implementation."""
-        stack = self._wrappers.get(name)
-        if stack:
-            return stack[-1]
-        return self._implementation(name)
+    call.__qualname__ = getattr(implementation, "__qualname__", name)
+    return call()

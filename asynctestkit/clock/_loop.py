@@ -30,11 +30,11 @@ from typing import Any, ClassVar, TypeVar
 
 from .. import _compat, _diagnostics, _validate
 from ._clock import VirtualClock, check_options
-from ._creation import HOOKED_METHODS, CreationHooks
+from ._creation import HOOKED_METHODS, CreationRecorder, recorded_call
 from ._jump import JumpEngine
 from ._realwork import RealWork
 
-__all__ = ["RealTimeLoop", "VirtualClockLoop", "creation_hooks"]
+__all__ = ["RealTimeLoop", "VirtualClockLoop", "add_creation_recorder", "remove_creation_recorder"]
 
 _T = TypeVar("_T")
 _getframe = sys._getframe
@@ -94,8 +94,8 @@ class _State:
     ``_run_once`` through a dict (measured: +2.6k instructions per loop iteration on 3.13).
     """
 
-    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "task_sites", "thread_id",
-                 "work", "wrappers")
+    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "recorders", "task_sites",
+                 "thread_id", "work")
 
     def __init__(self, origin_depth: int) -> None:
         self.close_hooks: list[Callable[[], None]] = []
@@ -110,8 +110,9 @@ class _State:
         self.task_sites: _diagnostics.TaskSites | None = None  # set by the loop once it exists
         self.thread_id: int | None = None
         self.work: RealWork | None = None
-        #: Wrappers the leak checker put around the hooked creation methods, innermost last (see _creation).
-        self.wrappers: dict[str, list[Callable[..., Any]]] = {}
+        #: The leak checker's recorder slot: what the hooked creation methods hand their results to (see
+        #: _creation); empty unless a tracker is attached.
+        self.recorders: tuple[CreationRecorder, ...] = ()
 
 
 # The three forms of _TestLoop.create_task, one per signature of the base method.  Plain functions (bound as
@@ -238,21 +239,35 @@ class _TestLoop(asyncio.SelectorEventLoop):
         self._atk.close_hooks.append(hook)
 
 
-def creation_hooks(loop: object) -> CreationHooks | None:
-    """The hooks of *loop*'s creation methods if it is one of asynctestkit's loops, else None."""
+def add_creation_recorder(loop: object, recorder: CreationRecorder) -> bool:
+    """Put *recorder* in *loop*'s recorder slot (see _creation); False if *loop* is not one of asynctestkit's."""
+    if not isinstance(loop, _TestLoop):
+        return False
+    loop._atk.recorders += (recorder,)
+    return True
+
+
+def remove_creation_recorder(loop: object, recorder: CreationRecorder) -> None:
+    """Take *recorder* out of *loop*'s recorder slot again (the others stay); nothing if it is not there."""
     if isinstance(loop, _TestLoop):
-        return CreationHooks(loop._atk.wrappers, loop._atk_implementation)
-    return None
+        state = loop._atk
+        recorders = state.recorders
+        if recorders and recorders[-1] is recorder:  # the usual case: the last one in
+            state.recorders = recorders[:-1]
+        else:
+            state.recorders = tuple(r for r in recorders if r is not recorder)
 
 
 def _dispatcher(name: str) -> Callable[..., Any]:
     def method(self: _TestLoop, *args: Any, **kwargs: Any) -> Any:
-        stack = self._atk.wrappers.get(name)
-        return (stack[-1] if stack else self._atk_implementation(name))(*args, **kwargs)
+        recorders = self._atk.recorders
+        if not recorders:
+            return self._atk_implementation(name)(*args, **kwargs)
+        return recorded_call(name, self._atk_implementation(name), recorders, *args, **kwargs)
 
     method.__name__ = name
     method.__qualname__ = f"_TestLoop.{name}"
-    method.__doc__ = f"``{name}()`` of the event loop, through the leak checker's wrapper while one is attached."
+    method.__doc__ = f"``{name}()`` of the event loop, handed to the leak checker's recorders while one is attached."
     return method
 
 

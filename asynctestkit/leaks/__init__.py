@@ -13,8 +13,8 @@ Front door of the leak subsystem.  Everything but ``_unittest`` works without un
 - ``_resources``: registered resource types (``track_resource``, ``register_resource_type``);
 - ``_unittest``: :class:`LeakCheckMixin` and ``@allow_leaks``, the one module that knows unittest.
 
-The contract with the loop (how the tracker sees what the loop creates) is ``_contract.LoopHooks``; see
-docs/architecture.md.
+The contract with the loop (how the tracker sees what the loop creates) is ``clock/_creation.py``: one
+recorder slot per loop, which the registries fill while attached; see docs/architecture.md.
 """
 
 from __future__ import annotations

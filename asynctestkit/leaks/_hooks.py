@@ -30,15 +30,15 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
-from typing import Any, Protocol, cast
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
 from . import _resources
 from ._describe import Sites, call_sites
 
-__all__ = ["HUB", "is_leak_warning", "log_late"]
+__all__ = ["HUB", "LateHandler", "is_leak_warning", "log_late"]
 
 logger = logging.getLogger("asynctestkit.leaks")
 
@@ -71,13 +71,46 @@ def log_late(test: str, what: str) -> None:
                    test, what)
 
 
+def _context_text(context: Mapping[str, Any]) -> str:
+    text = str(context.get("message", "")) or "error"
+    if context.get("exception") is not None:
+        text += f": {context['exception']!r}"
+    return text
+
+
+class LateHandler:
+    """The exception handler a finished test's loop keeps (``LeakTracker.detach(keep_late_handler=True)``).
+
+    An error the loop reports after the test (an object finalized late) is logged as a late note naming
+    *test*, or handed to the handler the test had set (*previous*).  It also tells the hub that the loop's
+    code is over (see ``_Hub.finished_test``): nothing else is recorded per test for that.
+    """
+
+    __slots__ = ("previous", "test")
+
+    def __init__(self, test: str,
+                 previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None) -> None:
+        self.test = test
+        self.previous = previous
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            log_late(self.test, _context_text(context))
+
+
 class _Hub:
     def __init__(self) -> None:
         self.active: list[Sink] = []
+        #: Loops whose tracker detached without leaving a LateHandler on them (bare use), and their code's name.
         self.finished: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, str] = weakref.WeakKeyDictionary()
+        self._unmarked = False  # something was ever put in ``finished``
         self.recent: collections.deque[tuple[str, frozenset[tuple[str, str]]]] = collections.deque(maxlen=64)
         self.thread_sites: weakref.WeakKeyDictionary[threading.Thread, Site] = weakref.WeakKeyDictionary()
         self._undo: list[Callable[[], None]] = []
+        self._previous_start: Callable[..., Any] = threading.Thread.start
+        self._start_stuck = False  # our Thread.start could not be taken out (patched over): it stays installed
         self._display_state: tuple[object, object] | None = None
         self._previous_show: _compat.ShowWarnMsg | None = None
         self._previous_unraisable: Callable[[Any], object] | None = None
@@ -86,6 +119,7 @@ class _Hub:
         self._show_hook = self._showwarnmsg
         self._unraisable_hook = self._unraisablehook
         self._gc_hook = self._gc_phase
+        self._created_hook = self._on_created
 
     # -- attach/detach ------------------------------------------------------------------------------------
     def attach(self, sink: Sink) -> None:
@@ -93,11 +127,16 @@ class _Hub:
             self._install()
         self.active.append(sink)
 
-    def detach(self, sink: Sink) -> None:
+    def detach(self, sink: Sink, *, marked: bool = False) -> None:
+        """*marked*: the loop now has a :class:`LateHandler` naming the sink's code (no entry needed here)."""
         if sink in self.active:
             self.active.remove(sink)
         try:
-            self.finished[sink.loop] = sink.name
+            if not marked:
+                self.finished[sink.loop] = sink.name
+                self._unmarked = True
+            elif self._unmarked:  # an earlier, unmarked tracker of this loop is not the latest any more
+                self.finished.pop(sink.loop, None)
         except TypeError:  # a loop type without weak references (uvloop): late signals go unattributed
             pass
         if sink.origin_markers:
@@ -106,37 +145,21 @@ class _Hub:
             self._uninstall()
 
     def _install(self) -> None:
-        filters = cast("list[Any]", warnings.filters)
-        for entry in reversed(_FILTERS):
-            filters.insert(0, entry)
+        # Per test, so nothing of the checker stays in the process between tests; kept cheap: no closure is
+        # built, the hooks are the hub's own functions, made once.
+        filters: list[Any] = warnings.filters  # type: ignore[assignment]
+        filters[0:0] = _FILTERS
         # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
         # filters version would make every "default"-action warning of the user print again in each test.
         self._previous_show = _compat.swap_showwarnmsg(self._show_hook)
         self._display_state = _compat.warnings_display_state()
         self._previous_unraisable = sys.unraisablehook
         sys.unraisablehook = self._unraisable_hook
-        original_start = threading.Thread.start
-        hub = self
-
-        def start(thread: threading.Thread, *args: Any, **kwargs: Any) -> Any:
-            if hub.active:
-                hub.thread_sites[thread] = _diagnostics.caller_site()  # type: ignore[assignment]
-            return original_start(thread, *args, **kwargs)
-
-        threading.Thread.start = start  # type: ignore[method-assign,assignment]
-
-        def restore_start() -> None:
-            if threading.Thread.start is start:
-                threading.Thread.start = original_start  # type: ignore[method-assign]
-
+        if not self._start_stuck:
+            self._previous_start = threading.Thread.start
+            threading.Thread.start = _thread_start  # type: ignore[method-assign,assignment]
         gc.callbacks.append(self._gc_hook)
-
-        def remove_gc_hook() -> None:
-            self.collecting = False
-            if self._gc_hook in gc.callbacks:
-                gc.callbacks.remove(self._gc_hook)
-
-        self._undo = [restore_start, remove_gc_hook, *_resources.patch_constructors(self._on_created)]
+        self._undo = _resources.patch_constructors(self._created_hook)
 
     def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
         self.collecting = phase == "start"
@@ -145,12 +168,23 @@ class _Hub:
         for undo in reversed(self._undo):
             undo()
         self._undo = []
-        filters = cast("list[Any]", warnings.filters)
-        for entry in _FILTERS:
-            for index, existing in enumerate(filters):
-                if existing is entry:
-                    del filters[index]
-                    break
+        self.collecting = False
+        if self._gc_hook in gc.callbacks:
+            gc.callbacks.remove(self._gc_hook)
+        if threading.Thread.start is _thread_start:
+            threading.Thread.start = self._previous_start  # type: ignore[method-assign]
+            self._start_stuck = False
+        else:  # patched again on top of ours: ours stays in the chain (and records only while active)
+            self._start_stuck = True
+        filters: list[Any] = warnings.filters  # type: ignore[assignment]
+        if len(filters) >= 2 and filters[0] is _FILTERS[0] and filters[1] is _FILTERS[1]:
+            del filters[:2]
+        else:  # the test added filters of its own in front of ours (and left them)
+            for entry in _FILTERS:
+                for index, existing in enumerate(filters):
+                    if existing is entry:
+                        del filters[index]
+                        break
         if _compat.swap_showwarnmsg(None) is self._show_hook:
             _compat.swap_showwarnmsg(self._previous_show)
         if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
@@ -181,7 +215,7 @@ class _Hub:
                 for sink in reversed(self.active):
                     if sink.loop is loop:
                         return sink, None
-                test = self.finished.get(loop)
+                test = self.finished_test(loop)
                 if test is not None:
                     return None, test
             origin = getattr(source, "cr_origin", None) if inspect.iscoroutine(source) else None
@@ -194,6 +228,18 @@ class _Hub:
                     if markers & frames:
                         return None, test
         return self.current(), None
+
+    def finished_test(self, loop: asyncio.AbstractEventLoop) -> str | None:
+        """The name of the code that ran on *loop* if its tracker detached (and none is attached now)."""
+        try:
+            test = self.finished.get(loop)
+        except TypeError:
+            test = None
+        if test is None:
+            handler = loop.get_exception_handler()
+            if isinstance(handler, LateHandler):
+                test = handler.test
+        return test
 
     def unsure(self, source: object) -> bool:
         """True for an un-awaited coroutine whose test cannot be known: no origin, finalized by the collector.
@@ -261,3 +307,10 @@ class _Hub:
 
 
 HUB = _Hub()
+
+
+def _thread_start(thread: threading.Thread, *args: Any, **kwargs: Any) -> Any:
+    """``threading.Thread.start`` while the hub is installed: records where each thread was started."""
+    if HUB.active:
+        HUB.thread_sites[thread] = _diagnostics.caller_site()  # type: ignore[assignment]
+    return HUB._previous_start(thread, *args, **kwargs)

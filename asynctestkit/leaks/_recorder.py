@@ -2,8 +2,8 @@
 
 A :class:`LeakRecorder` is owned by a :class:`~asynctestkit.LeakTracker`.  From ``attach()`` to ``detach()`` it
 
-- wraps the loop instance's public creation methods to record every transport, server (and the connections
-  it accepts), subprocess and executor job with the line that created it (see ``_registries``);
+- has the loop's public creation methods hand it every transport, server (and the connections it
+  accepts), subprocess and executor job with the line that created it (see ``_registries``);
 - chains the loop's exception handler to record never-retrieved exceptions, tasks destroyed while pending,
   third-party sessions finalized while open and errors in callbacks.  The previous handler still runs, so
   asyncio's log lines and ``assertLogs`` keep working; a context delivered while the test captures the
@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import _diagnostics
+from .. import _compat, _diagnostics
 from .._validate import optional_callable
 from . import _describe
-from ._hooks import HUB, Sink, log_late
+from ._hooks import HUB, LateHandler, Sink
 from ._kinds import ERRORS, RESOURCES, SERVERS, SUBPROCESSES, TRANSPORTS
 from ._registries import LoopRegistries, _Entry
 from ._report import COROUTINE, ERROR, EXCEPTION, OBJECT, TASK, DedupKey, Leak
@@ -35,27 +35,23 @@ from ._resources import ResourceType, resource_type_of
 __all__ = ["LeakRecorder"]
 
 
+_ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the process
+
+
 def _log_state() -> list[tuple[logging.Logger, tuple[logging.Handler, ...], bool]]:
     """The handlers along the ``asyncio`` logger's chain: they change while a test captures its logs."""
     state = []
-    current: logging.Logger | None = logging.getLogger("asyncio")
+    current: logging.Logger | None = _ASYNCIO_LOGGER
     while current is not None:
         state.append((current, tuple(current.handlers), current.propagate))
         current = current.parent if current.propagate else None
     return state
 
 
-def _context_text(context: Mapping[str, Any]) -> str:
-    text = str(context.get("message", "")) or "error"
-    if context.get("exception") is not None:
-        text += f": {context['exception']!r}"
-    return text
-
-
 class LeakRecorder:
     """Records what happens on *loop* while a :class:`~asynctestkit.LeakTracker` is attached (owned by it).
 
-    It fills *registries* (the loop's creation methods, wrapped from :meth:`attach` to :meth:`detach`) and
+    It fills *registries* (what the loop's creation methods make, from :meth:`attach` to :meth:`detach`) and
     its own ``events`` (leak signals: the loop's exception handler and the process-wide hooks), remembers
     what existed before (``baseline`` tasks, ``threads_before``) and which objects to scan (``roots``).
     *name* names the code in late notes.
@@ -83,10 +79,10 @@ class LeakRecorder:
         if self.attached:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
-        self.baseline = asyncio.all_tasks(loop)
+        self.baseline = _compat.loop_tasks(loop)
         self.threads_before = set(threading.enumerate())
         self._log_state = _log_state()
-        self.registries.wrap_loop_methods()
+        self.registries.start()
         self._previous_handler = loop.get_exception_handler()
         self._handler = self._exception_handler  # one bound method, to install and to compare in detach()
         loop.set_exception_handler(self._handler)
@@ -99,14 +95,19 @@ class LeakRecorder:
             return
         self.attached = False
         loop = self.loop
-        self.registries.unwrap_loop_methods()
+        self.registries.stop()
+        marked = False  # the loop keeps a LateHandler naming this code (and so tells the hub it is done)
         if loop.get_exception_handler() is self._handler:
-            loop.set_exception_handler(self._late_handler() if keep_late_handler else self._previous_handler)
+            marked = keep_late_handler
+            loop.set_exception_handler(LateHandler(self.name, self._previous_handler) if marked
+                                       else self._previous_handler)
         self._handler = None
-        HUB.detach(sink)
-        self.registries.clear()
-        for state in (self.events, self._covered, self.baseline):
-            state.clear()
+        HUB.detach(sink, marked=marked)
+        if not self.registries.empty():
+            self.registries.clear()
+        if self.events or self._covered or self.baseline:
+            for state in (self.events, self._covered, self.baseline):
+                state.clear()
         self.roots.clear()
 
     def add_root(self, obj: object, name: str) -> None:
@@ -153,17 +154,6 @@ class LeakRecorder:
             loop.default_exception_handler(context)
         else:
             previous(loop, context)
-
-    def _late_handler(self) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
-        name, previous = self.name, self._previous_handler
-
-        def late(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            if previous is not None:
-                previous(loop, context)
-            else:
-                log_late(name, _context_text(context))
-
-        return late
 
     def _on_context(self, context: Mapping[str, Any]) -> None:
         message = str(context.get("message", ""))

@@ -1,7 +1,8 @@
 """The leak checker's registries of what the code under test opens on its loop, and how they are filled.
 
-:class:`LoopRegistries` wraps the loop's public creation methods (undone at detach) so that every
-transport, server, subprocess and executor job is recorded with the line that created it:
+:class:`LoopRegistries` is the loop's creation recorder (``clock/_creation.py``): from
+:meth:`~LoopRegistries.start` to :meth:`~LoopRegistries.stop` it receives every transport, server,
+subprocess and executor job the loop's public creation methods make, with the line that made it:
 
 - ``create_connection``, ``create_unix_connection``, ``connect_accepted_socket``,
   ``create_datagram_endpoint``, ``connect_read_pipe``, ``connect_write_pipe`` and ``start_tls`` (which also
@@ -14,28 +15,28 @@ transport, server, subprocess and executor job is recorded with the line that cr
 Transports, servers and subprocesses are held strongly until the check: one the test dropped unclosed is
 then reported exactly (attributed, with its creation line) rather than by a finalizer warning later.
 
-Which methods, and how they are wrapped, is the loop's contract with the leak checker
-(``clock/_creation.py``): on asynctestkit's own loops the wrappers go through the loop's
-:class:`~asynctestkit.clock._creation.CreationHooks`, so the loop itself is not changed.  On other loops the
-wrappers are instance attributes shadowing the class's methods (slower: see ``_creation``).  A loop that
-refuses instance attributes (uvloop) is checked through tasks and events only.
+On asynctestkit's own loops, starting is putting the registries in the loop's recorder slot (one tuple
+stored; nothing is built or installed per test).  On other loops the creation methods are shadowed by
+instance attributes that hand each call to the same recorder (slower: see ``clock/_creation.py``).  A loop
+that refuses instance attributes (uvloop) is checked through tasks and events only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ..clock._creation import (
     EXECUTOR_METHODS,
+    HOOKED_METHODS,
     PROCESS_METHODS,
     SERVER_METHODS,
-    TRANSPORT_METHODS,
-    CreationHooks,
+    recorded_call,
 )
-from ..clock._loop import creation_hooks
+from ..clock._loop import add_creation_recorder, remove_creation_recorder
 from . import _describe
 from ._kinds import OFF, SERVERS, SUBPROCESSES, TIMERS, TRANSPORTS
 
@@ -71,106 +72,92 @@ def _keep(registry: dict[int, _Entry], obj: object, entry: _Entry, is_open: Call
     registry[id(obj)] = entry
 
 
-_HOOKED = object()  # in LoopRegistries._wrapped: the wrapper went through the loop's CreationHooks
-
-
 def _process_running(transport: Any) -> bool:
     return transport.get_returncode() is None
 
 
 class LoopRegistries:
-    """What one tracked loop has opened so far (filled by the wrapped loop methods), owned by a LeakTracker.
+    """What one tracked loop has opened so far (filled between :meth:`start` and :meth:`stop`), owned by a
+    LeakTracker; the loop's :class:`~asynctestkit.clock._creation.CreationRecorder`.
 
-    *policy* is the tracker's (timers are recorded only when their kind is checked).  The registries are
-    filled between :meth:`wrap_loop_methods` and :meth:`unwrap_loop_methods` (``active`` meanwhile).
+    *policy* is the tracker's (timers are recorded only when their kind is checked); ``active`` between
+    start and stop.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, policy: dict[str, str]) -> None:
         self.loop = loop
         self.policy = policy
         self.active = False
+        self.in_slot = False  # started through the loop's recorder slot (asynctestkit's loops)
         self.transports: dict[int, _Entry] = {}
         self.servers: dict[int, _Entry] = {}
         self.processes: dict[int, _Entry] = {}
         self.resources: dict[int, _Entry] = {}
         self.jobs: dict[int, tuple[asyncio.Future[Any], _describe.Sites, str, bool]] = {}
         self.timers: dict[int, tuple[Callable[[], Any], _describe.Sites]] = {}
-        self._wrapped: dict[str, tuple[Callable[..., Any], Any]] = {}  # name -> (wrapper, attribute it shadows)
+        #: Instance attributes this tracker set on the loop: name -> (what it set, the attribute it shadows).
+        self._shadowed: dict[str, tuple[Callable[..., Any], Any]] | None = None
+
+    def empty(self) -> bool:
+        """True when nothing was recorded (the common case: the check has nothing to look at here)."""
+        return not (self.transports or self.servers or self.processes or self.resources or self.jobs
+                    or self.timers)
 
     def clear(self) -> None:
         for registry in (self.transports, self.servers, self.processes, self.resources, self.jobs, self.timers):
             registry.clear()
 
-    def unwrap_loop_methods(self) -> None:
+    # -- start / stop ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start receiving what the loop creates."""
+        self.active = True
+        loop = self.loop
+        self.in_slot = add_creation_recorder(loop, self)
+        if not self.in_slot:
+            for name in HOOKED_METHODS:
+                original = getattr(loop, name, None)
+                if original is not None and \
+                        not self._shadow(name, functools.partial(recorded_call, name, original, (self,))):
+                    return  # the loop refuses instance attributes (uvloop): tasks and events still work
+        if self.policy[TIMERS] != OFF:  # not a hooked method (see clock/_creation): an instance attribute
+            self._shadow("call_at", self._wrap_call_at(loop.call_at))
+
+    def stop(self) -> None:
+        """Stop receiving, and put back every attribute :meth:`start` set on the loop."""
         self.active = False
         loop = self.loop
-        hooks = creation_hooks(loop)
-        attrs = getattr(loop, "__dict__", {})
-        for name, (wrapper, previous) in self._wrapped.items():
-            if hooks is not None and previous is _HOOKED:
-                hooks.unwrap(name, wrapper)
-            elif attrs.get(name) is wrapper:  # still ours: put back what was there (another tracker's)
-                if previous is None:
-                    delattr(loop, name)
-                else:
-                    setattr(loop, name, previous)
-        self._wrapped.clear()
+        if self.in_slot:
+            self.in_slot = False
+            remove_creation_recorder(loop, self)
+        shadowed, self._shadowed = self._shadowed, None
+        if shadowed:
+            attrs = getattr(loop, "__dict__", {})
+            for name, (wrapper, previous) in shadowed.items():
+                if attrs.get(name) is wrapper:  # still ours: put back what was there (another tracker's)
+                    if previous is None:
+                        delattr(loop, name)
+                    else:
+                        setattr(loop, name, previous)
 
-    def wrap_loop_methods(self) -> None:
-        self.active = True
-        hooks = creation_hooks(self.loop)
-        for name in TRANSPORT_METHODS + SERVER_METHODS + PROCESS_METHODS:
-            original = getattr(self.loop, name, None)
-            if original is not None and \
-                    not self._install(hooks, name, self._wrap_async(name, self._current(hooks, name))):
-                return  # the loop refuses instance attributes (uvloop): tasks and events still work
-        for name in EXECUTOR_METHODS:
-            self._install(hooks, name, self._wrap_executor(self._current(hooks, name)))
-        if self.policy[TIMERS] != OFF:  # not a hooked method (see _creation): an instance attribute
-            self._install(None, "call_at", self._wrap_call_at(self._current(None, "call_at")))
-
-    def _current(self, hooks: CreationHooks | None, name: str) -> Callable[..., Any]:
-        """What a call of ``loop.<name>`` reaches now, before this tracker wraps it."""
-        if hooks is not None and name != "call_at":
-            return hooks.current(name)
-        return getattr(self.loop, name)  # type: ignore[no-any-return]
-
-    def _install(self, hooks: CreationHooks | None, name: str, wrapper: Callable[..., Any]) -> bool:
-        if hooks is not None and name != "call_at":
-            hooks.wrap(name, wrapper)
-            self._wrapped[name] = (wrapper, _HOOKED)
-            return True
+    def _shadow(self, name: str, wrapper: Callable[..., Any]) -> bool:
         previous = getattr(self.loop, "__dict__", {}).get(name)
         try:
             setattr(self.loop, name, wrapper)
         except (AttributeError, TypeError):
             return False
-        self._wrapped[name] = (wrapper, previous)
+        if self._shadowed is None:
+            self._shadowed = {}
+        self._shadowed[name] = (wrapper, previous)
         return True
 
-    def _wrap_async(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        record = self._record
-        qualname = getattr(original, "__qualname__", name)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            sites = _describe.call_sites()
-            if name in SERVER_METHODS:
-                args, kwargs = self._wrap_protocol_factory(name, args, kwargs, sites)
-
-            async def call() -> Any:
-                result = await original(*args, **kwargs)
-                record(name, result, sites, args)
-                return result
-
-            call.__qualname__ = qualname  # an un-awaited call is named as it would be without us
-            return call()
-
-        return wrapper
-
-    def _record(self, name: str, result: Any, sites: _describe.Sites, args: tuple[Any, ...]) -> None:
+    # -- the recorder (see clock/_creation.CreationRecorder) -------------------------------------------------
+    def created(self, name: str, result: Any, sites: _describe.Sites, args: tuple[Any, ...]) -> None:
+        """Record what ``loop.<name>(*args)`` made."""
         # Strong references: an unclosed server or connection dropped by the test stays alive until the
         # check, which reports it by enumeration (exact, attributed) instead of a finalizer warning later.
-        if name in PROCESS_METHODS:
+        if name in EXECUTOR_METHODS:
+            self._job(result, sites, args)
+        elif name in PROCESS_METHODS:
             argv = list(args[1:]) if name == "subprocess_exec" else list(args[1:2])
             _keep(self.processes, result[0], _Entry(result[0], SUBPROCESSES, sites, f"loop.{name}", argv,
                                                      strong=True), _process_running)
@@ -185,8 +172,15 @@ class LoopRegistries:
             _keep(self.transports, transport, _Entry(transport, TRANSPORTS, sites, f"loop.{name}", strong=True),
                   _describe.transport_open)
 
-    def _wrap_protocol_factory(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                               sites: _describe.Sites) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _job(self, future: asyncio.Future[Any], sites: _describe.Sites, args: tuple[Any, ...]) -> None:
+        jobs = self.jobs
+        key = id(future)
+        executor, func = (*args, None, None)[:2]
+        jobs[key] = (future, sites, _describe.callable_name(func), executor is None)
+        future.add_done_callback(lambda _f: jobs.pop(key, None))
+
+    def accepting(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  sites: _describe.Sites) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Record the transports of accepted connections (server side), created inside asyncio."""
         factory = args[0] if args else kwargs.get("protocol_factory")
         if factory is None:
@@ -218,19 +212,6 @@ class LoopRegistries:
         if args:
             return (accepted, *args[1:]), kwargs
         return args, {**kwargs, "protocol_factory": accepted}
-
-    def _wrap_executor(self, original: Callable[..., asyncio.Future[Any]]) -> Callable[..., Any]:
-        jobs = self.jobs
-
-        def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-            sites = _describe.call_sites()
-            future = original(executor, func, *args)
-            key = id(future)
-            jobs[key] = (future, sites, _describe.callable_name(func), executor is None)
-            future.add_done_callback(lambda _f: jobs.pop(key, None))
-            return future
-
-        return run_in_executor
 
     def _wrap_call_at(self, original: Callable[..., asyncio.TimerHandle]) -> Callable[..., Any]:
         timers = self.timers

@@ -46,6 +46,9 @@ class ResourceType:
 
 _TYPES: dict[type | str, ResourceType] = {}
 _CACHE: dict[type, ResourceType | None] = {}
+#: For patch_constructors' fast path, worked out again after each change of _TYPES: (whether a class is
+#: registered, every module whose import could resolve a registered name).
+_GATE: tuple[bool, tuple[str, ...]] | None = None
 
 
 def register_resource_type(cls_or_qualified_name: type | str, *, is_open: Predicate,
@@ -79,7 +82,7 @@ def register_resource_type(cls_or_qualified_name: type | str, *, is_open: Predic
             raise TypeError(f"register_resource_type(..., {name}=...) must be callable, got {value!r}")
     _TYPES.pop(cls_or_qualified_name, None)  # re-registering moves it last
     _TYPES[cls_or_qualified_name] = ResourceType(cls_or_qualified_name, is_open, close, describe)
-    _CACHE.clear()
+    _changed()
 
 
 def unregister_resource_type(cls_or_qualified_name: type | str) -> bool:
@@ -89,12 +92,19 @@ def unregister_resource_type(cls_or_qualified_name: type | str) -> bool:
                         f"('package.module.Class'), got {type(cls_or_qualified_name).__name__}: "
                         f"{cls_or_qualified_name!r}")
     found = _TYPES.pop(cls_or_qualified_name, None) is not None
-    _CACHE.clear()
+    _changed()
     return found
 
 
 def _register_builtin(name: str, **kwargs: Any) -> None:
     _TYPES[name] = ResourceType(name, **kwargs)
+    _changed()
+
+
+def _changed() -> None:
+    global _GATE
+    _CACHE.clear()
+    _GATE = None
 
 
 def resource_type_of(obj: object) -> ResourceType | None:
@@ -116,15 +126,32 @@ def resource_type_of(obj: object) -> ResourceType | None:
     return found
 
 
+_PROBES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}  # name -> (module, attribute path), longest first
+
+
+def _probes(name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The ways *name* may split into an imported module and attributes inside it, longest module first."""
+    probes = _PROBES.get(name)
+    if probes is None:
+        parts = name.split(".")
+        probes = _PROBES[name] = tuple((".".join(parts[:cut]), tuple(parts[cut:]))
+                                       for cut in range(len(parts) - 1, 0, -1))
+    return probes
+
+
 def _resolve(name: str) -> type | None:
-    """The class a qualified name denotes if its module is already imported (never imports anything)."""
-    parts = name.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        module = sys.modules.get(".".join(parts[:cut]))
+    """The class a qualified name denotes if its module is already imported (never imports anything).
+
+    Asked at every test's start for each type registered by name: the ways to split the name are worked out
+    once, so a name whose modules are not imported costs a few dictionary lookups.
+    """
+    modules = sys.modules
+    for module_name, attrs in _probes(name):
+        module = modules.get(module_name)
         if module is None:
             continue
         obj: Any = module
-        for attr in parts[cut:]:
+        for attr in attrs:
             obj = getattr(obj, attr, None)
             if obj is None:
                 return None
@@ -137,6 +164,19 @@ def patch_constructors(on_created: Callable[[object, ResourceType], None]) -> li
     *on_created*; returns the functions that undo each wrap (a class whose attributes cannot be set, such
     as a C extension type, is skipped: its instances are still found on the test instance).
     """
+    global _GATE
+    gate = _GATE
+    if gate is None:
+        names = [key for key in _TYPES if isinstance(key, str)]
+        modules = dict.fromkeys(module for name in names for module, _attrs in _probes(name))
+        gate = _GATE = (len(names) < len(_TYPES), tuple(modules))
+    if not gate[0]:  # every type is registered by name: nothing to do until one of their modules is imported
+        imported = sys.modules
+        for module in gate[1]:
+            if module in imported:
+                break
+        else:
+            return []
     undo: list[Callable[[], None]] = []
     for key, rtype in list(_TYPES.items()):
         cls = key if isinstance(key, type) else _resolve(key)

@@ -111,7 +111,15 @@ class LeakTracker:
         self.origin_markers = frozenset(origin_markers)
         self.registries = LoopRegistries(loop, self.policy)
         self.recorder = LeakRecorder(loop, name, self.registries)
-        self.cleanup = LeakCleanup(loop)
+        self._cleanup: LeakCleanup | None = None
+
+    @property
+    def cleanup(self) -> LeakCleanup:
+        """The part that closes what leaked (made when first needed: a clean test never needs it)."""
+        cleanup = self._cleanup
+        if cleanup is None:
+            cleanup = self._cleanup = LeakCleanup(self.loop)
+        return cleanup
 
     # -- watching (the recorder does it) ----------------------------------------------------------------
     @property
@@ -166,12 +174,14 @@ class LeakTracker:
         found = self._collect()
         if found.needs_loop:
             return None
-        self.cleanup.clean_now(found)
+        if found.leaks or found.tidy:
+            self.cleanup.clean_now(found)
         candidates = self._thread_candidates()
-        deadline = realtime.perf_counter() + THREAD_GRACE
-        for thread in candidates:  # the loop is not running: blocking here delays nothing
-            thread.join(max(0.0, deadline - realtime.perf_counter()))
-        self._collect_threads(found, candidates)
+        if candidates:
+            deadline = realtime.perf_counter() + THREAD_GRACE
+            for thread in candidates:  # the loop is not running: blocking here delays nothing
+                thread.join(max(0.0, deadline - realtime.perf_counter()))
+            self._collect_threads(found, candidates)
         return self._finish(found)
 
     async def check(self) -> LeakReport:
@@ -204,7 +214,7 @@ class LeakTracker:
     # -- collect --------------------------------------------------------------------------------------------
     def _pending_tasks(self) -> list[asyncio.Task[Any]]:
         current = asyncio.current_task(self.loop) if self.loop.is_running() else None
-        return [t for t in asyncio.all_tasks(self.loop)
+        return [t for t in _compat.loop_tasks(self.loop)
                 if t is not current and not t.done() and t not in self.recorder.baseline]
 
     async def _settle(self) -> None:
@@ -234,11 +244,16 @@ class LeakTracker:
             leak = _describe.task_leak(task)
             if found.add(DedupKey(TASK, id(task)), leak):
                 found.tasks[task] = leak
-        for key, leak in list(self.recorder.events.items()):
-            found.add(key, leak)
-        self._collect_transports(found)
-        self._collect_servers_and_processes(found)
-        self._collect_jobs(found)
+        if self.recorder.events:
+            for key, leak in list(self.recorder.events.items()):
+                found.add(key, leak)
+        registries = self.registries
+        if registries.transports:
+            self._collect_transports(found)
+        if registries.servers or registries.processes:
+            self._collect_servers_and_processes(found)
+        if registries.jobs:
+            self._collect_jobs(found)
         self._collect_resources(found)
         self._collect_strict(found)
         return found
@@ -283,10 +298,11 @@ class LeakTracker:
 
     def _collect_resources(self, found: Found) -> None:
         candidates: dict[int, tuple[Any, ResourceType, str]] = {}
-        for entry in list(self.registries.resources.values()):
-            obj = entry.ref()
-            if obj is not None and isinstance(entry.extra, ResourceType):
-                candidates[id(obj)] = (obj, entry.extra, "")
+        if self.registries.resources:
+            for entry in list(self.registries.resources.values()):
+                obj = entry.ref()
+                if obj is not None and isinstance(entry.extra, ResourceType):
+                    candidates[id(obj)] = (obj, entry.extra, "")
         for root, name in self.recorder.roots:
             for path, value in scan(root, name):
                 if inspect.iscoroutine(value):
@@ -306,6 +322,8 @@ class LeakTracker:
                     rtype = known[1] if known is not None else resource_type_of(value)
                     if rtype is not None and not (known and known[2]):
                         candidates[id(value)] = (value, rtype, path)
+        if not candidates:
+            return
         owned: set[int] = set()
         for obj, rtype, _path in candidates.values():
             if rtype.parts is not None and _safe(rtype.is_open, obj):
@@ -353,8 +371,9 @@ class LeakTracker:
         return self.loop.clock.elapsed() if isinstance(self.loop, VirtualClockLoop) else None
 
     def _finish(self, found: Found) -> LeakReport:
-        for key, leak in list(self.recorder.events.items()):  # signals that arrived while cleaning up
-            found.add(key, leak)
+        if self.recorder.events:
+            for key, leak in list(self.recorder.events.items()):  # signals that arrived while cleaning up
+                found.add(key, leak)
         report = LeakReport(self.name, virtual_time=found.virtual_time)
         for leak in found.leaks:
             severity = self.policy.get(leak.kind, OFF)

@@ -9,9 +9,10 @@ Mix it into any ``IsolatedAsyncioTestCase`` (``AsyncTestCase`` has it already)::
 How it hooks in: before ``setUp`` runs, a :class:`~asynctestkit.LeakTracker` is attached to the test's loop
 and the check is registered among the *first* cleanups, so it runs *last*: after ``asyncTearDown``,
 ``tearDown`` and every other cleanup (cleanups added by cleanups too), before the loop is closed.  A clean
-test is checked without running the loop again; otherwise the check adds one async cleanup to settle,
-collect and clean on the loop.  The verdict is a cleanup of its own that unittest calls without any
-frame of asyncio in between, so a failure shows the report alone, not a traceback.
+test is checked without running the loop again and the verdict follows in the same cleanup; otherwise the
+check adds one async cleanup to settle, collect and clean on the loop, and the verdict as a cleanup of its
+own after it.  Either way unittest calls the verdict without any frame of asyncio in between, so a
+failure shows the report alone, not a traceback.
 
 The outcome:
 
@@ -56,7 +57,9 @@ logger = logging.getLogger("asynctestkit.leaks")
 apply_environment({})  # a misspelt ASYNCTESTKIT_LEAK_CHECKS fails at import, not in every test
 _T = TypeVar("_T")
 _ALLOW_MARK = "__asynctestkit_allow_leaks__"
-_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str]]] = weakref.WeakKeyDictionary()
+#: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off).
+_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool]] = weakref.WeakKeyDictionary()
+_DIRECT = frozenset({"_atk_check_leaks", "_atk_leak_verdict"})  # the cleanups _callCleanup calls directly
 Allowance = bool | tuple["re.Pattern[str]", ...]
 
 
@@ -201,26 +204,31 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         setting = cls.leak_checks
         cached = _POLICIES.get(cls)
         if cached is None or cached[0] is not setting:
-            cached = _POLICIES[cls] = (setting, resolve_policy(setting, where=f"{cls.__qualname__}.leak_checks"))
+            resolved = resolve_policy(setting, where=f"{cls.__qualname__}.leak_checks")
+            cached = _POLICIES[cls] = (setting, resolved, all(severity == OFF for severity in resolved.values()))
         policy = apply_environment(cached[1])
-        if all(severity == OFF for severity in policy.values()):
+        if cached[2] if policy is cached[1] else all(severity == OFF for severity in policy.values()):
             return
         loop = _compat.test_case_loop(self)
         if loop is None:
             return
-        method = getattr(self, _compat.test_method_name(self), None)
-        allow = {**getattr(cls, _ALLOW_MARK, {}), **getattr(method, _ALLOW_MARK, {})}
-        code = getattr(inspect.unwrap(method), "__code__", None) if method is not None else None
-        markers = [(code.co_filename, code.co_name)] if code is not None else []
-        tracker = LeakTracker(loop, name=_compat.test_method_name(self), policy=policy, allow=allow,
-                              origin_markers=markers)
+        name = _compat.test_method_name(self)
+        method = getattr(self, name, None)
+        method = getattr(method, "__func__", method)  # the function: a missing attribute raises nothing there
+        class_allow, method_allow = getattr(cls, _ALLOW_MARK, None), getattr(method, _ALLOW_MARK, None)
+        allow = {**(class_allow or {}), **(method_allow or {})} if class_allow or method_allow else None
+        if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
+            method = inspect.unwrap(method)  # type: ignore[arg-type]
+        code = getattr(method, "__code__", None)
+        tracker = LeakTracker(loop, name=name, policy=policy, allow=allow,
+                              origin_markers=((code.co_filename, code.co_name),) if code is not None else ())
         tracker.attach()
         tracker.add_root(self, "self")
         self._atk_leak_tracker = tracker
         self._atk_leak_report = None
-        # Cleanups run last-in first-out: the verdict, registered first, runs after everything else,
-        # the check just before it (and the check's loop part, when it needs one, in between).
-        self.addCleanup(self._atk_leak_verdict)
+        # Cleanups run last-in first-out: the check, registered first, runs after everything else and gives
+        # its verdict at once; when it needs the loop, it registers the verdict and then its loop part, which
+        # therefore run next, in that order.
         self.addCleanup(self._atk_check_leaks)
 
     def _atk_stop_leak_check(self) -> None:
@@ -237,11 +245,13 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         except BaseException:
             self._atk_stop_leak_check()
             raise
-        if report is None:  # something needs the loop: the full check runs as the next cleanup
+        if report is None:  # something needs the loop: the full check runs as the next cleanup, then the verdict
+            self.addCleanup(self._atk_leak_verdict)
             self.addAsyncCleanup(self._atk_check_leaks_on_loop)
             return
         self._atk_stop_leak_check()
         self._atk_leak_report = report
+        self._atk_leak_verdict()
 
     async def _atk_check_leaks_on_loop(self) -> None:
         tracker = self._atk_leak_tracker
@@ -253,8 +263,10 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             self._atk_stop_leak_check()
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if function == self._atk_leak_verdict:  # called directly: unittest strips this module's frames, so
-            return function()                   # the failure shows the report, not a traceback
+        if getattr(function, "__self__", None) is self and getattr(function, "__name__", None) in _DIRECT:
+            # Called directly: unittest strips this module's frames, so a failure shows the report, not a
+            # traceback (and the check needs neither the test's context nor a phase of its own).
+            return function()
         return self._atk_call_part(functools.partial(super()._callCleanup, function, *args, **kwargs))  # type: ignore[misc]
 
     def _atk_leak_verdict(self) -> None:

@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
 import sys
 import threading
+import types
 import unittest
 import warnings
 from typing import Any
@@ -37,6 +39,7 @@ from asynctestkit import (
     track_resource,
     unregister_resource_type,
 )
+from asynctestkit.clock._creation import HOOKED_METHODS
 from asynctestkit.leaks._hooks import HUB
 from tests.leaks._leak_support import BASES, PlainLeakCase, marker_line, run_case
 
@@ -506,7 +509,7 @@ class HygieneTests(unittest.TestCase):
                 calls.append(f"cleanups left: {len(self._cleanups)}")  # type: ignore[attr-defined]
 
         self.assertTrue(run_case(Inner, "test_x").result.wasSuccessful())
-        self.assertEqual(calls, ["cleanups left: 1"])  # only the verdict: no async phase was scheduled
+        self.assertEqual(calls, ["cleanups left: 0"])  # the verdict was given at once: no async phase scheduled
 
 
 class ReportFormatTests(unittest.TestCase):
@@ -619,6 +622,52 @@ class BareTrackerTests(unittest.TestCase):
         finally:
             tracker.detach()
         self.assertEqual(added, {"call_at"}, "only strict mode's call_at (a hot method, never dispatched)")
+
+    def test_attaching_to_asynctestkits_loop_builds_no_wrapper_and_changes_no_method(self) -> None:
+        # Issue 15: attach used to build and install 12 creation-method wrappers per test; now the loop's
+        # recorder slot takes the registries, and the one callable built is the chained exception handler.
+        loop = VirtualClockLoop()
+        self.addCleanup(loop.close)
+        tracker = LeakTracker(loop)
+        attributes = dict(vars(loop))
+        methods = {name: vars(type(loop)).get(name) for name in HOOKED_METHODS}
+        callables = (types.FunctionType, types.MethodType, functools.partial)
+        gc.collect()
+        existing = {id(obj) for obj in gc.get_objects() if isinstance(obj, callables)}
+        tracker.attach()
+        try:
+            built = [obj for obj in gc.get_objects() if isinstance(obj, callables) and id(obj) not in existing
+                     and not getattr(obj, "__qualname__", "").startswith("_wrap_init.")]  # a registered type's
+            self.assertEqual(built, [loop.get_exception_handler()])
+            self.assertEqual(vars(loop).keys(), attributes.keys())
+            self.assertEqual({name: vars(type(loop)).get(name) for name in HOOKED_METHODS}, methods)
+
+            async def main() -> asyncio.Server:  # and what the loop creates still reaches the tracker
+                return await asyncio.get_running_loop().create_server(asyncio.Protocol, "127.0.0.1", 0)
+
+            server = loop.run_until_complete(main())
+            self.addCleanup(server.close)
+            self.assertTrue(tracker.owns(server))
+        finally:
+            tracker.detach()
+        self.assertEqual(vars(loop).keys(), attributes.keys())
+
+    def test_a_creation_call_never_awaited_is_named_as_without_the_checker(self) -> None:
+        for make in (asyncio.new_event_loop, VirtualClockLoop):
+            with self.subTest(loop=make.__name__):
+                loop = make()
+                self.addCleanup(loop.close)
+                plain = loop.create_connection(asyncio.Protocol, "127.0.0.1", 1)
+                tracker = LeakTracker(loop)
+                tracker.attach()
+                try:
+                    watched = loop.create_connection(asyncio.Protocol, "127.0.0.1", 1)
+                finally:
+                    tracker.detach()
+                self.assertEqual(watched.__qualname__, plain.__qualname__)
+                self.assertEqual(plain.__qualname__, "BaseEventLoop.create_connection")
+                plain.close()
+                watched.close()
 
     def test_a_loop_refusing_instance_attributes_degrades_to_tasks_and_events(self) -> None:
         class FrozenLoop(asyncio.SelectorEventLoop):  # like uvloop: no instance attributes after init
