@@ -39,6 +39,7 @@ from .clock._background import check_start
 from .clock._clock import _check_io_quantum
 from .clock._phase import PhaseClaim
 from .leaks import LeakCheckMixin
+from .leaks._unittest import DIRECT_CLEANUPS
 
 __all__ = ["AsyncTestCase", "real_time"]
 
@@ -234,6 +235,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         self._atk_run_phase(self.asyncTearDown, super()._callTearDown)
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if getattr(function, "__self__", None) is self and getattr(function, "__name__", None) in DIRECT_CLEANUPS:
+            return super()._callCleanup(function, *args, **kwargs)  # the leak check's verdict: not a phase
         return self._atk_run_phase(function, functools.partial(super()._callCleanup, function, *args, **kwargs))
 
     def _atk_run_phase(self, func: object, call: Callable[..., _R], *args: Any) -> _R:

@@ -59,7 +59,10 @@ _T = TypeVar("_T")
 _ALLOW_MARK = "__asynctestkit_allow_leaks__"
 #: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off).
 _POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool]] = weakref.WeakKeyDictionary()
-_DIRECT = frozenset({"_atk_check_leaks", "_atk_leak_verdict"})  # the cleanups _callCleanup calls directly
+#: The leak check's own synchronous cleanups: _callCleanup calls them directly (no phase, no partial), and so
+#: does AsyncTestCase (they run no code of the test and never touch the loop).
+DIRECT_CLEANUPS = frozenset({"_atk_check_leaks", "_atk_leak_verdict"})
+_DIRECT = DIRECT_CLEANUPS
 Allowance = bool | tuple["re.Pattern[str]", ...]
 
 
