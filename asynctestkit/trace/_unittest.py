@@ -1,0 +1,91 @@
+"""The timeline's unittest glue: what ``AsyncTestCase`` calls to record, annotate failures and write files.
+
+``case.py`` calls :func:`start` when it builds a test's loop, :func:`annotate` with an exception that ended
+a test phase, and :func:`finish` when the test has run (its outcome known).  The settings are class
+attributes of the test case, each overridden by its environment variable (see ``_setup``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import unittest
+from typing import Any
+
+from ._export import write_chrome_trace, write_html
+from ._query import Trace
+from ._setup import TraceSettings, record_timeline, settings
+
+__all__ = ["annotate", "finish", "not_recording", "start"]
+
+_TITLE = "timeline (asynctestkit.trace"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+_OFF = TraceSettings(None, 0, False, None, False)
+
+
+def case_settings(case: Any) -> TraceSettings:
+    """The test case's settings (class attributes and ``ASYNCTESTKIT_TRACE``), worked out once per run."""
+    chosen: TraceSettings | None = case.__dict__.get("_atk_trace_settings")
+    if chosen is None:
+        chosen = read_settings(case)
+    return chosen
+
+
+def read_settings(case: Any) -> TraceSettings:
+    """Work out the settings afresh (at the start of each run of the test) and keep them on the test."""
+    if case.trace_mode is None and case.trace_export is None and not case.trace_on_failure \
+            and "ASYNCTESTKIT_TRACE" not in os.environ:
+        chosen = _OFF  # the common case: one look-up
+    else:
+        chosen = settings(case.trace_mode, case.trace_size, case.trace_on_failure, case.trace_export,
+                          case.trace_export_all)
+    case._atk_trace_settings = chosen
+    return chosen
+
+
+def start(case: Any, loop: asyncio.AbstractEventLoop) -> Trace | None:
+    """Record *loop*'s timeline if the test case's settings say so; the :class:`Trace`, or None."""
+    chosen = case_settings(case)
+    if chosen.mode is None:
+        return None
+    return record_timeline(loop, chosen.mode, size=chosen.size)
+
+
+def not_recording(case: Any) -> RuntimeError:
+    """The error ``self.trace`` raises when nothing is recorded: how to turn it on."""
+    return RuntimeError(f"self.trace: {type(case).__name__} records no timeline; turn it on with "
+                        f"trace_mode = 'ring' (or 'full') on the class, or ASYNCTESTKIT_TRACE=1 in the environment")
+
+
+def annotate(case: Any, trace: Trace | None, exc: BaseException) -> None:
+    """End the message of an ordinary assertion failure *exc* with the timeline, if the settings ask for it."""
+    if trace is None or not isinstance(exc, AssertionError) or not case_settings(case).on_failure:
+        return
+    if len(exc.args) != 1 or not isinstance(exc.args[0], str) or _TITLE in exc.args[0]:
+        return  # an asynctestkit report already ends with it (or a message we cannot extend)
+    lines = trace.report_lines(None, None)
+    if lines:
+        exc.args = (exc.args[0] + "\n" + "\n".join(lines),)
+
+
+def finish(case: Any, trace: Trace | None, failed: bool) -> list[str]:
+    """Write the test's timeline files if asked (for a failed test, or every test); the paths written."""
+    if trace is None:
+        return []
+    chosen = case_settings(case)
+    if chosen.export_dir is None or not (failed or chosen.export_all):
+        return []
+    os.makedirs(chosen.export_dir, exist_ok=True)
+    stem = os.path.join(chosen.export_dir, _UNSAFE.sub("_", case.id()))
+    title = f"{case.id()} ({'failed' if failed else 'passed'})"
+    write_chrome_trace(trace, stem + ".trace.json", title=title)
+    write_html(trace, stem + ".html", title=title)
+    return [stem + ".trace.json", stem + ".html"]
+
+
+def failure_count(result: unittest.TestResult) -> int:
+    return len(result.failures) + len(result.errors) + len(getattr(result, "unexpectedSuccesses", ()))
+
