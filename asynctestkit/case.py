@@ -138,7 +138,6 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     trace_export_all: ClassVar[bool] = False
 
     _atk_trace: Trace | None = None
-    _atk_trace_settings: _trace_setup.TraceSettings | None = None
     _atk_loop: asyncio.AbstractEventLoop | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -199,17 +198,6 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         if self._atk_trace is None:
             raise _trace_glue.not_recording(self)
         return self._atk_trace
-
-    def run(self, result: Any = None) -> Any:
-        """Run the test as unittest does; then write its timeline files if asked (``trace_export``)."""
-        self._atk_trace = None
-        if _trace_glue.read_settings(self).export_dir is None or result is None:
-            return super().run(result)
-        before = _trace_glue.failure_count(result)
-        try:
-            return super().run(result)
-        finally:
-            _trace_glue.finish(self, self._atk_trace, _trace_glue.failure_count(result) > before)
 
     # -- phases: asyncSetUp, the test, asyncTearDown, async cleanups --------------------------------
     # The bookkeeping runs in the methods unittest's TestCase.run() calls first, *above* the code of

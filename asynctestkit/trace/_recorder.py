@@ -89,7 +89,7 @@ class TracedTask:
         return f"<TracedTask #{self.number} {self}>"
 
 
-def _outcome(task: asyncio.Task[Any]) -> str:
+def _describe_outcome(task: asyncio.Task[Any]) -> str:
     if task.cancelled():
         return "cancelled"
     exc = _compat.future_exception_peek(task)  # never marks the exception retrieved (leak checks need it)
@@ -223,7 +223,7 @@ class Tracer:
             finally:
                 self.running = previous
                 if task.done():
-                    self.record("done", info, _outcome(task))
+                    self.record("done", info, _describe_outcome(task))
                 else:
                     self._suspended(task, info)
             return

@@ -8,16 +8,17 @@ attributes of the test case, each overridden by its environment variable (see ``
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
-import unittest
 from typing import Any
 
+from .. import _compat
 from ._export import write_chrome_trace, write_html
 from ._query import Trace
 from ._setup import TraceSettings, record_timeline, settings
 
-__all__ = ["annotate", "finish", "not_recording", "start"]
+__all__ = ["annotate", "case_settings", "finish", "not_recording", "start"]
 
 _TITLE = "timeline (asynctestkit.trace"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -27,31 +28,27 @@ _OFF = TraceSettings(None, 0, False, None, False)
 
 
 def case_settings(case: Any) -> TraceSettings:
-    """The test case's settings (class attributes and ``ASYNCTESTKIT_TRACE``), worked out once per run."""
-    chosen: TraceSettings | None = case.__dict__.get("_atk_trace_settings")
-    if chosen is None:
-        chosen = read_settings(case)
-    return chosen
-
-
-def read_settings(case: Any) -> TraceSettings:
-    """Work out the settings afresh (at the start of each run of the test) and keep them on the test."""
+    """The test case's settings: its class attributes, overridden by ``ASYNCTESTKIT_TRACE``."""
     if case.trace_mode is None and case.trace_export is None and not case.trace_on_failure \
             and "ASYNCTESTKIT_TRACE" not in os.environ:
-        chosen = _OFF  # the common case: one look-up
-    else:
-        chosen = settings(case.trace_mode, case.trace_size, case.trace_on_failure, case.trace_export,
-                          case.trace_export_all)
-    case._atk_trace_settings = chosen
-    return chosen
+        return _OFF  # the common case: one look-up
+    return settings(case.trace_mode, case.trace_size, case.trace_on_failure, case.trace_export,
+                    case.trace_export_all)
 
 
 def start(case: Any, loop: asyncio.AbstractEventLoop) -> Trace | None:
-    """Record *loop*'s timeline if the test case's settings say so; the :class:`Trace`, or None."""
+    """Record *loop*'s timeline if the test case's settings say so; the :class:`Trace`, or None.
+
+    When files are asked for, a cleanup that writes them is registered now, before the test runs: it is
+    then the last cleanup to run (after the leak check), when the test's outcome is known.
+    """
     chosen = case_settings(case)
     if chosen.mode is None:
         return None
-    return record_timeline(loop, chosen.mode, size=chosen.size)
+    trace = record_timeline(loop, chosen.mode, size=chosen.size)
+    if chosen.export_dir is not None:
+        case.addCleanup(functools.partial(finish, case, trace, chosen))
+    return trace
 
 
 def not_recording(case: Any) -> RuntimeError:
@@ -71,11 +68,13 @@ def annotate(case: Any, trace: Trace | None, exc: BaseException) -> None:
         exc.args = (exc.args[0] + "\n" + "\n".join(lines),)
 
 
-def finish(case: Any, trace: Trace | None, failed: bool) -> list[str]:
-    """Write the test's timeline files if asked (for a failed test, or every test); the paths written."""
-    if trace is None:
-        return []
-    chosen = case_settings(case)
+def finish(case: Any, trace: Trace, chosen: TraceSettings) -> list[str]:
+    """Write the test's timeline files (for a failed test, or every test with ``all``); the paths written.
+
+    The test counts as failed when it failed, errored or was skipped so far, or when that cannot be known
+    (a third-party runner's result).
+    """
+    failed = _compat.test_already_failed(case) is not False
     if chosen.export_dir is None or not (failed or chosen.export_all):
         return []
     os.makedirs(chosen.export_dir, exist_ok=True)
@@ -84,8 +83,3 @@ def finish(case: Any, trace: Trace | None, failed: bool) -> list[str]:
     write_chrome_trace(trace, stem + ".trace.json", title=title)
     write_html(trace, stem + ".html", title=title)
     return [stem + ".trace.json", stem + ".html"]
-
-
-def failure_count(result: unittest.TestResult) -> int:
-    return len(result.failures) + len(result.errors) + len(getattr(result, "unexpectedSuccesses", ()))
-
