@@ -865,7 +865,7 @@ def _traced_handle_class(base: type, kind: str) -> type:
     Private: ``Handle._run()`` (3.4-3.14) is what ``BaseEventLoop._run_once`` calls for every ready handle,
     and ``Handle._loop`` its loop; the subclass adds no slot, so a handle's ``__class__`` may be swapped.
     The tracer (``loop._atk_tracer``, set by ``asynctestkit.trace`` on the loops it records) gets the
-    handle, its *kind* (``call``, ``timer``, ``io``, ``thread``) and the base ``_run`` to call.
+    handle, its *kind* (``call``, ``step``, ``timer``, ``io``) and the base ``_run`` to call.
     """
     traced = _TRACED_HANDLE_CLASSES.get((base, kind))
     if traced is None:

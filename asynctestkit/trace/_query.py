@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "timer": "a timer was scheduled (call_at/call_later/sleep/timeout; by: the task that scheduled it)",
     "fire": "a timer fired",
     "jump": "the virtual clock jumped",
+    "work": "an executor job started (run_in_executor, to_thread; by: the task that started it)",
     "hold": "real work in flight began to hold virtual time (it follows real time)",
     "release": "real work ended: virtual time jumps again",
 }

@@ -8,7 +8,8 @@ untraced test pays anything), as the clock's live-time subclass does.  The subcl
   loop's ``call_soon`` (looked up on the loop).  A callback bound to a task is that task's step: the first
   one is its creation, a later one a wake-up, and what caused it is the task or the handle running now;
 - ``call_at`` (so ``call_later``, sleeps and timeouts): a timer scheduled, and the future a sleep resolves;
-- ``call_soon_threadsafe``: a wake-up from another thread;
+- ``call_soon_threadsafe``: a wake-up from another thread (the callback is wrapped, so that what it wakes
+  is known to be woken by a thread);
 - the selector loop's event processing: I/O handles (see ``_compat.trace_overrides``).
 
 Each handle those methods make wears a traced handle class whose run reports to :meth:`Tracer.run_handle`
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import os
 import reprlib
 import sys
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -118,6 +121,7 @@ class Tracer:
         self.cause: tuple[str, str] | None = None  # (kind, description) of the non-task handle running now
         self._last_now = loop.time()
         self._holding = False
+        self.thread_id: int | None = None  # the loop's thread, once it ran a handle
 
     # -- recording ------------------------------------------------------------------------------------
     def record(self, kind: str, task: TracedTask | None, detail: str = "", site: Site | None = None,
@@ -206,8 +210,18 @@ class Tracer:
         self.record("timer", self.running, f"timer at t={when - self.origin:.3f}s: {what}", cause="timer",
                     by=self.running)
 
+    def from_thread(self, callback: Callable[..., object], *args: Any) -> None:
+        """Run a callback another thread passed to ``call_soon_threadsafe``: what it wakes, a thread woke."""
+        previous_cause = self.cause
+        self.cause = ("thread", f"another thread (call_soon_threadsafe {_diagnostics.callable_name(callback)}())")
+        try:
+            callback(*args)
+        finally:
+            self.cause = previous_cause
+
     def run_handle(self, handle: asyncio.Handle, kind: str, run: Callable[[asyncio.Handle], None]) -> None:
         """Run *handle* (its class's base ``_run``), recording what happened."""
+        self.thread_id = threading.get_ident()
         self._check_time()
         if kind == "step":
             task = getattr(_compat.handle_callback(handle), "__self__", None)
@@ -216,6 +230,8 @@ class Tracer:
                 run(handle)
                 return
             info.name = task.get_name()  # asyncio.create_task(name=...) names the task after its creation
+            if info._ref is not None:
+                info.created_at  # noqa: B018 - resolved while the task is alive (its first steps)
             self.record("run", info, "step started")
             previous, self.running = self.running, info
             try:
@@ -237,8 +253,6 @@ class Tracer:
             text = f"timer {name}()"
         elif kind == "io":
             text = f"I/O ({_diagnostics.callable_name(callback)})"
-        elif kind == "thread":
-            text = f"another thread (call_soon_threadsafe {_diagnostics.callable_name(callback)}())"
         else:
             text = f"callback {_diagnostics.callable_name(callback)}()"
         previous_cause, self.cause = self.cause, (kind if kind != "call" else "callback", text)
@@ -306,11 +320,24 @@ def _traced_class(cls: type) -> type:
         return handle
 
     def call_soon_threadsafe(self: Any, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+        tracer: Tracer = self._atk_tracer
+        if threading.get_ident() != tracer.thread_id:
+            # The callback is wrapped before the handle exists: the loop may run it before this thread could
+            # mark the handle (the self-pipe wakes the loop at once).
+            callback = functools.partial(tracer.from_thread, callback)
         handle: asyncio.Handle = base_threadsafe(self, callback, *args, context=context)
-        _compat.trace_handle(handle, "thread")
         return handle
 
-    namespace: dict[str, Any] = {"call_soon": call_soon, "call_at": call_at,
+    base_executor = cls.run_in_executor
+
+    def run_in_executor(self: Any, executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = base_executor(self, executor, func, *args)
+        tracer: Tracer = self._atk_tracer
+        tracer.record("work", tracer.running, f"executor job {_diagnostics.callable_name(func)}() started",
+                      _diagnostics.caller_site(), cause="real work", by=tracer.running)
+        return fut
+
+    namespace: dict[str, Any] = {"call_soon": call_soon, "call_at": call_at, "run_in_executor": run_in_executor,
                                  "call_soon_threadsafe": call_soon_threadsafe, "__module__": cls.__module__,
                                  "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
     namespace.update(_compat.trace_overrides(cls))
