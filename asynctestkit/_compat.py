@@ -921,3 +921,8 @@ def future_exception_peek(fut: asyncio.Future[Any]) -> BaseException | None:
 def future_result_peek(fut: asyncio.Future[Any]) -> Any:
     """The result of a done future (private ``Future._result``, 3.4-3.14); None if it has none."""
     return getattr(fut, "_result", None)
+
+
+#: The callback of the timer ``asyncio.sleep(delay)`` schedules to resolve its future (private
+#: ``asyncio.futures._set_result_unless_cancelled``, 3.4-3.14): the timeline names such a timer "sleep until t".
+SLEEP_TIMER_CALLBACK: Any = getattr(asyncio.futures, "_set_result_unless_cancelled", None)

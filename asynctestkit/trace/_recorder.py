@@ -192,6 +192,7 @@ class Tracer:
         if isinstance(fut, asyncio.Future) and fut.cancelled():
             site, who = _cancel_origin()
             self.record("cancel", info, f"cancel() called by {who}", site, cause, by)
+            self.record("wake", info, f"woken by the cancellation (from {text})", cause=cause, by=by)
             return
         if by is info and fut is None:
             self.record("wake", info, "yielded (sleep(0)): runs again next iteration", cause="yield", by=by)
@@ -203,10 +204,10 @@ class Tracer:
     def timer(self, handle: asyncio.TimerHandle, when: float, callback: Any, args: tuple[Any, ...]) -> None:
         """``call_at`` made *handle*."""
         _compat.trace_handle(handle, "timer")
-        futures = [a for a in args if isinstance(a, asyncio.Future)]
-        for fut in futures:
-            self._sleeps[fut] = when
-        what = "sleep" if futures else f"calls {_diagnostics.callable_name(callback)}()"
+        sleep = callback is _compat.SLEEP_TIMER_CALLBACK and args and isinstance(args[0], asyncio.Future)
+        if sleep:
+            self._sleeps[args[0]] = when
+        what = "sleep" if sleep else f"calls {_diagnostics.callable_name(callback)}()"
         self.record("timer", self.running, f"timer at t={when - self.origin:.3f}s: {what}", cause="timer",
                     by=self.running)
 
@@ -246,7 +247,7 @@ class Tracer:
         callback = _compat.handle_callback(handle)
         if kind == "timer":
             name = _diagnostics.callable_name(callback)
-            if any(isinstance(arg, asyncio.Future) for arg in _compat.handle_args(handle)):
+            if callback is _compat.SLEEP_TIMER_CALLBACK:
                 self.record("fire", None, "timer fired: a sleep ends", cause="sleep")
             else:
                 self.record("fire", None, f"timer fired: {name}()", cause="timer")
