@@ -192,7 +192,7 @@ class Tracer:
         if isinstance(fut, asyncio.Future) and fut.cancelled():
             site, who = _cancel_origin()
             self.record("cancel", info, f"cancel() called by {who}", site, cause, by)
-            self.record("wake", info, f"woken by the cancellation (from {text})", cause=cause, by=by)
+            self.record("wake", info, f"woken by the cancellation (from {who})", cause=cause, by=by)
             return
         if by is info and fut is None:
             self.record("wake", info, "yielded (sleep(0)): runs again next iteration", cause="yield", by=by)
