@@ -6,13 +6,13 @@ stack), automatic leak checks at teardown, and assertions for timeouts, cancella
 propagation.  See docs/index.md; docs/architecture.md describes the parts below.
 
 This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks``, ``assertions`` and
-``doubles`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
+``doubles`` and ``trace`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
 """
 
 
 from types import FunctionType as _FunctionType
 
-from . import assertions, clock, doubles, leaks
+from . import assertions, clock, doubles, leaks, trace
 from ._version import __version__
 from .assertions import (
     AssertionCall,
@@ -38,6 +38,7 @@ from .leaks import (
     track_resource,
     unregister_resource_type,
 )
+from .trace import Trace, TracedTask, TraceEvent, record_timeline
 
 __all__ = [
     "AssertionCall",
@@ -59,11 +60,15 @@ __all__ = [
     "RecordedEvent",
     "Sequencer",
     "SlowCall",
+    "Trace",
+    "TraceEvent",
+    "TracedTask",
     "VirtualClock",
     "VirtualClockLoop",
     "__version__",
     "allow_leaks",
     "real_time",
+    "record_timeline",
     "register_resource_type",
     "track_resource",
     "unregister_resource_type",
@@ -77,7 +82,7 @@ def _name_public_objects() -> None:
     not the private module that defines it); a name that only a subsystem's front door exports (``Leak``,
     ``RealTimeLoop``) reports that front door (``asynctestkit.leaks``).  Constants are left alone.
     """
-    for door in (clock, leaks, assertions, doubles):
+    for door in (clock, leaks, assertions, doubles, trace):
         for name in door.__all__:
             value = getattr(door, name)
             if isinstance(value, (type, _FunctionType)) and value.__module__.startswith(f"{__name__}."):

@@ -168,9 +168,9 @@ class Trace:
 
     def timeline(self, *, tasks: Iterable[object] | None = None, last: int = REPORT_LINES) -> str:
         """The text timeline (as failure reports end with it): the last *last* events, of *tasks* if given."""
-        return "\n".join(self.report_lines(tasks, None, limit=last))
+        return "\n".join(self._report_lines(tasks, None, limit=last))
 
-    def report_lines(self, tasks: Iterable[Any] | None, names: Iterable[str] | None, *,
+    def _report_lines(self, tasks: Iterable[Any] | None, names: Iterable[str] | None, *,
                      limit: int = REPORT_LINES) -> list[str]:
         """The timeline block a report ends with (see ``_diagnostics.timeline_lines``)."""
         wanted: set[int] = set()
@@ -192,7 +192,7 @@ class Trace:
                     continue
             events.append(self._view(raw))
         if not events and (wanted or wanted_names):
-            return self.report_lines(None, None, limit=limit)  # none of them ran here: the last events
+            return self._report_lines(None, None, limit=limit)  # none of them ran here: the last events
         if not events:
             return []
         return format_timeline(events, len(self._tracer.events), dropped=self._tracer.dropped, limit=limit,

@@ -62,7 +62,7 @@ def record_timeline(loop: asyncio.AbstractEventLoop, mode: str = "ring", *, size
     check_size("record_timeline() argument 'size'", size)
     tracer = attach(loop, size=size if mode == "ring" else None)
     trace = Trace(tracer)
-    _diagnostics.register_timeline(loop, trace.report_lines)
+    _diagnostics.register_timeline(loop, trace._report_lines)
     return trace
 
 

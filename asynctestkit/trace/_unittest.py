@@ -63,7 +63,7 @@ def annotate(case: Any, trace: Trace | None, exc: BaseException) -> None:
         return
     if len(exc.args) != 1 or not isinstance(exc.args[0], str) or _TITLE in exc.args[0]:
         return  # an asynctestkit report already ends with it (or a message we cannot extend)
-    lines = trace.report_lines(None, None)
+    lines = trace._report_lines(None, None)
     if lines:
         exc.args = (exc.args[0] + "\n" + "\n".join(lines),)
 
