@@ -67,7 +67,7 @@ def layout(trace: Trace) -> Layout:
     woken: dict[int, tuple[int, int, str]] = {}     # tid -> (waker tid, ts, why) of a wake not yet run
     last = -1
     for event in trace.events():
-        ts = max(int(round(event.time * 1e6)), last + 1)
+        ts = max(round(event.time * 1e6), last + 1)
         last = ts
         info = event.task
         tid = info.number + 1 if info is not None else _CLOCK_TID
@@ -97,9 +97,9 @@ def layout(trace: Trace) -> Layout:
             else:
                 out.instants.append((tid, ts, event.detail, event.detail))
         elif kind == "wake":
-            source = by_tid if by_tid is not None else _CLOCK_TID if event.cause == "timer" else None
-            if source is not None:
-                woken[tid] = (source, ts, event.detail)
+            waker = by_tid if by_tid is not None else _CLOCK_TID if event.cause == "timer" else None
+            if waker is not None:
+                woken[tid] = (waker, ts, event.detail)
         elif kind == "cancel":
             out.instants.append((tid, ts, "cancel", f"{event.detail} at {_site_text(event) or '?'}"))
             if by_tid is not None:

@@ -31,6 +31,7 @@ import os
 import reprlib
 import sys
 import threading
+import types
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -281,7 +282,7 @@ class Tracer:
 
 def _cancel_origin() -> tuple[Site | None, str]:
     """Where the ``cancel()`` being made now was called: the first frame outside asyncio and this module."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     running = asyncio.current_task()
     who = f"task {running.get_name()!r}" if running is not None else "a callback"
     while frame is not None:
@@ -293,7 +294,7 @@ def _cancel_origin() -> tuple[Site | None, str]:
         if not filename.startswith((_diagnostics.ASYNCIO_DIR, _TRACE_DIR)) \
                 and not _diagnostics.is_internal_file(filename):
             return _diagnostics.frame_site(frame), who
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None, who
 
 
@@ -302,13 +303,13 @@ def _cancel_origin() -> tuple[Site | None, str]:
 _TRACED_CLASSES: dict[type, type] = {}
 
 
-def _traced_class(cls: type) -> type:
+def _traced_class(cls: type[asyncio.SelectorEventLoop]) -> type:
     traced = _TRACED_CLASSES.get(cls)
     if traced is not None:
         return traced
-    base_call_soon = cls.call_soon
-    base_call_at = cls.call_at
-    base_threadsafe = cls.call_soon_threadsafe
+    base_call_soon: Any = cls.call_soon
+    base_call_at: Any = cls.call_at
+    base_threadsafe: Any = cls.call_soon_threadsafe
 
     def call_soon(self: Any, callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
         handle: asyncio.Handle = base_call_soon(self, callback, *args, context=context)
@@ -329,7 +330,7 @@ def _traced_class(cls: type) -> type:
         handle: asyncio.Handle = base_threadsafe(self, callback, *args, context=context)
         return handle
 
-    base_executor = cls.run_in_executor
+    base_executor: Any = cls.run_in_executor
 
     def run_in_executor(self: Any, executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = base_executor(self, executor, func, *args)

@@ -33,7 +33,7 @@ _FALSE = {"", "0", "false", "no", "off"}
 def check_mode(name: str, value: object) -> str | None:
     """A ``trace_mode`` value: ``"ring"``, ``"full"`` or None (off)."""
     if value is None or value in MODES:
-        return value  # type: ignore[return-value]
+        return value
     raise ValueError(f"{name} must be 'ring', 'full' or None (off), got {value!r}") if isinstance(value, str) \
         else TypeError(f"{name} must be 'ring', 'full' or None (off), got {type(value).__name__}: {value!r}")
 
