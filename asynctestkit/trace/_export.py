@@ -150,9 +150,22 @@ _ROW = 26
 _LEFT = 230
 _WIDTH = 1000
 _STYLE = """body{font:13px sans-serif;margin:16px;background:#fff;color:#222}
-h1{font-size:16px}.run{fill:#2b6cb0}.wait{fill:#cbd5e0}.cancel{fill:#c53030}.done{fill:#2f855a}
+h1{font-size:16px}.run{fill:#2b6cb0}.wait{fill:#cbd5e0;stroke:#fff;stroke-width:1}.sleep{fill:#f6e05e;stroke:#fff;stroke-width:1}
+.task{fill:#d6bcfa;stroke:#fff;stroke-width:1}.ready{fill:#fff;stroke:#a0aec0;stroke-width:1}.cancel{fill:#c53030}.done{fill:#2f855a}
 .clock{fill:#b7791f}.flow{stroke:#805ad5;stroke-width:1;fill:none;marker-end:url(#arrow)}
 .label{font:12px monospace}.axis{stroke:#999}"""
+
+
+def _css_class(piece: Slice) -> str:
+    if piece.kind == "run":
+        return "run"
+    if piece.label.startswith("waits on sleep"):
+        return "sleep"
+    if piece.label.startswith("waits on task"):
+        return "task"
+    if piece.label.startswith("ready"):
+        return "ready"
+    return "wait"
 
 
 def html_page(trace: Trace, *, title: str = "asynctestkit timeline") -> str:
@@ -176,15 +189,16 @@ def html_page(trace: Trace, *, title: str = "asynctestkit timeline") -> str:
         parts.append(f'<text class="label" x="4" y="{y(tid) + 15}">{html.escape(name[:30])}</text>')
         parts.append(f'<line class="axis" x1="{_LEFT}" x2="{_LEFT + _WIDTH}" y1="{y(tid) + _ROW - 2}" '
                      f'y2="{y(tid) + _ROW - 2}"/>')
-    for piece in lay.slices:
-        width = max(x(piece.end) - x(piece.start), 2.0)
+    # Waits first, steps on top: a step takes no virtual time and is drawn 4 px wide so that it shows.
+    for piece in sorted(lay.slices, key=lambda p: p.kind == "run"):
+        width = max(x(piece.end) - x(piece.start), 4.0 if piece.kind == "run" else 1.0)
         hover = f"{piece.label} ({piece.start / 1e6:.6f}s to {piece.end / 1e6:.6f}s virtual)"
         if piece.site:
             hover += f" at {piece.site}"
-        parts.append(f'<rect class="{piece.kind}" x="{x(piece.start):.1f}" y="{y(piece.tid) + 4}" '
+        parts.append(f'<rect class="{_css_class(piece)}" x="{x(piece.start):.1f}" y="{y(piece.tid) + 4}" '
                      f'width="{width:.1f}" height="{_ROW - 10}"><title>{html.escape(hover)}</title></rect>')
     for tid, ts, name, text in lay.instants:
-        css = "clock" if tid == _CLOCK_TID else "cancel" if name == "cancel" else "done"
+        css = "clock" if tid == _CLOCK_TID else "cancel" if name in ("cancel", "cancelled") else "done"
         parts.append(f'<circle class="{css}" cx="{x(ts):.1f}" cy="{y(tid) + _ROW // 2}" r="4">'
                      f'<title>{html.escape(f"{name}: {text} (t={ts / 1e6:.6f}s)")}</title></circle>')
     for source, start, target, end, why in lay.flows:
@@ -193,13 +207,15 @@ def html_page(trace: Trace, *, title: str = "asynctestkit timeline") -> str:
     axis_y = 30 + len(rows) * _ROW + 14
     for tick in range(5):
         ts = span * tick // 4
-        parts.append(f'<text class="label" x="{x(ts) - 10:.1f}" y="{axis_y}">t={ts / 1e6:.3f}s</text>')
+        parts.append(f'<text class="label" x="{x(ts) - 10 - 50 * (tick == 4):.1f}" y="{axis_y}">'
+                     f't={ts / 1e6:.3f}s</text>')
     parts.append("</svg>")
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p>One row per task; virtual time across (steps at the same instant "
-            f"1 µs apart). Dark: running, light: waiting, dots: finished/cancelled/timers; arrows: who woke "
-            f"whom. Hover for details.</p>" + "\n".join(parts) + "</body></html>\n")
+            f"1 µs apart). Blue: a step running; yellow: sleeping; violet: waiting for another task; grey: "
+            f"waiting for anything else (event, queue, lock, I/O); dots: finished (green), cancelled (red), "
+            f"timers and clock (brown); arrows: who woke whom. Hover for details.</p>" + "\n".join(parts) + "</body></html>\n")
 
 
 def write_html(trace: Trace, path: str | os.PathLike[str], *, title: str = "asynctestkit timeline") -> None:
