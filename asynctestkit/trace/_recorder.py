@@ -198,9 +198,14 @@ class Tracer:
         if by is info and fut is None:
             self.record("wake", info, "yielded (sleep(0)): runs again next iteration", cause="yield", by=by)
             return
+        site = None
         if fut is not None and fut in self._sleeps:
             cause, text = "timer", f"timer (sleep until t={self._sleeps[fut] - self.origin:.3f}s)"
-        self.record("wake", info, f"woken by {text}", cause=cause, by=by)
+        elif isinstance(fut, asyncio.Task) and fut.done():
+            text = f"{self._infos.get(fut) or _diagnostics.describe_task(fut)} finishing"
+        elif by is not None:
+            site = _diagnostics.caller_site(2)  # the waker's line: ``event.set()``, ``queue.put(...)``
+        self.record("wake", info, f"woken by {text}", site, cause=cause, by=by)
 
     def timer(self, handle: asyncio.TimerHandle, when: float, callback: Any, args: tuple[Any, ...]) -> None:
         """``call_at`` made *handle*."""

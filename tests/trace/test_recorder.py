@@ -121,8 +121,17 @@ class WakeCausesTest(unittest.TestCase):
         self.assertEqual(wakes[0].cause, "task")
         assert wakes[0].by is not None
         self.assertEqual(wakes[0].by.name, "setter")
-        self.assertEqual(wakes[0].detail, "woken by task 'setter' (main.<locals>.setter())".replace(
-            "main.<locals>.setter", "setter"))
+        self.assertEqual(wakes[0].detail, "woken by task 'setter' (setter())")
+        assert wakes[0].site is not None
+        self.assertEqual(wakes[0].site[2], "setter")  # the line of event.set()
+
+    def test_a_task_awaiting_another_is_woken_by_its_end(self) -> None:
+        async def main() -> None:
+            await asyncio.create_task(asyncio.sleep(1), name="napper")
+
+        trace, _ = run_traced(main)
+        wakes = [e for e in trace.events(kind="wake") if e.task is not None and e.task.coroutine == "main"]
+        self.assertEqual([(e.detail, e.site) for e in wakes], [("woken by task 'napper' (sleep()) finishing", None)])
 
     def test_a_thread_waking_the_loop_with_call_soon_threadsafe_is_cause_thread(self) -> None:
         async def main() -> None:
