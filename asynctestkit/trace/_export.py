@@ -16,14 +16,16 @@ The JSON follows the Trace Event Format document (``traceEvents`` array; ``ph`` 
 
 from __future__ import annotations
 
-import html
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _diagnostics
 from ._query import Trace, TraceEvent
+
+# ``json`` and ``html`` are imported where they are used: ``import asynctestkit`` imports this module, and a
+# suite that never writes a picture should not carry their modules (the heap they add costs every test a little
+# under callgrind; see doubles/_slow.py for the measurement).
 
 __all__ = ["chrome_trace", "html_page", "layout", "write_chrome_trace", "write_html"]
 
@@ -142,6 +144,8 @@ def chrome_trace(trace: Trace, *, title: str = "asynctestkit timeline") -> dict[
 
 def write_chrome_trace(trace: Trace, path: str | os.PathLike[str], *, title: str = "asynctestkit timeline") -> None:
     """Write :func:`chrome_trace` to *path* (open it at https://ui.perfetto.dev or chrome://tracing)."""
+    import json  # lazily: see the imports at the top
+
     with open(path, "w", encoding="utf-8") as file:
         json.dump(chrome_trace(trace, title=title), file, indent=None, separators=(",", ":"))
 
@@ -171,6 +175,8 @@ def _css_class(piece: Slice) -> str:
 def html_page(trace: Trace, *, title: str = "asynctestkit timeline") -> str:
     """A self-contained HTML page with an SVG picture of the timeline: one row per task, virtual time across;
     hover a bar for what it was (and the line of code)."""
+    import html  # lazily: see the imports at the top
+
     lay = layout(trace)
     rows = {tid: row for row, tid in enumerate(sorted(lay.tracks))}
     span = max(lay.end, 1)
