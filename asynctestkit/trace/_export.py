@@ -221,7 +221,8 @@ def html_page(trace: Trace, *, title: str = "asynctestkit timeline") -> str:
             f"<h1>{html.escape(title)}</h1><p>One row per task; virtual time across (steps at the same instant "
             f"1 µs apart). Blue: a step running; yellow: sleeping; violet: waiting for another task; grey: "
             f"waiting for anything else (event, queue, lock, I/O); dots: finished (green), cancelled (red), "
-            f"timers and clock (brown); arrows: who woke whom. Hover for details.</p>" + "\n".join(parts) + "</body></html>\n")
+            f"timers and clock (brown); arrows: who woke whom. Hover for details.</p>"
+            + "\n".join(parts) + "</body></html>\n")
 
 
 def write_html(trace: Trace, path: str | os.PathLike[str], *, title: str = "asynctestkit timeline") -> None:

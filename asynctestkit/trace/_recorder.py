@@ -38,6 +38,7 @@ from typing import Any
 
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
+from ..clock import VirtualClockLoop
 from ..clock._timepatch import real_perf_counter as _perf_counter
 
 __all__ = ["Event", "TracedTask", "Tracer", "attach", "is_traced"]
@@ -154,8 +155,7 @@ class Tracer:
         if holding != self._holding:
             self._holding = holding
             if holding:
-                work = getattr(loop, "_atk_work", None)
-                jobs = [str(info) for _fut, info in work.jobs()] if work is not None else []
+                jobs = [str(job) for _fut, job in loop._atk_work.jobs()] if isinstance(loop, VirtualClockLoop) else []
                 self.record("hold", None, "virtual time follows real time" +
                             (f" while in flight: {'; '.join(jobs[:3])}" if jobs else " (real work in flight)"),
                             cause="real work")
