@@ -191,7 +191,7 @@ class Tracer:
         cause, text, by = self._cause()
         fut = args[0] if args else None
         if isinstance(fut, asyncio.Future) and fut.cancelled():
-            site, who = _cancel_origin()
+            site, who = _cancel_origin(by)
             self.record("cancel", info, f"cancel() called by {who}", site, cause, by)
             self.record("wake", info, f"woken by the cancellation (from {who})", cause=cause, by=by)
             return
@@ -285,11 +285,14 @@ class Tracer:
         self.record("suspend", info, f"waits on {what}", site)
 
 
-def _cancel_origin() -> tuple[Site | None, str]:
-    """Where the ``cancel()`` being made now was called: the first frame outside asyncio and this module."""
+def _cancel_origin(by: TracedTask | None) -> tuple[Site | None, str]:
+    """Where the ``cancel()`` being made now was called: the first frame outside asyncio and this module.
+
+    *by* is the task running now, if any (the loop may not be running at all: ``asyncio.Runner.close()``
+    cancels the tasks left over from outside it).
+    """
     frame: types.FrameType | None = sys._getframe(2)
-    running = asyncio.current_task()
-    who = f"task {running.get_name()!r}" if running is not None else "a callback"
+    who = f"task {by.name!r}" if by is not None else "code outside any task"
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename.startswith(_LEAKS_DIR):

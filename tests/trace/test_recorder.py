@@ -180,6 +180,22 @@ class WakeCausesTest(unittest.TestCase):
         self.assertTrue(cancel.site[0].endswith("test_recorder.py"))
 
 
+    def test_a_cancel_from_outside_the_running_loop_is_recorded_without_a_task(self) -> None:
+        loop = VirtualClockLoop()
+        try:
+            trace = record_timeline(loop, "full")
+            task = loop.create_task(asyncio.sleep(60), name="left-over")
+            loop.run_until_complete(asyncio.sleep(1))
+            task.cancel()  # as asyncio.Runner.close() does with the tasks left over
+            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        finally:
+            loop.close()
+        (cancel,) = trace.events(kind="cancel", task="left-over")
+        self.assertEqual((cancel.detail, cancel.by), ("cancel() called by code outside any task", None))
+        assert cancel.site is not None
+        self.assertTrue(cancel.site[0].endswith("test_recorder.py"))
+
+
 class ClockEventsTest(unittest.TestCase):
     def test_a_jump_of_the_clock_is_recorded_with_its_size(self) -> None:
         async def main() -> None:
