@@ -316,3 +316,32 @@ class MisuseTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GarbageTest(unittest.TestCase):
+    def test_a_traced_test_leaves_nothing_for_the_cyclic_collector(self) -> None:
+        import asynctestkit
+
+        loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+        class Traced(asynctestkit.AsyncTestCase):
+            trace_mode = "full"
+
+            async def test_trivial(self) -> None:
+                loops.append(weakref.ref(asyncio.get_running_loop()))
+                worker = asyncio.create_task(asyncio.sleep(1), name="worker")
+                await worker
+                self.assertTrue(self.trace.events(task=worker))
+
+        gc.collect()
+        gc.disable()
+        try:
+            result = unittest.TestResult()
+            case = Traced("test_trivial")
+            case.run(result)
+            self.assertEqual(result.failures + result.errors, [])
+            del case
+            self.assertIsNone(loops[0](), "the traced loop was not freed by reference counting")
+            self.assertEqual(gc.collect(), 0, "a traced test left cyclic garbage")
+        finally:
+            gc.enable()
