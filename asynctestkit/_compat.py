@@ -17,6 +17,7 @@ import concurrent.futures.thread as _cf_thread
 import heapq
 import itertools
 import math
+import os
 import selectors
 import sys
 import threading
@@ -926,3 +927,18 @@ def future_result_peek(fut: asyncio.Future[Any]) -> Any:
 #: The callback of the timer ``asyncio.sleep(delay)`` schedules to resolve its future (private
 #: ``asyncio.futures._set_result_unless_cancelled``, 3.4-3.14): the timeline names such a timer "sleep until t".
 SLEEP_TIMER_CALLBACK: Any = getattr(asyncio.futures, "_set_result_unless_cancelled", None)
+
+
+def environ_has(name: str) -> Callable[[], bool]:
+    """A cheap test of whether the environment variable *name* is set now (read at each call).
+
+    ``name in os.environ`` raises and catches a ``KeyError`` inside ``os.environ`` when the variable is unset
+    (the common case), which costs a test ~1 µs per look-up.  Private ``os.environ._data`` (3.x: the dict of
+    encoded keys that ``os.environ`` keeps in step with ``putenv``) answers without an exception; where it is
+    not a dict, the public look-up is used.
+    """
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict):
+        key = os.environ.encodekey(name)
+        return lambda: key in data
+    return lambda: name in os.environ

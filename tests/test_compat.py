@@ -660,3 +660,19 @@ class TraceCompatTest(unittest.TestCase):
             loop.close()
         self.assertIsNotNone(_compat.SLEEP_TIMER_CALLBACK)
         self.assertIn(_compat.SLEEP_TIMER_CALLBACK, seen)
+
+
+class EnvironHasTest(unittest.TestCase):
+    def test_environ_has_follows_changes_to_os_environ(self) -> None:
+        import os
+        from unittest import mock
+
+        probe = _compat.environ_has("ATK_COMPAT_PROBE")
+        with mock.patch.dict(os.environ, {}):
+            os.environ.pop("ATK_COMPAT_PROBE", None)
+            self.assertFalse(probe())
+            os.environ["ATK_COMPAT_PROBE"] = "1"
+            self.assertTrue(probe())
+            del os.environ["ATK_COMPAT_PROBE"]
+            self.assertFalse(probe())
+        self.assertIsInstance(getattr(os.environ, "_data", None), dict)  # the fast path is taken here

@@ -25,12 +25,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 _OFF = TraceSettings(None, 0, False, None, False)
+_env_set = _compat.environ_has("ASYNCTESTKIT_TRACE")  # read at each test: tests may set it
 
 
 def case_settings(case: Any) -> TraceSettings:
     """The test case's settings: its class attributes, overridden by ``ASYNCTESTKIT_TRACE``."""
     if case.trace_mode is None and case.trace_export is None and not case.trace_on_failure \
-            and "ASYNCTESTKIT_TRACE" not in os.environ:
+            and not _env_set():
         return _OFF  # the common case: one look-up
     return settings(case.trace_mode, case.trace_size, case.trace_on_failure, case.trace_export,
                     case.trace_export_all)
