@@ -6,13 +6,13 @@ stack), automatic leak checks at teardown, and assertions for timeouts, cancella
 propagation.  See docs/index.md; docs/architecture.md describes the parts below.
 
 This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks``, ``assertions`` and
-``doubles``, ``explore`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
+``doubles``, ``explore`` and ``trace`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
 """
 
 
 from types import FunctionType as _FunctionType
 
-from . import assertions, clock, doubles, leaks
+from . import assertions, clock, doubles, leaks, trace
 from . import explore as _explore_door  # the subpackage; the name ``explore`` below is its decorator
 from ._version import __version__
 from .assertions import (
@@ -40,6 +40,7 @@ from .leaks import (
     track_resource,
     unregister_resource_type,
 )
+from .trace import Trace, TracedTask, TraceEvent, record_timeline
 
 __all__ = [
     "AssertionCall",
@@ -64,6 +65,9 @@ __all__ = [
     "ScheduleError",
     "Sequencer",
     "SlowCall",
+    "Trace",
+    "TraceEvent",
+    "TracedTask",
     "VirtualClock",
     "VirtualClockLoop",
     "__version__",
@@ -72,6 +76,7 @@ __all__ = [
     "memory_stream_pair",
     "memory_transport_pair",
     "real_time",
+    "record_timeline",
     "register_resource_type",
     "replay_schedule",
     "track_resource",
@@ -86,7 +91,7 @@ def _name_public_objects() -> None:
     not the private module that defines it); a name that only a subsystem's front door exports (``Leak``,
     ``RealTimeLoop``) reports that front door (``asynctestkit.leaks``).  Constants are left alone.
     """
-    for door in (clock, leaks, assertions, doubles, _explore_door):
+    for door in (clock, leaks, assertions, doubles, _explore_door, trace):
         for name in door.__all__:
             value = getattr(door, name)
             if isinstance(value, (type, _FunctionType)) and value.__module__.startswith(f"{__name__}."):

@@ -18,6 +18,7 @@ import concurrent.futures.thread as _cf_thread
 import heapq
 import itertools
 import math
+import os
 import selectors
 import sys
 import threading
@@ -1004,3 +1005,92 @@ def loop_tasks(loop: asyncio.AbstractEventLoop) -> set[asyncio.Task[Any]]:
         if registry:
             return asyncio.all_tasks(loop)
     return set() if _TASK_REGISTRIES else asyncio.all_tasks(loop)
+# -- the task timeline (asynctestkit.trace) -----------------------------------------------------------------
+
+#: Per (handle class, kind): the subclass a handle wears on a traced loop (see :func:`trace_handle`).
+_TRACED_HANDLE_CLASSES: dict[tuple[type, str], type] = {}
+_TRACED_HANDLE_SET: set[type] = set()
+
+
+def _traced_handle_class(base: type, kind: str) -> type:
+    """A subclass of the asyncio handle class *base* whose run goes through the loop's tracer.
+
+    Private: ``Handle._run()`` (3.4-3.14) is what ``BaseEventLoop._run_once`` calls for every ready handle,
+    and ``Handle._loop`` its loop; the subclass adds no slot, so a handle's ``__class__`` may be swapped.
+    The tracer (``loop._atk_tracer``, set by ``asynctestkit.trace`` on the loops it records) gets the
+    handle, its *kind* (``call``, ``step``, ``timer``, ``io``) and the base ``_run`` to call.
+    """
+    traced = _TRACED_HANDLE_CLASSES.get((base, kind))
+    if traced is None:
+        base_run = base._run  # type: ignore[attr-defined]
+
+        def _run(self: Any) -> None:
+            self._loop._atk_tracer.run_handle(self, kind, base_run)
+
+        traced = type(base.__name__, (base,), {"__slots__": (), "_run": _run, "__module__": base.__module__,
+                                               "__qualname__": base.__qualname__})
+        _TRACED_HANDLE_CLASSES[(base, kind)] = traced
+        _TRACED_HANDLE_SET.add(traced)
+    return traced
+
+
+def trace_handle(handle: asyncio.Handle, kind: str) -> None:
+    """Have *handle* report its run to its loop's tracer (see :func:`_traced_handle_class`)."""
+    cls = type(handle)
+    if cls not in _TRACED_HANDLE_SET:  # (an I/O handle runs many times: traced once)
+        handle.__class__ = _traced_handle_class(cls, kind)
+
+
+def _process_events_traced(base: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    def _process_events(self: Any, event_list: Any) -> None:
+        # Private: selector loops keep ``(reader handle, writer handle)`` in each key's ``data`` and run them
+        # from ``_process_events`` (3.4-3.14): the handles are marked before the base method queues them.
+        for key, _mask in event_list:
+            data = key.data
+            if isinstance(data, tuple):
+                for handle in data:
+                    if isinstance(handle, asyncio.Handle):
+                        trace_handle(handle, "io")
+        base(self, event_list)
+    return _process_events
+
+
+def trace_overrides(base: type) -> dict[str, Any]:
+    """The private methods a traced subclass of the selector loop class *base* overrides: I/O handles are
+    traced when their events are processed (``BaseSelectorEventLoop._process_events``, 3.4-3.14)."""
+    return {"_process_events": _process_events_traced(base._process_events)}  # type: ignore[attr-defined]
+
+
+def future_exception_peek(fut: asyncio.Future[Any]) -> BaseException | None:
+    """The exception of a done future *without* marking it retrieved (private ``Future._exception``, 3.4-3.14).
+
+    ``fut.exception()`` clears the flag that makes asyncio log "exception was never retrieved", which the
+    leak checker reports: the timeline must read the outcome without changing it.
+    """
+    exc = getattr(fut, "_exception", None)
+    return exc if isinstance(exc, BaseException) else None
+
+
+def future_result_peek(fut: asyncio.Future[Any]) -> Any:
+    """The result of a done future (private ``Future._result``, 3.4-3.14); None if it has none."""
+    return getattr(fut, "_result", None)
+
+
+#: The callback of the timer ``asyncio.sleep(delay)`` schedules to resolve its future (private
+#: ``asyncio.futures._set_result_unless_cancelled``, 3.4-3.14): the timeline names such a timer "sleep until t".
+SLEEP_TIMER_CALLBACK: Any = getattr(asyncio.futures, "_set_result_unless_cancelled", None)
+
+
+def environ_has(name: str) -> Callable[[], bool]:
+    """A cheap test of whether the environment variable *name* is set now (read at each call).
+
+    ``name in os.environ`` raises and catches a ``KeyError`` inside ``os.environ`` when the variable is unset
+    (the common case), which costs a test ~1 µs per look-up.  Private ``os.environ._data`` (3.x: the dict of
+    encoded keys that ``os.environ`` keeps in step with ``putenv``) answers without an exception; where it is
+    not a dict, the public look-up is used.
+    """
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict):
+        key = os.environ.encodekey(name)
+        return lambda: key in data
+    return lambda: name in os.environ

@@ -40,6 +40,9 @@ from .clock._clock import _check_io_quantum
 from .clock._phase import PhaseClaim
 from .leaks import LeakCheckMixin
 from .leaks._unittest import DIRECT_CLEANUPS
+from .trace import Trace
+from .trace import _setup as _trace_setup
+from .trace import _unittest as _trace_glue
 
 __all__ = ["AsyncTestCase", "real_time"]
 
@@ -87,6 +90,11 @@ _CLASS_ATTRIBUTE_CHECKS: dict[str, Callable[[str, object], object]] = {
     "cancel_grace": _validate.duration,
     "virtual_time_functions": _validate.boolean,
     "clock_io_quantum": _check_io_quantum,
+    "trace_mode": _trace_setup.check_mode,
+    "trace_size": _trace_setup.check_size,
+    "trace_on_failure": _validate.boolean,
+    "trace_export": _trace_setup.check_export,
+    "trace_export_all": _validate.boolean,
 }
 
 
@@ -111,7 +119,13 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     - ``coroutine_origins = 0``: frames of coroutine origin tracking while the test runs (True: 1).  With
       it, a coroutine never awaited is reported with the line that created it, and attributed to its test
       even when the garbage collector finds it later; it costs 10-30% on coroutine-heavy code, so it is off
-      by default (the report then names where the coroutine was dropped).
+      by default (the report then names where the coroutine was dropped);
+    - ``trace_mode = None``: ``"ring"`` records the task timeline (the last ``trace_size`` events),
+      ``"full"`` every event: ``self.trace`` queries it and asynctestkit's reports end with it (see
+      docs/trace.md; ``ASYNCTESTKIT_TRACE=1`` turns it on for a whole run);
+    - ``trace_on_failure = False``: ordinary assertion failures end with the timeline too;
+    - ``trace_export = None``: a directory: a failing test writes its timeline there as a Perfetto /
+      chrome://tracing JSON and an HTML page (``trace_export_all = True``: every test).
     """
 
     virtual_clock: ClassVar[bool] = True
@@ -124,7 +138,13 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     clock_io_quantum: ClassVar[float] = DEFAULT_IO_QUANTUM
     asyncio_debug: ClassVar[bool] = False
     coroutine_origins: ClassVar[int] = 0
+    trace_mode: ClassVar[str | None] = None
+    trace_size: ClassVar[int] = _trace_setup.DEFAULT_SIZE
+    trace_on_failure: ClassVar[bool] = False
+    trace_export: ClassVar[str | None] = None
+    trace_export_all: ClassVar[bool] = False
 
+    _atk_trace: Trace | None = None
     _atk_loop: asyncio.AbstractEventLoop | None = None
     _atk_background: BackgroundTasks | None = None
     #: The schedule one run of an exploration installs on the test's loop (asynctestkit.explore); None: FIFO.
@@ -164,6 +184,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                                   f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
+        self._atk_trace = _trace_glue.start(self, loop)
         debug = bool(self.asyncio_debug)
         loop._atk_pin_debug(debug)
         if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
@@ -214,6 +235,12 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             group = self._atk_background = BackgroundTasks()
             self.addAsyncCleanup(group.aclose)
         return group.start(coro, name=name)
+    @property
+    def trace(self) -> Trace:
+        """The task timeline of the test (:class:`~asynctestkit.trace.Trace`) when ``trace_mode`` is on."""
+        if self._atk_trace is None:
+            raise _trace_glue.not_recording(self)
+        return self._atk_trace
 
     # -- phases: asyncSetUp, the test, asyncTearDown, async cleanups --------------------------------
     # The bookkeeping runs in the methods unittest's TestCase.run() calls first, *above* the code of
@@ -264,6 +291,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         except BaseException as exc:
             failure = claim.failure(exc)  # the hang report that ended the phase, if one did (see _phase)
             if failure is None:
+                _trace_glue.annotate(self, self._atk_trace, exc)
                 raise
             error, cause = failure
             raise error from cause

@@ -792,3 +792,97 @@ class LoopTasksTests(unittest.TestCase):
         self.assertTrue(any(task in registry for registry in _compat._TASK_REGISTRIES),
                         "asyncio moved its task registry: loop_tasks() would miss tasks")
         loop.run_until_complete(task)
+class TraceCompatTest(unittest.TestCase):
+    """Canaries for the private names the task timeline (asynctestkit.trace) reads or overrides."""
+
+    def test_a_traced_handle_runs_through_the_loop_tracer_and_keeps_its_slots(self) -> None:
+        import asyncio
+
+        calls: list[str] = []
+
+        class Tracer:
+            def run_handle(self, handle: asyncio.Handle, kind: str, run: Any) -> None:
+                calls.append(kind)
+                run(handle)
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop._atk_tracer = Tracer()  # type: ignore[attr-defined]
+            handle = loop.call_soon(calls.append, "ran")
+            _compat.trace_handle(handle, "call")
+            self.assertIsInstance(handle, asyncio.Handle)
+            _compat.trace_handle(handle, "call")  # twice: once traced, left alone
+            loop.run_until_complete(asyncio.sleep(0))
+        finally:
+            loop.close()
+        self.assertEqual(calls, ["call", "ran"])
+
+    def test_selector_loops_keep_reader_and_writer_handles_in_key_data(self) -> None:
+        import asyncio
+        import socket
+
+        loop = asyncio.SelectorEventLoop()
+        left, right = socket.socketpair()
+        try:
+            loop.add_reader(left, lambda: None)
+            key = loop._selector.get_key(left)  # type: ignore[attr-defined]
+            reader, writer = key.data
+            self.assertIsInstance(reader, asyncio.Handle)
+            self.assertIsNone(writer)
+            self.assertIn("_process_events", _compat.trace_overrides(asyncio.SelectorEventLoop))
+        finally:
+            loop.remove_reader(left)
+            loop.close()
+            left.close()
+            right.close()
+
+    def test_peeking_at_an_outcome_does_not_mark_the_exception_retrieved(self) -> None:
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        try:
+            fut = loop.create_future()
+            error = ValueError("x")
+            fut.set_exception(error)
+            self.assertIs(_compat.future_exception_peek(fut), error)
+            self.assertTrue(fut._log_traceback)  # type: ignore[attr-defined]
+            fut.exception()
+            done = loop.create_future()
+            done.set_result(7)
+            self.assertEqual(_compat.future_result_peek(done), 7)
+        finally:
+            loop.close()
+
+    def test_asyncio_sleep_schedules_its_timer_with_the_known_callback(self) -> None:
+        import asyncio
+
+        seen: list[Any] = []
+
+        class Loop(asyncio.SelectorEventLoop):
+            def call_at(self, when: Any, callback: Any, *args: Any, context: Any = None) -> Any:
+                seen.append(callback)
+                return super().call_at(when, callback, *args, context=context)
+
+        loop = Loop()
+        try:
+            loop.run_until_complete(asyncio.sleep(0.001))
+        finally:
+            loop.close()
+        self.assertIsNotNone(_compat.SLEEP_TIMER_CALLBACK)
+        self.assertIn(_compat.SLEEP_TIMER_CALLBACK, seen)
+
+
+class EnvironHasTest(unittest.TestCase):
+    def test_environ_has_follows_changes_to_os_environ(self) -> None:
+        import os
+        from unittest import mock
+
+        probe = _compat.environ_has("ATK_COMPAT_PROBE")
+        with mock.patch.dict(os.environ, {}):
+            os.environ.pop("ATK_COMPAT_PROBE", None)
+            self.assertFalse(probe())
+            os.environ["ATK_COMPAT_PROBE"] = "1"
+            self.assertTrue(probe())
+            del os.environ["ATK_COMPAT_PROBE"]
+            self.assertFalse(probe())
+        self.assertIsInstance(getattr(os.environ, "_data", None), dict)  # the fast path is taken here

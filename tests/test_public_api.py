@@ -144,7 +144,8 @@ class ApiReferenceCompletenessTest(unittest.TestCase):
 
     #: Classes users do not construct, whose constructor parameters are therefore not documented.
     NOT_CONSTRUCTED = {"AsyncTestCase", "LeakCheckMixin", "AsyncAssertionsMixin", "VirtualClock",
-                       "Block", "AssertionCall"}  # the last two: only returned by the assertions
+                       "Block", "AssertionCall",  # these two: only returned by the assertions
+                       "Trace", "TracedTask"}  # these two: only returned by the timeline
 
     def _sections(self) -> dict[str, str]:
         text = _read(API_DOC)
@@ -178,7 +179,9 @@ class ApiReferenceCompletenessTest(unittest.TestCase):
                            # types the assertions return (and the matchers users build)
                            asynctestkit.AssertionCall, asynctestkit.Block, asynctestkit.FanOutOutcome,
                            asynctestkit.ChildOutcome, asynctestkit.RecordedEvent, asynctestkit.ExceptionMatch,
-                           asynctestkit.GroupMatch]
+                           asynctestkit.GroupMatch,
+                           # the task timeline's query objects
+                           asynctestkit.Trace, asynctestkit.TraceEvent, asynctestkit.TracedTask]
         missing = []
         # AsyncTestCase: its settings, the mixins' assertions and helpers
         for cls in [*own, AsyncTestCase]:

@@ -354,7 +354,8 @@ APPLIERS: dict[str, tuple[Applier, str]] = {
     **{f"AsyncTestCase.{a}": _class_attribute(a) for a in (
         "virtual_clock", "clock_start", "clock_auto_advance", "clock_horizon", "clock_watchdog",
         "clock_deadlock_grace", "asyncio_debug", "coroutine_origins", "cancel_grace", "virtual_time_functions",
-        "clock_io_quantum", "leak_checks")},
+        "clock_io_quantum", "leak_checks", "trace_mode", "trace_size", "trace_on_failure", "trace_export",
+        "trace_export_all")},
     **{f"VirtualClockLoop({a}=)": _loop_argument(a) for a in (
         "start", "auto_advance", "horizon", "watchdog", "deadlock_grace", "virtual_time_functions",
         "io_quantum", "coroutine_origins")},

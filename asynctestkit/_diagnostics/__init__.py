@@ -66,6 +66,7 @@ from ._tasks import (
     suspended_at,
     suspended_line,
 )
+from ._timelines import register_timeline, timeline_lines
 
 __all__ = [
     "ASYNCIO_DIR",
@@ -91,6 +92,7 @@ __all__ = [
     "is_internal_file",
     "is_library_file",
     "raised_at",
+    "register_timeline",
     "relpath",
     "short_name",
     "site_line",
@@ -99,4 +101,5 @@ __all__ = [
     "stack_sites",
     "suspended_at",
     "suspended_line",
+    "timeline_lines",
 ]

@@ -47,7 +47,16 @@ class AssertionsBase(_TestCaseBase):
 
     def _atk_fail(self, standard: str, msg: Any, cause: BaseException | None = None) -> NoReturn:
         """Raise ``failureException`` with *standard* (and *msg* as unittest's ``longMessage`` says)."""
-        raise self.failureException(_compat.format_message(self, msg, standard)) from cause
+        raise self.failureException(_compat.format_message(self, msg, standard + timeline())) from cause
+
+
+def timeline() -> str:
+    """The task timeline an assertion failure ends with, when the running loop records one (else "")."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return ""
+    return "".join("\n" + line for line in _diagnostics.timeline_lines(loop))
 
 
 # -- argument checks ---------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ class ProgressAssertionsMixin(AssertionsBase):
                 lines.append(f"  busy: {describe_task(task)}")
                 lines += ["  " + line for line in where_lines(task, created=False)]
                 lines.append("    " + _diagnostics.site_line("created at", creation_site(task)))
-            return self.failureException("\n".join(lines))
+            return self.failureException("\n".join(lines + _diagnostics.timeline_lines(loop)))
 
         await until_idle(budget, on_busy=busy)
         return [t for t in asyncio.all_tasks(loop) if t is not me and not t.done()]

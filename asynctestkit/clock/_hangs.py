@@ -109,6 +109,7 @@ def format_report(loop: asyncio.AbstractEventLoop, headline: str, *, phase_task:
             hint = "if the test really simulates more time, raise clock_horizon on the test case"
     if hint is not None:
         lines.append(f"  hint: {hint}")
+    lines.extend(_diagnostics.timeline_lines(loop, pending))  # when the loop records one (asynctestkit.trace)
     return "\n".join(lines)
 
 

@@ -334,7 +334,8 @@ class JumpEngine:
     def _alarm_message(self, site: Site) -> str:
         return (f"{self._phase.label} ran longer than the real-time watchdog of {self.watchdog:g} s: "
                 f"synchronous code blocked the event loop (virtual t={self.loop._atk_now - self.start:.3f}s)\n"
-                f"  {_diagnostics.site_line('blocked at', site, with_source=True)}")
+                f"  {_diagnostics.site_line('blocked at', site, with_source=True)}"
+                + "".join("\n" + line for line in _diagnostics.timeline_lines(self.loop, [self.phase_task])))
 
     def closed_phase_coroutine(self, exc: BaseException) -> bool:
         """True if *exc* is what resuming the test's coroutine raised after ``_report`` closed it."""

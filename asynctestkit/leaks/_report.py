@@ -61,6 +61,8 @@ class LeakReport:
     failures: list[Leak] = field(default_factory=list)
     notes: list[Leak] = field(default_factory=list)
     virtual_time: float | None = None
+    #: The task timeline the report ends with (asynctestkit.trace), when the test's loop recorded one.
+    timeline: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.failures or self.notes)
@@ -112,6 +114,7 @@ class LeakReport:
             first = next(kind for kind in KINDS if any(leak.kind == kind for leak in self.failures))
             lines.append(f' allow: @allow_leaks({first}=True, reason="...") on the test, or '
                          f'leak_checks = {{"{first}": "note"}} on the class')
+        lines.extend(self.timeline)
         return "\n".join(lines)
 
 

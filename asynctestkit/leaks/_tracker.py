@@ -382,6 +382,9 @@ class LeakTracker:
             if leak.note_only:
                 severity = NOTE
             (report.failures if severity == FAIL else report.notes).append(leak)
+        if report:  # the timeline of the leaked tasks, when the loop records one (asynctestkit.trace)
+            report.timeline = _diagnostics.timeline_lines(
+                self.loop, names=[name for leak in report.failures + report.notes for name in leak.names[:1]])
         return report
 
     def _allowed(self, leak: Leak) -> bool:
