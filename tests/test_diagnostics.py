@@ -181,7 +181,7 @@ class TaskDescriptionTests(AsyncTestCase):
         for _ in range(1200):
             await asyncio.create_task(job())
         keeper = asyncio.create_task(asyncio.sleep(1))  # keeper-line
-        self.assertLess(len(sites._ids), 1000, "finished tasks' entries are pruned")
+        self.assertLess(len(sites), 1000, "finished tasks' entries are pruned")
         self.assertEqual(sites._prune_at, 65536)
         self.assertEqual(diagnostics.format_site(diagnostics.creation_site(keeper)),
                          _here("test_task_sites_are_pruned_to_the_pending_tasks_and_stay_correct", "keeper-line"))
