@@ -189,6 +189,10 @@ class _TestLoop(asyncio.SelectorEventLoop):
     create_task = _compat.for_version({(3, 14): _create_task_314, (3, 11): _create_task_311,  # type: ignore[assignment]
                                        (3, 10): _create_task_310})
 
+    #: ``call_soon()`` in one Python frame instead of asyncio's three (same behaviour; see the _compat function):
+    #: a task step or a future's callback schedules through it about three times per task.
+    call_soon = _compat.call_soon_in_one_frame  # type: ignore[assignment]
+
     # -- test phases ---------------------------------------------------------------------------------
     def _atk_claim_phase(self, claim: Callable[[asyncio.Task[Any] | None], None] | None) -> None:
         """Call *claim* once, before it runs, with the task that runs the next test phase; None withdraws it.
