@@ -132,7 +132,7 @@ _Task: Any = asyncio.Task
 def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
     atk = self._atk
     task: asyncio.Task[Any] = _base_create_task(self, coro, **kwargs)
-    _record_task(atk.task_sites, task, coro)
+    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
     if atk.phase_claim is not None and _getframe(1).f_code is _runner_run_code:
         self._atk_phase_started(task)
     return task
@@ -145,7 +145,7 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
         task: asyncio.Task[Any] = _Task(coro, loop=self, name=name, context=context)
     else:
         task = _base_create_task(self, coro, name=name, context=context)
-    _record_task(atk.task_sites, task, coro)
+    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
     if atk.phase_claim is not None and _getframe(1).f_code is _runner_run_code:
         self._atk_phase_started(task)
     return task
@@ -157,7 +157,7 @@ def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> 
         task: asyncio.Task[Any] = _Task(coro, loop=self, name=name)
     else:
         task = _base_create_task(self, coro, name=name)
-    _record_task(atk.task_sites, task, coro)
+    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
     return task
 
 
