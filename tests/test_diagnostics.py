@@ -174,7 +174,9 @@ class TaskDescriptionTests(AsyncTestCase):
     async def test_task_sites_stay_correct_across_full_chunks_of_the_record(self) -> None:
         never = asyncio.Event()
         first = asyncio.ensure_future(never.wait())  # first-line
-        middle = [asyncio.create_task(never.wait()) for _ in range(2500)]  # middle-line
+        middle = []
+        for _ in range(2500):
+            middle.append(asyncio.create_task(never.wait()))  # middle-line
         gathered = asyncio.gather(never.wait(), never.wait())  # last-line
         last = next(iter(asyncio.all_tasks() - {asyncio.current_task(), first, *middle}))
         name = "test_task_sites_stay_correct_across_full_chunks_of_the_record"
