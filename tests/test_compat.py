@@ -16,6 +16,7 @@ import textwrap
 import threading
 import unittest
 import warnings
+from typing import Any
 
 from asynctestkit import _compat
 
@@ -886,3 +887,86 @@ class EnvironHasTest(unittest.TestCase):
             del os.environ["ATK_COMPAT_PROBE"]
             self.assertFalse(probe())
         self.assertIsInstance(getattr(os.environ, "_data", None), dict)  # the fast path is taken here
+class OneFrameLoopMethodTests(unittest.TestCase):
+    """Canaries for ``_compat.call_soon_in_one_frame`` and the plain-task path of asynctestkit's ``create_task()``."""
+
+    def test_base_call_soon_is_still_the_closed_check_a_handle_and_the_ready_queue(self) -> None:
+        call_soon = inspect.getsource(asyncio.base_events.BaseEventLoop.call_soon)
+        helper = inspect.getsource(asyncio.base_events.BaseEventLoop._call_soon)
+        for text in ("self._check_closed()", "self._check_thread()", "self._check_callback(callback, 'call_soon')",
+                     "self._call_soon(callback, args, context)"):
+            self.assertIn(text, call_soon)
+        for text in ("events.Handle(callback, args, self, context)", "self._ready.append(handle)"):
+            self.assertIn(text, helper)
+
+    def test_call_soon_in_one_frame_queues_the_same_handle_as_call_soon(self) -> None:
+        import contextvars
+
+        loop = asyncio.new_event_loop()
+        try:
+            context = contextvars.copy_context()
+            handle = _compat.call_soon_in_one_frame(loop, print, 1, 2, context=context)
+            self.assertIs(type(handle), asyncio.Handle)
+            self.assertIs(loop._ready[-1], handle)  # type: ignore[attr-defined]
+            self.assertEqual((handle._callback, handle._args, handle._context),  # type: ignore[attr-defined]
+                             (print, (1, 2), context))
+
+            async def coro() -> None:
+                pass
+
+            loop.set_debug(True)
+            with self.assertRaisesRegex(TypeError, r"coroutines cannot be used with call_soon\(\)"):
+                _compat.call_soon_in_one_frame(loop, coro)
+            traced = _compat.call_soon_in_one_frame(loop, print)  # traced-line
+            last = traced._source_traceback[-1]  # type: ignore[attr-defined]
+            self.assertEqual((last.name, last.line), (
+                "test_call_soon_in_one_frame_queues_the_same_handle_as_call_soon",
+                "traced = _compat.call_soon_in_one_frame(loop, print)  # traced-line"))
+        finally:
+            loop.close()
+        with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
+            _compat.call_soon_in_one_frame(loop, print)
+
+    def test_base_create_task_without_factory_is_a_plain_task(self) -> None:
+        source = inspect.getsource(asyncio.base_events.BaseEventLoop.create_task)
+        self.assertIn("if self._task_factory is None:", source)
+        self.assertRegex(source, r"tasks\.Task\(coro, loop=self, name=name(, context=context)?\)")
+
+    def test_asynctestkit_loops_build_plain_tasks_only_while_the_base_would(self) -> None:
+        import asynctestkit
+
+        loop: Any = asynctestkit.VirtualClockLoop()
+        try:
+            self.assertTrue(loop._atk.plain_tasks)
+            loop.set_debug(True)
+            self.assertFalse(loop._atk.plain_tasks, "debug mode: the base method trims the creation traceback")
+            loop.set_debug(False)
+            self.assertTrue(loop._atk.plain_tasks)
+            made: list[object] = []
+
+            def factory(loop: Any, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+                made.append(coro)
+                return asyncio.Task(coro, loop=loop, **kwargs)
+
+            loop.set_task_factory(factory)
+            self.assertFalse(loop._atk.plain_tasks)
+
+            async def job() -> str:
+                return "done"
+
+            task = loop.create_task(job(), name="with-factory")
+            self.assertEqual((len(made), task.get_name()), (1, "with-factory"))
+            self.assertEqual(loop.run_until_complete(task), "done")
+            loop.set_task_factory(None)
+            self.assertTrue(loop._atk.plain_tasks)
+            plain = loop.create_task(job(), name="plain")
+            self.assertIs(type(plain), asyncio.Task)
+            self.assertEqual(plain.get_name(), "plain")
+            self.assertEqual(loop.run_until_complete(plain), "done")
+        finally:
+            loop.close()
+        self.assertFalse(loop._atk.plain_tasks)
+        coro = asyncio.sleep(0)
+        with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
+            loop.create_task(coro)
+        coro.close()

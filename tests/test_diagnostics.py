@@ -171,6 +171,23 @@ class TaskDescriptionTests(AsyncTestCase):
                          _here("test_a_task_created_through_a_library_is_placed_at_the_users_line", "gather-line"))
         await gathered
 
+    async def test_task_sites_stay_correct_across_full_chunks_of_the_record(self) -> None:
+        never = asyncio.Event()
+        first = asyncio.ensure_future(never.wait())  # first-line
+        middle = []
+        for _ in range(2500):
+            middle.append(asyncio.create_task(never.wait()))  # middle-line
+        gathered = asyncio.gather(never.wait(), never.wait())  # last-line
+        last = next(iter(asyncio.all_tasks() - {asyncio.current_task(), first, *middle}))
+        name = "test_task_sites_stay_correct_across_full_chunks_of_the_record"
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(first)), _here(name, "first-line"))
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(middle[1500])), _here(name, "middle-line"))
+        self.assertEqual(diagnostics.format_site(diagnostics.creation_site(last)), _here(name, "last-line"))
+        for task in [first, *middle]:
+            task.cancel()
+        gathered.cancel()
+        await asyncio.gather(first, *middle, gathered, return_exceptions=True)
+
     async def test_task_sites_are_pruned_to_the_pending_tasks_and_stay_correct(self) -> None:
         async def job() -> None:
             pass
@@ -181,7 +198,7 @@ class TaskDescriptionTests(AsyncTestCase):
         for _ in range(1200):
             await asyncio.create_task(job())
         keeper = asyncio.create_task(asyncio.sleep(1))  # keeper-line
-        self.assertLess(len(sites._ids), 1000, "finished tasks' entries are pruned")
+        self.assertLess(len(sites), 1000, "finished tasks' entries are pruned")
         self.assertEqual(sites._prune_at, 65536)
         self.assertEqual(diagnostics.format_site(diagnostics.creation_site(keeper)),
                          _here("test_task_sites_are_pruned_to_the_pending_tasks_and_stay_correct", "keeper-line"))

@@ -167,9 +167,8 @@ _HANDLE_RUN = (os.path.join(os.path.dirname(asyncio.__file__), "events.py"), "_r
 _INTERNAL_FILES: dict[str, bool] = {}  # is_internal_file() per filename, for the per-task hot path
 
 
-#: How ``TaskSites.record`` treats a frame of each file while it walks out of asyncio (see _walk_kind).
+#: How :func:`record_task` treats a frame of each file while it walks out of asyncio (see _walk_kind).
 _USER, _INTERNAL, _UNITTEST, _EVENTS = 0, 1, 2, 3
-_WALK_KINDS: dict[str, int] = {}
 
 
 def _walk_kind(filename: str) -> int:
@@ -183,6 +182,9 @@ def _walk_kind(filename: str) -> int:
         kind = _INTERNAL
     _WALK_KINDS[filename] = kind
     return kind
+
+
+_WALK_KINDS: dict[str, int] = {}
 
 
 def _internal(filename: str) -> bool:
@@ -284,101 +286,157 @@ def _line_at(code: types.CodeType, offset: int) -> int:
 #: The creation record of each live loop that keeps one (asynctestkit's loops), for :func:`creation_site`.
 _TASK_SITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TaskSites] = weakref.WeakKeyDictionary()
 
+_CHUNK = 4096  # log entries (1,024 tasks) per chunk: see TaskSites
+
 
 class TaskSites:
-    """Where each task of one loop was created, recorded by the loop's ``create_task()``.
+    """Where each task of one loop was created, recorded by the loop's ``create_task()`` (see :func:`record_task`).
 
     Coroutine origin tracking would give the same line, but it records a site for *every* coroutine (each
     ``await queue.get()`` too) and adds two GC-tracked tuples to each: +20-30% on a task-heavy workload.
-    This records, per task, the code object and instruction offset of the first frame outside asyncio,
-    unittest and asynctestkit, in four plain lists (no tuple, no weak reference per task); the line number
-    is worked out only when a report asks.  A task is looked up by its id, checked against its coroutine's
-    id.  Past 65,536 entries (and then whenever the record grows 4x), entries of tasks no longer pending
-    are dropped: pruning asks ``asyncio.all_tasks()``, so it is kept rare enough to cost ~nothing per task.
+    This records, per task, four plain entries in one flat list: the task's and its coroutine's hash (the
+    default, identity-based one: an ``id()`` without ``id()``'s audit event), and the code object and
+    instruction offset of the first frame outside asyncio, unittest and asynctestkit.  No tuple, no weak
+    reference, no frame is kept per task: the line number is worked out only when a report asks.  A task
+    is looked up by its hash, checked against its coroutine's.
+
+    The list is cut into chunks of ``_CHUNK`` entries; a full chunk is frozen into a tuple, which the
+    garbage collector stops tracking (it holds only ints and code objects), so a long test's record costs
+    no collector time and never has to be copied to grow.  Past 65,536 tasks (and then whenever the record
+    grows 4x), entries of tasks no longer pending are dropped: pruning asks ``asyncio.all_tasks()``, so it
+    is kept rare enough to cost ~nothing per task.
     """
 
-    __slots__ = ("_codes", "_coros", "_fallback", "_ids", "_index", "_indexed", "_loop", "_offsets", "_prune_at")
-    _PRUNE_FROM = 65536  # entries (about 6 MB) before the first pruning; then 4x what was kept
+    __slots__ = ("__weakref__", "_chunks", "_fallback", "_index", "_indexed", "_loop", "_prune_at", "log")
+    _PRUNE_FROM = 65536  # tasks (about 6 MB) before the first pruning; then 4x what was kept
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)  # weak: the loop is the key of _TASK_SITES, which holds this record
         _TASK_SITES[loop] = self  # how creation_site() finds it: no attribute of the loop is read
-        self._ids: list[int] = []
-        self._coros: list[int] = []
-        self._codes: list[types.CodeType | None] = []
-        self._offsets: list[int] = []
+        #: The open chunk, appended to by :func:`record_task` (4 entries per task, see the class docstring).
+        self.log: list[Any] = []
+        self._chunks: list[tuple[Any, ...]] = []  # full chunks, oldest first
         self._fallback: dict[int, Site | None] = {}  # tasks created by a callback with no user frame
-        self._index: dict[int, int] = {}
-        self._indexed = 0
+        self._index: dict[int, tuple[int, int]] = {}  # task hash -> (chunk number, position); lazily built
+        self._indexed = 0  # entries of the record already in _index
         self._prune_at = self._PRUNE_FROM
 
-    def record(self, task: asyncio.Future[Any], coro: object, frame: types.FrameType) -> None:
-        """Remember where *task* is being created; *frame* is the frame that called ``create_task()``."""
-        code = frame.f_code
-        site_code: types.CodeType | None = code
-        if _internal(code.co_filename):  # asyncio.create_task(), TaskGroup, gather(): walk out to the user
-            walked: types.FrameType | None = frame.f_back
-            kinds = _WALK_KINDS
-            while walked is not None:
-                code = walked.f_code
-                kind = kinds.get(code.co_filename)
-                if kind is None:
-                    kind = _walk_kind(code.co_filename)
-                if kind == _USER:
-                    break
-                if kind == _UNITTEST:
-                    # The task is the framework's (the runner's task for a test phase, the runner's shutdown
-                    # tasks): below unittest lie only the frames of whatever runs the suite, never the code
-                    # under test.  Stopping here spares walking them all (tens of frames, several tasks per
-                    # test) and records what running under ``python -m unittest`` always gave: no site.
-                    walked = None
-                    break
-                if kind == _EVENTS and code.co_name == "_run":  # a callback of the loop itself (_HANDLE_RUN)
-                    self._fallback[id(task)] = _current_task_site()
-                    walked = None
-                    break
-                walked = walked.f_back
-            if walked is None:
-                site_code, offset = None, -1
-            else:
-                site_code, offset = code, walked.f_lasti
-        else:
-            offset = frame.f_lasti
-        ids = self._ids
-        ids.append(id(task))
-        self._coros.append(id(coro))
-        self._codes.append(site_code)
-        self._offsets.append(offset)
-        if len(ids) > self._prune_at:
+    def __len__(self) -> int:
+        """The number of tasks recorded (and not pruned)."""
+        return (len(self._chunks) * _CHUNK + len(self.log)) // 4
+
+    def roll(self) -> None:
+        """The open chunk is full: freeze it (called by :func:`record_task`), pruning when the record is large."""
+        self._chunks.append(tuple(self.log))
+        self.log = []
+        if len(self) > self._prune_at:
             self._prune()
+
+    def _entries(self, first: int) -> Iterable[tuple[int, int, int]]:
+        """``(chunk number, position, task hash)`` of every entry from the *first*-th task on."""
+        chunks = [*self._chunks, self.log]
+        per_chunk = _CHUNK // 4
+        for number in range(first // per_chunk, len(chunks)):
+            chunk = chunks[number]
+            start = (first - number * per_chunk) * 4 if number == first // per_chunk else 0
+            for position in range(start, len(chunk), 4):
+                yield number, position, chunk[position]
 
     def site_of(self, task: asyncio.Future[Any]) -> Site | None:
         """Where *task* was created, if this registry recorded it."""
-        ids = self._ids
         index = self._index
-        for position in range(self._indexed, len(ids)):
-            index[ids[position]] = position  # a later task with a recycled id wins
-        self._indexed = len(ids)
-        position_ = index.get(id(task))
-        if position_ is None or not isinstance(task, asyncio.Task) or self._coros[position_] != id(task.get_coro()):
+        total = len(self)
+        if self._indexed < total:
+            for number, position, key in self._entries(self._indexed):
+                index[key] = (number, position)  # a later task with a recycled hash wins
+            self._indexed = total
+        where = index.get(hash(task))
+        if where is None or not isinstance(task, asyncio.Task):
             return None
-        code = self._codes[position_]
+        number, position = where
+        chunk = self._chunks[number] if number < len(self._chunks) else self.log
+        if chunk[position + 1] != hash(task.get_coro()):
+            return None
+        code = chunk[position + 2]
         if code is None:
-            return self._fallback.get(id(task))
-        return (code.co_filename, _line_at(code, self._offsets[position_]), code.co_name)
+            return self._fallback.get(hash(task))
+        return (code.co_filename, _line_at(code, chunk[position + 3]), code.co_name)
 
     def _prune(self) -> None:
         loop = self._loop()
-        pending = {id(task) for task in asyncio.all_tasks(loop)} if loop is not None else set()
-        keep = [i for i, ident in enumerate(self._ids) if ident in pending]
-        self._ids = [self._ids[i] for i in keep]
-        self._coros = [self._coros[i] for i in keep]
-        self._codes = [self._codes[i] for i in keep]
-        self._offsets = [self._offsets[i] for i in keep]
+        pending = {hash(task) for task in asyncio.all_tasks(loop)} if loop is not None else set()
+        kept: list[Any] = []
+        for chunk in [*self._chunks, self.log]:
+            for position in range(0, len(chunk), 4):
+                if chunk[position] in pending:
+                    kept += chunk[position:position + 4]
+        self._chunks = [tuple(kept[i:i + _CHUNK]) for i in range(0, len(kept) - len(kept) % _CHUNK, _CHUNK)]
+        self.log = kept[len(kept) - len(kept) % _CHUNK:]
         self._fallback = {k: v for k, v in self._fallback.items() if k in pending}
         self._index = {}
         self._indexed = 0
-        self._prune_at = max(self._PRUNE_FROM, 4 * len(keep))
+        self._prune_at = max(self._PRUNE_FROM, 4 * len(self))
+
+
+def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object) -> None:
+    """Remember where *task* is being created: called by a loop's ``create_task()`` (its caller's caller).
+
+    The per-task hot path (one call per task, ~1-2k instructions): the caller of ``create_task()`` when it
+    is the user's code; else (``asyncio.create_task``, ``gather``, ``ensure_future``, ``TaskGroup``) the first
+    frame outside asyncio, unittest and asynctestkit, found by a walk that classifies each frame by its
+    file name once per file (a dict lookup per frame, no string test).  A task created by unittest (the
+    runner's task for a test phase) gets no site: below unittest lie only the frames of whatever runs the
+    suite.  A task created by a loop callback with no user frame gets its creating task's site.
+    """
+    frame: types.FrameType | None = _getframe(2)
+    code = frame.f_code  # type: ignore[union-attr]
+    kind = _WALK_KINDS.get(code.co_filename)
+    while kind == _INTERNAL:  # asyncio.create_task(), gather(), TaskGroup...: walk out to the user's frame
+        frame = frame.f_back  # type: ignore[union-attr]
+        if frame is None:
+            break
+        code = frame.f_code
+        kind = _WALK_KINDS.get(code.co_filename)
+    if kind != _USER and frame is not None:  # a file seen for the first time, unittest's or the loop's callbacks
+        frame = _walk_on(sites, task, frame)
+        if frame is not None:
+            code = frame.f_code
+    log = sites.log
+    log.append(hash(task))
+    log.append(hash(coro))
+    if frame is None:
+        log.append(None)
+        log.append(-1)
+    else:
+        log.append(code)
+        log.append(frame.f_lasti)
+    if len(log) >= _CHUNK:
+        sites.roll()
+
+
+_getframe = sys._getframe
+
+
+def _walk_on(sites: TaskSites, task: asyncio.Future[Any], frame: types.FrameType | None) -> types.FrameType | None:
+    """:func:`record_task`'s walk past what its fast loop does not handle: the user's frame, or None for none."""
+    while frame is not None:
+        code = frame.f_code
+        kind = _WALK_KINDS.get(code.co_filename)
+        if kind is None:
+            kind = _walk_kind(code.co_filename)
+        if kind == _USER:
+            return frame
+        if kind == _UNITTEST:
+            # The task is the framework's (the runner's task for a test phase, the runner's shutdown tasks):
+            # below unittest lie only the frames of whatever runs the suite, never the code under test.
+            # Stopping here spares walking them all (tens of frames, several tasks per test) and records
+            # what running under ``python -m unittest`` always gave: no site.
+            return None
+        if kind == _EVENTS and code.co_name == "_run":  # a callback of the loop itself (_HANDLE_RUN)
+            sites._fallback[hash(task)] = _current_task_site()
+            return None
+        frame = frame.f_back
+    return None
 
 
 def creation_site(obj: object) -> Site | None:

@@ -410,7 +410,9 @@ class JumpEngine:
                 if not engine.poll_checks:
                     countdown -= 1
                     if countdown:
-                        if not peek(0):  # nothing ready: skip selectors' Python-level select() (see _compat)
+                        # Nothing ready: skip selectors' Python-level select() (see _compat); a quiet loop has
+                        # nothing to poll at all (see the idle path below): no system call per busy iteration.
+                        if work.quiet or not peek(0):
                             return []
                         events = inner.select(0)
                         if events and engine.io_step:  # I/O takes time (clock.io_quantum)

@@ -94,8 +94,8 @@ class _State:
     ``_run_once`` through a dict (measured: +2.6k instructions per loop iteration on 3.13).
     """
 
-    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "recorders", "task_sites",
-                 "thread_id", "work")
+    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "plain_tasks", "recorders",
+                 "task_sites", "thread_id", "work")
 
     def __init__(self, origin_depth: int) -> None:
         self.close_hooks: list[Callable[[], None]] = []
@@ -108,6 +108,9 @@ class _State:
         self.phase_claim: Callable[[asyncio.Task[Any] | None], None] | None = None
         self.origin_depth = origin_depth
         self.task_sites: _diagnostics.TaskSites | None = None  # set by the loop once it exists
+        #: ``create_task()`` may build the task itself (see _create_task_311): the loop is built and open, its
+        #: debug mode is off and it has no task factory.  Kept up to date by the methods that change those.
+        self.plain_tasks = False
         self.thread_id: int | None = None
         self.work: RealWork | None = None
         #: The leak checker's recorder slot: what the hooked creation methods hand their results to (see
@@ -117,31 +120,45 @@ class _State:
 
 # The three forms of _TestLoop.create_task, one per signature of the base method.  Plain functions (bound as
 # methods by the class attribute): the caller's frame is frame 1, and the base method is named, not super().
+# While the loop is open, in debug mode off and without a task factory, SelectorEventLoop.create_task() does
+# nothing but ``asyncio.Task(coro, loop=self, name=name, context=context)`` (3.10-3.13, see tests/test_compat):
+# the task is built here directly, which saves the base method's frame and pays for most of recording the
+# task's creation site (record_task).  Otherwise the base method runs, as it would without asynctestkit.
 _base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
 _runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
+_record_task = _diagnostics.record_task
+_Task: Any = asyncio.Task
+
 
 def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+    atk = self._atk
     task: asyncio.Task[Any] = _base_create_task(self, coro, **kwargs)
-    caller = _getframe(1)
-    self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
-    if self._atk.phase_claim is not None and caller.f_code is _runner_run_code:
+    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
+    if atk.phase_claim is not None and _getframe(1).f_code is _runner_run_code:
         self._atk_phase_started(task)
     return task
 
 
 def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
                      context: Context | None = None) -> asyncio.Task[Any]:
-    task: asyncio.Task[Any] = _base_create_task(self, coro, name=name, context=context)
-    caller = _getframe(1)
-    self._atk.task_sites.record(task, coro, caller)  # type: ignore[union-attr]
-    if self._atk.phase_claim is not None and caller.f_code is _runner_run_code:
+    atk = self._atk
+    if atk.plain_tasks:
+        task: asyncio.Task[Any] = _Task(coro, loop=self, name=name, context=context)
+    else:
+        task = _base_create_task(self, coro, name=name, context=context)
+    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
+    if atk.phase_claim is not None and _getframe(1).f_code is _runner_run_code:
         self._atk_phase_started(task)
     return task
 
 
 def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
-    task: asyncio.Task[Any] = _base_create_task(self, coro, name=name)
-    self._atk.task_sites.record(task, coro, _getframe(1))  # type: ignore[union-attr]
+    atk = self._atk
+    if atk.plain_tasks:
+        task: asyncio.Task[Any] = _Task(coro, loop=self, name=name)
+    else:
+        task = _base_create_task(self, coro, name=name)
+    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
     return task
 
 
@@ -165,12 +182,17 @@ class _TestLoop(asyncio.SelectorEventLoop):
         self._atk = _State(_check_origin_depth(coroutine_origins))
         self._atk.task_sites = _diagnostics.TaskSites(self)
         super().__init__(selector=selector)
+        self._atk_refresh_plain_tasks()
 
     # -- where tasks are created ---------------------------------------------------------------------
     #: ``create_task()`` records where each task is created (see the module functions above); the signature
     #: follows the interpreter's (3.10: ``name``; 3.11-3.13: ``name``, ``context``; 3.14: any keyword).
     create_task = _compat.for_version({(3, 14): _create_task_314, (3, 11): _create_task_311,  # type: ignore[assignment]
                                        (3, 10): _create_task_310})
+
+    #: ``call_soon()`` in one Python frame instead of asyncio's three (same behaviour; see the _compat function):
+    #: a task step or a future's callback schedules through it about three times per task.
+    call_soon = _compat.call_soon_in_one_frame  # type: ignore[assignment]
 
     # -- test phases ---------------------------------------------------------------------------------
     def _atk_claim_phase(self, claim: Callable[[asyncio.Task[Any] | None], None] | None) -> None:
@@ -220,6 +242,20 @@ class _TestLoop(asyncio.SelectorEventLoop):
     def set_debug(self, enabled: bool) -> None:
         pin = self._atk.debug_pin
         super().set_debug(enabled if pin is None else pin)
+        self._atk_refresh_plain_tasks()
+
+    def set_task_factory(self, factory: Any) -> None:
+        super().set_task_factory(factory)
+        self._atk_refresh_plain_tasks()
+
+    def _atk_refresh_plain_tasks(self) -> None:
+        """Recompute whether ``create_task()`` may build the task itself (``_State.plain_tasks``)."""
+        try:
+            factory = self.get_task_factory()
+        except AttributeError:  # inside BaseEventLoop.__init__, which calls set_debug() before it has a factory
+            self._atk.plain_tasks = False
+            return
+        self._atk.plain_tasks = factory is None and not self.get_debug() and not self.is_closed()
 
     # -- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -227,6 +263,7 @@ class _TestLoop(asyncio.SelectorEventLoop):
             return
         self._atk_before_close()
         super().close()
+        self._atk.plain_tasks = False
         hooks, self._atk.close_hooks = self._atk.close_hooks, []
         for hook in hooks:
             hook()
