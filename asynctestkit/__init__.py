@@ -5,8 +5,9 @@ clock (sleeps and timeouts finish at once, at exact virtual times; hangs are rep
 stack), automatic leak checks at teardown, and assertions for timeouts, cancellation and exception
 propagation.  See docs/index.md; docs/architecture.md describes the parts below.
 
-This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks``, ``assertions`` and
-``doubles``, ``explore`` and ``trace`` (each with a front door re-exporting its names); ``case`` wires them into unittest.
+This module only re-exports.  The subsystems are the subpackages ``clock``, ``leaks``, ``assertions``,
+``doubles``, ``explore`` and ``trace`` (each with a front door re-exporting its names); ``case`` wires them
+into unittest.
 """
 
 
