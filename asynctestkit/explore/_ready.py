@@ -66,7 +66,7 @@ class ScheduleRun:
         """Run *loop* under this schedule from now on (see :func:`install`); with *record*, also record its
         task timeline (ring mode) unless the loop records one already (the test case's own ``trace_mode``)."""
         install(loop, self)
-        if self.record and not is_traced(loop):
+        if self.record and not is_traced(loop) and isinstance(loop, asyncio.SelectorEventLoop):
             self.trace = record_timeline(loop, "ring")
 
     def departures(self) -> tuple[dict[int, int], dict[int, float]]:
@@ -281,5 +281,7 @@ def install(loop: asyncio.AbstractEventLoop, run: ScheduleRun) -> None:
     clock = getattr(loop, "clock", None)
     if clock is not None:
         run.start = loop.time() - clock.elapsed()
+    else:  # a real-time loop: count from now, as its timeline does
+        run.start = loop.time()
     loop.__class__ = _scheduled_class(type(loop), bool(run.schedule.jitter or run.schedule.delays))
     _compat.swap_ready_queue(loop, lambda old: _ScheduledReady(old, run, loop))

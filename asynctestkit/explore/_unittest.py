@@ -292,7 +292,7 @@ def format_outcome(test_id: str, name: str, spec: Exploration, outcome: Outcome)
     lines += [f"    {line}" for line in _departure_lines(shown)]
     if shown is traced:
         lines += _timeline_lines(traced)
-    elif traced is not None:
+    elif traced is not None and traced.failure is None:
         lines.append("  (no timeline: replayed once more to record it, this schedule passed: something outside "
                      "the loop's control, such as a thread or real I/O, takes part in the outcome)")
     lines += ["  original failure:", _indent(first.failure or "")]

@@ -5,6 +5,7 @@ explored and replayed like any other."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import gc
 import os
@@ -14,7 +15,6 @@ import weakref
 from typing import Any
 from unittest import mock
 
-import asynctestkit
 from asynctestkit import AsyncTestCase, VirtualClockLoop, explore, record_timeline, replay_schedule
 from asynctestkit.explore import Schedule
 from asynctestkit.explore._ready import ScheduleRun
@@ -203,7 +203,7 @@ class TracedTestExploredTest(unittest.TestCase):
             self.assertRegex(report, r"failed under schedule \d+ of 50")
             line = re.search(r"replay_schedule\(departures=(\{[^}]*\})\)", report)
             assert line is not None
-            departures = eval(line.group(1))  # noqa: S307 - the report's own dict literal
+            departures = ast.literal_eval(line.group(1))
 
             class Replayed(AsyncTestCase):
                 trace_mode = "full"
@@ -215,6 +215,21 @@ class TracedTestExploredTest(unittest.TestCase):
             replayed = run(Replayed("test_it")).failures[0][1]
             self.assertIn("failed under the replayed schedule", replayed)
             self.assertTrue(replayed.rstrip().endswith("AssertionError: 20 != 30"), replayed)
+
+    def test_a_real_time_test_is_explored_with_its_timeline_and_times_counted_from_its_start(self) -> None:
+        class Case(AsyncTestCase):
+            virtual_clock = False
+            trace_mode = "ring"
+
+            @explore(schedules=50)
+            async def test_it(self) -> None:
+                self.assertEqual(await two_deposits(), 30)
+
+        report = run(Case("test_it")).failures[0][1]
+        at = re.search(r"decision \d+ at virtual t=(\d+\.\d+)s", report)
+        assert at is not None, report
+        self.assertLess(float(at.group(1)), 5.0)  # not the machine's monotonic clock reading
+        self.assertIn("\n  timeline (asynctestkit.trace: last ", report)
 
     def test_the_explore_command_reports_the_same_with_tracing_on(self) -> None:
         from asynctestkit.explore._cli import main
