@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import _compat, _diagnostics
+from ..trace import Trace, record_timeline
+from ..trace._recorder import is_traced
 from ._schedule import Decision, Schedule, Strategy
 
 __all__ = ["ScheduleRun", "install"]
@@ -50,8 +52,10 @@ _NO_RANK = math.inf  # an item not scheduled by a timer (see _ScheduledReady._ra
 class ScheduleRun:
     """One run of a test under a schedule: the strategy's state and what it decided (``decisions``)."""
 
-    def __init__(self, schedule: Schedule) -> None:
+    def __init__(self, schedule: Schedule, *, record: bool = False) -> None:
         self.schedule = schedule
+        self.record = record     # record the task timeline on the loop if it does not already
+        self.trace: Trace | None = None  # the timeline this run recorded itself (when *record*)
         self.strategy: Strategy = schedule.strategy_for_run()
         self.decisions: list[Decision] = []
         self.points = 0          # decision points met so far
@@ -59,8 +63,11 @@ class ScheduleRun:
         self.start = 0.0         # the loop's start time (reports count virtual time from it)
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Run *loop* under this schedule from now on (see :func:`install`)."""
+        """Run *loop* under this schedule from now on (see :func:`install`); with *record*, also record its
+        task timeline (ring mode) unless the loop records one already (the test case's own ``trace_mode``)."""
         install(loop, self)
+        if self.record and not is_traced(loop) and isinstance(loop, asyncio.SelectorEventLoop):
+            self.trace = record_timeline(loop, "ring")
 
     def departures(self) -> tuple[dict[int, int], dict[int, float]]:
         """The recorded departures as a script: ``({point: index}, {timer: extra seconds})``."""
@@ -77,6 +84,15 @@ def _describe(handle: asyncio.Handle) -> str:
     if isinstance(handle, asyncio.TimerHandle):
         return f"timer {name}()"
     return f"callback {name}()"
+
+
+def _task_names(*handles: asyncio.Handle) -> tuple[str, ...]:
+    names = []
+    for handle in handles:
+        task = _compat.handle_task(handle)
+        if task is not None:
+            names.append(task.get_name())
+    return tuple(names)
 
 
 def _now(ref: weakref.ref[asyncio.AbstractEventLoop]) -> float:
@@ -208,7 +224,8 @@ class _ScheduledReady(collections.deque):  # type: ignore[type-arg]
         position = candidates[index]
         if index:
             run.decisions.append(Decision("order", point, index, _describe(handles[index]),
-                                          _describe(handles[0]), _now(self._loop) - run.start))
+                                          _describe(handles[0]), _now(self._loop) - run.start,
+                                          tasks=_task_names(handles[index], handles[0])))
         del lanes[position]
         return self._take(position)
 
@@ -264,5 +281,7 @@ def install(loop: asyncio.AbstractEventLoop, run: ScheduleRun) -> None:
     clock = getattr(loop, "clock", None)
     if clock is not None:
         run.start = loop.time() - clock.elapsed()
+    else:  # a real-time loop: count from now, as its timeline does
+        run.start = loop.time()
     loop.__class__ = _scheduled_class(type(loop), bool(run.schedule.jitter or run.schedule.delays))
     _compat.swap_ready_queue(loop, lambda old: _ScheduledReady(old, run, loop))

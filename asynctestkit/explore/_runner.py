@@ -15,6 +15,7 @@ import unittest
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ..trace import Trace
 from ._ready import ScheduleRun
 from ._schedule import DEFAULT_DEPTH, Decision, Schedule
 
@@ -56,6 +57,7 @@ class Attempt(NamedTuple):
     error: tuple[type[BaseException], BaseException, Any] | None = None
     is_error: bool = False
     skipped: str | None = None
+    trace: Trace | None = None  # the run's task timeline, when its loop recorded one
 
 
 class Outcome:
@@ -73,6 +75,9 @@ class Outcome:
         self.first_run = 0                      # its number (1-based, among the seeded runs)
         self.simplest: Attempt | None = None    # the shrunk schedule that still fails
         self.shrink_runs = 0
+        #: The failing schedule the report shows (the simplest, else the first), replayed with its task
+        #: timeline recorded; the schedule's own run when its loop recorded one already (the class's trace_mode).
+        self.traced: Attempt | None = None
         self.stopped = False                    # the result asked to stop (Ctrl-C, failfast)
 
 
@@ -100,10 +105,13 @@ class _Collector(unittest.TestResult):
             self.is_error = not issubclass(err[0], test.failureException)
 
 
-def run_once(make_case: Callable[[], unittest.TestCase], schedule: Schedule) -> Attempt:
-    """Run a fresh instance of the test under *schedule*; what it decided and how it ended."""
+def run_once(make_case: Callable[[], unittest.TestCase], schedule: Schedule, *, record: bool = False) -> Attempt:
+    """Run a fresh instance of the test under *schedule*; what it decided and how it ended.
+
+    *record*: record the run's task timeline even if the test case does not (``Attempt.trace``).
+    """
     case = make_case()
-    run = ScheduleRun(schedule)
+    run = ScheduleRun(schedule, record=record)
     case._atk_schedule = run  # type: ignore[attr-defined]  # read by AsyncTestCase's loop factory
     collector = _Collector()
     case.run(collector)
@@ -115,7 +123,9 @@ def run_once(make_case: Callable[[], unittest.TestCase], schedule: Schedule) -> 
     elif collector.unexpectedSuccesses:
         failure = "unexpected success"
     skipped = collector.skipped[0][1] if collector.skipped else None
-    return Attempt(schedule, run.decisions, run.points, failure, collector.error, collector.is_error, skipped)
+    trace = run.trace or case._atk_trace  # type: ignore[attr-defined]  # the case's own (its trace_mode)
+    return Attempt(schedule, run.decisions, run.points, failure, collector.error, collector.is_error, skipped,
+                   trace)
 
 
 def format_error(err: tuple[type[BaseException], BaseException, Any]) -> str:
@@ -149,6 +159,7 @@ def explore_test(make_case: Callable[[], unittest.TestCase], spec: Exploration, 
             outcome.first, outcome.first_run = attempt, number
             if spec.shrink:
                 outcome.simplest, outcome.shrink_runs = shrink(make_case, attempt)
+            outcome.traced = with_timeline(make_case, outcome.simplest or attempt)
             if stop_at_first:
                 break
     return outcome
@@ -197,5 +208,14 @@ def shrink(make_case: Callable[[], unittest.TestCase], failed: Attempt,
         order = {d.point: d.choice for d in best.decisions if d.kind == "order"}
         delays = {d.point: d.extra for d in best.decisions if d.kind == "delay"}
         best = Attempt(Schedule.script(order, delays), best.decisions, best.points, best.failure, best.error,
-                       best.is_error)
+                       best.is_error, trace=best.trace)
     return best, runs
+
+
+def with_timeline(make_case: Callable[[], unittest.TestCase], failed: Attempt) -> Attempt:
+    """*failed* with its task timeline: itself if its loop recorded one, else a replay of its schedule that
+    records it.  The replay is a run like the others: under the same schedule it takes the same decisions and
+    fails the same way, unless something outside the loop's control (threads, real I/O) took part."""
+    if failed.trace is not None:
+        return failed
+    return run_once(make_case, failed.schedule, record=True)

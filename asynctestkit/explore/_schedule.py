@@ -43,7 +43,8 @@ class Decision(NamedTuple):
 
     ``kind`` is ``"order"`` (at decision point ``point``, candidate ``choice`` ran instead of candidate 0:
     ``ran`` instead of ``instead_of``) or ``"delay"`` (timer number ``point`` fired ``extra`` virtual seconds
-    late: ``ran`` names its callback).  ``at`` is the virtual time since the clock's start.
+    late: ``ran`` names its callback).  ``at`` is the virtual time since the clock's start.  ``tasks`` names
+    the tasks involved (the one that ran, the one it overtook), which the report's timeline is about.
     """
 
     kind: str
@@ -53,6 +54,7 @@ class Decision(NamedTuple):
     instead_of: str
     at: float
     extra: float = 0.0
+    tasks: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line for a failure report."""

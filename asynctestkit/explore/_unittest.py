@@ -286,9 +286,28 @@ def format_outcome(test_id: str, name: str, spec: Exploration, outcome: Outcome)
     else:
         lines.append(f"  where it departed from FIFO ({plural(len(first.decisions), 'departure')}):")
         shown = first
+    traced = outcome.traced
+    if traced is not None and traced.failure is not None and traced.trace is not None:
+        shown = traced  # the same schedule's run that recorded the timeline: its task names are the timeline's
     lines += [f"    {line}" for line in _departure_lines(shown)]
+    if shown is traced:
+        lines += _timeline_lines(traced)
+    elif traced is not None and traced.failure is None:
+        lines.append("  (no timeline: replayed once more to record it, this schedule passed: something outside "
+                     "the loop's control, such as a thread or real I/O, takes part in the outcome)")
     lines += ["  original failure:", _indent(first.failure or "")]
     return "\n".join(lines)
+
+
+def _timeline_lines(attempt: Attempt) -> list[str]:
+    """The task timeline of a failing run, about the tasks its departures from FIFO involve (the last events of
+    every task if they involve none, e.g. only timers fired late), as asynctestkit's reports end with it."""
+    trace = attempt.trace
+    assert trace is not None
+    names = {name for decision in attempt.decisions for name in decision.tasks}
+    tasks = [task for task in trace.tasks() if task.name in names]
+    text = trace.timeline(tasks=tasks)
+    return [_indent(text, "  ")] if text else []
 
 
 def _report_exploration(case: unittest.TestCase, result: unittest.TestResult, spec: Exploration,

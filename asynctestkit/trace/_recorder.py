@@ -114,7 +114,10 @@ class Tracer:
         self.virtual = virtual
         self.real_start = _perf_counter()
         self._loop = weakref.ref(loop)
-        self._cls: type | None = None
+        #: ``time`` of the loop's own class: the clock's live-time class (real work holds virtual time) is the
+        #: one class a loop wears that replaces it.  Other subclasses the loop may wear too (a schedule's,
+        #: asynctestkit.explore) keep it, so comparing ``time``, not the class, composes with them.
+        self._time: Any = type(loop).time
         self._infos: weakref.WeakKeyDictionary[asyncio.Task[Any], TracedTask] = weakref.WeakKeyDictionary()
         self._sleeps: weakref.WeakKeyDictionary[asyncio.Future[Any], float] = weakref.WeakKeyDictionary()
         self._numbers = 0
@@ -151,7 +154,7 @@ class Tracer:
         loop = self._loop()
         if loop is None:
             return
-        holding = type(loop) is not self._cls  # the clock's live-time subclass: real work holds time
+        holding = type(loop).time is not self._time  # the clock's live-time subclass: real work holds time
         if holding != self._holding:
             self._holding = holding
             if holding:
@@ -210,6 +213,7 @@ class Tracer:
     def timer(self, handle: asyncio.TimerHandle, when: float, callback: Any, args: tuple[Any, ...]) -> None:
         """``call_at`` made *handle*."""
         _compat.trace_handle(handle, "timer")
+        when = handle.when()  # what the loop will use: a schedule's jitter may have moved it after the call
         sleep = callback is _compat.SLEEP_TIMER_CALLBACK and args and isinstance(args[0], asyncio.Future)
         if sleep:
             self._sleeps[args[0]] = when
@@ -379,6 +383,5 @@ def attach(loop: asyncio.AbstractEventLoop, *, size: int | None) -> Tracer:
     tracer = Tracer(loop, size=size, origin=origin, virtual=virtual)
     traced = _traced_class(type(loop))
     loop.__class__ = traced
-    tracer._cls = traced
     loop._atk_tracer = tracer  # type: ignore[attr-defined]
     return tracer

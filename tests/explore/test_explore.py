@@ -70,7 +70,9 @@ class ExploreRunsTest(unittest.TestCase):
                                    r"runs?\): @asynctestkit\.replay_schedule\(departures=\{\d+: 1\}\)$")
         self.assertRegex(lines[4], r"^    decision \d+ at virtual t=0\.000s: ran task '[^']+' \(pay_in\(\)\) before "
                                    r"task '[^']+' \(pay_in\(\)\)$")
-        self.assertEqual(lines[5], "  original failure:")
+        self.assertRegex(lines[5], r"^  timeline \(asynctestkit\.trace: last \d+ of \d+ events of '[^']+', '[^']+'; "
+                                   r"virtual t, task, event\):$")
+        self.assertIn("  original failure:", lines)
         self.assertIn("    Traceback (most recent call last):", lines)
         self.assertIn("self.assertEqual(await two_deposits(), 30)", report)  # the user's failing line
         self.assertEqual(lines[-1], "    AssertionError: 20 != 30")
@@ -225,7 +227,7 @@ class ReplayTest(unittest.TestCase):
 
         report = run(Case("test_it")).failures[0][1]
         seed = int(report.split("seed ")[1].split(")")[0])
-        departures = report.split("where it departed from FIFO")[1].split("original failure")[0]
+        departures = report.split("where it departed from FIFO")[1].split("\n  timeline (")[0] + "\n  "
 
         class Replayed(AsyncTestCase):
             @replay_schedule(seed=seed)
