@@ -188,7 +188,8 @@ class Tracer:
         if info is None:
             info = self.info(owner)
             creator = self.running
-            self.record("created", info, f"by {creator}" if creator is not None else "by the event loop",
+            self.record("created", info, f"by {creator}" if creator is not None
+                        else f"by the event loop to run {info.coroutine}()",
                         cause="task" if creator is not None else "loop", by=creator)
             return
         cause, text, by = self._cause()
