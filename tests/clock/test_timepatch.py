@@ -320,11 +320,40 @@ class RestoreTests(unittest.TestCase):
                 seen["test"] = time.monotonic()
 
             def tearDown(self) -> None:
-                seen["tearDown"] = time.monotonic is ORIGINAL["monotonic"]
+                # The functions stay on the time module until the loop closes (not put back after each run:
+                # cheaper), answering with the real clock between runs.
+                seen["tearDown"] = (timepatch.active_clock() is None
+                                    and abs(time.monotonic() - realtime.monotonic()) < HANG_BOUND
+                                    and abs(time.time() - realtime.time()) < HANG_BOUND)
 
         result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
         self.assertEqual(seen, {"setUp": True, "asyncSetUp": 0.0, "test": 30.0, "tearDown": True})
+        assert_time_module_is_real(self)
+
+    def test_between_two_runs_of_one_loop_the_functions_answer_real_time_and_go_back_when_it_closes(self) -> None:
+        async def read() -> float:
+            await asyncio.sleep(10)
+            return time.monotonic()
+
+        loop = VirtualClockLoop()
+        try:
+            first = loop.run_until_complete(read())
+            between = (timepatch.active_clock(), abs(time.monotonic() - realtime.monotonic()) < HANG_BOUND,
+                       abs(time.time() - realtime.time()) < HANG_BOUND)
+            second = loop.run_until_complete(read())
+        finally:
+            loop.close()
+        self.assertEqual((first, second), (10.0, 20.0))
+        self.assertEqual(between, (None, True, True))
+        assert_time_module_is_real(self)
+
+    def test_an_unclosed_loop_that_never_ran_leaves_the_time_module_alone(self) -> None:
+        loop = VirtualClockLoop()
+        try:
+            assert_time_module_is_real(self)
+        finally:
+            loop.close()
         assert_time_module_is_real(self)
 
     def test_restored_after_a_failing_phase(self) -> None:
