@@ -407,7 +407,14 @@ class ClockTime:
             if not self._held:  # the first run: the functions stay on the time module until close()
                 hold()
                 self._held = True
-            self._thread = activate(self)
+            thread = _get_ident()
+            if thread in _active:  # another clock is active on this thread: stack on it
+                activate(self)
+            else:
+                # Held, so nothing installs or uninstalls meanwhile, and only this thread writes its own
+                # entry: no lock needed (one dict store per loop run).
+                _active[thread] = [self]
+            self._thread = thread
         self._depth += 1
 
     def off(self) -> None:
@@ -417,7 +424,11 @@ class ClockTime:
         self._depth -= 1
         if self._depth == 0 and self._thread is not None:
             thread, self._thread = self._thread, None
-            deactivate(self, thread)
+            clocks = _active.get(thread)
+            if self._held and clocks is not None and len(clocks) == 1 and clocks[0] is self:
+                del _active[thread]  # the usual case, without a lock (see on)
+            else:
+                deactivate(self, thread)
 
     def close(self) -> None:
         """Everything off and every ``patch_time`` undone (the loop closes)."""
