@@ -353,7 +353,11 @@ class JumpEngine:
         Off with ``virtual_time_functions=False``.
         """
         self._last_exit = math.inf
-        self.refresh_timing()
+        # refresh_timing() and _refresh_poll_checks() inlined (five loop runs per trivial test); the loop is
+        # not running yet, so a check turned on measures from the first select() (_last_exit stays inf).
+        check = self.slow_callback_check
+        timing = self._timing = self.loop.get_debug() if check is None else bool(check)
+        self.poll_checks = timing or (self.watchdog_at != math.inf and not self._alarm.armed)
         self.time_functions.on()
 
     def time_functions_off(self) -> None:
