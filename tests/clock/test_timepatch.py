@@ -41,6 +41,16 @@ def assert_time_module_is_real(testcase: unittest.TestCase) -> None:
         testcase.assertIs(getattr(time, name), function, f"time.{name} was not put back")
 
 
+def reads_real_time() -> bool:
+    """The time module answers with the real clock on this thread now.
+
+    Between two runs of a test's loop (synchronous ``setUp``/``tearDown``) asynctestkit's functions may still
+    be on the time module (they stay there until the loop closes: cheaper than at every run), answering real.
+    """
+    return (timepatch.active_clock() is None and abs(time.monotonic() - realtime.monotonic()) < HANG_BOUND
+            and abs(time.time() - realtime.time()) < HANG_BOUND)
+
+
 class DeadlinePollingTests(AsyncTestCase):
     async def test_leader_election_renew_loop_on_time_time_ends_at_its_exact_virtual_deadline(self) -> None:
         renewals: list[float] = []
@@ -310,7 +320,7 @@ class RestoreTests(unittest.TestCase):
 
         class Inner(AsyncTestCase):
             def setUp(self) -> None:
-                seen["setUp"] = time.monotonic is ORIGINAL["monotonic"]
+                seen["setUp"] = reads_real_time()
 
             async def asyncSetUp(self) -> None:
                 seen["asyncSetUp"] = time.monotonic()
@@ -320,11 +330,7 @@ class RestoreTests(unittest.TestCase):
                 seen["test"] = time.monotonic()
 
             def tearDown(self) -> None:
-                # The functions stay on the time module until the loop closes (not put back after each run:
-                # cheaper), answering with the real clock between runs.
-                seen["tearDown"] = (timepatch.active_clock() is None
-                                    and abs(time.monotonic() - realtime.monotonic()) < HANG_BOUND
-                                    and abs(time.time() - realtime.time()) < HANG_BOUND)
+                seen["tearDown"] = reads_real_time()
 
         result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
