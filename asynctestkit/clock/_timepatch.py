@@ -35,8 +35,8 @@ import types
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["ClockTime", "RealClocks", "TimePatches", "VirtualTimeModule", "activate", "active_clock", "deactivate", "hold",
-           "realtime", "unhold"]
+__all__ = ["ClockTime", "RealClocks", "TimePatches", "VirtualTimeModule", "activate", "active_clock", "deactivate",
+           "hold", "realtime", "unhold"]
 
 
 class RealClocks:
