@@ -35,7 +35,7 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
   :meth:`JumpEngine.selector_entry` made for it (the clock's whole per-iteration path, one frame), and
   drops it when it closes.
 - The loop calls :meth:`on_run_start` when it starts running (it also turns the time functions on) and
-  :meth:`time_functions_off` when ``run_forever()`` returns, :meth:`refresh_timing` after ``set_debug()`` and
+  ``time_functions.off()`` when ``run_forever()`` returns, :meth:`refresh_timing` after ``set_debug()`` and
   :meth:`close` before it closes its selector, and :meth:`release` once it is closed (the engine's and the
   clock's references back to the loop become weak: a closed loop, its engine and its clock are freed by
   reference counting, with no cycle for the garbage collector).
@@ -350,15 +350,16 @@ class JumpEngine:
         """The loop starts running: the time module's clock functions answer from this clock on this thread.
 
         Called by every ``run_forever()`` of the loop (so each async part of a test, and a plain
-        ``asyncio.Runner`` too), paired with :meth:`time_functions_off` when it stops; nested calls count.
+        ``asyncio.Runner`` too), paired with ``time_functions.off()`` when it stops; nested calls count.
         Off with ``virtual_time_functions=False``.
         """
         self._last_exit = math.inf
-        self.refresh_timing()
+        # refresh_timing() and _refresh_poll_checks() inlined (five loop runs per trivial test); the loop is
+        # not running yet, so a check turned on measures from the first select() (_last_exit stays inf).
+        check = self.slow_callback_check
+        timing = self._timing = self.loop.get_debug() if check is None else bool(check)
+        self.poll_checks = timing or (self.watchdog_at != math.inf and not self._alarm.armed)
         self.time_functions.on()
-
-    def time_functions_off(self) -> None:
-        self.time_functions.off()
 
     def close(self) -> None:
         if self._held_since is not None:

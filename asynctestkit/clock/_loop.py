@@ -38,6 +38,11 @@ __all__ = ["RealTimeLoop", "VirtualClockLoop", "add_creation_recorder", "remove_
 
 _T = TypeVar("_T")
 _getframe = sys._getframe
+_get_ident = threading.get_ident
+_get_origin_depth = sys.get_coroutine_origin_tracking_depth
+_set_origin_depth = sys.set_coroutine_origin_tracking_depth
+_base_run_forever = asyncio.SelectorEventLoop.run_forever
+_PY311 = _compat.PY311
 
 
 
@@ -387,13 +392,25 @@ class VirtualClockLoop(_TestLoop):
 
     # -- running ------------------------------------------------------------------------------------
     def run_forever(self) -> None:
-        engine = self._atk.engine
+        # _TestLoop.run_forever's work, done here in the same frame (one Python level per loop run, not two:
+        # a trivial test runs the loop five times); keep the two in step.
+        state = self._atk
+        engine = state.engine
         assert engine is not None
+        state.thread_id = _get_ident()
+        if not _PY311 and state.phase_claim is not None:  # pragma: no cover - 3.10
+            self._atk_phase_started(None)
+        depth = state.origin_depth
+        previous = _get_origin_depth() if depth else 0
         engine.on_run_start()  # and time.time()/monotonic() follow the clock on this thread (see timepatch)
         try:
-            super().run_forever()
+            if previous < depth:
+                _set_origin_depth(depth)
+            _base_run_forever(self)
         finally:
-            engine.time_functions_off()
+            engine.time_functions.off()
+            if previous < depth:
+                _set_origin_depth(previous)
 
     def _atk_before_close(self) -> None:
         engine = self._atk.engine

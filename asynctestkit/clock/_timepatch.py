@@ -10,8 +10,9 @@ Three things live here:
   while a test phase runs on a :class:`~asynctestkit.VirtualClockLoop` (without a test case: while the
   loop runs), ``time.time()``, ``time.monotonic()``, ``time.time_ns()`` and ``time.monotonic_ns()`` answer
   from its clock **on the loop's thread**; every other thread (executor jobs, ``to_thread``, the test
-  runner) keeps the real clock, as does the loop's thread between phases.  The functions are replaced on
-  the ``time`` module for as long as some phase runs and put back after the last one.
+  runner) keeps the real clock, as does the loop's thread between phases.  The functions are put on the
+  ``time`` module when a clock's loop first runs and put back when the last such loop closes (not at every
+  run: a trivial test runs its loop five times); between runs they answer with the real functions.
   ``time.perf_counter()`` stays real on purpose: it is what code measures real durations with (unittest's
   ``--durations`` among others); so do ``time.sleep()``, ``datetime.now()`` and
   ``time.localtime()``/``strftime()``.  Code that bound a clock function before (``from time import
@@ -35,7 +36,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 __all__ = ["ClockTime", "RealClocks", "TimePatches", "VirtualTimeModule", "activate", "active_clock", "deactivate",
-           "realtime"]
+           "hold", "realtime", "unhold"]
 
 
 class RealClocks:
@@ -80,6 +81,8 @@ _active: dict[int, list[TimeSource]] = {}
 #: What the time module held before our functions went in; our functions answer with it off the loop.
 _fallback: dict[str, Callable[[], Any]] = {}
 _fork_hook_registered = False
+#: How many clocks keep our functions on the time module between their loop's runs (see :func:`hold`).
+_holders = 0
 
 
 def _virtual(name: str) -> Callable[[], Any]:
@@ -158,6 +161,8 @@ def _forget_in_child() -> None:
     global _lock
     _lock = threading.Lock()
     _active.clear()
+    global _holders
+    _holders = 0
     _uninstall()
     _displaced.clear()
 
@@ -168,16 +173,13 @@ def activate(clock: TimeSource) -> int:
     Nested activations on one thread stack (the innermost answers).  Pair every call with
     :func:`deactivate`, in a ``finally``.
     """
-    global _fork_hook_registered
     thread = _get_ident()
     lock = _lock
     lock.acquire()  # (acquire/release: a third of the cost of "with lock:", and this runs at every loop run)
     try:
         if not _active:
-            if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_forget_in_child)
-                _fork_hook_registered = True
-            _install()
+            if not _holders:
+                _install_first()
             _active[thread] = [clock]
         else:
             clocks = _active.get(thread)
@@ -207,7 +209,47 @@ def deactivate(clock: TimeSource, thread: int) -> None:
                     break
         if not clocks:
             del _active[thread]
-            if not _active:
+            if not _active and not _holders:
+                _uninstall()
+    finally:
+        lock.release()
+
+
+def _install_first() -> None:
+    global _fork_hook_registered
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_in_child)
+        _fork_hook_registered = True
+    _install()
+
+
+def hold() -> None:
+    """Keep the functions on the time module until the matching :func:`unhold`, even with no clock active.
+
+    A clock holds them from its loop's first run to its close, so that the loop's later runs only push
+    and pop the thread's clock (see :meth:`ClockTime.on`) instead of putting the functions on the time
+    module and back at each run.  Between runs they answer with the real functions, as when removed.
+    """
+    global _holders
+    lock = _lock
+    lock.acquire()
+    try:
+        if not _holders and not _active:
+            _install_first()
+        _holders += 1
+    finally:
+        lock.release()
+
+
+def unhold() -> None:
+    """Undo one :func:`hold`; the real functions go back after the last one if no clock is active."""
+    global _holders
+    lock = _lock
+    lock.acquire()
+    try:
+        if _holders:
+            _holders -= 1
+            if not _holders and not _active:
                 _uninstall()
     finally:
         lock.release()
@@ -322,7 +364,8 @@ class ClockTime:
     ``patch_time`` bookkeeping (:attr:`patches`) is built the first time a test asks for it.
     """
 
-    __slots__ = ("_depth", "_final_wall", "_now", "_patches", "_start", "_thread", "_wall", "_wall_ns", "enabled")
+    __slots__ = ("_depth", "_final_wall", "_held", "_now", "_patches", "_start", "_thread", "_wall", "_wall_ns",
+                 "enabled")
 
     def __init__(self, now: Callable[[], float], start: float, enabled: bool) -> None:
         self._now = now
@@ -331,6 +374,7 @@ class ClockTime:
         self._wall = self._wall_ns / 1e9
         self.enabled = enabled
         self._depth = 0               # nested on() calls
+        self._held = False            # holds the functions on the time module (see hold) until close()
         self._thread: int | None = None  # the thread the functions answer virtually on, while on
         self._patches: TimePatches | None = None
         self._final_wall: float | None = None  # time() once released (see release)
@@ -360,7 +404,17 @@ class ClockTime:
     def on(self) -> None:
         """From now on, on this thread, the time module's clock functions answer from this clock."""
         if self._depth == 0 and self.enabled:
-            self._thread = activate(self)
+            if not self._held:  # the first run: the functions stay on the time module until close()
+                hold()
+                self._held = True
+            thread = _get_ident()
+            if thread in _active:  # another clock is active on this thread: stack on it
+                activate(self)
+            else:
+                # Held, so nothing installs or uninstalls meanwhile, and only this thread writes its own
+                # entry: no lock needed (one dict store per loop run).
+                _active[thread] = [self]
+            self._thread = thread
         self._depth += 1
 
     def off(self) -> None:
@@ -370,12 +424,19 @@ class ClockTime:
         self._depth -= 1
         if self._depth == 0 and self._thread is not None:
             thread, self._thread = self._thread, None
-            deactivate(self, thread)
+            clocks = _active.get(thread)
+            if self._held and clocks is not None and len(clocks) == 1 and clocks[0] is self:
+                del _active[thread]  # the usual case, without a lock (see on)
+            else:
+                deactivate(self, thread)
 
     def close(self) -> None:
         """Everything off and every ``patch_time`` undone (the loop closes)."""
         while self._depth:
             self.off()
+        if self._held:
+            self._held = False
+            unhold()
         if self._patches is not None:
             self._patches.restore()
 

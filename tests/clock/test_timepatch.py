@@ -41,6 +41,16 @@ def assert_time_module_is_real(testcase: unittest.TestCase) -> None:
         testcase.assertIs(getattr(time, name), function, f"time.{name} was not put back")
 
 
+def reads_real_time() -> bool:
+    """The time module answers with the real clock on this thread now.
+
+    Between two runs of a test's loop (synchronous ``setUp``/``tearDown``) asynctestkit's functions may still
+    be on the time module (they stay there until the loop closes: cheaper than at every run), answering real.
+    """
+    return (timepatch.active_clock() is None and abs(time.monotonic() - realtime.monotonic()) < HANG_BOUND
+            and abs(time.time() - realtime.time()) < HANG_BOUND)
+
+
 class DeadlinePollingTests(AsyncTestCase):
     async def test_leader_election_renew_loop_on_time_time_ends_at_its_exact_virtual_deadline(self) -> None:
         renewals: list[float] = []
@@ -310,7 +320,7 @@ class RestoreTests(unittest.TestCase):
 
         class Inner(AsyncTestCase):
             def setUp(self) -> None:
-                seen["setUp"] = time.monotonic is ORIGINAL["monotonic"]
+                seen["setUp"] = reads_real_time()
 
             async def asyncSetUp(self) -> None:
                 seen["asyncSetUp"] = time.monotonic()
@@ -320,11 +330,36 @@ class RestoreTests(unittest.TestCase):
                 seen["test"] = time.monotonic()
 
             def tearDown(self) -> None:
-                seen["tearDown"] = time.monotonic is ORIGINAL["monotonic"]
+                seen["tearDown"] = reads_real_time()
 
         result = run_tests(Inner, "test_x")
         self.assertTrue(result.wasSuccessful(), problems(result))
         self.assertEqual(seen, {"setUp": True, "asyncSetUp": 0.0, "test": 30.0, "tearDown": True})
+        assert_time_module_is_real(self)
+
+    def test_between_two_runs_of_one_loop_the_functions_answer_real_time_and_go_back_when_it_closes(self) -> None:
+        async def read() -> float:
+            await asyncio.sleep(10)
+            return time.monotonic()
+
+        loop = VirtualClockLoop()
+        try:
+            first = loop.run_until_complete(read())
+            between = (timepatch.active_clock(), abs(time.monotonic() - realtime.monotonic()) < HANG_BOUND,
+                       abs(time.time() - realtime.time()) < HANG_BOUND)
+            second = loop.run_until_complete(read())
+        finally:
+            loop.close()
+        self.assertEqual((first, second), (10.0, 20.0))
+        self.assertEqual(between, (None, True, True))
+        assert_time_module_is_real(self)
+
+    def test_an_unclosed_loop_that_never_ran_leaves_the_time_module_alone(self) -> None:
+        loop = VirtualClockLoop()
+        try:
+            assert_time_module_is_real(self)
+        finally:
+            loop.close()
         assert_time_module_is_real(self)
 
     def test_restored_after_a_failing_phase(self) -> None:
