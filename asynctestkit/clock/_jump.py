@@ -148,8 +148,8 @@ class _Rare:
     """
 
     __slots__ = ("background", "crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling",
-                 "held_base", "held_class", "held_warned", "io_quantum", "spin_count", "spin_step", "spin_tick",
-                 "waiting_on")
+                 "held_base", "held_class", "held_warned", "held_what", "io_quantum", "spin_count", "spin_step",
+                 "spin_tick", "waiting_on")
 
     def __init__(self) -> None:
         self.crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
@@ -161,6 +161,7 @@ class _Rare:
         self.held_base = 0.0             # the virtual time when real work began to hold time
         self.held_class: type | None = None  # the loop's own class while it wears the live-time one
         self.held_warned = False         # the "held for long" warning was logged
+        self.held_what: tuple[str, ...] = ()  # what was in flight when the current hold began (for timelines)
         self.io_quantum = 0.0            # see VirtualClock.io_quantum
         self.spin_count = 0              # busy iterations seen spinning since the loop last went idle
         self.spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
@@ -751,6 +752,7 @@ class JumpEngine:
             self.jump_limit = -math.inf  # jumps take _decide until the work is over
             loop_class = type(self.loop)
             self.more.held_class = loop_class
+            self.more.held_what = tuple(str(work) for work in held[:3])
             self.loop.__class__ = _live_time_class(loop_class)  # loop.time() follows real time (live_now)
         elif not self.more.held_warned and began - self._held_since > _HELD_WARNING:
             self.more.held_warned = True
@@ -798,6 +800,11 @@ class JumpEngine:
         if limit is not None and live > limit:
             live = limit
         return live if live > now else now
+
+    def holding_for(self) -> tuple[str, ...]:
+        """What was in flight when real work last began to hold time (at most three, described with their
+        sites): the task timeline's ``hold`` event says why virtual time followed real time."""
+        return self.more.held_what
 
     def _end_hold(self) -> None:
         """Real work no longer holds time: settle at the real time code may have read, and stop following it."""

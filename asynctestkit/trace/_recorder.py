@@ -158,7 +158,8 @@ class Tracer:
         if holding != self._holding:
             self._holding = holding
             if holding:
-                jobs = [str(job) for _fut, job in loop._atk_work.jobs()] if isinstance(loop, VirtualClockLoop) else []
+                jobs = list(loop._atk.engine.holding_for()) \
+                    if isinstance(loop, VirtualClockLoop) and loop._atk.engine is not None else []
                 self.record("hold", None, "virtual time follows real time" +
                             (f" while in flight: {'; '.join(jobs[:3])}" if jobs else " (real work in flight)"),
                             cause="real work")

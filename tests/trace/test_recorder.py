@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import sys
 import threading
 import time
 import unittest
@@ -217,6 +218,28 @@ class ClockEventsTest(unittest.TestCase):
         self.assertEqual(work.detail, "executor job sleep() started")
         assert work.site is not None
         self.assertEqual(work.site[2], "main")
+
+    def test_a_hold_names_the_real_work_in_flight_a_subprocess_and_a_thread_too(self) -> None:
+        async def with_subprocess() -> None:
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(0.05)")
+            await proc.wait()
+
+        async def with_thread() -> None:
+            done = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            worker = threading.Thread(target=lambda: (time.sleep(0.05), loop.call_soon_threadsafe(done.set)),
+                                      name="feeder")
+            worker.start()
+            await done.wait()
+            worker.join()
+
+        for main, what in ((with_subprocess, "subprocess"), (with_thread, "thread 'feeder'")):
+            with self.subTest(what):
+                trace, _ = run_traced(main)
+                holds = trace.events(kind="hold")
+                self.assertTrue(holds, [str(e) for e in trace.events()])
+                self.assertIn("virtual time follows real time while in flight: ", holds[0].detail)
+                self.assertIn(what, holds[0].detail)
 
     def test_timers_scheduled_and_fired_are_recorded(self) -> None:
         def tick() -> None:
