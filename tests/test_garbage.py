@@ -197,25 +197,8 @@ class TestNoCyclicGarbage(unittest.TestCase):
                     self.assertEqual([type(obj).__qualname__ for obj in component if _ours(obj)], [],
                                      "an object of asynctestkit is part of a cycle")
 
-    def test_a_test_run_beside_a_live_thread_pool_is_freed_by_reference_counting_alone(self) -> None:
-        # With executor workers alive anywhere in the process, the clock looks for busy executor jobs at each
-        # idle moment (sys._current_frames()); that dict once kept the looking frame, and so the whole stack
-        # with the test case in it, in a cycle.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(int).result()  # one idle worker, alive during the test
-            gc.disable()
-            try:
-                test = _Inner.Virtual("test_trivial")
-                ref = weakref.ref(test)
-                result = unittest.TestResult()
-                test.run(result)
-                self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
-                del test, result
-                self.assertIsNone(ref(), "the test case outlived its run: something still refers to it")
-            finally:
-                gc.enable()
-
-    def test_a_finished_test_case_is_freed_by_reference_counting_alone(self) -> None:
+    def _assert_freed_by_reference_counting(self) -> None:
+        """Run a passing trivial test with the collector off: nothing may keep the case alive after it."""
         gc.disable()
         try:
             test = _Inner.Virtual("test_trivial")
@@ -227,6 +210,17 @@ class TestNoCyclicGarbage(unittest.TestCase):
             self.assertIsNone(ref(), "the test case outlived its run: something still refers to it")
         finally:
             gc.enable()
+
+    def test_a_finished_test_case_is_freed_by_reference_counting_alone(self) -> None:
+        self._assert_freed_by_reference_counting()
+
+    def test_a_test_run_beside_a_live_thread_pool_is_freed_by_reference_counting_alone(self) -> None:
+        # With executor workers alive anywhere in the process, the clock looks for busy executor jobs at each
+        # idle moment (sys._current_frames()); that dict once kept the looking frame, and so the whole stack
+        # with the test case in it, in a cycle.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(int).result()  # one idle worker, alive during the test
+            self._assert_freed_by_reference_counting()
 
     def test_a_closed_loops_clock_still_answers_the_time_it_stopped_at(self) -> None:
         from asynctestkit import VirtualClockLoop
