@@ -34,7 +34,7 @@ from ._creation import HOOKED_METHODS, CreationRecorder, recorded_call
 from ._jump import JumpEngine
 from ._realwork import RealWork
 
-__all__ = ["RealTimeLoop", "VirtualClockLoop", "add_creation_recorder", "remove_creation_recorder"]
+__all__ = ["RealTimeLoop", "VirtualClockLoop", "add_creation_recorder", "remove_creation_recorder", "set_task_class"]
 
 _T = TypeVar("_T")
 _getframe = sys._getframe
@@ -100,7 +100,7 @@ class _State:
     """
 
     __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "plain_tasks", "recorders",
-                 "task_sites", "thread_id", "work")
+                 "task_class", "task_sites", "thread_id", "work")
 
     def __init__(self, origin_depth: int) -> None:
         self.close_hooks: list[Callable[[], None]] = []
@@ -116,6 +116,9 @@ class _State:
         #: ``create_task()`` may build the task itself (see _create_task_311): the loop is built and open, its
         #: debug mode is off and it has no task factory.  Kept up to date by the methods that change those.
         self.plain_tasks = False
+        #: The class those tasks are built from: ``asyncio.Task``, or the task timeline's subclass that also sees
+        #: a ``cancel()`` of a task waiting on nothing (set by ``asynctestkit.trace`` when it records).
+        self.task_class: Any = asyncio.Task
         self.thread_id: int | None = None
         self.work: RealWork | None = None
         #: The leak checker's recorder slot: what the hooked creation methods hand their results to (see
@@ -132,7 +135,6 @@ class _State:
 _base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
 _runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
 _record_task = _diagnostics.record_task
-_Task: Any = asyncio.Task
 
 
 def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
@@ -148,7 +150,7 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
                      context: Context | None = None) -> asyncio.Task[Any]:
     atk = self._atk
     if atk.plain_tasks:
-        task: asyncio.Task[Any] = _Task(coro, loop=self, name=name, context=context)
+        task: asyncio.Task[Any] = atk.task_class(coro, loop=self, name=name, context=context)
     else:
         task = _base_create_task(self, coro, name=name, context=context)
     _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
@@ -160,7 +162,7 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
 def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
     atk = self._atk
     if atk.plain_tasks:
-        task: asyncio.Task[Any] = _Task(coro, loop=self, name=name)
+        task: asyncio.Task[Any] = atk.task_class(coro, loop=self, name=name)
     else:
         task = _base_create_task(self, coro, name=name)
     _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
@@ -279,6 +281,18 @@ class _TestLoop(asyncio.SelectorEventLoop):
     def _atk_on_close(self, hook: Callable[[], None]) -> None:
         """Run *hook* after the loop closed."""
         self._atk.close_hooks.append(hook)
+
+
+def set_task_class(loop: asyncio.AbstractEventLoop, cls: type[asyncio.Task[Any]]) -> bool:
+    """Make *loop* build its plain tasks from *cls* (a subclass of ``asyncio.Task``); False for other loops.
+
+    Only the tasks ``create_task()`` builds itself use it (debug off, no task factory: ``_State.plain_tasks``).
+    """
+    state = getattr(loop, "_atk", None)
+    if not isinstance(state, _State):
+        return False
+    state.task_class = cls
+    return True
 
 
 def add_creation_recorder(loop: object, recorder: CreationRecorder) -> bool:

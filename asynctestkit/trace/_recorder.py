@@ -39,6 +39,7 @@ from typing import Any
 from .. import _compat, _diagnostics
 from .._diagnostics import Site
 from ..clock import VirtualClockLoop
+from ..clock._loop import set_task_class
 from ..clock._timepatch import real_perf_counter as _perf_counter
 
 __all__ = ["Event", "TracedTask", "Tracer", "attach", "is_traced"]
@@ -212,6 +213,14 @@ class Tracer:
             site = _diagnostics.caller_site(2)  # the waker's line: ``event.set()``, ``queue.put(...)``
         self.record("wake", info, f"woken by {text}", site, cause=cause, by=by)
 
+    def cancelled_ready(self, task: asyncio.Task[Any]) -> None:
+        """``task.cancel()`` on a task that waits on nothing (created, or woken and not yet run): no future
+        carries this cancellation, so :class:`_CancelRecordingTask` reports it here, with the caller's line."""
+        info = self.info(task)
+        cause, _text, by = self._cause()
+        site, who = _cancel_origin(by)
+        self.record("cancel", info, f"cancel() called by {who} (the task was ready to run)", site, cause, by)
+
     def timer(self, handle: asyncio.TimerHandle, when: float, callback: Any, args: tuple[Any, ...]) -> None:
         """``call_at`` made *handle*."""
         _compat.trace_handle(handle, "timer")
@@ -312,6 +321,30 @@ def _cancel_origin(by: TracedTask | None) -> tuple[Site | None, str]:
     return None, who
 
 
+# -- tasks whose cancel() is seen even when nothing carries it ------------------------------------------
+
+class _CancelRecordingTask(asyncio.Task):  # type: ignore[type-arg]
+    """The tasks an asynctestkit loop builds while it records a timeline (``_State.task_class``).
+
+    A ``cancel()`` of a task that waits on a future is seen when that future's cancellation wakes the task;
+    one of a task that waits on nothing (created, or woken and not yet run) reaches no future, so it is
+    reported from here, before asyncio's own ``cancel()`` runs.  Tasks the loop does not build itself (debug
+    mode, a task factory) are plain tasks: their cancels are seen on waits only.
+    """
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not self.done() and _compat.task_waiter(self) is None:
+            tracer = getattr(self.get_loop(), "_atk_tracer", None)
+            if tracer is not None:
+                tracer.cancelled_ready(self)
+        return super().cancel(msg)
+
+
+# asyncio names a task by its class in reprs and in "Task exception was never retrieved" (which the leak
+# checker reads): the subclass keeps the name.
+_CancelRecordingTask.__name__ = _CancelRecordingTask.__qualname__ = "Task"
+
+
 # -- the traced loop class --------------------------------------------------------------------------------
 
 _TRACED_CLASSES: dict[type, type] = {}
@@ -386,4 +419,5 @@ def attach(loop: asyncio.AbstractEventLoop, *, size: int | None) -> Tracer:
     traced = _traced_class(type(loop))
     loop.__class__ = traced
     loop._atk_tracer = tracer  # type: ignore[attr-defined]
+    set_task_class(loop, _CancelRecordingTask)
     return tracer

@@ -181,6 +181,32 @@ class WakeCausesTest(unittest.TestCase):
         self.assertTrue(cancel.site[0].endswith("test_recorder.py"))
 
 
+    def test_cancel_of_a_task_ready_to_run_names_the_cancelling_task_and_the_line_of_the_call(self) -> None:
+        async def work() -> None:
+            await asyncio.sleep(60)
+
+        async def main() -> None:
+            victim = asyncio.create_task(work(), name="victim")  # ready: its first step is scheduled
+            victim.cancel()
+            await asyncio.gather(victim, return_exceptions=True)
+
+        trace, _ = run_traced(main)
+        (cancel,) = trace.events(kind="cancel", task="victim")
+        assert cancel.by is not None and cancel.site is not None
+        self.assertEqual(cancel.detail, f"cancel() called by task {cancel.by.name!r} (the task was ready to run)")
+        self.assertTrue(cancel.site[0].endswith("test_recorder.py"))
+        self.assertEqual(cancel.site[2], "main")
+        self.assertEqual([e.detail for e in trace.events(kind="done", task="victim")], ["cancelled"])
+
+    def test_recorded_tasks_keep_asyncios_names_and_messages(self) -> None:
+        async def main() -> str:
+            task = asyncio.create_task(asyncio.sleep(0), name="named")
+            await task
+            return repr(task)
+
+        _trace, text = run_traced(main)
+        self.assertTrue(text.startswith("<Task finished name='named'"), text)
+
     def test_a_cancel_from_outside_the_running_loop_is_recorded_without_a_task(self) -> None:
         loop = VirtualClockLoop()
         try:
