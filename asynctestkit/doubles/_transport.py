@@ -341,24 +341,22 @@ class MemoryTransport(asyncio.Transport):
         if self._in_flight_bytes <= self._high or self._writing_paused or self._lost:
             return
         self._writing_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({"message": "protocol.pause_writing() failed", "exception": exc,
-                                               "transport": self, "protocol": self._protocol})
+        self._tell_protocol("pause_writing")
 
     def _maybe_resume_protocol(self) -> None:
         if not self._writing_paused or self._in_flight_bytes > self._low or self._lost:
             return  # after close, connection_lost() wakes a waiting drain(); asyncio calls nothing more
         self._writing_paused = False
+        self._tell_protocol("resume_writing")
+
+    def _tell_protocol(self, method: str) -> None:
+        """Call the protocol's flow-control *method*; an error goes to the loop's handler, as asyncio does."""
         try:
-            self._protocol.resume_writing()
+            getattr(self._protocol, method)()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.call_exception_handler({"message": "protocol.resume_writing() failed", "exception": exc,
+            self._loop.call_exception_handler({"message": f"protocol.{method}() failed", "exception": exc,
                                                "transport": self, "protocol": self._protocol})
 
     def get_loop_closed(self) -> bool:
