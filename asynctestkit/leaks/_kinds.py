@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from .. import _compat
 from .._validate import given, pattern
 
 #: What ``@allow_leaks`` and ``LeakTracker(allow=...)`` keep per kind: everything, or name patterns.
@@ -44,6 +45,7 @@ FAIL, NOTE, OFF = "fail", "note", "off"
 SEVERITIES = (FAIL, NOTE, OFF)
 ENV_SWITCH = "ASYNCTESTKIT_LEAK_CHECKS"
 """Environment variable: ``note`` turns every failing kind into a note (adoption mode), ``off`` disables."""
+_switch_set = _compat.environ_has(ENV_SWITCH)  # read at each test: tests may set it
 
 
 class KindInfo(NamedTuple):
@@ -133,6 +135,8 @@ def resolve_policy(setting: object, *, where: str = "leak_checks") -> dict[str, 
 
 def apply_environment(policy: dict[str, str]) -> dict[str, str]:
     """Apply the ``ASYNCTESTKIT_LEAK_CHECKS`` switch (``note`` or ``off``) to *policy*."""
+    if not _switch_set():  # (each test asks: the cheap look-up first)
+        return policy
     switch = os.environ.get(ENV_SWITCH, "").strip().lower()
     if not switch:
         return policy

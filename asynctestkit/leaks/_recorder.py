@@ -70,7 +70,9 @@ class LeakRecorder:
         self._handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None] | None = None
         self._previous_handler: Any = None
         self.baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
-        self.threads_before: set[threading.Thread] = set()
+        #: ``threading.enumerate()`` at attach: compared whole with the threads alive at the check (equal lists
+        #: mean no new thread, without building a set).
+        self.threads_before: list[threading.Thread] = []
         self._log_state: list[Any] = []
 
     # -- attach / detach ------------------------------------------------------------------------------------
@@ -80,7 +82,7 @@ class LeakRecorder:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
         self.baseline = _compat.loop_tasks(loop)
-        self.threads_before = set(threading.enumerate())
+        self.threads_before = threading.enumerate()
         self._log_state = _log_state()
         self.registries.start()
         self._previous_handler = loop.get_exception_handler()

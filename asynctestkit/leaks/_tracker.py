@@ -109,9 +109,26 @@ class LeakTracker:
             else resolve_policy(policy, where="LeakTracker(policy=...)")
         self.allow: dict[str, Any] = allowances("LeakTracker(allow=...)", allow)
         self.origin_markers = frozenset(origin_markers)
-        self.registries = LoopRegistries(loop, self.policy)
-        self.recorder = LeakRecorder(loop, name, self.registries)
+        self._setup()
+
+    @classmethod
+    def _for_test(cls, loop: asyncio.AbstractEventLoop, name: str, policy: dict[str, str],
+                  allow: dict[str, Any], origin_markers: frozenset[tuple[str, str]]) -> LeakTracker:
+        """The tracker of one test, from arguments already checked and resolved (the test case caches them per
+        class and method: building a tracker per test then costs its three small parts, nothing more)."""
+        self = cls.__new__(cls)
+        self.loop, self.name, self.policy, self.allow, self.origin_markers = loop, name, policy, allow, origin_markers
+        self._setup()
+        return self
+
+    def _setup(self) -> None:
+        policy = self.policy
+        self.registries = LoopRegistries(self.loop, policy)
+        self.recorder = LeakRecorder(self.loop, self.name, self.registries)
         self._cleanup: LeakCleanup | None = None
+        #: What the quick verdict (nothing_left) cannot see: strict-mode timers (a scan of the loop's heap).
+        self._quick = policy[TIMERS] == OFF
+        self._threads_checked = policy[THREADS] != OFF or policy[DAEMON_THREADS] != OFF
 
     @property
     def cleanup(self) -> LeakCleanup:
@@ -169,6 +186,8 @@ class LeakTracker:
     # -- the two entry points ------------------------------------------------------------------------------
     def check_nowait(self) -> LeakReport | None:
         """Check without running the loop, or return None when the loop must run (then await check())."""
+        if self.nothing_left():
+            return LeakReport(self.name, virtual_time=self._virtual_time())
         if self.loop.is_closed():
             return self._finish(Found(self._virtual_time()))
         found = self._collect()
@@ -210,6 +229,48 @@ class LeakTracker:
             await asyncio.sleep(0)
         self._collect_threads(found, candidates)
         return self._finish(found)
+
+    def nothing_left(self) -> bool:
+        """True when the check would find nothing at all, so the verdict is "clean" without building a report.
+
+        The common case, made cheap: each source is asked whether it holds anything, and the first that may
+        sends the caller to :meth:`check_nowait`.  Nothing is missed: the signals the recorder received, the
+        registries (transports, servers, subprocesses, executor jobs, resources), every live task of the
+        process (asyncio's own registries: a task made by ``create_task``, ``ensure_future``, ``gather``, a
+        ``TaskGroup``, a task factory, an eager start or ``asyncio.Task()`` directly is in them), the loop's
+        async generators, the threads alive now against those at attach, and the test's attributes.  Timers
+        (strict mode) need the full check.  False while the loop runs or once it is closed.
+        """
+        recorder = self.recorder
+        if recorder.events or not self._quick or not self.registries.empty():
+            return False
+        loop = self.loop
+        if loop.is_running() or loop.is_closed():
+            return False
+        tasks = _compat.loop_tasks(loop)
+        if tasks:
+            baseline = recorder.baseline
+            for task in tasks:
+                if not task.done() and task not in baseline:
+                    return False
+        if _compat.loop_asyncgens(loop):
+            return False
+        if self._threads_checked and threading.enumerate() != recorder.threads_before and \
+                self._thread_candidates():
+            return False
+        for root, name in recorder.roots:
+            for _path, value in scan(root, name):
+                if self._suspect(value):
+                    return False
+        return True
+
+    def _suspect(self, value: object) -> bool:
+        """Whether the full check may report *value*, found on a root (see ``_collect_resources``)."""
+        if inspect.iscoroutine(value):
+            return inspect.getcoroutinestate(value) == inspect.CORO_CREATED
+        if isinstance(value, asyncio.Future):
+            return value.done() and not value.cancelled() and _compat.exception_never_retrieved(value)
+        return resource_type_of(value) is not None
 
     # -- collect --------------------------------------------------------------------------------------------
     def _pending_tasks(self) -> list[asyncio.Task[Any]]:
@@ -354,7 +415,8 @@ class LeakTracker:
     def _thread_candidates(self) -> list[threading.Thread]:
         if self.policy[THREADS] == OFF and self.policy[DAEMON_THREADS] == OFF:
             return []
-        new = [t for t in threading.enumerate() if t not in self.recorder.threads_before]
+        before = set(self.recorder.threads_before)
+        new = [t for t in threading.enumerate() if t not in before]
         if not new:  # the common case: no thread started during the test
             return new
         workers = _compat.executor_worker_threads()

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .. import _compat
 from . import _kinds
-from ._kinds import KINDS, OFF, apply_environment, resolve_policy, unknown_kind_message
+from ._kinds import KINDS, OFF, allowances, apply_environment, resolve_policy, unknown_kind_message
 from ._report import LeakError, LeakReport
 from ._tracker import LeakTracker
 
@@ -57,8 +57,10 @@ logger = logging.getLogger("asynctestkit.leaks")
 apply_environment({})  # a misspelt ASYNCTESTKIT_LEAK_CHECKS fails at import, not in every test
 _T = TypeVar("_T")
 _ALLOW_MARK = "__asynctestkit_allow_leaks__"
-#: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off).
-_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool]] = weakref.WeakKeyDictionary()
+#: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off, and per
+#: test method name: (the function, the class's allow-list, the test's allow-list, its origin markers)).
+_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool, dict[str, tuple[Any, ...]]]] = \
+    weakref.WeakKeyDictionary()
 #: The leak check's own synchronous cleanups: _callCleanup calls them directly (no phase, no partial), and so
 #: does AsyncTestCase (they run no code of the test and never touch the loop).
 DIRECT_CLEANUPS = frozenset({"_atk_check_leaks", "_atk_leak_verdict"})
@@ -121,6 +123,18 @@ def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
         ours += 1
         frame = frame.f_back
     return stacklevel + ours
+
+
+def _method_facts(method: Any, class_allow: Mapping[str, Any] | None, method_allow: Mapping[str, Any] | None
+                  ) -> tuple[dict[str, Any], frozenset[tuple[str, str]]]:
+    """The allow-list of a test (its class's, then its own ``@allow_leaks``) and its origin markers (the file
+    and name of its own code, looked up through decorators), for :meth:`LeakTracker._for_test`."""
+    allow = {**(class_allow or {}), **(method_allow or {})} if class_allow or method_allow else {}
+    if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
+        method = inspect.unwrap(method)
+    code = getattr(method, "__code__", None)
+    return allowances("LeakTracker(allow=...)", allow), frozenset(((code.co_filename, code.co_name),) if code is not None
+                                                        else ())
 
 
 class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
@@ -208,7 +222,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         cached = _POLICIES.get(cls)
         if cached is None or cached[0] is not setting:
             resolved = resolve_policy(setting, where=f"{cls.__qualname__}.leak_checks")
-            cached = _POLICIES[cls] = (setting, resolved, all(severity == OFF for severity in resolved.values()))
+            cached = _POLICIES[cls] = (setting, resolved, all(severity == OFF for severity in resolved.values()), {})
         policy = apply_environment(cached[1])
         if cached[2] if policy is cached[1] else all(severity == OFF for severity in policy.values()):
             return
@@ -219,12 +233,13 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         method = getattr(self, name, None)
         method = getattr(method, "__func__", method)  # the function: a missing attribute raises nothing there
         class_allow, method_allow = getattr(cls, _ALLOW_MARK, None), getattr(method, _ALLOW_MARK, None)
-        allow = {**(class_allow or {}), **(method_allow or {})} if class_allow or method_allow else None
-        if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
-            method = inspect.unwrap(method)  # type: ignore[arg-type]
-        code = getattr(method, "__code__", None)
-        tracker = LeakTracker(loop, name=name, policy=policy, allow=allow,
-                              origin_markers=((code.co_filename, code.co_name),) if code is not None else ())
+        # The test's allow-list and origin, worked out once per class and method (checked against the function
+        # and both allow-lists: @allow_leaks always stores a new one).
+        known = cached[3].get(name)
+        if known is None or known[0] is not method or known[1] is not class_allow or known[2] is not method_allow:
+            known = cached[3][name] = (method, class_allow, method_allow,
+                                       *_method_facts(method, class_allow, method_allow))
+        tracker = LeakTracker._for_test(loop, name, policy, known[3], known[4])
         tracker.attach()
         tracker.add_root(self, "self")
         self._atk_leak_tracker = tracker
@@ -244,6 +259,9 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         if tracker is None:
             return
         try:
+            if tracker.nothing_left():  # a clean test (the common case): no report to make
+                self._atk_stop_leak_check()
+                return
             report = tracker.check_nowait()
         except BaseException:
             self._atk_stop_leak_check()
