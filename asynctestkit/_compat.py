@@ -1126,3 +1126,12 @@ def call_soon_in_one_frame(self: Any, callback: Callable[..., object], *args: An
         del handle._source_traceback[-1]  # type: ignore[attr-defined]
     self._ready.append(handle)
     return handle
+
+
+def pending_cleanups(test: unittest.TestCase) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]:
+    """The cleanups *test* registered and has not run yet, oldest first: the list itself (private
+    ``TestCase._cleanups``, 3.1-3.14: ``addCleanup`` appends ``(function, args, kwargs)``, ``doCleanups``
+    pops from the end until it is empty).  The leak check's ``doCleanups`` takes its own entry, the first,
+    out while the others run.
+    """
+    return test._cleanups  # type: ignore[attr-defined,no-any-return]

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import _compat
 
-__all__ = ["ResourceType", "register_resource_type", "resource_type_of", "scan", "unregister_resource_type"]
+__all__ = ["ResourceType", "may_hold_something", "register_resource_type", "resource_type_of", "scan", "unregister_resource_type"]
 
 Predicate = Callable[[Any], bool]
 
@@ -270,6 +270,24 @@ def _children(value: object) -> Iterator[tuple[str, object]]:
                 if count >= _PER_CONTAINER:
                     return
                 yield f".{name}", item
+
+
+#: Attribute names :func:`scan` skips: unittest's, and asynctestkit's own (``_atk_...``) as they are met.
+_SKIPPED = set(_SKIP_NAMES)
+
+
+def may_hold_something(root: object) -> bool:
+    """False when :func:`scan` of *root* would yield nothing: no attribute but unittest's, asynctestkit's and
+    plain values (a test that keeps nothing on ``self``, the common case, costs a set difference)."""
+    attrs = getattr(root, "__dict__", None)
+    if not isinstance(attrs, dict):
+        return False
+    for attr in attrs.keys() - _SKIPPED:
+        if attr.startswith("_atk_"):
+            _SKIPPED.add(attr)
+        elif not isinstance(attrs.get(attr), _LEAF_TYPES):
+            return True
+    return False
 
 
 def scan(root: object, name: str) -> Iterator[tuple[str, object]]:

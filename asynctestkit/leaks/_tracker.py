@@ -70,7 +70,7 @@ from ._kinds import (
 from ._recorder import LeakRecorder
 from ._registries import LoopRegistries
 from ._report import EXCEPTION, JOB, OBJECT, TASK, DedupKey, Leak, LeakReport
-from ._resources import ResourceType, resource_type_of, scan
+from ._resources import ResourceType, may_hold_something, resource_type_of, scan
 
 __all__ = ["LeakTracker", "track_resource"]
 
@@ -259,9 +259,10 @@ class LeakTracker:
                 self._thread_candidates():
             return False
         for root, name in recorder.roots:
-            for _path, value in scan(root, name):
-                if self._suspect(value):
-                    return False
+            if may_hold_something(root):
+                for _path, value in scan(root, name):
+                    if self._suspect(value):
+                        return False
         return True
 
     def _suspect(self, value: object) -> bool:

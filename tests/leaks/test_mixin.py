@@ -505,11 +505,36 @@ class HygieneTests(unittest.TestCase):
                 await asyncio.sleep(1)
 
             def _atk_check_leaks(self) -> None:
+                calls.append("the check ran as a cleanup")
                 super()._atk_check_leaks()
-                calls.append(f"cleanups left: {len(self._cleanups)}")  # type: ignore[attr-defined]
+
+            async def _atk_check_leaks_on_loop(self) -> None:
+                calls.append("the check ran on the loop")
+                await super()._atk_check_leaks_on_loop()
 
         self.assertTrue(run_case(Inner, "test_x").result.wasSuccessful())
-        self.assertEqual(calls, ["cleanups left: 0"])  # the verdict was given at once: no async phase scheduled
+        # judged clean in doCleanups, after the last cleanup: neither a cleanup of its own nor an async phase
+        self.assertEqual(calls, [])
+        self.assertEqual(HUB.active, [])
+
+    def test_a_leaking_test_is_still_checked_as_the_last_cleanup(self) -> None:
+        order: list[str] = []
+
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                self.addCleanup(lambda: order.append("cleanup"))
+                self.addCleanup(lambda: self.addCleanup(lambda: order.append("cleanup added by a cleanup")))
+                self.task = asyncio.ensure_future(asyncio.sleep(3600))
+
+            def _atk_check_leaks(self) -> None:
+                order.append("leak check")
+                super()._atk_check_leaks()
+
+        result = run_case(Inner, "test_x").result
+        self.assertEqual(order, ["cleanup added by a cleanup", "cleanup", "leak check"])
+        self.assertEqual(len(result.failures), 1)
+        self.assertIn("1 pending task", result.failures[0][1])
+        self.assertEqual(HUB.active, [])
 
 
 class ReportFormatTests(unittest.TestCase):
