@@ -225,7 +225,8 @@ def exception_never_retrieved(fut: asyncio.Future[Any]) -> bool:
 def loop_asyncgens(loop: asyncio.AbstractEventLoop) -> list[Any]:
     """Async generators the loop has seen start and not yet finalized (private ``_asyncgens``, 3.6-3.14)."""
     gens = getattr(loop, "_asyncgens", None)
-    return list(gens) if gens else []  # a WeakSet: its len() is cheaper than iterating it empty
+    # a WeakSet: its private ``data`` (its set of weak references) is empty exactly when it is; cheaper than len()
+    return list(gens) if gens is not None and getattr(gens, "data", gens) else []
 
 
 def default_executor(loop: asyncio.AbstractEventLoop) -> Any:
@@ -1004,10 +1005,15 @@ def loop_tasks(loop: asyncio.AbstractEventLoop) -> set[asyncio.Task[Any]]:
     (~20k instructions even when it is empty); the leak check asks twice per test, usually with no task
     alive.  Asking the registries whether they are empty first (their ``len()``) gives the same answer.
     """
-    for registry in _TASK_REGISTRIES:
+    for registry in _TASK_SETS:
         if registry:
             return asyncio.all_tasks(loop)
-    return set() if _TASK_REGISTRIES else asyncio.all_tasks(loop)
+    return set() if _TASK_SETS else asyncio.all_tasks(loop)
+
+
+# The sets under those registries: a WeakSet's private ``data`` (its set of weak references, 3.x-3.14) is empty
+# exactly when the WeakSet is (a reference whose task died may linger there: then all_tasks() answers).
+_TASK_SETS: tuple[Any, ...] = tuple(getattr(registry, "data", registry) for registry in _TASK_REGISTRIES)
 # -- the task timeline (asynctestkit.trace) -----------------------------------------------------------------
 
 #: Per (handle class, kind): the subclass a handle wears on a traced loop (see :func:`trace_handle`).

@@ -45,7 +45,8 @@ FAIL, NOTE, OFF = "fail", "note", "off"
 SEVERITIES = (FAIL, NOTE, OFF)
 ENV_SWITCH = "ASYNCTESTKIT_LEAK_CHECKS"
 """Environment variable: ``note`` turns every failing kind into a note (adoption mode), ``off`` disables."""
-_switch_set = _compat.environ_has(ENV_SWITCH)  # read at each test: tests may set it
+#: Whether ``ASYNCTESTKIT_LEAK_CHECKS`` is set now (cheap: each test asks before :func:`apply_environment`).
+switch_set = _compat.environ_has(ENV_SWITCH)
 
 
 class KindInfo(NamedTuple):
@@ -135,7 +136,7 @@ def resolve_policy(setting: object, *, where: str = "leak_checks") -> dict[str, 
 
 def apply_environment(policy: dict[str, str]) -> dict[str, str]:
     """Apply the ``ASYNCTESTKIT_LEAK_CHECKS`` switch (``note`` or ``off``) to *policy*."""
-    if not _switch_set():  # (each test asks: the cheap look-up first)
+    if not switch_set():
         return policy
     switch = os.environ.get(ENV_SWITCH, "").strip().lower()
     if not switch:

@@ -38,13 +38,14 @@ __all__ = ["LeakRecorder"]
 _ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the process
 
 
-def _log_state() -> list[tuple[logging.Logger, tuple[logging.Handler, ...], bool]]:
+def _log_state() -> tuple[object, ...]:
     """The handlers along the ``asyncio`` logger's chain: they change while a test captures its logs."""
-    state = []
-    current: logging.Logger | None = _ASYNCIO_LOGGER
-    while current is not None:
-        state.append((current, tuple(current.handlers), current.propagate))
-        current = current.parent if current.propagate else None
+    logger: logging.Logger | None = _ASYNCIO_LOGGER
+    state: tuple[object, ...] = ()
+    while logger is not None:
+        propagate = logger.propagate
+        state += (logger, *logger.handlers, propagate)
+        logger = logger.parent if propagate else None
     return state
 
 
@@ -73,7 +74,7 @@ class LeakRecorder:
         #: ``threading.enumerate()`` at attach: compared whole with the threads alive at the check (equal lists
         #: mean no new thread, without building a set).
         self.threads_before: list[threading.Thread] = []
-        self._log_state: list[Any] = []
+        self._log_state: tuple[object, ...] = ()
 
     # -- attach / detach ------------------------------------------------------------------------------------
     def attach(self, sink: Sink) -> None:

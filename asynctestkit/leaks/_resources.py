@@ -278,14 +278,17 @@ _SKIPPED = set(_SKIP_NAMES)
 
 def may_hold_something(root: object) -> bool:
     """False when :func:`scan` of *root* would yield nothing: no attribute but unittest's, asynctestkit's and
-    plain values (a test that keeps nothing on ``self``, the common case, costs a set difference)."""
+    plain values (a test that keeps nothing on ``self``, the common case, costs one pass over its names)."""
     attrs = getattr(root, "__dict__", None)
     if not isinstance(attrs, dict):
         return False
-    for attr in attrs.keys() - _SKIPPED:
+    skipped = _SKIPPED
+    for attr, value in attrs.items():
+        if attr in skipped:
+            continue
         if attr.startswith("_atk_"):
-            _SKIPPED.add(attr)
-        elif not isinstance(attrs.get(attr), _LEAF_TYPES):
+            skipped.add(attr)
+        elif not isinstance(value, _LEAF_TYPES):
             return True
     return False
 

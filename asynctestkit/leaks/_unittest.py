@@ -57,10 +57,10 @@ logger = logging.getLogger("asynctestkit.leaks")
 apply_environment({})  # a misspelt ASYNCTESTKIT_LEAK_CHECKS fails at import, not in every test
 _T = TypeVar("_T")
 _ALLOW_MARK = "__asynctestkit_allow_leaks__"
-#: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off, and per
-#: test method name: (the function, the class's allow-list, the test's allow-list, its origin markers)).
-_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool, dict[str, tuple[Any, ...]]]] = \
-    weakref.WeakKeyDictionary()
+#: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off).
+_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool]] = weakref.WeakKeyDictionary()
+#: The allow-list of a test that allows nothing (shared: a tracker only reads it).
+_NO_ALLOWANCE: dict[str, Any] = {}
 #: The leak check's own synchronous cleanups: _callCleanup calls them directly (no phase, no partial), and so
 #: does AsyncTestCase (they run no code of the test and never touch the loop).
 DIRECT_CLEANUPS = frozenset({"_atk_check_leaks", "_atk_leak_verdict"})
@@ -123,18 +123,6 @@ def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
         ours += 1
         frame = frame.f_back
     return stacklevel + ours
-
-
-def _method_facts(method: Any, class_allow: Mapping[str, Any] | None, method_allow: Mapping[str, Any] | None
-                  ) -> tuple[dict[str, Any], frozenset[tuple[str, str]]]:
-    """The allow-list of a test (its class's, then its own ``@allow_leaks``) and its origin markers (the file
-    and name of its own code, looked up through decorators), for :meth:`LeakTracker._for_test`."""
-    allow = {**(class_allow or {}), **(method_allow or {})} if class_allow or method_allow else {}
-    if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
-        method = inspect.unwrap(method)
-    code = getattr(method, "__code__", None)
-    return allowances("LeakTracker(allow=...)", allow), frozenset(((code.co_filename, code.co_name),) if code is not None
-                                                        else ())
 
 
 class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
@@ -222,8 +210,8 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         cached = _POLICIES.get(cls)
         if cached is None or cached[0] is not setting:
             resolved = resolve_policy(setting, where=f"{cls.__qualname__}.leak_checks")
-            cached = _POLICIES[cls] = (setting, resolved, all(severity == OFF for severity in resolved.values()), {})
-        policy = apply_environment(cached[1])
+            cached = _POLICIES[cls] = (setting, resolved, all(severity == OFF for severity in resolved.values()))
+        policy = apply_environment(cached[1]) if _kinds.switch_set() else cached[1]
         if cached[2] if policy is cached[1] else all(severity == OFF for severity in policy.values()):
             return
         loop = _compat.test_case_loop(self)
@@ -233,20 +221,20 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         method = getattr(self, name, None)
         method = getattr(method, "__func__", method)  # the function: a missing attribute raises nothing there
         class_allow, method_allow = getattr(cls, _ALLOW_MARK, None), getattr(method, _ALLOW_MARK, None)
-        # The test's allow-list and origin, worked out once per class and method (checked against the function
-        # and both allow-lists: @allow_leaks always stores a new one).
-        known = cached[3].get(name)
-        if known is None or known[0] is not method or known[1] is not class_allow or known[2] is not method_allow:
-            known = cached[3][name] = (method, class_allow, method_allow,
-                                       *_method_facts(method, class_allow, method_allow))
-        tracker = LeakTracker._for_test(loop, name, policy, known[3], known[4])
+        allow = allowances("LeakTracker(allow=...)", {**(class_allow or {}), **(method_allow or {})}) \
+            if class_allow or method_allow else _NO_ALLOWANCE
+        if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
+            method = inspect.unwrap(method)
+        code = getattr(method, "__code__", None)
+        tracker = LeakTracker._for_test(loop, name, policy, allow, frozenset(
+            ((code.co_filename, code.co_name),) if code is not None else ()))
         tracker.attach()
         tracker.add_root(self, "self")
         self._atk_leak_tracker = tracker
         self._atk_leak_report = None
         # Cleanups run last-in first-out: the check, registered first, runs after everything else and gives
         # its verdict at once; when it needs the loop, it registers the verdict and then its loop part, which
-        # therefore run next, in that order.
+        # therefore run next, in that order.  A clean test is judged before that, in doCleanups().
         self.addCleanup(self._atk_check_leaks)
 
     def _atk_stop_leak_check(self) -> None:
