@@ -1141,3 +1141,12 @@ def pending_cleanups(test: unittest.TestCase) -> list[tuple[Callable[..., Any], 
     out while the others run.
     """
     return test._cleanups  # type: ignore[attr-defined,no-any-return]
+
+
+def thread_registry() -> tuple[dict[Any, threading.Thread], dict[Any, threading.Thread]]:
+    """threading's own registries of threads: ``_active`` (ident -> each running ``Thread``, dummy threads of
+    foreign threads included) and ``_limbo`` (started, not running yet), private, 3.0-3.14;
+    ``threading.enumerate()`` lists their values under a lock.  The leak check compares a copy of ``_active``
+    taken at attach with ``_active`` at the check: equal, and nothing in ``_limbo``, means no thread started.
+    """
+    return threading._active, threading._limbo  # type: ignore[attr-defined]

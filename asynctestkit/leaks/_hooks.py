@@ -165,12 +165,15 @@ class _Hub:
         self.collecting = phase == "start"
 
     def _uninstall(self) -> None:
-        for undo in reversed(self._undo):
-            undo()
-        self._undo = []
+        if self._undo:
+            for undo in reversed(self._undo):
+                undo()
+            self._undo = []
         self.collecting = False
-        if self._gc_hook in gc.callbacks:
+        try:
             gc.callbacks.remove(self._gc_hook)
+        except ValueError:  # taken out by the code under test
+            pass
         if threading.Thread.start is _thread_start:
             threading.Thread.start = self._previous_start  # type: ignore[method-assign]
             self._start_stuck = False

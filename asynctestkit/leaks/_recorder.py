@@ -71,9 +71,9 @@ class LeakRecorder:
         self._handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None] | None = None
         self._previous_handler: Any = None
         self.baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
-        #: ``threading.enumerate()`` at attach: compared whole with the threads alive at the check (equal lists
-        #: mean no new thread, without building a set).
-        self.threads_before: list[threading.Thread] = []
+        #: The threads alive at attach: a copy of threading's registry of running threads (plus those starting
+        #: then), which the check compares whole with the registry (equal means no thread started since).
+        self.threads_before: dict[Any, threading.Thread] = {}
         self._log_state: tuple[object, ...] = ()
 
     # -- attach / detach ------------------------------------------------------------------------------------
@@ -83,7 +83,11 @@ class LeakRecorder:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
         self.baseline = _compat.loop_tasks(loop)
-        self.threads_before = threading.enumerate()
+        active, limbo = _compat.thread_registry()
+        before = active.copy()
+        if limbo:  # started, not running yet: they predate the code under test too
+            before.update(limbo)
+        self.threads_before = before
         self._log_state = _log_state()
         self.registries.start()
         self._previous_handler = loop.get_exception_handler()

@@ -199,7 +199,7 @@ class LeakTracker:
         if candidates:
             deadline = realtime.perf_counter() + THREAD_GRACE
             for thread in candidates:  # the loop is not running: blocking here delays nothing
-                thread.join(max(0.0, deadline - realtime.perf_counter()))
+                _join(thread, max(0.0, deadline - realtime.perf_counter()))
             self._collect_threads(found, candidates)
         return self._finish(found)
 
@@ -225,7 +225,7 @@ class LeakTracker:
         deadline = realtime.perf_counter() + THREAD_GRACE
         while any(t.is_alive() for t in candidates) and realtime.perf_counter() < deadline:
             alive = next(t for t in candidates if t.is_alive())
-            alive.join(min(0.01, max(0.0, deadline - realtime.perf_counter())))  # short: keeps the loop responsive
+            _join(alive, min(0.01, max(0.0, deadline - realtime.perf_counter())))  # short: keeps the loop responsive
             await asyncio.sleep(0)
         self._collect_threads(found, candidates)
         return self._finish(found)
@@ -255,9 +255,10 @@ class LeakTracker:
                     return False
         if _compat.loop_asyncgens(loop):
             return False
-        if self._threads_checked and threading.enumerate() != recorder.threads_before and \
-                self._thread_candidates():
-            return False
+        if self._threads_checked:
+            active, limbo = _compat.thread_registry()
+            if (limbo or active != recorder.threads_before) and self._thread_candidates():
+                return False
         for root, name in recorder.roots:
             if may_hold_something(root):
                 for _path, value in scan(root, name):
@@ -416,7 +417,7 @@ class LeakTracker:
     def _thread_candidates(self) -> list[threading.Thread]:
         if self.policy[THREADS] == OFF and self.policy[DAEMON_THREADS] == OFF:
             return []
-        before = set(self.recorder.threads_before)
+        before = set(self.recorder.threads_before.values())
         new = [t for t in threading.enumerate() if t not in before]
         if not new:  # the common case: no thread started during the test
             return new
@@ -459,6 +460,15 @@ class LeakTracker:
         if allowance is True:
             return True
         return any(pattern.search(name) for pattern in allowance for name in leak.names if name)
+
+
+def _join(thread: threading.Thread, timeout: float) -> None:
+    """Wait up to *timeout* for *thread* to end; a foreign thread that threading met (a dummy thread) cannot be
+    joined: it is simply reported if it is still running."""
+    try:
+        thread.join(timeout)
+    except (RuntimeError, AssertionError):  # "cannot join a dummy thread" (an assertion before 3.13)
+        realtime.sleep(timeout)
 
 
 def track_resource(obj: Any, *, is_open: Callable[[Any], bool] | None = None,
