@@ -24,7 +24,8 @@ from typing import Any
 
 from .. import _compat
 
-__all__ = ["ResourceType", "may_hold_something", "register_resource_type", "resource_type_of", "scan", "unregister_resource_type"]
+__all__ = ["ResourceType", "may_hold_something", "register_resource_type", "resource_type_of", "scan",
+           "unregister_resource_type"]
 
 Predicate = Callable[[Any], bool]
 

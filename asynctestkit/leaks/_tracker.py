@@ -126,7 +126,7 @@ class LeakTracker:
         self.registries = LoopRegistries(self.loop, policy)
         self.recorder = LeakRecorder(self.loop, self.name, self.registries)
         self._cleanup: LeakCleanup | None = None
-        #: What the quick verdict (nothing_left) cannot see: strict-mode timers (a scan of the loop's heap).
+        #: What the quick verdict (_nothing_left) cannot see: strict-mode timers (a scan of the loop's heap).
         self._quick = policy[TIMERS] == OFF
         self._threads_checked = policy[THREADS] != OFF or policy[DAEMON_THREADS] != OFF
 
@@ -186,7 +186,7 @@ class LeakTracker:
     # -- the two entry points ------------------------------------------------------------------------------
     def check_nowait(self) -> LeakReport | None:
         """Check without running the loop, or return None when the loop must run (then await check())."""
-        if self.nothing_left():
+        if self._nothing_left():
             return LeakReport(self.name, virtual_time=self._virtual_time())
         if self.loop.is_closed():
             return self._finish(Found(self._virtual_time()))
@@ -230,7 +230,7 @@ class LeakTracker:
         self._collect_threads(found, candidates)
         return self._finish(found)
 
-    def nothing_left(self) -> bool:
+    def _nothing_left(self) -> bool:
         """True when the check would find nothing at all, so the verdict is "clean" without building a report.
 
         The common case, made cheap: each source is asked whether it holds anything, and the first that may

@@ -224,7 +224,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         allow = allowances("LeakTracker(allow=...)", {**(class_allow or {}), **(method_allow or {})}) \
             if class_allow or method_allow else _NO_ALLOWANCE
         if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
-            method = inspect.unwrap(method)
+            method = inspect.unwrap(method)  # type: ignore[arg-type]
         code = getattr(method, "__code__", None)
         tracker = LeakTracker._for_test(loop, name, policy, allow, frozenset(
             ((code.co_filename, code.co_name),) if code is not None else ()))
@@ -247,7 +247,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         if tracker is None:
             return
         try:
-            if tracker.nothing_left():  # a clean test (the common case): no report to make
+            if tracker._nothing_left():  # a clean test (the common case): no report to make
                 self._atk_stop_leak_check()
                 return
             report = tracker.check_nowait()
@@ -271,12 +271,12 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         finally:
             self._atk_stop_leak_check()
 
-    def doCleanups(self) -> bool:
+    def doCleanups(self) -> Any:  # (unittest's returns whether the cleanups succeeded; its stub says None)
         """Run the cleanups; a clean test's leak check, the last of them, is judged here without unittest's
         per-cleanup machinery (no report is made: there is nothing to report).
 
         The check was registered first: the other cleanups run (and those they add) before it, as always.  Then,
-        if the tracker finds nothing left (``LeakTracker.nothing_left``) it detaches; otherwise the check runs as
+        if the tracker finds nothing left (``LeakTracker._nothing_left``) it detaches; otherwise the check runs as
         the cleanup it is, with its report and its failure recorded by unittest.
         """
         cleanups = _compat.pending_cleanups(self)
@@ -290,7 +290,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         tracker = self._atk_leak_tracker
         if tracker is not None and len(cleanups) == 1:
             try:
-                clean = tracker.nothing_left()
+                clean = tracker._nothing_left()
             except Exception:  # the cleanup reports it
                 clean = False
             if clean:

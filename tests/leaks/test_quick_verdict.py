@@ -1,4 +1,4 @@
-"""The leak check's quick verdict (``LeakTracker.nothing_left``): a clean test is judged without a report, and
+"""The leak check's quick verdict (``LeakTracker._nothing_left``): a clean test is judged without a report, and
 every source of a leak sends the check down the full path (no leak is missed by the shortcut).
 
 Each test attaches a tracker to a fresh loop, leaves exactly one kind of thing behind, and asserts both that
@@ -57,7 +57,7 @@ class QuickVerdictTests(unittest.TestCase):
                     await result
 
             loop.run_until_complete(main())
-            quick = tracker.nothing_left()
+            quick = tracker._nothing_left()
             report = tracker.check_nowait()
             if report is None:
                 report = loop.run_until_complete(tracker.check())
@@ -209,14 +209,14 @@ class QuickVerdictTests(unittest.TestCase):
         tracker.attach()
         try:
             async def inside() -> bool:
-                return tracker.nothing_left()
+                return tracker._nothing_left()
 
             self.assertFalse(loop.run_until_complete(inside()))
-            self.assertTrue(tracker.nothing_left())
+            self.assertTrue(tracker._nothing_left())
         finally:
             tracker.detach()
             loop.close()
-        self.assertFalse(tracker.nothing_left())
+        self.assertFalse(tracker._nothing_left())
 
     def test_thread_registry_canary_lists_the_running_threads(self) -> None:
         active, limbo = _compat.thread_registry()
