@@ -328,7 +328,7 @@ class TaskSites:
         return (len(self._chunks) * _CHUNK + len(self.log)) // 4
 
     def roll(self) -> None:
-        """The open chunk is full: freeze it (called by :func:`record_task`), pruning when the record is large."""
+        """The open chunk is full: freeze it (called as a task is recorded), pruning when the record is large."""
         self._chunks.append(tuple(self.log))
         self.log = []
         if len(self) > self._prune_at:
@@ -387,10 +387,10 @@ class TaskSites:
 USER_FILES: set[str] = set()
 
 
-def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object, frame: types.FrameType,
+def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object, frame: types.FrameType | None,
                 code: types.CodeType) -> None:
     """Remember where *task* is being created; *frame* is the caller of the loop's ``create_task()``, *code*
-    its code.
+    its code; *frame* None records no site (the loop knows the task is the framework's: see ``_loop.py``).
 
     Called by a loop's ``create_task()`` when its caller is not known as the user's (:data:`USER_FILES`):
     ``asyncio.create_task``, ``gather``, ``ensure_future``, ``TaskGroup``, a file seen for the first time,
@@ -401,17 +401,16 @@ def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object, frame
     user frame gets its creating task's site.  The record takes four entries (see :class:`TaskSites`).
     """
     kinds = _WALK_KINDS
-    site: types.FrameType | None = frame
-    while True:
+    site = frame
+    while site is not None:
         try:
             kind = kinds[code.co_filename]
         except KeyError:
             kind = _walk_kind(code.co_filename)
         if kind == _INTERNAL:  # asyncio.create_task(), gather(), TaskGroup...: walk out to the user's frame
-            site = site.f_back  # type: ignore[union-attr]
-            if site is None:
-                break
-            code = site.f_code
+            site = site.f_back
+            if site is not None:
+                code = site.f_code
         elif kind == _USER:
             break
         elif kind == _UNITTEST:
@@ -420,16 +419,13 @@ def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object, frame
             # Stopping here spares walking them all (tens of frames, several tasks per test) and records
             # what running under ``python -m unittest`` always gave: no site.
             site = None
-            break
         elif code.co_name == "_run":  # a callback of the loop itself (_HANDLE_RUN)
             sites._fallback[hash(task)] = _current_task_site()
             site = None
-            break
         else:
-            site = site.f_back  # type: ignore[union-attr]
-            if site is None:
-                break
-            code = site.f_code
+            site = site.f_back
+            if site is not None:
+                code = site.f_code
     log = sites.log
     log.append(hash(task))
     log.append(hash(coro))

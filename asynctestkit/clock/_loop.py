@@ -135,7 +135,8 @@ class _State:
 # The creation site: when the caller's file is known to be the user's (_diagnostics.USER_FILES), the caller's
 # code and instruction offset go into the loop's record right here (the four entries of TaskSites, kept in
 # step with _diagnostics.record_task), with no further call; any other caller is handed to record_task,
-# which walks out to the user's frame.
+# which walks out to the user's frame.  The task the runner creates for a claimed test phase is recorded
+# without a site and without the walk (which would end at unittest's frames with none).
 _base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
 _runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
 _record_task = _diagnostics.record_task
@@ -157,10 +158,11 @@ def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[
         log.append(frame.f_lasti)
         if len(log) >= _CHUNK:
             sites.roll()
+    elif atk.phase_claim is not None and code is _runner_run_code:
+        _record_task(sites, task, coro, None, code)  # the test phase's task, the framework's: no site, no walk
+        self._atk_phase_started(task)
     else:
         _record_task(sites, task, coro, frame, code)
-    if atk.phase_claim is not None and code is _runner_run_code:
-        self._atk_phase_started(task)
     return task
 
 
@@ -185,10 +187,11 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
         log.append(frame.f_lasti)
         if len(log) >= _CHUNK:
             sites.roll()
+    elif atk.phase_claim is not None and code is _runner_run_code:
+        _record_task(sites, task, coro, None, code)  # the test phase's task, the framework's: no site, no walk
+        self._atk_phase_started(task)
     else:
         _record_task(sites, task, coro, frame, code)
-    if atk.phase_claim is not None and code is _runner_run_code:
-        self._atk_phase_started(task)
     return task
 
 
