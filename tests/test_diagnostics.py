@@ -436,5 +436,32 @@ class BlockingSiteTests(unittest.TestCase):
         coro.close()
 
 
+class FrameworkTaskSiteTests(unittest.TestCase):
+    """The task a runner creates gets the line that ran it, unless it is a test phase's (unittest's, no site)."""
+
+    @unittest.skipIf(sys.version_info < (3, 11), "3.10 has no asyncio.Runner: a phase runs inside one long task")
+    def test_a_test_phase_task_has_no_site_and_a_plain_runner_task_has_the_run_line(self) -> None:
+        from asynctestkit import VirtualClockLoop
+
+        seen: list[object] = []
+
+        class Phase(AsyncTestCase):
+            async def test_phase(self) -> None:
+                seen.append(diagnostics.creation_site(asyncio.current_task()))
+
+        result = unittest.TestResult()
+        Phase("test_phase").run(result)
+        self.assertEqual((result.errors, result.failures, seen), ([], [], [None]))
+
+        async def main() -> diagnostics.Site | None:
+            return diagnostics.creation_site(asyncio.current_task())
+
+        with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+            site = runner.run(main())  # runner-line
+        self.assertEqual(diagnostics.format_site(site),
+                         _here("test_a_test_phase_task_has_no_site_and_a_plain_runner_task_has_the_run_line",
+                               "runner-line"))
+
+
 if __name__ == "__main__":
     unittest.main()
