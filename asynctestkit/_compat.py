@@ -15,6 +15,7 @@ import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the 
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
+import contextvars
 import heapq
 import itertools
 import math
@@ -394,6 +395,15 @@ def is_child_watcher_thread(thread: threading.Thread) -> bool:
 
 _heappush = heapq.heappush
 _next_sequence = itertools.count().__next__  # process-wide: only the order within one heap matters
+_new_object = object.__new__
+_copy_context = contextvars.copy_context
+#: ``asyncio.Handle``'s slots as ``Handle.__init__`` fills them (3.10.13-3.13.0; 3.14 from its published sources):
+#: while they are exactly these, :func:`call_soon_in_one_frame` and :func:`call_at_in_scheduling_order` fill
+#: them directly when debug mode is off (``TimerHandle`` adds ``_scheduled`` and ``_when``).  Should asyncio
+#: ever change them, every handle is built by its constructor again.
+_HANDLE_SLOTS = ("_callback", "_args", "_cancelled", "_loop", "_source_traceback", "_repr", "__weakref__", "_context")
+_FILL_HANDLES = tuple(getattr(asyncio.Handle, "__slots__", ())) == _HANDLE_SLOTS
+_FILL_TIMERS = _FILL_HANDLES and tuple(getattr(asyncio.TimerHandle, "__slots__", ())) == ("_scheduled", "_when")
 
 
 class SequencedTimerHandle(asyncio.TimerHandle):
@@ -446,23 +456,42 @@ def call_at_in_scheduling_order(self: Any, when: Any, callback: Callable[..., ob
     ``asyncio.timeout`` and ``Timeout.reschedule`` all schedule through ``call_at``, so a rescheduled
     timeout takes its place among equal deadlines from the moment it was rescheduled.  Private names used,
     as ``BaseEventLoop.call_at`` does: the methods ``_check_closed``, ``_check_thread``, ``_check_callback``,
-    the attributes ``_debug`` and ``_scheduled`` (the timer heap) of the loop, and ``_source_traceback`` and
-    ``_scheduled`` (the flag ``_timer_handle_cancelled`` reads to count cancelled timers for the heap's
-    clean-up) of the handle.
+    the attributes ``_closed``, ``_debug`` and ``_scheduled`` (the timer heap) of the loop, and
+    ``_source_traceback`` and ``_scheduled`` (the flag ``_timer_handle_cancelled`` reads to count cancelled
+    timers for the heap's clean-up) of the handle.  With debug mode off the handle's slots are filled
+    directly, as ``TimerHandle.__init__`` fills them (see :data:`_HANDLE_SLOTS`): two Python frames and a
+    ``get_debug()`` call less per timer.
     """
     if when is None:
         raise TypeError("when cannot be None")
-    self._check_closed()
-    if self._debug:
-        self._check_thread()
-        self._check_callback(callback, "call_at")
-    timer = SequencedTimerHandle(when, callback, args, self, context)
-    timer._atk_seq = _next_sequence()
-    if timer._source_traceback:  # type: ignore[attr-defined]
-        del timer._source_traceback[-1]  # type: ignore[attr-defined]
-    _heappush(self._scheduled, timer)
-    timer._scheduled = True  # type: ignore[attr-defined]
-    return timer
+    if self._closed:
+        self._check_closed()  # raises RuntimeError('Event loop is closed')
+    if self._debug or not _FILL_TIMERS:
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = SequencedTimerHandle(when, callback, args, self, context)
+        timer._atk_seq = _next_sequence()
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        _heappush(self._scheduled, timer)
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+    # Debug mode off: the slots filled as TimerHandle.__init__ fills them (see call_soon_in_one_frame), without
+    # its two Python frames and the get_debug() call of Handle.__init__.
+    filled: Any = _new_object(SequencedTimerHandle)
+    filled._context = _copy_context() if context is None else context
+    filled._loop = self
+    filled._callback = callback
+    filled._args = args
+    filled._cancelled = False
+    filled._repr = None
+    filled._source_traceback = None
+    filled._when = when
+    filled._atk_seq = _next_sequence()
+    _heappush(self._scheduled, filled)
+    filled._scheduled = True
+    return filled  # type: ignore[no-any-return]
 
 
 # --- hooking our loop into IsolatedAsyncioTestCase ------------------------------------------------------
@@ -1108,30 +1137,44 @@ _Handle = asyncio.Handle
 
 def call_soon_in_one_frame(self: Any, callback: Callable[..., object], *args: Any,
                            context: Any = None) -> asyncio.Handle:
-    """``loop.call_soon()`` with its helper inlined: one Python frame per callback instead of three.
+    """``loop.call_soon()`` with its helper inlined: one Python frame per callback instead of five.
 
     Installed as the ``call_soon`` method of asynctestkit's loops (a plain function, as
     :func:`call_at_in_scheduling_order`).  ``BaseEventLoop.call_soon`` calls ``_check_closed()`` and
-    ``_call_soon()``, two further Python frames, for every callback a task step or a future schedules
-    (about three per task): doing the same in one frame saves ~1k instructions per call (3.13), which is
-    what lets a task-heavy test stay at the bare-asyncio floor although the loop also records each task's
-    creation site.  Same behaviour, checked identical in 3.10.13-3.13.0 (``call_soon`` and ``_call_soon``):
-    the closed check, the debug-mode thread and callback checks, ``asyncio.Handle(callback, args, loop,
-    context)``, the debug-mode creation traceback trimmed of this frame, and the append to the ready queue.
-    Private names used, as ``BaseEventLoop.call_soon`` does: the attributes ``_closed``, ``_debug`` and
-    ``_ready`` of the loop, its methods ``_check_closed``, ``_check_thread`` and ``_check_callback``, and the
-    handle's ``_source_traceback``.
+    ``_call_soon()``, which builds the handle with ``Handle.__init__``, which asks ``loop.get_debug()``: four
+    further Python frames for every callback a task step or a future schedules (about three per task).
+    Here, with debug mode off, the handle's slots are filled directly, as ``Handle.__init__`` fills them
+    with debug mode off (context copied when none is given, not cancelled, no repr yet, no creation
+    traceback): ~4k instructions less per task (3.13), which is what lets a task-heavy test stay at the
+    bare-asyncio floor although the loop also records each task's creation site.  With debug mode on, the
+    handle is built by ``Handle.__init__`` (its creation traceback, trimmed of this frame).  Same behaviour,
+    checked identical in 3.10.13-3.13.0 (``call_soon``, ``_call_soon`` and ``Handle.__init__``): the closed
+    check, the debug-mode thread and callback checks, the handle, the append to the ready queue.  Private
+    names used, as ``BaseEventLoop.call_soon`` does: the attributes ``_closed``, ``_debug`` and ``_ready``
+    of the loop, its methods ``_check_closed``, ``_check_thread`` and ``_check_callback``, and the slots of
+    ``Handle`` (:data:`_HANDLE_SLOTS`; should they ever change, ``Handle(...)`` builds every handle).
     """
     if self._closed:
         self._check_closed()  # raises RuntimeError('Event loop is closed')
-    if self._debug:
-        self._check_thread()
-        self._check_callback(callback, "call_soon")
-    handle = _Handle(callback, args, self, context)
-    if handle._source_traceback:  # type: ignore[attr-defined]
-        del handle._source_traceback[-1]  # type: ignore[attr-defined]
-    self._ready.append(handle)
-    return handle
+    if self._debug or not _FILL_HANDLES:
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+        handle = _Handle(callback, args, self, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        self._ready.append(handle)
+        return handle
+    filled: Any = _new_object(_Handle)
+    filled._context = _copy_context() if context is None else context
+    filled._loop = self
+    filled._callback = callback
+    filled._args = args
+    filled._cancelled = False
+    filled._repr = None
+    filled._source_traceback = None
+    self._ready.append(filled)
+    return filled  # type: ignore[no-any-return]
 
 
 def pending_cleanups(test: unittest.TestCase) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]:

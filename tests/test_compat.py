@@ -970,3 +970,82 @@ class OneFrameLoopMethodTests(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
             loop.create_task(coro)
         coro.close()
+
+
+class FilledHandleTests(unittest.TestCase):
+    """Canaries for the handles ``call_soon_in_one_frame`` and ``call_at_in_scheduling_order`` fill slot by slot
+    (debug mode off): the same state as asyncio's constructors give, on every interpreter."""
+
+    @staticmethod
+    def _state(handle: object) -> dict[str, Any]:
+        names = [name for cls in type(handle).__mro__ for name in getattr(cls, "__slots__", ())
+                 if name != "__weakref__"]
+        return {name: getattr(handle, name, "<unset>") for name in names}
+
+    def test_handle_slots_are_the_ones_filled(self) -> None:
+        self.assertEqual(tuple(asyncio.Handle.__slots__), _compat._HANDLE_SLOTS)
+        self.assertEqual(tuple(asyncio.TimerHandle.__slots__), ("_scheduled", "_when"))
+        self.assertTrue(_compat._FILL_HANDLES and _compat._FILL_TIMERS)
+        source = inspect.getsource(asyncio.Handle.__init__)
+        for text in ("context = contextvars.copy_context()", "self._cancelled = False", "self._repr = None",
+                     "self._source_traceback = None"):
+            self.assertIn(text, source)
+
+    def test_filled_handle_has_the_state_handle_init_gives(self) -> None:
+        import contextvars
+
+        loop = asyncio.new_event_loop()
+        try:
+            context = contextvars.copy_context()
+            filled = _compat.call_soon_in_one_frame(loop, print, 1, 2, context=context)
+            built = asyncio.Handle(print, (1, 2), loop, context)
+            self.assertIs(type(filled), asyncio.Handle)
+            self.assertEqual(self._state(filled), self._state(built))
+            self.assertEqual(repr(filled), repr(built))
+            own = _compat.call_soon_in_one_frame(loop, print)
+            self.assertIsInstance(own._context, contextvars.Context)  # type: ignore[attr-defined]
+            self.assertIsNot(own._context, context)  # type: ignore[attr-defined]
+            filled.cancel()
+            self.assertTrue(filled.cancelled())
+            self.assertEqual(loop._ready.count(filled), 1)  # type: ignore[attr-defined]
+        finally:
+            loop.close()
+
+    def test_filled_timer_has_the_state_timer_handle_init_gives(self) -> None:
+        import contextvars
+
+        from asynctestkit import VirtualClockLoop
+
+        loop = VirtualClockLoop()
+        try:
+            context = contextvars.copy_context()
+            filled = loop.call_at(3.0, print, "x", context=context)
+            built = _compat.SequencedTimerHandle(3.0, print, ("x",), loop, context)
+            built._atk_seq = filled._atk_seq  # type: ignore[attr-defined]
+            built._scheduled = True  # type: ignore[attr-defined]
+            self.assertIs(type(filled), _compat.SequencedTimerHandle)
+            self.assertEqual(self._state(filled), self._state(built))
+            self.assertEqual((filled.when(), repr(filled)), (built.when(), repr(built)))
+            self.assertIn(filled, _compat.scheduled_handles(loop))
+            filled.cancel()
+            self.assertEqual(loop._timer_cancelled_count, 1)  # type: ignore[attr-defined]
+        finally:
+            loop.close()
+        with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
+            loop.call_at(4.0, print)
+
+    def test_debug_mode_builds_handles_with_their_creation_traceback(self) -> None:
+        from asynctestkit import VirtualClockLoop
+
+        loop = VirtualClockLoop()
+        try:
+            loop.set_debug(True)
+            soon = loop.call_soon(print)  # soon-line
+            timer = loop.call_later(1.0, print)  # timer-line
+            for handle, marker in ((soon, "# soon-line"), (timer, "# timer-line")):
+                last = handle._source_traceback[-1]  # type: ignore[attr-defined]
+                self.assertEqual(last.name, "test_debug_mode_builds_handles_with_their_creation_traceback")
+                self.assertTrue(last.line.endswith(marker), last.line)
+        finally:
+            loop.set_debug(False)
+            loop.close()

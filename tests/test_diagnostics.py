@@ -171,6 +171,46 @@ class TaskDescriptionTests(AsyncTestCase):
                          _here("test_a_task_created_through_a_library_is_placed_at_the_users_line", "gather-line"))
         await gathered
 
+    async def test_tasks_from_a_file_seen_for_the_first_time_and_again_get_their_exact_lines(self) -> None:
+        # The first task from a new file is placed by the walk (which learns the file is the user's); the
+        # next ones by create_task() itself (the file is then in USER_FILES): both paths give the same lines.
+        import contextvars
+        import importlib.util
+        import tempfile
+        import textwrap
+
+        source = textwrap.dedent("""\
+            import asyncio
+
+            async def job():
+                return asyncio.current_task().get_name()
+
+            def spawn(loop, options):
+                first = loop.create_task(job())
+                second = loop.create_task(job(), name="named", **options)
+                third = asyncio.ensure_future(job())
+                return first, second, third
+            """)
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "spawner_module.py")
+            with open(path, "w") as file:
+                file.write(source)
+            spec = importlib.util.spec_from_file_location("spawner_module", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.assertNotIn(path, diagnostics.USER_FILES)
+            context = contextvars.copy_context()
+            options = {"context": context} if sys.version_info >= (3, 11) else {}  # 3.10: no context argument
+            first, second, third = module.spawn(asyncio.get_running_loop(), options)
+            self.assertIn(path, diagnostics.USER_FILES)
+            sites = [diagnostics.creation_site(task) for task in (first, second, third)]
+            self.assertEqual(sites, [(path, 7, "spawn"), (path, 8, "spawn"), (path, 9, "spawn")])
+            self.assertEqual(await asyncio.gather(first, second, third),
+                             [first.get_name(), "named", third.get_name()])
+            if sys.version_info >= (3, 12):
+                self.assertIs(second.get_context(), context)
+
     async def test_task_sites_stay_correct_across_full_chunks_of_the_record(self) -> None:
         never = asyncio.Event()
         first = asyncio.ensure_future(never.wait())  # first-line
@@ -394,6 +434,33 @@ class BlockingSiteTests(unittest.TestCase):
         self.assertIsNone(hangs.safe_blocking_site(frame))
         self.assertIsNone(hangs.safe_blocking_site(None))
         coro.close()
+
+
+class FrameworkTaskSiteTests(unittest.TestCase):
+    """The task a runner creates gets the line that ran it, unless it is a test phase's (unittest's, no site)."""
+
+    @unittest.skipIf(sys.version_info < (3, 11), "3.10 has no asyncio.Runner: a phase runs inside one long task")
+    def test_a_test_phase_task_has_no_site_and_a_plain_runner_task_has_the_run_line(self) -> None:
+        from asynctestkit import VirtualClockLoop
+
+        seen: list[object] = []
+
+        class Phase(AsyncTestCase):
+            async def test_phase(self) -> None:
+                seen.append(diagnostics.creation_site(asyncio.current_task()))
+
+        result = unittest.TestResult()
+        Phase("test_phase").run(result)
+        self.assertEqual((result.errors, result.failures, seen), ([], [], [None]))
+
+        async def main() -> diagnostics.Site | None:
+            return diagnostics.creation_site(asyncio.current_task())
+
+        with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
+            site = runner.run(main())  # runner-line
+        self.assertEqual(diagnostics.format_site(site),
+                         _here("test_a_test_phase_task_has_no_site_and_a_plain_runner_task_has_the_run_line",
+                               "runner-line"))
 
 
 if __name__ == "__main__":

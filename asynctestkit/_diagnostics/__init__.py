@@ -34,6 +34,8 @@ from __future__ import annotations
 from ._sites import (
     ASYNCIO_DIR,
     PACKAGE_DIR,
+    TASK_SITES_CHUNK,
+    USER_FILES,
     Site,
     Sites,
     TaskSites,
@@ -72,6 +74,8 @@ from ._timelines import register_timeline, timeline_lines
 __all__ = [
     "ASYNCIO_DIR",
     "PACKAGE_DIR",
+    "TASK_SITES_CHUNK",
+    "USER_FILES",
     "Site",
     "Sites",
     "TaskSites",

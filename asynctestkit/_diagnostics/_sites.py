@@ -174,6 +174,7 @@ _USER, _INTERNAL, _UNITTEST, _EVENTS = 0, 1, 2, 3
 def _walk_kind(filename: str) -> int:
     if not _internal(filename):
         kind = _USER
+        USER_FILES.add(filename)
     elif filename.startswith(_UNITTEST_DIR):
         kind = _UNITTEST
     elif filename == _HANDLE_RUN[0]:
@@ -287,6 +288,7 @@ def _line_at(code: types.CodeType, offset: int) -> int:
 _TASK_SITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TaskSites] = weakref.WeakKeyDictionary()
 
 _CHUNK = 4096  # log entries (1,024 tasks) per chunk: see TaskSites
+TASK_SITES_CHUNK = _CHUNK  # for the loops' create_task(), which append to the open chunk (see USER_FILES)
 
 
 class TaskSites:
@@ -326,7 +328,7 @@ class TaskSites:
         return (len(self._chunks) * _CHUNK + len(self.log)) // 4
 
     def roll(self) -> None:
-        """The open chunk is full: freeze it (called by :func:`record_task`), pruning when the record is large."""
+        """The open chunk is full: freeze it (called as a task is recorded), pruning when the record is large."""
         self._chunks.append(tuple(self.log))
         self.log = []
         if len(self) > self._prune_at:
@@ -378,65 +380,63 @@ class TaskSites:
         self._prune_at = max(self._PRUNE_FROM, 4 * len(self))
 
 
-def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object) -> None:
-    """Remember where *task* is being created: called by a loop's ``create_task()`` (its caller's caller).
+#: The files :func:`record_task` found to be the user's (outside asyncio, unittest and asynctestkit): a loop's
+#: ``create_task()`` tests its caller's file against this set and, when it is there, records the caller's
+#: frame itself (see ``clock/_loop.py``), with no call and no walk: a task created straight from the
+#: user's code costs one set test.  Every other caller is handed to :func:`record_task`.
+USER_FILES: set[str] = set()
 
-    The per-task hot path (one call per task, ~1-2k instructions): the caller of ``create_task()`` when it
-    is the user's code; else (``asyncio.create_task``, ``gather``, ``ensure_future``, ``TaskGroup``) the first
-    frame outside asyncio, unittest and asynctestkit, found by a walk that classifies each frame by its
-    file name once per file (a dict lookup per frame, no string test).  A task created by unittest (the
-    runner's task for a test phase) gets no site: below unittest lie only the frames of whatever runs the
-    suite.  A task created by a loop callback with no user frame gets its creating task's site.
+
+def record_task(sites: TaskSites, task: asyncio.Future[Any], coro: object, frame: types.FrameType | None,
+                code: types.CodeType) -> None:
+    """Remember where *task* is being created; *frame* is the caller of the loop's ``create_task()``, *code*
+    its code; *frame* None records no site (the loop knows the task is the framework's: see ``_loop.py``).
+
+    Called by a loop's ``create_task()`` when its caller is not known as the user's (:data:`USER_FILES`):
+    ``asyncio.create_task``, ``gather``, ``ensure_future``, ``TaskGroup``, a file seen for the first time,
+    unittest or the runner.  The site is the first frame outside asyncio, unittest and asynctestkit, found
+    by a walk that classifies each frame by its file name once per file (a dict look-up per frame, no
+    string test).  A task created by unittest (the runner's task for a test phase) gets no site: below
+    unittest lie only the frames of whatever runs the suite.  A task created by a loop callback with no
+    user frame gets its creating task's site.  The record takes four entries (see :class:`TaskSites`).
     """
-    frame: types.FrameType | None = _getframe(2)
-    code = frame.f_code  # type: ignore[union-attr]
-    kind = _WALK_KINDS.get(code.co_filename)
-    while kind == _INTERNAL:  # asyncio.create_task(), gather(), TaskGroup...: walk out to the user's frame
-        frame = frame.f_back  # type: ignore[union-attr]
-        if frame is None:
-            break
-        code = frame.f_code
-        kind = _WALK_KINDS.get(code.co_filename)
-    if kind != _USER and frame is not None:  # a file seen for the first time, unittest's or the loop's callbacks
-        frame = _walk_on(sites, task, frame)
-        if frame is not None:
-            code = frame.f_code
-    log = sites.log
-    log.append(hash(task))
-    log.append(hash(coro))
-    if frame is None:
-        log.append(None)
-        log.append(-1)
-    else:
-        log.append(code)
-        log.append(frame.f_lasti)
-    if len(log) >= _CHUNK:
-        sites.roll()
-
-
-_getframe = sys._getframe
-
-
-def _walk_on(sites: TaskSites, task: asyncio.Future[Any], frame: types.FrameType | None) -> types.FrameType | None:
-    """:func:`record_task`'s walk past what its fast loop does not handle: the user's frame, or None for none."""
-    while frame is not None:
-        code = frame.f_code
-        kind = _WALK_KINDS.get(code.co_filename)
-        if kind is None:
+    kinds = _WALK_KINDS
+    site = frame
+    while site is not None:
+        try:
+            kind = kinds[code.co_filename]
+        except KeyError:
             kind = _walk_kind(code.co_filename)
-        if kind == _USER:
-            return frame
-        if kind == _UNITTEST:
+        if kind == _INTERNAL:  # asyncio.create_task(), gather(), TaskGroup...: walk out to the user's frame
+            site = site.f_back
+            if site is not None:
+                code = site.f_code
+        elif kind == _USER:
+            break
+        elif kind == _UNITTEST:
             # The task is the framework's (the runner's task for a test phase, the runner's shutdown tasks):
             # below unittest lie only the frames of whatever runs the suite, never the code under test.
             # Stopping here spares walking them all (tens of frames, several tasks per test) and records
             # what running under ``python -m unittest`` always gave: no site.
-            return None
-        if kind == _EVENTS and code.co_name == "_run":  # a callback of the loop itself (_HANDLE_RUN)
+            site = None
+        elif code.co_name == "_run":  # a callback of the loop itself (_HANDLE_RUN)
             sites._fallback[hash(task)] = _current_task_site()
-            return None
-        frame = frame.f_back
-    return None
+            site = None
+        else:
+            site = site.f_back
+            if site is not None:
+                code = site.f_code
+    log = sites.log
+    log.append(hash(task))
+    log.append(hash(coro))
+    if site is None:
+        log.append(None)
+        log.append(-1)
+    else:
+        log.append(code)
+        log.append(site.f_lasti)
+    if len(log) >= _CHUNK:
+        sites.roll()
 
 
 def creation_site(obj: object) -> Site | None:

@@ -131,18 +131,38 @@ class _State:
 # While the loop is open, in debug mode off and without a task factory, SelectorEventLoop.create_task() does
 # nothing but ``asyncio.Task(coro, loop=self, name=name, context=context)`` (3.10-3.13, see tests/test_compat):
 # the task is built here directly, which saves the base method's frame and pays for most of recording the
-# task's creation site (record_task).  Otherwise the base method runs, as it would without asynctestkit.
+# task's creation site.  Otherwise the base method runs, as it would without asynctestkit.
+# The creation site: when the caller's file is known to be the user's (_diagnostics.USER_FILES), the caller's
+# code and instruction offset go into the loop's record right here (the four entries of TaskSites, kept in
+# step with _diagnostics.record_task), with no further call; any other caller is handed to record_task,
+# which walks out to the user's frame.  The task the runner creates for a claimed test phase is recorded
+# without a site and without the walk (which would end at unittest's frames with none).
 _base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
 _runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
 _record_task = _diagnostics.record_task
+_user_files = _diagnostics.USER_FILES
+_CHUNK = _diagnostics.TASK_SITES_CHUNK
 
 
 def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
     atk = self._atk
     task: asyncio.Task[Any] = _base_create_task(self, coro, **kwargs)
-    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
-    if atk.phase_claim is not None and _getframe(1).f_code is _runner_run_code:
+    frame = _getframe(1)
+    code = frame.f_code
+    sites: Any = atk.task_sites
+    if code.co_filename in _user_files:
+        log = sites.log
+        log.append(hash(task))
+        log.append(hash(coro))
+        log.append(code)
+        log.append(frame.f_lasti)
+        if len(log) >= _CHUNK:
+            sites.roll()
+    elif atk.phase_claim is not None and code is _runner_run_code:
+        _record_task(sites, task, coro, None, code)  # the test phase's task, the framework's: no site, no walk
         self._atk_phase_started(task)
+    else:
+        _record_task(sites, task, coro, frame, code)
     return task
 
 
@@ -150,22 +170,53 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
                      context: Context | None = None) -> asyncio.Task[Any]:
     atk = self._atk
     if atk.plain_tasks:
-        task: asyncio.Task[Any] = atk.task_class(coro, loop=self, name=name, context=context)
+        if name is None and context is None:  # the common call: one keyword argument for the C type to parse
+            task: asyncio.Task[Any] = atk.task_class(coro, loop=self)
+        else:
+            task = atk.task_class(coro, loop=self, name=name, context=context)
     else:
         task = _base_create_task(self, coro, name=name, context=context)
-    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
-    if atk.phase_claim is not None and _getframe(1).f_code is _runner_run_code:
+    frame = _getframe(1)
+    code = frame.f_code
+    sites: Any = atk.task_sites
+    if code.co_filename in _user_files:
+        log = sites.log
+        log.append(hash(task))
+        log.append(hash(coro))
+        log.append(code)
+        log.append(frame.f_lasti)
+        if len(log) >= _CHUNK:
+            sites.roll()
+    elif atk.phase_claim is not None and code is _runner_run_code:
+        _record_task(sites, task, coro, None, code)  # the test phase's task, the framework's: no site, no walk
         self._atk_phase_started(task)
+    else:
+        _record_task(sites, task, coro, frame, code)
     return task
 
 
 def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
     atk = self._atk
     if atk.plain_tasks:
-        task: asyncio.Task[Any] = atk.task_class(coro, loop=self, name=name)
+        if name is None:  # the common call: one keyword argument for the C type to parse
+            task: asyncio.Task[Any] = atk.task_class(coro, loop=self)
+        else:
+            task = atk.task_class(coro, loop=self, name=name)
     else:
         task = _base_create_task(self, coro, name=name)
-    _record_task(atk.task_sites, task, coro)  # type: ignore[arg-type]
+    frame = _getframe(1)
+    code = frame.f_code
+    sites: Any = atk.task_sites
+    if code.co_filename in _user_files:
+        log = sites.log
+        log.append(hash(task))
+        log.append(hash(coro))
+        log.append(code)
+        log.append(frame.f_lasti)
+        if len(log) >= _CHUNK:
+            sites.roll()
+    else:
+        _record_task(sites, task, coro, frame, code)
     return task
 
 
