@@ -1049,3 +1049,31 @@ class FilledHandleTests(unittest.TestCase):
         finally:
             loop.set_debug(False)
             loop.close()
+
+
+class LeakCheckInternalsTests(unittest.TestCase):
+    """Canaries for the private unittest/threading state the leak check's quick verdict reads."""
+
+    def test_pending_cleanups_is_the_list_add_cleanup_appends_to_and_do_cleanups_empties(self) -> None:
+        case = unittest.TestCase()
+        pending = _compat.pending_cleanups(case)
+        case.addCleanup(print, "a", sep="")
+        self.assertEqual(pending, [(print, ("a",), {"sep": ""})])
+        pending.clear()  # do not print: only the shape matters
+        case.addCleanup(int)
+        case.doCleanups()
+        self.assertEqual(_compat.pending_cleanups(case), [])
+
+    def test_thread_registry_holds_running_threads_by_ident_and_started_ones_in_limbo(self) -> None:
+        active, limbo = _compat.thread_registry()
+        self.assertIs(active.get(threading.get_ident()), threading.current_thread())
+        self.assertIsInstance(limbo, dict)
+        gate = threading.Event()
+        thread = threading.Thread(target=gate.wait)
+        thread.start()
+        try:
+            self.assertIs(active.get(thread.ident), thread)
+        finally:
+            gate.set()
+            thread.join()
+        self.assertNotIn(thread.ident, active)
