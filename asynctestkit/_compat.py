@@ -14,12 +14,14 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the signal module)
 import _thread
 import asyncio
+import atexit
 import concurrent.futures.thread as _cf_thread
 import heapq
 import itertools
 import math
 import os
 import selectors
+import socket
 import sys
 import threading
 import time as _time
@@ -298,7 +300,10 @@ def selector_peek(selector: Any) -> Callable[[float], Any]:
     skips ``selectors``' Python-level ``select()`` when nothing is ready, which is almost always.  Other
     selectors answer "maybe" (always truthy), so their ``select()`` runs as usual.
     """
-    if type(selector) in (getattr(selectors, "EpollSelector", None), getattr(selectors, "PollSelector", None)):
+    kind = type(selector)
+    if kind is RecyclableSelector:  # (the default selector, recycled by asynctestkit's loops: see below)
+        kind = selectors.DefaultSelector
+    if kind in (getattr(selectors, "EpollSelector", None), getattr(selectors, "PollSelector", None)):
         poller = getattr(selector, "_selector", None)
         poll = getattr(poller, "poll", None)
         if callable(poll):
@@ -1126,3 +1131,146 @@ def call_soon_in_one_frame(self: Any, callback: Callable[..., object], *args: An
         del handle._source_traceback[-1]  # type: ignore[attr-defined]
     self._ready.append(handle)
     return handle
+
+
+# -- Recycling the self-pipe and the selector of closed loops ----------------------------------------------
+#
+# Every asynctestkit loop (one per test) makes a socket pair (asyncio's "self-pipe", which call_soon_threadsafe
+# and signals write to) and an epoll/kqueue selector, and closes both when it closes: two system calls to make,
+# three to close, and their Python wrappers (~25k instructions of a trivial test's ~200k for its loop).  A loop
+# that is closed explicitly (``loop.close()``, as ``asyncio.Runner`` and the test case do) hands them to a small
+# per-process pool instead, and the next loop built takes them back.  Private names, as in
+# ``BaseSelectorEventLoop._make_self_pipe``/``_close_self_pipe`` (identical in 3.10.13-3.13.0 and 3.14): the
+# loop attributes ``_ssock``, ``_csock``, ``_internal_fds`` and ``_signal_handlers`` (unix loops), its methods
+# ``_add_reader``, ``_remove_reader`` and ``_read_from_self``.  What is recycled, and when:
+#
+# - the socket pair only from a loop that has no ``add_signal_handler()`` handler left at close (asyncio closes
+#   the self-pipe before it removes the handlers, and its client socket is the signal wake-up fd until then);
+#   the server end is drained (a thread's late ``call_soon_threadsafe`` byte) before the next loop reads it;
+# - the selector only when, the self-pipe unregistered, nothing at all is registered in it any more;
+# - nothing from a loop closed by its ``__del__`` (collected unclosed), and nothing across ``os.fork()``: the
+#   child shares the parent's epoll instance and sockets, so items made in another process are closed, never
+#   reused (each records the pid that made it);
+# - at most ``_POOL_SIZE`` of each; beyond that they are closed as asyncio would.
+# The closed loop keeps no reference to them (``_ssock``/``_csock``/``_selector`` are None, as after a plain
+# close), so a thread that still holds it gets "Event loop is closed" from ``call_soon_threadsafe`` as before,
+# and the pooled items hold no reference to any loop.
+
+_POOL_SIZE = 2
+_socketpair = socket.socketpair
+_pipe_pool: list[tuple[Any, Any, int]] = []
+_getpid = os.getpid
+_EVENT_READ = selectors.EVENT_READ
+
+
+class RecyclableSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+    """The platform's default selector, which a closing loop may hand to the pool instead of closing it."""
+
+    #: Set by :func:`close_self_pipe` when the loop closing it may recycle it (see the section comment).
+    recycle = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pid = _getpid()
+        #: :func:`selector_peek` of this selector, worked out once for every loop that uses it.
+        self.peek = selector_peek(self)
+
+    def close(self) -> None:
+        if self.recycle:
+            self.recycle = False
+            if self.pid == _getpid() and len(_selector_pool) < _POOL_SIZE and not self.get_map():
+                _selector_pool.append(self)
+                return
+        super().close()
+
+
+_selector_pool: list[RecyclableSelector] = []
+
+
+def drain_pools() -> None:
+    """Close every pooled socket pair and selector (at exit, and for tests); the next loop makes new ones."""
+    while _pipe_pool:
+        ssock, csock, _pid = _pipe_pool.pop()
+        ssock.close()
+        csock.close()
+    while _selector_pool:
+        selectors.DefaultSelector.close(_selector_pool.pop())
+
+
+atexit.register(drain_pools)  # (pooled sockets left open at exit would each print a ResourceWarning)
+
+
+def new_selector() -> RecyclableSelector:
+    """A selector for a new loop: a recycled one of this process if there is one, else a new one."""
+    while _selector_pool:
+        try:
+            selector = _selector_pool.pop()
+        except IndexError:  # another thread took the last one
+            break
+        if selector.pid == _getpid():
+            return selector
+        selectors.DefaultSelector.close(selector)  # inherited across fork(): the parent's epoll instance
+    return RecyclableSelector()
+
+
+def _drain(ssock: Any) -> None:
+    try:
+        while ssock.recv(4096):
+            pass
+    except InterruptedError:
+        _drain(ssock)
+    except OSError:  # BlockingIOError: empty (the usual case)
+        pass
+
+
+def make_self_pipe(loop: Any, selector: RecyclableSelector | None) -> None:
+    """``BaseSelectorEventLoop._make_self_pipe()``, with a recycled socket pair when the pool has one.
+
+    *selector* is the loop's platform selector (which holds nothing else yet): a recycled pair is drained only
+    if its ``peek`` says it has something to read (one ``epoll.poll(0)``, ~5x cheaper than the ``recv()`` that
+    raises ``BlockingIOError`` on an empty socket).
+    """
+    pid = _getpid()
+    pair = None
+    while _pipe_pool:
+        try:
+            ssock, csock, made_in = _pipe_pool.pop()
+        except IndexError:
+            break
+        if made_in == pid:
+            pair = ssock, csock
+            break
+        ssock.close()  # inherited across fork(): shared with the parent
+        csock.close()
+    if pair is None:
+        ssock, csock = _socketpair()
+        ssock.setblocking(False)
+        csock.setblocking(False)
+    loop._ssock, loop._csock = ssock, csock
+    loop._internal_fds += 1
+    loop._add_reader(ssock.fileno(), loop._read_from_self)
+    if pair is not None and (selector is None or selector.peek(0)):
+        # A recycled pair may hold a byte a thread wrote to the previous loop: read it now, not as a wake-up
+        # of this loop.  The selector is new to this loop or recycled empty: the self-pipe is all it watches.
+        _drain(ssock)
+
+
+def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: bool) -> None:
+    """``BaseSelectorEventLoop._close_self_pipe()``; recycles the socket pair and lets *selector* recycle itself
+    when *recycle* (an explicit ``close()``) and the conditions of the section comment hold.
+
+    *selector* is the loop's (or its wrapper's inner) :class:`RecyclableSelector`, made (or taken from the pool)
+    in the same process as the socket pair: its ``pid`` tells whether the pair was made in this process.
+    """
+    ssock, csock = loop._ssock, loop._csock
+    loop._remove_reader(ssock.fileno())
+    loop._ssock = loop._csock = None
+    loop._internal_fds -= 1
+    if (recycle and selector is not None and selector.pid == _getpid()
+            and not getattr(loop, "_signal_handlers", None) and len(_pipe_pool) < _POOL_SIZE):
+        _pipe_pool.append((ssock, csock, selector.pid))
+    else:
+        ssock.close()
+        csock.close()
+    if recycle and selector is not None:
+        selector.recycle = True

@@ -50,11 +50,10 @@ class _ClockSelector(selectors.BaseSelector):
     """Delegates to the platform selector; hands every ``select()`` to the clock's engine."""
 
     def __init__(self, work: RealWork, engine: JumpEngine) -> None:
-        self._inner = selectors.DefaultSelector()
+        self._inner = inner = _compat.new_selector()  # recycled from a closed loop when possible (see _compat)
         self._work = work
         # asyncio calls select() once per loop iteration: the engine's entry answers it directly (one frame).
-        peek = _compat.selector_peek(self._inner)
-        self.select = engine.selector_entry(self._inner, peek)  # type: ignore[method-assign, assignment]
+        self.select = engine.selector_entry(inner, inner.peek)  # type: ignore[method-assign, assignment]
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = self._inner.register(fileobj, events, data)
@@ -100,7 +99,7 @@ class _State:
     """
 
     __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "plain_tasks", "recorders",
-                 "task_class", "task_sites", "thread_id", "work")
+                 "recycle", "selector", "task_class", "task_sites", "thread_id", "work")
 
     def __init__(self, origin_depth: int) -> None:
         self.close_hooks: list[Callable[[], None]] = []
@@ -124,6 +123,10 @@ class _State:
         #: The leak checker's recorder slot: what the hooked creation methods hand their results to (see
         #: _creation); empty unless a tracker is attached.
         self.recorders: tuple[CreationRecorder, ...] = ()
+        #: The loop's platform selector (its wrapper's inner one for a VirtualClockLoop), and whether closing the
+        #: loop may hand it and the self-pipe to the next loop (False once ``__del__`` closes an unclosed loop).
+        self.selector: _compat.RecyclableSelector | None = None
+        self.recycle = True
 
 
 # The three forms of _TestLoop.create_task, one per signature of the base method.  Plain functions (bound as
@@ -188,6 +191,10 @@ class _TestLoop(asyncio.SelectorEventLoop):
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
         self._atk = _State(_check_origin_depth(coroutine_origins))
         self._atk.task_sites = _diagnostics.TaskSites(self)
+        if selector is None:
+            selector = self._atk.selector = _compat.new_selector()
+        elif isinstance(selector, _ClockSelector):
+            self._atk.selector = selector._inner
         super().__init__(selector=selector)
         self._atk_refresh_plain_tasks()
 
@@ -274,6 +281,22 @@ class _TestLoop(asyncio.SelectorEventLoop):
         hooks, self._atk.close_hooks = self._atk.close_hooks, []
         for hook in hooks:
             hook()
+
+    # The self-pipe (see ``_compat.make_self_pipe``): a closed loop's socket pair and selector are reused by
+    # the next loop built in this process (asyncio's own methods, but for the recycling).
+    def _make_self_pipe(self) -> None:
+        _compat.make_self_pipe(self, self._atk.selector)
+
+    def _close_self_pipe(self) -> None:
+        state = self._atk
+        _compat.close_self_pipe(self, state.selector, state.recycle)
+
+    def __del__(self) -> None:
+        # Collected unclosed: asyncio warns (ResourceWarning) and closes it; nothing of it goes to the pool.
+        state = getattr(self, "_atk", None)
+        if state is not None:
+            state.recycle = False
+        super().__del__()
 
     def _atk_before_close(self) -> None:
         """Subclass hook: release what must go before the selector closes."""
