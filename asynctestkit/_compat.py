@@ -15,9 +15,11 @@ import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the 
 import _thread
 import asyncio
 import atexit
+import collections
 import concurrent.futures.thread as _cf_thread
 import heapq
 import itertools
+import logging
 import math
 import os
 import selectors
@@ -1163,7 +1165,7 @@ _getpid = os.getpid
 _EVENT_READ = selectors.EVENT_READ
 
 
-class RecyclableSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+class RecyclableSelector(selectors.DefaultSelector):
     """The platform's default selector, which a closing loop may hand to the pool instead of closing it."""
 
     #: Set by :func:`close_self_pipe` when the loop closing it may recycle it (see the section comment).
@@ -1274,3 +1276,92 @@ def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: boo
         csock.close()
     if recycle and selector is not None:
         selector.recycle = True
+
+
+# -- Building a selector loop without asyncio's __init__ chain ----------------------------------------------
+#
+# ``SelectorEventLoop(selector)`` runs three ``__init__`` methods (BaseEventLoop, BaseSelectorEventLoop,
+# _UnixSelectorEventLoop) that together cost a trivial test ~35k instructions, over half of it in two look-ups
+# that cannot change within a process or are cheap to answer directly: ``time.get_clock_info("monotonic")``
+# (a constant) and ``coroutines._is_debug_mode()``, whose ``os.environ.get()`` runs four Python frames.
+# :func:`init_selector_loop` sets the same attributes to the same values in the same order (the order keeps
+# CPython's shared-key attribute layout), checked on 3.10.13-3.13.0 (``_old_agen_hooks`` from 3.13, where
+# ``_unix_server_sockets`` also appears).  It is used for a loop class only once the first loop of that class,
+# built by asyncio's own ``__init__``, was seen to have exactly these attributes in this order
+# (:func:`loop_init_matches`): a Python that changes them falls back to asyncio's ``__init__`` by itself.
+
+_UNIX_LOOP = sys.platform != "win32"
+#: The attributes asyncio's __init__ chain sets on a unix selector loop, in order (see the section comment).
+SELECTOR_LOOP_ATTRIBUTES: tuple[str, ...] = (
+    "_timer_cancelled_count", "_closed", "_stopping", "_ready", "_scheduled", "_default_executor", "_internal_fds",
+    "_thread_id", "_clock_resolution", "_exception_handler", "_debug") + (("_old_agen_hooks",) if PY313 else ()) + (
+    "slow_callback_duration", "_current_handle", "_task_factory", "_coroutine_origin_tracking_enabled",
+    "_coroutine_origin_tracking_saved_depth", "_asyncgens", "_asyncgens_shutdown_called",
+    "_executor_shutdown_called", "_selector", "_ssock", "_csock", "_transports", "_signal_handlers") + (
+    ("_unix_server_sockets",) if PY313 else ())
+_MONOTONIC_RESOLUTION = _time.get_clock_info("monotonic").resolution
+_asyncio_logger = logging.getLogger("asyncio")
+_deque = collections.deque
+_WeakSet = weakref.WeakSet
+_WeakValueDictionary = weakref.WeakValueDictionary
+_environ_data = getattr(os.environ, "_data", None)
+_DEBUG_KEY = os.environ.encodekey("PYTHONASYNCIODEBUG") if isinstance(_environ_data, dict) else None
+_flags = sys.flags
+
+
+def asyncio_debug_default() -> bool:
+    """``asyncio.coroutines._is_debug_mode()`` (3.10-3.14: dev mode, or ``PYTHONASYNCIODEBUG`` set non-empty
+    unless ``-E``), reading the environment through ``os.environ``'s private dict of encoded keys (as
+    :func:`environ_has`), at each call."""
+    if _flags.dev_mode:
+        return True
+    if _flags.ignore_environment:
+        return False
+    if _DEBUG_KEY is not None:
+        return bool(_environ_data.get(_DEBUG_KEY))  # type: ignore[union-attr]
+    return bool(os.environ.get("PYTHONASYNCIODEBUG"))  # pragma: no cover - os.environ without _data
+
+
+def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: RecyclableSelector | None) -> bool:
+    """Do what ``SelectorEventLoop.__init__(loop, selector)`` does (unix, 3.10-3.13), with the self-pipe made by
+    :func:`make_self_pipe` on *platform*; returns the debug mode set.  ``set_debug()`` is not called: the
+    caller (asynctestkit's loops, whose ``set_debug`` does nothing more while the loop is being built) checks
+    that it may be skipped."""
+    loop._timer_cancelled_count = 0
+    loop._closed = False
+    loop._stopping = False
+    loop._ready = _deque()
+    loop._scheduled = []
+    loop._default_executor = None
+    loop._internal_fds = 0
+    loop._thread_id = None
+    loop._clock_resolution = _MONOTONIC_RESOLUTION
+    loop._exception_handler = None
+    loop._debug = debug = asyncio_debug_default()
+    if PY313:
+        loop._old_agen_hooks = None
+    loop.slow_callback_duration = 0.1
+    loop._current_handle = None
+    loop._task_factory = None
+    loop._coroutine_origin_tracking_enabled = False
+    loop._coroutine_origin_tracking_saved_depth = None
+    loop._asyncgens = _WeakSet()
+    loop._asyncgens_shutdown_called = False
+    loop._executor_shutdown_called = False
+    _asyncio_logger.debug("Using selector: %s", selector.__class__.__name__)
+    loop._selector = selector
+    make_self_pipe(loop, platform)
+    loop._transports = _WeakValueDictionary()
+    loop._signal_handlers = {}
+    if PY313:
+        loop._unix_server_sockets = {}
+    return debug
+
+
+def loop_init_matches(loop: Any, ours: frozenset[str]) -> bool:
+    """True if *loop*, built by asyncio's own ``__init__``, has exactly :data:`SELECTOR_LOOP_ATTRIBUTES` (in
+    order) besides the attributes in *ours*, and its clock resolution and debug mode are what
+    :func:`init_selector_loop` would set."""
+    names = tuple(name for name in vars(loop) if name not in ours)
+    return (_UNIX_LOOP and names == SELECTOR_LOOP_ATTRIBUTES and loop._clock_resolution == _MONOTONIC_RESOLUTION
+            and loop._debug == asyncio_debug_default())

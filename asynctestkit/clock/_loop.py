@@ -87,6 +87,8 @@ def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
 
 
 def _check_origin_depth(value: object) -> int:
+    if value.__class__ is int and value >= 0:  # (the usual 0: no call)
+        return value
     return _validate.origin_depth("coroutine_origins", value)
 
 
@@ -172,6 +174,13 @@ def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> 
     return task
 
 
+#: Per loop class, whether asyncio's ``__init__`` chain may be replaced by ``_compat.init_selector_loop`` (decided
+#: by the first loop of the class, see _TestLoop._atk_may_init_fast).
+_FAST_INIT: dict[type, bool] = {}
+#: The attributes asynctestkit's loops set on themselves before their base class's ``__init__`` runs.
+_OWN_ATTRIBUTES = frozenset({"_atk", "_atk_now"})
+
+
 class _TestLoop(asyncio.SelectorEventLoop):
     """What both of asynctestkit's loops add to a selector event loop.
 
@@ -189,14 +198,32 @@ class _TestLoop(asyncio.SelectorEventLoop):
     _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {}
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
-        self._atk = _State(_check_origin_depth(coroutine_origins))
-        self._atk.task_sites = _diagnostics.TaskSites(self)
+        state = self._atk = _State(_check_origin_depth(coroutine_origins))
+        state.task_sites = _diagnostics.TaskSites(self)
         if selector is None:
-            selector = self._atk.selector = _compat.new_selector()
+            selector = state.selector = _compat.new_selector()
         elif isinstance(selector, _ClockSelector):
-            self._atk.selector = selector._inner
+            state.selector = selector._inner
+        cls = type(self)
+        fast = _FAST_INIT.get(cls)
+        if fast:  # asyncio's __init__ chain, done in one function (see _compat.init_selector_loop)
+            state.plain_tasks = not _compat.init_selector_loop(self, selector, state.selector)
+            return
         super().__init__(selector=selector)
         self._atk_refresh_plain_tasks()
+        if fast is None:
+            _FAST_INIT[cls] = self._atk_may_init_fast()
+
+    def _atk_may_init_fast(self) -> bool:
+        """Whether later loops of this class may be built by ``_compat.init_selector_loop``: this one, built by
+        asyncio, has exactly the attributes it sets, and the class changes nothing that it skips (no other
+        class between this one and ``SelectorEventLoop``, asynctestkit's own ``set_debug`` and self-pipe)."""
+        cls = type(self)
+        mro = cls.__mro__
+        return (mro[mro.index(_TestLoop) + 1:] == _TestLoop.__mro__[1:]
+                and cls.set_debug in (_TestLoop.set_debug, VirtualClockLoop.set_debug)
+                and cls._make_self_pipe is _TestLoop._make_self_pipe
+                and _compat.loop_init_matches(self, _OWN_ATTRIBUTES))
 
     # -- where tasks are created ---------------------------------------------------------------------
     #: ``create_task()`` records where each task is created (see the module functions above); the signature
