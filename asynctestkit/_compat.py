@@ -1138,31 +1138,33 @@ def call_soon_in_one_frame(self: Any, callback: Callable[..., object], *args: An
 # -- Recycling the self-pipe and the selector of closed loops ----------------------------------------------
 #
 # Every asynctestkit loop (one per test) makes a socket pair (asyncio's "self-pipe", which call_soon_threadsafe
-# and signals write to) and an epoll/kqueue selector, and closes both when it closes: two system calls to make,
-# three to close, and their Python wrappers (~25k instructions of a trivial test's ~200k for its loop).  A loop
-# that is closed explicitly (``loop.close()``, as ``asyncio.Runner`` and the test case do) hands them to a small
-# per-process pool instead, and the next loop built takes them back.  Private names, as in
-# ``BaseSelectorEventLoop._make_self_pipe``/``_close_self_pipe`` (identical in 3.10.13-3.13.0 and 3.14): the
-# loop attributes ``_ssock``, ``_csock``, ``_internal_fds`` and ``_signal_handlers`` (unix loops), its methods
-# ``_add_reader``, ``_remove_reader`` and ``_read_from_self``.  What is recycled, and when:
+# and signals write to) and an epoll/kqueue selector, registers the pair's server end in the selector, and
+# undoes all of it when it closes: five system calls and their Python wrappers, ~20% of a trivial test's loop.
+# A loop that is closed explicitly (``loop.close()``, as ``asyncio.Runner`` and the test case do) hands its
+# selector, with the self-pipe still registered in it, to a small per-process pool instead; the next loop built
+# takes it back and points the self-pipe's selector key at its own ``_read_from_self``.  Private names, as in
+# ``BaseSelectorEventLoop._make_self_pipe``/``_close_self_pipe`` (identical in 3.10.13-3.13.0 and 3.14): the loop
+# attributes ``_ssock``, ``_csock``, ``_internal_fds`` and ``_signal_handlers`` (unix loops), its methods
+# ``_add_reader``, ``_remove_reader`` and ``_read_from_self``; and ``selectors``' private ``_fd_to_key`` (the
+# key table behind ``get_map()``, 3.4-3.14).  What is recycled, and when:
 #
-# - the socket pair only from a loop that has no ``add_signal_handler()`` handler left at close (asyncio closes
-#   the self-pipe before it removes the handlers, and its client socket is the signal wake-up fd until then);
-#   the server end is drained (a thread's late ``call_soon_threadsafe`` byte) before the next loop reads it;
-# - the selector only when, the self-pipe unregistered, nothing at all is registered in it any more;
+# - only a selector that, once its loop closed, watches nothing but the self-pipe, of a loop that has no
+#   ``add_signal_handler()`` handler left at close (asyncio closes the self-pipe before it removes the handlers,
+#   and its client socket is the signal wake-up fd until then);
+# - the self-pipe's key is emptied (data None) as it enters the pool: nothing pooled refers to any loop; the
+#   server end is drained (a thread's late ``call_soon_threadsafe`` byte) before the next loop reads it;
 # - nothing from a loop closed by its ``__del__`` (collected unclosed), and nothing across ``os.fork()``: the
-#   child shares the parent's epoll instance and sockets, so items made in another process are closed, never
-#   reused (each records the pid that made it);
-# - at most ``_POOL_SIZE`` of each; beyond that they are closed as asyncio would.
+#   child shares the parent's epoll instance and sockets, so a selector made in another process is closed,
+#   never reused (each records the pid that made it);
+# - at most ``_POOL_SIZE`` selectors; beyond that they are closed, with their self-pipe, as asyncio would.
 # The closed loop keeps no reference to them (``_ssock``/``_csock``/``_selector`` are None, as after a plain
-# close), so a thread that still holds it gets "Event loop is closed" from ``call_soon_threadsafe`` as before,
-# and the pooled items hold no reference to any loop.
+# close), so a thread that still holds it gets "Event loop is closed" from ``call_soon_threadsafe`` as before.
 
 _POOL_SIZE = 2
 _socketpair = socket.socketpair
-_pipe_pool: list[tuple[Any, Any, int]] = []
 _getpid = os.getpid
 _EVENT_READ = selectors.EVENT_READ
+_SelectorKey = selectors.SelectorKey
 
 
 class RecyclableSelector(selectors.DefaultSelector):
@@ -1176,13 +1178,23 @@ class RecyclableSelector(selectors.DefaultSelector):
         self.pid = _getpid()
         #: :func:`selector_peek` of this selector, worked out once for every loop that uses it.
         self.peek = selector_peek(self)
+        #: While pooled: the self-pipe ``(ssock, csock)`` registered in it (key data None).
+        self.pipe: tuple[socket.socket, socket.socket] | None = None
 
     def close(self) -> None:
         if self.recycle:
             self.recycle = False
-            if self.pid == _getpid() and len(_selector_pool) < _POOL_SIZE and not self.get_map():
+            if self.pid == _getpid() and len(_selector_pool) < _POOL_SIZE:
                 _selector_pool.append(self)
                 return
+        self.close_for_good()
+
+    def close_for_good(self) -> None:
+        """Close the selector and the self-pipe it holds for the pool, if any."""
+        pipe, self.pipe = self.pipe, None
+        if pipe is not None:
+            pipe[0].close()
+            pipe[1].close()
         super().close()
 
 
@@ -1190,13 +1202,9 @@ _selector_pool: list[RecyclableSelector] = []
 
 
 def drain_pools() -> None:
-    """Close every pooled socket pair and selector (at exit, and for tests); the next loop makes new ones."""
-    while _pipe_pool:
-        ssock, csock, _pid = _pipe_pool.pop()
-        ssock.close()
-        csock.close()
+    """Close every pooled selector and self-pipe (at exit, and for tests); the next loop makes new ones."""
     while _selector_pool:
-        selectors.DefaultSelector.close(_selector_pool.pop())
+        _selector_pool.pop().close_for_good()
 
 
 atexit.register(drain_pools)  # (pooled sockets left open at exit would each print a ResourceWarning)
@@ -1211,7 +1219,7 @@ def new_selector() -> RecyclableSelector:
             break
         if selector.pid == _getpid():
             return selector
-        selectors.DefaultSelector.close(selector)  # inherited across fork(): the parent's epoll instance
+        selector.close_for_good()  # inherited across fork(): the parent's epoll instance and sockets
     return RecyclableSelector()
 
 
@@ -1225,57 +1233,63 @@ def _drain(ssock: Any) -> None:
         pass
 
 
-def make_self_pipe(loop: Any, selector: RecyclableSelector | None) -> None:
-    """``BaseSelectorEventLoop._make_self_pipe()``, with a recycled socket pair when the pool has one.
+def make_self_pipe(loop: Any, selector: RecyclableSelector | None,
+                   adopted: Callable[[int], None] | None = None) -> None:
+    """``BaseSelectorEventLoop._make_self_pipe()``, with the self-pipe a recycled *selector* holds, if any.
 
-    *selector* is the loop's platform selector (which holds nothing else yet): a recycled pair is drained only
-    if its ``peek`` says it has something to read (one ``epoll.poll(0)``, ~5x cheaper than the ``recv()`` that
-    raises ``BlockingIOError`` on an empty socket).
+    *selector* is the loop's platform selector (a wrapper's inner one).  A recycled self-pipe is already
+    registered in it: its key is pointed at this loop's ``_read_from_self`` without the ``register()`` call,
+    which a wrapping selector would have seen: *adopted* is then called with its fd instead.  It is drained
+    only if ``selector.peek`` says it has something to read (one ``epoll.poll(0)``, ~5x cheaper than the
+    ``recv()`` that raises ``BlockingIOError`` on an empty socket).
     """
-    pid = _getpid()
-    pair = None
-    while _pipe_pool:
-        try:
-            ssock, csock, made_in = _pipe_pool.pop()
-        except IndexError:
-            break
-        if made_in == pid:
-            pair = ssock, csock
-            break
-        ssock.close()  # inherited across fork(): shared with the parent
-        csock.close()
-    if pair is None:
+    pipe = None if selector is None else selector.pipe
+    if pipe is None:
         ssock, csock = _socketpair()
         ssock.setblocking(False)
         csock.setblocking(False)
+        loop._ssock, loop._csock = ssock, csock
+        loop._internal_fds += 1
+        loop._add_reader(ssock.fileno(), loop._read_from_self)
+        return
+    selector.pipe = None  # type: ignore[union-attr]
+    ssock, csock = pipe
     loop._ssock, loop._csock = ssock, csock
     loop._internal_fds += 1
-    loop._add_reader(ssock.fileno(), loop._read_from_self)
-    if pair is not None and (selector is None or selector.peek(0)):
-        # A recycled pair may hold a byte a thread wrote to the previous loop: read it now, not as a wake-up
-        # of this loop.  The selector is new to this loop or recycled empty: the self-pipe is all it watches.
-        _drain(ssock)
+    fd = ssock.fileno()
+    if selector.peek(0):  # type: ignore[union-attr]
+        _drain(ssock)  # a byte a thread wrote to the previous loop: not a wake-up of this one
+    # What _add_reader() stores: a handle of this loop (its checks: the loop is open, the fd has no reader).
+    selector._fd_to_key[fd] = _SelectorKey(  # type: ignore[union-attr]
+        fd, fd, _EVENT_READ, (asyncio.Handle(loop._read_from_self, (), loop, None), None))
+    if adopted is not None:
+        adopted(fd)
 
 
 def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: bool) -> None:
-    """``BaseSelectorEventLoop._close_self_pipe()``; recycles the socket pair and lets *selector* recycle itself
-    when *recycle* (an explicit ``close()``) and the conditions of the section comment hold.
-
-    *selector* is the loop's (or its wrapper's inner) :class:`RecyclableSelector`, made (or taken from the pool)
-    in the same process as the socket pair: its ``pid`` tells whether the pair was made in this process.
-    """
+    """``BaseSelectorEventLoop._close_self_pipe()``; leaves the self-pipe registered in *selector* and lets it
+    recycle itself when *recycle* (an explicit ``close()``) and the conditions of the section comment hold."""
     ssock, csock = loop._ssock, loop._csock
-    loop._remove_reader(ssock.fileno())
+    fd = ssock.fileno()
+    if (recycle and selector is not None and selector.pid == _getpid() and len(_selector_pool) < _POOL_SIZE
+            and not getattr(loop, "_signal_handlers", None)):
+        keys: dict[int, selectors.SelectorKey] = selector._fd_to_key  # type: ignore[attr-defined]
+        key = keys.get(fd)
+        if len(keys) == 1 and key is not None and key.events == _EVENT_READ:
+            reader = key.data[0]
+            if reader is not None:
+                reader.cancel()  # as _remove_reader() leaves it
+            keys[fd] = _SelectorKey(fd, fd, _EVENT_READ, None)  # no reference to this loop stays
+            selector.pipe = ssock, csock
+            selector.recycle = True
+            loop._ssock = loop._csock = None
+            loop._internal_fds -= 1
+            return
+    loop._remove_reader(fd)
     loop._ssock = loop._csock = None
     loop._internal_fds -= 1
-    if (recycle and selector is not None and selector.pid == _getpid()
-            and not getattr(loop, "_signal_handlers", None) and len(_pipe_pool) < _POOL_SIZE):
-        _pipe_pool.append((ssock, csock, selector.pid))
-    else:
-        ssock.close()
-        csock.close()
-    if recycle and selector is not None:
-        selector.recycle = True
+    ssock.close()
+    csock.close()
 
 
 # -- Building a selector loop without asyncio's __init__ chain ----------------------------------------------
@@ -1322,11 +1336,12 @@ def asyncio_debug_default() -> bool:
     return bool(os.environ.get("PYTHONASYNCIODEBUG"))  # pragma: no cover - os.environ without _data
 
 
-def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: RecyclableSelector | None) -> bool:
+def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: RecyclableSelector | None,
+                       adopted: Callable[[int], None] | None) -> bool:
     """Do what ``SelectorEventLoop.__init__(loop, selector)`` does (unix, 3.10-3.13), with the self-pipe made by
-    :func:`make_self_pipe` on *platform*; returns the debug mode set.  ``set_debug()`` is not called: the
-    caller (asynctestkit's loops, whose ``set_debug`` does nothing more while the loop is being built) checks
-    that it may be skipped."""
+    :func:`make_self_pipe` on *platform* (and *adopted*); returns the debug mode set.  ``set_debug()`` is not
+    called: the caller (asynctestkit's loops, whose ``set_debug`` does nothing more while the loop is being
+    built) checks that it may be skipped."""
     loop._timer_cancelled_count = 0
     loop._closed = False
     loop._stopping = False
@@ -1350,7 +1365,7 @@ def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: Re
     loop._executor_shutdown_called = False
     _asyncio_logger.debug("Using selector: %s", selector.__class__.__name__)
     loop._selector = selector
-    make_self_pipe(loop, platform)
+    make_self_pipe(loop, platform, adopted)
     loop._transports = _WeakValueDictionary()
     loop._signal_handlers = {}
     if PY313:

@@ -993,6 +993,9 @@ class SelfPipeRecyclingCanaryTests(unittest.TestCase):
         self.assertLess(loop_close.index("self._close_self_pipe()"), loop_close.index("self._selector.close()"))
         plain = asyncio.SelectorEventLoop()
         try:
+            key = plain._selector._fd_to_key[plain._ssock.fileno()]  # type: ignore[attr-defined]
+            self.assertEqual((key.fd, key.events, key.data[0]._callback), (plain._ssock.fileno(),  # type: ignore[attr-defined]
+                             selectors.EVENT_READ, plain._read_from_self))  # type: ignore[attr-defined]
             self.assertEqual(getattr(plain, "_signal_handlers", {}), {})
             self.assertIsInstance(plain._selector, selectors.DefaultSelector)  # type: ignore[attr-defined]
         finally:

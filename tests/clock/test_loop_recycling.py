@@ -28,7 +28,7 @@ _HAS_PROC_FD = os.path.isdir("/proc/self/fd")
 
 def _open_fds() -> int:
     """Open file descriptors of this process, not counting those the pool holds (2 per pair, 1 per selector)."""
-    return len(os.listdir("/proc/self/fd")) - 2 * len(_compat._pipe_pool) - len(_compat._selector_pool)
+    return len(os.listdir("/proc/self/fd")) - 3 * len(_compat._selector_pool)
 
 
 async def _trivial() -> None:
@@ -49,7 +49,7 @@ class RecyclingTests(unittest.TestCase):
         self.addCleanup(_compat.drain_pools)
 
     def _pooled_pipes(self) -> list[Any]:
-        return [ssock for ssock, _csock, _pid in _compat._pipe_pool]
+        return [selector.pipe[0] for selector in _compat._selector_pool if selector.pipe is not None]
 
     def test_a_closed_loops_self_pipe_and_selector_serve_the_next_loop(self) -> None:
         for factory in (VirtualClockLoop, RealTimeLoop):
@@ -60,11 +60,14 @@ class RecyclingTests(unittest.TestCase):
                 self.assertIs(first._ssock, None)
                 self.assertEqual(self._pooled_pipes(), [ssock])
                 self.assertEqual(_compat._selector_pool, [selector])
+                self.assertIsNone(selector.get_map()[ssock.fileno()].data)  # pooled: no reference to the loop
                 second: Any = factory()
                 try:
                     self.assertIs(second._ssock, ssock)
                     self.assertIs(second._atk.selector, selector)
                     self.assertEqual((self._pooled_pipes(), _compat._selector_pool), ([], []))
+                    if factory is VirtualClockLoop:  # the clock counts the recycled self-pipe as its own fd
+                        self.assertTrue(second._atk.work.quiet)
                     self.assertEqual(second.run_until_complete(asyncio.sleep(3, "slept")), "slept")
                 finally:
                     second.close()
@@ -107,10 +110,10 @@ class RecyclingTests(unittest.TestCase):
             for loop in loops:
                 loop.close()
         self.assertEqual(_open_fds(), before)
-        self.assertEqual((len(_compat._pipe_pool), len(_compat._selector_pool)), (2, 2))  # bounded
+        self.assertEqual(len(self._pooled_pipes()), 2)  # bounded
         raw = len(os.listdir("/proc/self/fd"))
         _compat.drain_pools()
-        self.assertEqual(len(os.listdir("/proc/self/fd")), raw - 6)  # two pairs and two selectors, now closed
+        self.assertEqual(len(os.listdir("/proc/self/fd")), raw - 6)  # two selectors with their pairs, now closed
 
     @unittest.skipUnless(_HAS_PROC_FD, "/proc/self/fd")
     def test_a_loop_collected_unclosed_warns_as_before_and_gives_nothing_to_the_pool(self) -> None:
@@ -178,12 +181,13 @@ class RecyclingTests(unittest.TestCase):
         self.addCleanup(right.close)
         loop: Any = RealTimeLoop()
         selector = loop._atk.selector
+        ssock = loop._ssock
         loop.add_reader(left, lambda: None)  # never removed
         loop.close()
         self.assertEqual(_compat._selector_pool, [])
         with self.assertRaises((RuntimeError, ValueError, OSError)):  # really closed
             selector.select(0)
-        self.assertEqual(len(self._pooled_pipes()), 1)  # the self-pipe itself was clean
+        self.assertEqual(ssock.fileno(), -1)  # and its self-pipe with it
 
     def test_plain_asyncio_loops_and_their_own_selectors_are_left_alone(self) -> None:
         import selectors
@@ -245,7 +249,7 @@ class SignalHandlerTests(unittest.TestCase):
         loop.add_signal_handler(signal.SIGUSR1, lambda: None)
         csock = loop._csock
         loop.close()  # asyncio removes the handler and the wake-up fd after closing the self-pipe
-        self.assertEqual([ssock for ssock, _c, _p in _compat._pipe_pool], [])
+        self.assertEqual(_compat._selector_pool, [])
         self.assertEqual(csock.fileno(), -1)  # closed, as without recycling
         self.assertEqual(signal.set_wakeup_fd(-1), -1)
         self.assertIs(signal.getsignal(signal.SIGUSR1), signal.SIG_DFL)
@@ -262,8 +266,8 @@ class ForkTests(unittest.TestCase):
         _compat.drain_pools()
         self.addCleanup(_compat.drain_pools)
         _run_and_close(VirtualClockLoop)
-        parent_pipe = _compat._pipe_pool[0][0]
         parent_selector = _compat._selector_pool[0]
+        parent_pipe = parent_selector.pipe[0]  # type: ignore[index]
         read, write = os.pipe()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads alive (3.12+)
