@@ -42,6 +42,7 @@ _get_ident = threading.get_ident
 _get_origin_depth = sys.get_coroutine_origin_tracking_depth
 _set_origin_depth = sys.set_coroutine_origin_tracking_depth
 _base_run_forever = asyncio.SelectorEventLoop.run_forever
+_base_close = asyncio.SelectorEventLoop.close
 _PY311 = _compat.PY311
 
 
@@ -487,10 +488,19 @@ class VirtualClockLoop(_TestLoop):
             engine.close()
 
     def close(self) -> None:
-        was_closed = self.is_closed()
-        super().close()
-        engine = self._atk.engine
-        if not was_closed and self.is_closed() and engine is not None:
+        # _TestLoop.close's work, done here in the same frame (as run_forever); keep the two in step.
+        if self.is_closed():
+            return
+        state = self._atk
+        engine = state.engine
+        if engine is not None:
+            engine.close()  # (_atk_before_close)
+        _base_close(self)  # raises, the loop left open, if it is running
+        state.plain_tasks = False
+        hooks, state.close_hooks = state.close_hooks, []
+        for hook in hooks:
+            hook()
+        if engine is not None:
             # Nothing reads the loop through its engine or clock any more: drop those references, so that a
             # closed loop, its engine and its clock are freed by reference counting (no cyclic garbage).
             engine.release()
