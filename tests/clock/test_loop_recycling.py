@@ -215,6 +215,75 @@ class RecyclingTests(unittest.TestCase):
             loop.close()
 
 
+@unittest.skipUnless(sys.platform != "win32", "the unix selector loop")
+class FastInitTests(unittest.TestCase):
+    """``_compat.init_selector_loop`` stands in for asyncio's ``__init__`` chain once it was seen identical."""
+
+    def test_a_loop_built_in_one_function_equals_one_built_by_asyncio(self) -> None:
+        from asynctestkit.clock import _loop
+
+        for factory in (VirtualClockLoop, RealTimeLoop):
+            with self.subTest(loop=factory.__name__):
+                factory().close()  # the first loop of the class is built by asyncio and checked
+                self.assertIs(_loop._FAST_INIT[factory], True)
+                fast: Any = factory()
+                _loop._FAST_INIT[factory] = False
+                try:
+                    slow: Any = factory()
+                finally:
+                    _loop._FAST_INIT[factory] = True
+                try:
+                    self.assertEqual(list(vars(fast)), list(vars(slow)))
+                    for name, value in vars(slow).items():
+                        self.assertIs(type(vars(fast)[name]), type(value), name)
+                        if isinstance(value, (int, float, bool, type(None))):
+                            self.assertEqual(vars(fast)[name], value, name)
+                    self.assertEqual(fast._atk.plain_tasks, slow._atk.plain_tasks)
+                    self.assertEqual(fast.run_until_complete(asyncio.sleep(1, "ok")), "ok")
+                finally:
+                    fast.close()
+                    slow.close()
+
+    def test_the_debug_mode_default_still_follows_pythonasynciodebug_at_each_loop(self) -> None:
+        VirtualClockLoop().close()
+        previous = os.environ.pop("PYTHONASYNCIODEBUG", None)
+        try:
+            os.environ["PYTHONASYNCIODEBUG"] = "1"
+            on = VirtualClockLoop()
+            os.environ["PYTHONASYNCIODEBUG"] = ""
+            off = VirtualClockLoop()
+        finally:
+            os.environ.pop("PYTHONASYNCIODEBUG", None)
+            if previous is not None:
+                os.environ["PYTHONASYNCIODEBUG"] = previous
+        try:
+            self.assertEqual((on.get_debug(), off.get_debug()), (not sys.flags.ignore_environment or
+                                                                 sys.flags.dev_mode, sys.flags.dev_mode))
+            self.assertFalse(on._atk.plain_tasks)  # debug mode: the base create_task() builds tasks
+        finally:
+            on.close()
+            off.close()
+
+    def test_a_subclass_that_changes_what_is_skipped_is_built_by_asyncio(self) -> None:
+        from asynctestkit.clock import _loop
+
+        calls: list[bool] = []
+
+        class Tracing(RealTimeLoop):
+            def __init__(self) -> None:
+                self.note = "set before the base __init__"
+                super().__init__()
+
+            def set_debug(self, enabled: bool) -> None:
+                calls.append(enabled)
+                super().set_debug(enabled)
+
+        Tracing().close()
+        Tracing().close()
+        self.assertIs(_loop._FAST_INIT[Tracing], False)
+        self.assertEqual(len(calls), 2)  # asyncio's __init__ called set_debug() for each
+
+
 @unittest.skipUnless(hasattr(signal, "SIGUSR1") and sys.platform != "win32", "POSIX signals")
 class SignalHandlerTests(unittest.TestCase):
     def setUp(self) -> None:
