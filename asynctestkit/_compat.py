@@ -14,13 +14,17 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the signal module)
 import _thread
 import asyncio
+import atexit
+import collections
 import concurrent.futures.thread as _cf_thread
 import contextvars
 import heapq
 import itertools
+import logging
 import math
 import os
 import selectors
+import socket
 import sys
 import threading
 import time as _time
@@ -300,7 +304,10 @@ def selector_peek(selector: Any) -> Callable[[float], Any]:
     skips ``selectors``' Python-level ``select()`` when nothing is ready, which is almost always.  Other
     selectors answer "maybe" (always truthy), so their ``select()`` runs as usual.
     """
-    if type(selector) in (getattr(selectors, "EpollSelector", None), getattr(selectors, "PollSelector", None)):
+    kind = type(selector)
+    if kind is RecyclableSelector:  # (the default selector, recycled by asynctestkit's loops: see below)
+        kind = selectors.DefaultSelector
+    if kind in (getattr(selectors, "EpollSelector", None), getattr(selectors, "PollSelector", None)):
         poller = getattr(selector, "_selector", None)
         poll = getattr(poller, "poll", None)
         if callable(poll):
@@ -1193,3 +1200,250 @@ def thread_registry() -> tuple[dict[Any, threading.Thread], dict[Any, threading.
     taken at attach with ``_active`` at the check: equal, and nothing in ``_limbo``, means no thread started.
     """
     return threading._active, threading._limbo  # type: ignore[attr-defined]
+
+
+# -- Recycling the self-pipe and the selector of closed loops ----------------------------------------------
+#
+# Every asynctestkit loop (one per test) makes a socket pair (asyncio's "self-pipe", which call_soon_threadsafe
+# and signals write to) and an epoll/kqueue selector, registers the pair's server end in the selector, and
+# undoes all of it when it closes: five system calls and their Python wrappers, ~20% of a trivial test's loop.
+# A loop that is closed explicitly (``loop.close()``, as ``asyncio.Runner`` and the test case do) hands its
+# selector, with the self-pipe still registered in it, to a small per-process pool instead; the next loop built
+# takes it back and points the self-pipe's selector key at its own ``_read_from_self``.  Private names, as in
+# ``BaseSelectorEventLoop._make_self_pipe``/``_close_self_pipe`` (identical in 3.10.13-3.13.0 and 3.14): the loop
+# attributes ``_ssock``, ``_csock``, ``_internal_fds`` and ``_signal_handlers`` (unix loops), its methods
+# ``_add_reader``, ``_remove_reader`` and ``_read_from_self``; and ``selectors``' private ``_fd_to_key`` (the
+# key table behind ``get_map()``, 3.4-3.14).  What is recycled, and when:
+#
+# - only a selector that, once its loop closed, watches nothing but the self-pipe, of a loop that has no
+#   ``add_signal_handler()`` handler left at close (asyncio closes the self-pipe before it removes the handlers,
+#   and its client socket is the signal wake-up fd until then);
+# - the self-pipe's key is emptied (data None) as it enters the pool: nothing pooled refers to any loop; the
+#   server end is drained (a thread's late ``call_soon_threadsafe`` byte) before the next loop reads it;
+# - nothing from a loop closed by its ``__del__`` (collected unclosed), and nothing across ``os.fork()``: the
+#   child shares the parent's epoll instance and sockets, so a selector made in another process is closed,
+#   never reused (each records the pid that made it);
+# - at most ``_POOL_SIZE`` selectors; beyond that they are closed, with their self-pipe, as asyncio would.
+# The closed loop keeps no reference to them (``_ssock``/``_csock``/``_selector`` are None, as after a plain
+# close), so a thread that still holds it gets "Event loop is closed" from ``call_soon_threadsafe`` as before.
+
+_POOL_SIZE = 2
+_socketpair = socket.socketpair
+_getpid = os.getpid
+_EVENT_READ = selectors.EVENT_READ
+_SelectorKey = selectors.SelectorKey
+
+
+class RecyclableSelector(selectors.DefaultSelector):
+    """The platform's default selector, which a closing loop may hand to the pool instead of closing it."""
+
+    #: Set by :func:`close_self_pipe` when the loop closing it may recycle it (see the section comment).
+    recycle = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pid = _getpid()
+        #: :func:`selector_peek` of this selector, worked out once for every loop that uses it.
+        self.peek = selector_peek(self)
+        #: While pooled: the self-pipe ``(ssock, csock)`` registered in it (key data None).
+        self.pipe: tuple[socket.socket, socket.socket] | None = None
+
+    def close(self) -> None:
+        if self.recycle:
+            self.recycle = False
+            if self.pid == _getpid() and len(_selector_pool) < _POOL_SIZE:
+                _selector_pool.append(self)
+                return
+        self.close_for_good()
+
+    def close_for_good(self) -> None:
+        """Close the selector and the self-pipe it holds for the pool, if any."""
+        pipe, self.pipe = self.pipe, None
+        if pipe is not None:
+            pipe[0].close()
+            pipe[1].close()
+        super().close()
+
+
+_selector_pool: list[RecyclableSelector] = []
+
+
+def drain_pools() -> None:
+    """Close every pooled selector and self-pipe (at exit, and for tests); the next loop makes new ones."""
+    while _selector_pool:
+        _selector_pool.pop().close_for_good()
+
+
+atexit.register(drain_pools)  # (pooled sockets left open at exit would each print a ResourceWarning)
+
+
+def new_selector() -> RecyclableSelector:
+    """A selector for a new loop: a recycled one of this process if there is one, else a new one."""
+    while _selector_pool:
+        try:
+            selector = _selector_pool.pop()
+        except IndexError:  # another thread took the last one
+            break
+        if selector.pid == _getpid():
+            return selector
+        selector.close_for_good()  # inherited across fork(): the parent's epoll instance and sockets
+    return RecyclableSelector()
+
+
+def _drain(ssock: Any) -> None:
+    try:
+        while ssock.recv(4096):
+            pass
+    except InterruptedError:
+        _drain(ssock)
+    except OSError:  # BlockingIOError: empty (the usual case)
+        pass
+
+
+def make_self_pipe(loop: Any, selector: RecyclableSelector | None,
+                   adopted: Callable[[int], None] | None = None) -> None:
+    """``BaseSelectorEventLoop._make_self_pipe()``, with the self-pipe a recycled *selector* holds, if any.
+
+    *selector* is the loop's platform selector (a wrapper's inner one).  A recycled self-pipe is already
+    registered in it: its key is pointed at this loop's ``_read_from_self`` without the ``register()`` call,
+    which a wrapping selector would have seen: *adopted* is then called with its fd instead.  It is drained
+    only if ``selector.peek`` says it has something to read (one ``epoll.poll(0)``, ~5x cheaper than the
+    ``recv()`` that raises ``BlockingIOError`` on an empty socket).
+    """
+    pipe = None if selector is None else selector.pipe
+    if pipe is None:
+        ssock, csock = _socketpair()
+        ssock.setblocking(False)
+        csock.setblocking(False)
+        loop._ssock, loop._csock = ssock, csock
+        loop._internal_fds += 1
+        loop._add_reader(ssock.fileno(), loop._read_from_self)
+        return
+    selector.pipe = None  # type: ignore[union-attr]
+    ssock, csock = pipe
+    loop._ssock, loop._csock = ssock, csock
+    loop._internal_fds += 1
+    fd = ssock.fileno()
+    if selector.peek(0):  # type: ignore[union-attr]
+        _drain(ssock)  # a byte a thread wrote to the previous loop: not a wake-up of this one
+    # What _add_reader() stores: a handle of this loop (its checks: the loop is open, the fd has no reader).
+    selector._fd_to_key[fd] = _SelectorKey(  # type: ignore[union-attr]
+        fd, fd, _EVENT_READ, (asyncio.Handle(loop._read_from_self, (), loop, None), None))
+    if adopted is not None:
+        adopted(fd)
+
+
+def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: bool) -> None:
+    """``BaseSelectorEventLoop._close_self_pipe()``; leaves the self-pipe registered in *selector* and lets it
+    recycle itself when *recycle* (an explicit ``close()``) and the conditions of the section comment hold."""
+    ssock, csock = loop._ssock, loop._csock
+    fd = ssock.fileno()
+    if (recycle and selector is not None and selector.pid == _getpid() and len(_selector_pool) < _POOL_SIZE
+            and not getattr(loop, "_signal_handlers", None)):
+        keys: dict[int, selectors.SelectorKey] = selector._fd_to_key  # type: ignore[attr-defined]
+        key = keys.get(fd)
+        if len(keys) == 1 and key is not None and key.events == _EVENT_READ:
+            reader = key.data[0]
+            if reader is not None:
+                reader.cancel()  # as _remove_reader() leaves it
+            keys[fd] = _SelectorKey(fd, fd, _EVENT_READ, None)  # no reference to this loop stays
+            selector.pipe = ssock, csock
+            selector.recycle = True
+            loop._ssock = loop._csock = None
+            loop._internal_fds -= 1
+            return
+    loop._remove_reader(fd)
+    loop._ssock = loop._csock = None
+    loop._internal_fds -= 1
+    ssock.close()
+    csock.close()
+
+
+# -- Building a selector loop without asyncio's __init__ chain ----------------------------------------------
+#
+# ``SelectorEventLoop(selector)`` runs three ``__init__`` methods (BaseEventLoop, BaseSelectorEventLoop,
+# _UnixSelectorEventLoop) that together cost a trivial test ~35k instructions, over half of it in two look-ups
+# that cannot change within a process or are cheap to answer directly: ``time.get_clock_info("monotonic")``
+# (a constant) and ``coroutines._is_debug_mode()``, whose ``os.environ.get()`` runs four Python frames.
+# :func:`init_selector_loop` sets the same attributes to the same values in the same order (the order keeps
+# CPython's shared-key attribute layout), checked on 3.10.13-3.13.0 (``_old_agen_hooks`` from 3.13, where
+# ``_unix_server_sockets`` also appears).  It is used for a loop class only once the first loop of that class,
+# built by asyncio's own ``__init__``, was seen to have exactly these attributes in this order
+# (:func:`loop_init_matches`): a Python that changes them falls back to asyncio's ``__init__`` by itself.
+
+_UNIX_LOOP = sys.platform != "win32"
+#: The attributes asyncio's __init__ chain sets on a unix selector loop, in order (see the section comment).
+SELECTOR_LOOP_ATTRIBUTES: tuple[str, ...] = (
+    "_timer_cancelled_count", "_closed", "_stopping", "_ready", "_scheduled", "_default_executor", "_internal_fds",
+    "_thread_id", "_clock_resolution", "_exception_handler", "_debug") + (("_old_agen_hooks",) if PY313 else ()) + (
+    "slow_callback_duration", "_current_handle", "_task_factory", "_coroutine_origin_tracking_enabled",
+    "_coroutine_origin_tracking_saved_depth", "_asyncgens", "_asyncgens_shutdown_called",
+    "_executor_shutdown_called", "_selector", "_ssock", "_csock", "_transports", "_signal_handlers") + (
+    ("_unix_server_sockets",) if PY313 else ())
+_MONOTONIC_RESOLUTION = _time.get_clock_info("monotonic").resolution
+_asyncio_logger = logging.getLogger("asyncio")
+_deque = collections.deque
+_WeakSet = weakref.WeakSet
+_WeakValueDictionary = weakref.WeakValueDictionary
+_environ_data = getattr(os.environ, "_data", None)
+_DEBUG_KEY = os.environ.encodekey("PYTHONASYNCIODEBUG") if isinstance(_environ_data, dict) else None
+_flags = sys.flags
+
+
+def asyncio_debug_default() -> bool:
+    """``asyncio.coroutines._is_debug_mode()`` (3.10-3.14: dev mode, or ``PYTHONASYNCIODEBUG`` set non-empty
+    unless ``-E``), reading the environment through ``os.environ``'s private dict of encoded keys (as
+    :func:`environ_has`), at each call."""
+    if _flags.dev_mode:
+        return True
+    if _flags.ignore_environment:
+        return False
+    if _DEBUG_KEY is not None:
+        return bool(_environ_data.get(_DEBUG_KEY))  # type: ignore[union-attr]
+    return bool(os.environ.get("PYTHONASYNCIODEBUG"))  # pragma: no cover - os.environ without _data
+
+
+def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: RecyclableSelector | None,
+                       adopted: Callable[[int], None] | None) -> bool:
+    """Do what ``SelectorEventLoop.__init__(loop, selector)`` does (unix, 3.10-3.13), with the self-pipe made by
+    :func:`make_self_pipe` on *platform* (and *adopted*); returns the debug mode set.  ``set_debug()`` is not
+    called: the caller (asynctestkit's loops, whose ``set_debug`` does nothing more while the loop is being
+    built) checks that it may be skipped."""
+    loop._timer_cancelled_count = 0
+    loop._closed = False
+    loop._stopping = False
+    loop._ready = _deque()
+    loop._scheduled = []
+    loop._default_executor = None
+    loop._internal_fds = 0
+    loop._thread_id = None
+    loop._clock_resolution = _MONOTONIC_RESOLUTION
+    loop._exception_handler = None
+    loop._debug = debug = asyncio_debug_default()
+    if PY313:
+        loop._old_agen_hooks = None
+    loop.slow_callback_duration = 0.1
+    loop._current_handle = None
+    loop._task_factory = None
+    loop._coroutine_origin_tracking_enabled = False
+    loop._coroutine_origin_tracking_saved_depth = None
+    loop._asyncgens = _WeakSet()
+    loop._asyncgens_shutdown_called = False
+    loop._executor_shutdown_called = False
+    _asyncio_logger.debug("Using selector: %s", selector.__class__.__name__)
+    loop._selector = selector
+    make_self_pipe(loop, platform, adopted)
+    loop._transports = _WeakValueDictionary()
+    loop._signal_handlers = {}
+    if PY313:
+        loop._unix_server_sockets = {}
+    return debug
+
+
+def loop_init_matches(loop: Any, ours: frozenset[str]) -> bool:
+    """True if *loop*, built by asyncio's own ``__init__``, has exactly :data:`SELECTOR_LOOP_ATTRIBUTES` (in
+    order) besides the attributes in *ours*, and its clock resolution and debug mode are what
+    :func:`init_selector_loop` would set."""
+    names = tuple(name for name in vars(loop) if name not in ours)
+    return (_UNIX_LOOP and names == SELECTOR_LOOP_ATTRIBUTES and loop._clock_resolution == _MONOTONIC_RESOLUTION
+            and loop._debug == asyncio_debug_default())

@@ -1077,3 +1077,51 @@ class LeakCheckInternalsTests(unittest.TestCase):
             gate.set()
             thread.join()
         self.assertNotIn(thread.ident, active)
+class SelfPipeRecyclingCanaryTests(unittest.TestCase):
+    """``_compat.make_self_pipe``/``close_self_pipe`` stand in for asyncio's private self-pipe methods."""
+
+    def test_asyncio_still_builds_and_closes_its_self_pipe_as_the_recycling_replaces_it(self) -> None:
+        import selectors
+        import sys
+
+        base = asyncio.selector_events.BaseSelectorEventLoop
+        make = inspect.getsource(base._make_self_pipe)  # type: ignore[attr-defined]
+        for line in ("self._ssock, self._csock = socket.socketpair()", "self._internal_fds += 1",
+                     "self._add_reader(self._ssock.fileno(), self._read_from_self)"):
+            self.assertIn(line, make)
+        close = inspect.getsource(base._close_self_pipe)  # type: ignore[attr-defined]
+        for line in ("self._remove_reader(self._ssock.fileno())", "self._ssock = None", "self._csock = None",
+                     "self._internal_fds -= 1"):
+            self.assertIn(line, close)
+        # close(): the self-pipe first, the selector last (so the selector is empty when it is closed).
+        loop_close = inspect.getsource(base.close)
+        self.assertLess(loop_close.index("self._close_self_pipe()"), loop_close.index("self._selector.close()"))
+        plain = asyncio.SelectorEventLoop()
+        try:
+            key = plain._selector._fd_to_key[plain._ssock.fileno()]  # type: ignore[attr-defined]
+            self.assertEqual((key.fd, key.events, key.data[0]._callback), (plain._ssock.fileno(),  # type: ignore[attr-defined]
+                             selectors.EVENT_READ, plain._read_from_self))  # type: ignore[attr-defined]
+            self.assertEqual(getattr(plain, "_signal_handlers", {}), {})
+            self.assertIsInstance(plain._selector, selectors.DefaultSelector)  # type: ignore[attr-defined]
+        finally:
+            plain.close()
+        if sys.platform != "win32":  # the unix loop removes its signal handlers after closing the self-pipe
+            unix_close = inspect.getsource(asyncio.unix_events._UnixSelectorEventLoop.close)  # type: ignore[attr-defined]
+            self.assertLess(unix_close.index("super().close()"), unix_close.index("remove_signal_handler"))
+
+    def test_asynctestkit_loops_use_the_recycling_selector_and_peek_it(self) -> None:
+        import selectors
+
+        from asynctestkit import VirtualClockLoop
+        from asynctestkit.clock import RealTimeLoop
+
+        for factory in (VirtualClockLoop, RealTimeLoop):
+            loop: Any = factory()
+            try:
+                selector = loop._atk.selector
+                self.assertIsInstance(selector, _compat.RecyclableSelector)
+                if type(selector).__mro__[1] in (getattr(selectors, "EpollSelector", None),
+                                                   getattr(selectors, "PollSelector", None)):
+                    self.assertIsNot(selector.peek, _compat._always_ready)
+            finally:
+                loop.close()

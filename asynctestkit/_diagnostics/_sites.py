@@ -284,8 +284,14 @@ def _line_at(code: types.CodeType, offset: int) -> int:
     return code.co_firstlineno
 
 
-#: The creation record of each live loop that keeps one (asynctestkit's loops), for :func:`creation_site`.
-_TASK_SITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TaskSites] = weakref.WeakKeyDictionary()
+#: The creation record of each live loop that keeps one (asynctestkit's loops), for :func:`creation_site`, by a
+#: weak reference to the loop (the record's own ``_loop``: one weak reference per loop, whose callback drops the
+#: entry when the loop goes; a ``WeakKeyDictionary`` would make a second one, from Python code).
+_TASK_SITES: dict[weakref.ref[asyncio.AbstractEventLoop], TaskSites] = {}
+
+
+def _forget_sites(ref: weakref.ref[asyncio.AbstractEventLoop]) -> None:
+    _TASK_SITES.pop(ref, None)
 
 _CHUNK = 4096  # log entries (1,024 tasks) per chunk: see TaskSites
 TASK_SITES_CHUNK = _CHUNK  # for the loops' create_task(), which append to the open chunk (see USER_FILES)
@@ -313,8 +319,10 @@ class TaskSites:
     _PRUNE_FROM = 65536  # tasks (about 6 MB) before the first pruning; then 4x what was kept
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = weakref.ref(loop)  # weak: the loop is the key of _TASK_SITES, which holds this record
-        _TASK_SITES[loop] = self  # how creation_site() finds it: no attribute of the loop is read
+        # Weak: the loop's reference is the key of _TASK_SITES, which holds this record.  How creation_site()
+        # finds it: no attribute of the loop is read.
+        self._loop = ref = weakref.ref(loop, _forget_sites)
+        _TASK_SITES[ref] = self
         #: The open chunk, appended to by :func:`record_task` (4 entries per task, see the class docstring).
         self.log: list[Any] = []
         self._chunks: list[tuple[Any, ...]] = []  # full chunks, oldest first
@@ -449,7 +457,7 @@ def creation_site(obj: object) -> Site | None:
     """
     coro: Any = obj
     if isinstance(obj, asyncio.Task):
-        sites = _TASK_SITES.get(obj.get_loop())
+        sites = _TASK_SITES.get(weakref.ref(obj.get_loop()))
         site: Site | None = sites.site_of(obj) if sites is not None else None
         if site is not None:
             return site

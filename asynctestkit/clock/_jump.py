@@ -54,7 +54,7 @@ import sys
 import weakref
 from collections.abc import Callable, Sequence
 from selectors import BaseSelector, SelectorKey
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .. import _compat, _diagnostics
 from ._hangs import AlarmWatchdog, DeadlockError, HangError, LivelockError, format_report
@@ -237,9 +237,14 @@ class JumpEngine:
 
     def adopt_loop_resolution(self) -> None:
         """Called once the loop is built: start from its resolution, widened for a large start."""
-        self._resolution = _compat.clock_resolution(self.loop)
-        self._stall_at = _stall_point(self._resolution)
-        self._set_now(self.start)
+        resolution = self._resolution = _compat.clock_resolution(self.loop)
+        # (the usual resolution's stall point is computed once, at import)
+        self._stall_at = _MONOTONIC_STALL_POINT if resolution == _MONOTONIC_RESOLUTION else _stall_point(resolution)
+        start = self.start
+        if abs(start) >= self._stall_at:
+            self._set_now(start)
+        else:
+            self.loop._atk_now = start  # (_set_now's whole work at an ordinary start)
         self.refresh_jump_limit()
 
     def set_limit(self, limit: float | None) -> None:
@@ -383,7 +388,7 @@ class JumpEngine:
         self.time_functions.release(loop._atk_now)
         self._alarm.release()
         self.more.background = None  # its record of tasks and timers would hold the loop
-        self.loop = cast("VirtualClockLoop", weakref.proxy(loop))
+        self.loop = weakref.proxy(loop)  # (a proxy, typed as the loop: no typing.cast() call)
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------
     def selector_entry(self, inner: BaseSelector, peek: Callable[[float], Any]) -> Callable[

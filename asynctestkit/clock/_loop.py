@@ -42,6 +42,7 @@ _get_ident = threading.get_ident
 _get_origin_depth = sys.get_coroutine_origin_tracking_depth
 _set_origin_depth = sys.set_coroutine_origin_tracking_depth
 _base_run_forever = asyncio.SelectorEventLoop.run_forever
+_base_close = asyncio.SelectorEventLoop.close
 _PY311 = _compat.PY311
 
 
@@ -50,11 +51,10 @@ class _ClockSelector(selectors.BaseSelector):
     """Delegates to the platform selector; hands every ``select()`` to the clock's engine."""
 
     def __init__(self, work: RealWork, engine: JumpEngine) -> None:
-        self._inner = selectors.DefaultSelector()
+        self._inner = inner = _compat.new_selector()  # recycled from a closed loop when possible (see _compat)
         self._work = work
         # asyncio calls select() once per loop iteration: the engine's entry answers it directly (one frame).
-        peek = _compat.selector_peek(self._inner)
-        self.select = engine.selector_entry(self._inner, peek)  # type: ignore[method-assign, assignment]
+        self.select = engine.selector_entry(inner, inner.peek)  # type: ignore[method-assign, assignment]
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = self._inner.register(fileobj, events, data)
@@ -88,6 +88,8 @@ def _job_name(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
 
 
 def _check_origin_depth(value: object) -> int:
+    if value.__class__ is int and value >= 0:  # (the usual 0: no call)
+        return value
     return _validate.origin_depth("coroutine_origins", value)
 
 
@@ -99,8 +101,8 @@ class _State:
     ``_run_once`` through a dict (measured: +2.6k instructions per loop iteration on 3.13).
     """
 
-    __slots__ = ("close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "plain_tasks", "recorders",
-                 "task_class", "task_sites", "thread_id", "work")
+    __slots__ = ("adopt_fd", "close_hooks", "debug_pin", "engine", "origin_depth", "phase_claim", "plain_tasks",
+                 "recorders", "recycle", "selector", "task_class", "task_sites", "thread_id", "work")
 
     def __init__(self, origin_depth: int) -> None:
         self.close_hooks: list[Callable[[], None]] = []
@@ -124,6 +126,13 @@ class _State:
         #: The leak checker's recorder slot: what the hooked creation methods hand their results to (see
         #: _creation); empty unless a tracker is attached.
         self.recorders: tuple[CreationRecorder, ...] = ()
+        #: The loop's platform selector (its wrapper's inner one for a VirtualClockLoop), and whether closing the
+        #: loop may hand it and the self-pipe to the next loop (False once ``__del__`` closes an unclosed loop).
+        self.selector: _compat.RecyclableSelector | None = None
+        self.recycle = True
+        #: Told of the self-pipe's fd when a recycled one is taken without ``register()`` (the clock selector's
+        #: real-work count of registered fds: see _compat.make_self_pipe).
+        self.adopt_fd: Callable[[int], None] | None = None
 
 
 # The three forms of _TestLoop.create_task, one per signature of the base method.  Plain functions (bound as
@@ -220,6 +229,13 @@ def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> 
     return task
 
 
+#: Per loop class, whether asyncio's ``__init__`` chain may be replaced by ``_compat.init_selector_loop`` (decided
+#: by the first loop of the class, see _TestLoop._atk_may_init_fast).
+_FAST_INIT: dict[type, bool] = {}
+#: The attributes asynctestkit's loops set on themselves before their base class's ``__init__`` runs.
+_OWN_ATTRIBUTES = frozenset({"_atk", "_atk_now"})
+
+
 class _TestLoop(asyncio.SelectorEventLoop):
     """What both of asynctestkit's loops add to a selector event loop.
 
@@ -237,10 +253,33 @@ class _TestLoop(asyncio.SelectorEventLoop):
     _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {}
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
-        self._atk = _State(_check_origin_depth(coroutine_origins))
-        self._atk.task_sites = _diagnostics.TaskSites(self)
+        state = self._atk = _State(_check_origin_depth(coroutine_origins))
+        state.task_sites = _diagnostics.TaskSites(self)
+        if selector is None:
+            selector = state.selector = _compat.new_selector()
+        elif isinstance(selector, _ClockSelector):
+            state.selector = selector._inner
+            state.adopt_fd = selector._work.note_registered  # a recycled self-pipe is not registered through it
+        cls = type(self)
+        fast = _FAST_INIT.get(cls)
+        if fast:  # asyncio's __init__ chain, done in one function (see _compat.init_selector_loop)
+            state.plain_tasks = not _compat.init_selector_loop(self, selector, state.selector, state.adopt_fd)
+            return
         super().__init__(selector=selector)
         self._atk_refresh_plain_tasks()
+        if fast is None:
+            _FAST_INIT[cls] = self._atk_may_init_fast()
+
+    def _atk_may_init_fast(self) -> bool:
+        """Whether later loops of this class may be built by ``_compat.init_selector_loop``: this one, built by
+        asyncio, has exactly the attributes it sets, and the class changes nothing that it skips (no other
+        class between this one and ``SelectorEventLoop``, asynctestkit's own ``set_debug`` and self-pipe)."""
+        cls = type(self)
+        mro = cls.__mro__
+        return (mro[mro.index(_TestLoop) + 1:] == _TestLoop.__mro__[1:]
+                and cls.set_debug in (_TestLoop.set_debug, VirtualClockLoop.set_debug)
+                and cls._make_self_pipe is _TestLoop._make_self_pipe
+                and _compat.loop_init_matches(self, _OWN_ATTRIBUTES))
 
     # -- where tasks are created ---------------------------------------------------------------------
     #: ``create_task()`` records where each task is created (see the module functions above); the signature
@@ -325,6 +364,23 @@ class _TestLoop(asyncio.SelectorEventLoop):
         hooks, self._atk.close_hooks = self._atk.close_hooks, []
         for hook in hooks:
             hook()
+
+    # The self-pipe (see ``_compat.make_self_pipe``): a closed loop's socket pair and selector are reused by
+    # the next loop built in this process (asyncio's own methods, but for the recycling).
+    def _make_self_pipe(self) -> None:
+        state = self._atk
+        _compat.make_self_pipe(self, state.selector, state.adopt_fd)
+
+    def _close_self_pipe(self) -> None:
+        state = self._atk
+        _compat.close_self_pipe(self, state.selector, state.recycle)
+
+    def __del__(self) -> None:
+        # Collected unclosed: asyncio warns (ResourceWarning) and closes it; nothing of it goes to the pool.
+        state = getattr(self, "_atk", None)
+        if state is not None:
+            state.recycle = False
+        super().__del__()
 
     def _atk_before_close(self) -> None:
         """Subclass hook: release what must go before the selector closes."""
@@ -483,10 +539,19 @@ class VirtualClockLoop(_TestLoop):
             engine.close()
 
     def close(self) -> None:
-        was_closed = self.is_closed()
-        super().close()
-        engine = self._atk.engine
-        if not was_closed and self.is_closed() and engine is not None:
+        # _TestLoop.close's work, done here in the same frame (as run_forever); keep the two in step.
+        if self.is_closed():
+            return
+        state = self._atk
+        engine = state.engine
+        if engine is not None:
+            engine.close()  # (_atk_before_close)
+        _base_close(self)  # raises, the loop left open, if it is running
+        state.plain_tasks = False
+        hooks, state.close_hooks = state.close_hooks, []
+        for hook in hooks:
+            hook()
+        if engine is not None:
             # Nothing reads the loop through its engine or clock any more: drop those references, so that a
             # closed loop, its engine and its clock are freed by reference counting (no cyclic garbage).
             engine.release()

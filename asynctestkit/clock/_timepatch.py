@@ -447,7 +447,8 @@ class ClockTime:
         to the clock engine (``_now``, and the patches' functions), which made a cycle only the cyclic garbage
         collector could free.
         """
-        self.close()
+        if self._depth or self._held or self._patches is not None:  # (the loop's close() already closed it)
+            self.close()
         self._now = itertools.repeat(final).__next__
-        self._final_wall = self.time()
+        self._final_wall = self._wall + (final - self._start)  # what time() answers from now on
         self._patches = None
