@@ -18,7 +18,8 @@ from typing import Any
 from unittest import mock
 
 import asynctestkit
-from asynctestkit import AsyncTestCase, VirtualClock, real_time
+from asynctestkit import AsyncTestCase, real_time
+from asynctestkit.clock._jump import JumpEngine
 
 
 def _cpython_module() -> Any:
@@ -236,19 +237,19 @@ class PhaseTests(unittest.TestCase):
     def run_case(self, case: unittest.TestCase) -> unittest.TestResult:
         entered: list[tuple[str, Any]] = []
         exits: list[None] = []
-        enter, leave = VirtualClock._enter_phase, VirtualClock._exit_phase
+        enter, leave = JumpEngine.enter_phase, JumpEngine.end_phase
 
-        def spy_enter(clock: VirtualClock, task: Any, phase: Any) -> None:
+        def spy_enter(engine: JumpEngine, task: Any, phase: Any) -> None:
             entered.append((phase.label, task))
-            enter(clock, task, phase)
+            enter(engine, task, phase)
 
-        def spy_exit(clock: VirtualClock) -> None:
+        def spy_exit(engine: JumpEngine) -> Any:
             exits.append(None)
-            leave(clock)
+            return leave(engine)
 
         result = unittest.TestResult()
-        with mock.patch.object(VirtualClock, "_enter_phase", spy_enter), \
-                mock.patch.object(VirtualClock, "_exit_phase", spy_exit):
+        with mock.patch.object(JumpEngine, "enter_phase", spy_enter), \
+                mock.patch.object(JumpEngine, "end_phase", spy_exit):
             case.run(result)
         self.entered, self.exits = entered, exits
         return result

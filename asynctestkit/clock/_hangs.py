@@ -195,17 +195,21 @@ class AlarmWatchdog:
     SIG_DFL/SIG_IGN raises and catches a ValueError on each call.
     """
 
-    __slots__ = ("_armed", "_describe", "_idle", "_installed", "_previous")
+    __slots__ = ("_describe", "_idle", "_installed", "_main", "_previous", "armed")
 
     def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
         self._describe = describe
         self._idle = idle
         self._previous: Any = None
         self._installed = False       # our handler is on SIGALRM (from the first arm() to uninstall())
-        self._armed = False
+        #: The main thread's id, read once (``arm()`` runs three times per test): the alarm works only there.
+        self._main = _main_thread().ident if _HAS_ITIMER else None
+        #: True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken).
+        #: Read-only for others: a plain attribute, not a property, as the clock reads it at every phase.
+        self.armed = False
 
     def arm(self, seconds: float | None) -> None:
-        if seconds is None or not seconds < math.inf or not _HAS_ITIMER or _get_ident() != _main_thread().ident:
+        if seconds is None or not seconds < math.inf or _get_ident() != self._main:
             self.disarm()
             return
         current = _raw_getsignal(_SIGALRM)
@@ -221,24 +225,19 @@ class AlarmWatchdog:
             _raw_signal(_SIGALRM, self)
             self._installed = True
         _setitimer(_ITIMER_REAL, seconds)
-        self._armed = True
-
-    @property
-    def armed(self) -> bool:
-        """True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken)."""
-        return self._armed
+        self.armed = True
 
     def disarm(self) -> None:
         """Stop the timer (the handler stays installed until :meth:`uninstall`)."""
-        if not self._armed:
+        if not self.armed:
             return
-        self._armed = False
+        self.armed = False
         _setitimer(_ITIMER_REAL, 0)
 
     def uninstall(self) -> None:
         """Stop the timer and put back the SIGALRM handler found at the first ``arm()``, if ours is still there."""
         self.disarm()
-        if not self._installed or _get_ident() != _main_thread().ident:
+        if not self._installed or _get_ident() != self._main:
             return  # (installed in the main thread, closed in another: the handler, disarmed, ignores signals)
         self._installed = False
         previous, self._previous = self._previous, None
@@ -253,7 +252,7 @@ class AlarmWatchdog:
 
     def __call__(self, signum: int, frame: types.FrameType | None) -> None:
         """The SIGALRM handler."""
-        if not self._armed or self._idle():
+        if not self.armed or self._idle():
             return  # the loop is in select(): the clock's own check reports it
         site = safe_blocking_site(frame)
         if site is None:
