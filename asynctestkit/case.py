@@ -264,6 +264,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             error = self._atk_take_setup_error()
             if error is not None:
                 raise error
+        self._atk_claim = self._atk_new_claim()  # the first phase of this run: its loop is built now (3.11+)
         self._atk_run_phase(self.asyncSetUp, super()._callSetUp)
 
     def _callTestMethod(self, method: Callable[..., Any]) -> None:
@@ -275,9 +276,11 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if getattr(function, "__self__", None) is self and getattr(function, "__name__", None) in DIRECT_CLEANUPS:
             return super()._callCleanup(function, *args, **kwargs)  # the leak check's verdict: not a phase
-        return self._atk_run_phase(function, super()._callCleanup, function, *args, **kwargs)
+        if kwargs:
+            return self._atk_run_phase(function, functools.partial(super()._callCleanup, function, *args, **kwargs))
+        return self._atk_run_phase(function, super()._callCleanup, function, *args)
 
-    def _atk_run_phase(self, func: object, call: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
+    def _atk_run_phase(self, func: object, call: Callable[..., _R], *args: Any) -> _R:
         """Run one part of the test (*call*: IsolatedAsyncioTestCase's own method) as a phase of the clock.
 
         If the part runs a coroutine on the loop (asyncSetUp, the test, asyncTearDown, an async cleanup), the
@@ -285,17 +288,17 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         task (as a cancellation) becomes the failure of the part; tearDown and cleanups still run, as unittest
         runs them after any failure.
         """
-        claim = self._atk_claim  # the test's claim on its loop's phases: one per test (see _atk_loop_factory)
-        if claim is None or claim.owner is not None or claim.loop.is_closed():
-            claim = self._atk_other_claim()
-            if claim is None:  # a custom loop_factory: no clock
-                return call(*args, **kwargs)
+        claim = self._atk_claim  # the run's claim on its loop's phases, one for every phase (see _callSetUp)
+        if claim is None or claim.owner is not None:  # a custom loop_factory, or a phase inside a phase
+            claim = self._atk_new_claim()
+            if claim is None:  # not one of asynctestkit's loops: no clock
+                return call(*args)
         claim.owner = self
         claim.func = func
         claim.asyncio_debug = self.asyncio_debug
         claim.loop._atk_claim_phase(claim)
         try:
-            result = call(*args, **kwargs)
+            result = call(*args)
         except BaseException as exc:
             failure = claim.failure(exc)  # the hang report that ended the phase, if one did (see _phase)
             if failure is None:
@@ -309,10 +312,13 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             raise pending
         return result
 
-    def _atk_other_claim(self) -> PhaseClaim | None:
-        """The claim for a phase when the test's own cannot serve: before the loop exists (3.11+ build it at
-        setUp), after it closed, inside another phase (``doCleanups()`` called by a test), or on the loop of a
-        custom ``loop_factory``.  None when the loop is not one of asynctestkit's (its debug mode is set here)."""
+    def _atk_new_claim(self) -> PhaseClaim | None:
+        """The claim on the phases of the test's loop, for this run (or for a phase inside a phase).
+
+        Asked at setUp (3.11+ build the loop then), and for a phase that starts while another runs
+        (``doCleanups()`` called by a test).  None when the loop is not one of asynctestkit's (a custom
+        ``loop_factory``: its debug mode is set here) or when the runner is closed already.
+        """
         loop = self._atk_loop  # the loop this test built, unless a custom loop_factory replaced it
         if loop is None or loop.is_closed():
             try:
@@ -325,11 +331,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             return None
         claim = self._atk_claim
         if claim is not None and claim.loop is loop and claim.owner is None:
-            return claim  # built with the loop just now
-        other = PhaseClaim(loop)
-        if claim is None or claim.loop is not loop:  # a loop of a custom loop_factory: keep its claim
-            self._atk_claim = other
-        return other
+            return claim  # built with the loop
+        return PhaseClaim(loop)
 
     def _atk_runner_task(self) -> asyncio.Task[Any] | None:
         """3.10: the task that runs every phase (see ``clock/_phase.py``)."""
