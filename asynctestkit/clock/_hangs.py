@@ -168,6 +168,18 @@ _raw_getsignal = _compat.raw_getsignal
 _raw_signal = _compat.raw_signal
 _get_ident = threading.get_ident
 _main_thread = threading.main_thread
+#: The main thread's id (the alarm works only there), read once instead of at every alarm; after a fork the
+#: child's main thread is the thread that forked (``threading``'s own after-fork handler runs first).
+_main_ident = _main_thread().ident
+
+
+def _refresh_main_ident() -> None:  # pragma: no cover - runs in a forked child
+    global _main_ident
+    _main_ident = _main_thread().ident
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_refresh_main_ident)
 _perf_counter = time.perf_counter
 _EARLY = 0.001      # real seconds: an alarm this close to the phase's deadline is on time
 _SAME_TIMER = 0.05  # real seconds: a running timer this close to the one we set is ours
@@ -203,15 +215,13 @@ class AlarmWatchdog:
     which for a handler that is not SIG_DFL/SIG_IGN raises and catches a ValueError on each call.
     """
 
-    __slots__ = ("_deadline", "_describe", "_idle", "_installed", "_main", "_previous", "_timer_at", "armed")
+    __slots__ = ("_deadline", "_describe", "_idle", "_installed", "_previous", "_timer_at", "armed")
 
     def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
         self._describe = describe
         self._idle = idle
         self._previous: Any = None
         self._installed = False       # our handler is on SIGALRM (from the first arm() to uninstall())
-        #: The main thread's id, read once (``arm()`` runs three times per test): the alarm works only there.
-        self._main = _main_thread().ident if _HAS_ITIMER else None
         self._deadline = 0.0          # perf_counter() value at which the current phase's alarm is due
         self._timer_at = 0.0          # perf_counter() value at which the timer we set goes off (0: none runs)
         #: True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken).
@@ -220,7 +230,7 @@ class AlarmWatchdog:
 
     def arm(self, seconds: float | None) -> None:
         """Have the alarm go off *seconds* (real) from now, for the phase that starts now."""
-        if seconds is None or not seconds < math.inf or _get_ident() != self._main:
+        if seconds is None or not seconds < math.inf or not _HAS_ITIMER or _get_ident() != _main_ident:
             self.disarm()
             return
         current = _raw_getsignal(_SIGALRM)
@@ -266,7 +276,7 @@ class AlarmWatchdog:
         ours = _raw_getsignal(_SIGALRM) is self
         if self._timer_at:
             self._stop_timer(ours=ours)
-        if _get_ident() != self._main:
+        if _get_ident() != _main_ident:
             return  # (installed in the main thread, closed in another: the handler, disarmed, ignores signals)
         self._installed = False
         previous, self._previous = self._previous, None
