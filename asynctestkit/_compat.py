@@ -15,6 +15,7 @@ import _signal  # type: ignore[import-not-found]  # (no stub: the C half of the 
 import _thread
 import asyncio
 import concurrent.futures.thread as _cf_thread
+import functools
 import heapq
 import itertools
 import math
@@ -247,9 +248,14 @@ def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
         asyncio.set_event_loop(loop)
 
 
-def clear_current_loop() -> None:
-    """``set_current_loop(None)``: this thread has no current loop (run when a test's loop closes)."""
+def _clear_current_loop_314() -> None:
     set_current_loop(None)
+
+
+#: ``set_current_loop(None)``: this thread has no current loop (run when a test's loop closes).  Before 3.14,
+#: ``asyncio.set_event_loop`` itself with None bound (nothing to silence): no Python frame of ours per test.
+clear_current_loop: Callable[[], None] = (
+    _clear_current_loop_314 if PY314 else functools.partial(asyncio.set_event_loop, None))
 
 
 # --- virtual clock ----------------------------------------------------------------------------------------

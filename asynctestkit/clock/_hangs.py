@@ -181,6 +181,7 @@ def _refresh_main_ident() -> None:  # pragma: no cover - runs in a forked child
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_refresh_main_ident)
 _perf_counter = time.perf_counter
+_INF = math.inf
 _EARLY = 0.001      # real seconds: an alarm this close to the phase's deadline is on time
 _SAME_TIMER = 0.05  # real seconds: a running timer this close to the one we set is ours
 
@@ -228,9 +229,10 @@ class AlarmWatchdog:
         #: Read-only for others: a plain attribute, not a property, as the clock reads it at every phase.
         self.armed = False
 
-    def arm(self, seconds: float | None) -> None:
-        """Have the alarm go off *seconds* (real) from now, for the phase that starts now."""
-        if seconds is None or not seconds < math.inf or not _HAS_ITIMER or _get_ident() != _main_ident:
+    def arm(self, seconds: float | None, now: float | None = None) -> None:
+        """Have the alarm go off *seconds* (real) after *now* (a ``perf_counter()`` value: the phase's start;
+        None: now), for the phase that starts then."""
+        if seconds is None or not seconds < _INF:
             self.disarm()
             return
         current = _raw_getsignal(_SIGALRM)
@@ -242,12 +244,18 @@ class AlarmWatchdog:
                 self._installed = False
                 self._previous = None
                 return
+            if not _HAS_ITIMER or _get_ident() != _main_ident:
+                return  # (only the main thread gets signals)
             if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 return  # someone else's alarm: leave it alone
             self._previous = current
             _raw_signal(_SIGALRM, self)
             self._installed = True
-        now = _perf_counter()
+        elif _get_ident() != _main_ident:  # pragma: no cover - installed from the main thread, armed from another
+            self.disarm()
+            return
+        if now is None:
+            now = _perf_counter()
         deadline = self._deadline = now + seconds
         self.armed = True  # (before reading _timer_at: a signal from here on re-arms for this deadline)
         if not now < self._timer_at <= deadline:  # no timer runs, or it would go off too late

@@ -294,7 +294,7 @@ class JumpEngine:
             self.watchdog_at = start + watchdog
             # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag
             alarm = self._alarm
-            alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
+            alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0), start)
             self.poll_checks = self._timing or not alarm.armed
 
     def arm_alarm(self) -> None:
