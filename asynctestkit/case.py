@@ -167,20 +167,18 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             prepare_class(cls)
 
     # -- the loop ----------------------------------------------------------------------------------
-    def _atk_wants_virtual_clock(self) -> bool:
-        if not self.virtual_clock:
-            return False
-        # The test method as the class holds it (the instance's own attribute first, as getattr() would): asked
-        # of a bound method, a missing mark costs an AttributeError raised and caught inside getattr().
-        name = _compat.test_method_name(self)
-        method = self.__dict__.get(name)
-        if method is None:
-            method = getattr(type(self), name, None)
-        return not getattr(method, _REAL_TIME_MARK, False)
-
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
         loop: VirtualClockLoop | RealTimeLoop
-        if self._atk_wants_virtual_clock():
+        virtual = bool(self.virtual_clock)
+        if virtual:  # unless the test method is marked @real_time
+            # The test method as the class holds it (the instance's own attribute first, as getattr() would):
+            # asked of a bound method, a missing mark costs an AttributeError raised and caught inside getattr().
+            name = _compat.test_method_name(self)
+            method = self.__dict__.get(name)
+            if method is None:
+                method = getattr(type(self), name, None)
+            virtual = not getattr(method, _REAL_TIME_MARK, False)
+        if virtual:
             try:
                 loop = VirtualClockLoop(
                     start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
