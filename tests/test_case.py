@@ -332,6 +332,28 @@ class PhaseTests(unittest.TestCase):
         self.assertEqual(len(self.exits), 2)
         self.assertIsNone(loops[0]._atk.phase_claim)
 
+    def test_one_claim_serves_every_phase_and_holds_nothing_of_the_test_between_phases(self) -> None:
+        claims: list[Any] = []
+
+        class T(AsyncTestCase):
+            leak_checks = "off"
+
+            async def asyncSetUp(self) -> None:
+                claims.append(self._atk_claim)
+
+            async def test_x(self) -> None:
+                claims.append(self._atk_claim)
+
+            async def asyncTearDown(self) -> None:
+                claims.append(self._atk_claim)
+
+        result = self.run_case(T("test_x"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(len(self.entered), 3)
+        self.assertEqual(len({id(claim) for claim in claims}), 1, "a claim was built per phase")
+        self.assertIsNone(claims[0].owner)  # let go of the test case when its last phase ended
+        self.assertIsNone(claims[0].func)
+
     def test_a_hang_in_async_setup_fails_it_and_the_cleanups_still_run(self) -> None:
         events: list[str] = []
 
