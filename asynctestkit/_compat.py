@@ -18,6 +18,7 @@ import atexit
 import collections
 import concurrent.futures.thread as _cf_thread
 import contextvars
+import functools
 import heapq
 import itertools
 import logging
@@ -239,23 +240,28 @@ def default_executor(loop: asyncio.AbstractEventLoop) -> Any:
     return getattr(loop, "_default_executor", None)
 
 
-def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
-    """Make *loop* the current loop of this thread, as ``IsolatedAsyncioTestCase`` does for its own loop.
-
-    ``asyncio.set_event_loop`` is public on 3.10-3.13.  3.14 development builds deprecated it for a while, so
-    a DeprecationWarning from it is silenced here rather than failing ``-W error`` runs.
-    """
-    if not PY314:  # (no warning to silence: catch_warnings() would reset every module's warning registry)
-        asyncio.set_event_loop(loop)
-        return
+def _set_current_loop_314(loop: asyncio.AbstractEventLoop | None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         asyncio.set_event_loop(loop)
 
 
-def clear_current_loop() -> None:
-    """``set_current_loop(None)``: this thread has no current loop (run when a test's loop closes)."""
+#: Make *loop* the current loop of this thread, as ``IsolatedAsyncioTestCase`` does for its own loop.
+#: ``asyncio.set_event_loop`` is public on 3.10-3.13, and is used as is there (no warning to silence, and
+#: ``catch_warnings()`` would reset every module's warning registry); 3.14 development builds deprecated it
+#: for a while, so a DeprecationWarning from it is silenced there rather than failing ``-W error`` runs.
+set_current_loop: Callable[[asyncio.AbstractEventLoop | None], None] = (
+    _set_current_loop_314 if PY314 else asyncio.set_event_loop)
+
+
+def _clear_current_loop_314() -> None:
     set_current_loop(None)
+
+
+#: ``set_current_loop(None)``: this thread has no current loop (run when a test's loop closes).  Before 3.14,
+#: ``asyncio.set_event_loop`` itself with None bound (nothing to silence): no Python frame of ours per test.
+clear_current_loop: Callable[[], None] = (
+    _clear_current_loop_314 if PY314 else functools.partial(asyncio.set_event_loop, None))
 
 
 # --- virtual clock ----------------------------------------------------------------------------------------

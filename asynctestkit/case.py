@@ -146,6 +146,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
 
     _atk_trace: Trace | None = None
     _atk_loop: asyncio.AbstractEventLoop | None = None
+    #: The claim on the phases of the test's loop (see ``clock/_phase.py``): one per test, reused by each phase.
+    _atk_claim: PhaseClaim | None = None
     _atk_background: BackgroundTasks | None = None
     #: The schedule one run of an exploration installs on the test's loop (asynctestkit.explore); None: FIFO.
     _atk_schedule: Any = None
@@ -165,13 +167,18 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             prepare_class(cls)
 
     # -- the loop ----------------------------------------------------------------------------------
-    def _atk_wants_virtual_clock(self) -> bool:
-        method = getattr(self, _compat.test_method_name(self), None)
-        return bool(self.virtual_clock) and not getattr(method, _REAL_TIME_MARK, False)
-
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
         loop: VirtualClockLoop | RealTimeLoop
-        if self._atk_wants_virtual_clock():
+        virtual = bool(self.virtual_clock)
+        if virtual:  # unless the test method is marked @real_time
+            # The test method as the class holds it (the instance's own attribute first, as getattr() would):
+            # asked of a bound method, a missing mark costs an AttributeError raised and caught inside getattr().
+            name = _compat.test_method_name(self)
+            method = self.__dict__.get(name)
+            if method is None:
+                method = getattr(type(self), name, None)
+            virtual = not getattr(method, _REAL_TIME_MARK, False)
+        if virtual:
             try:
                 loop = VirtualClockLoop(
                     start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
@@ -190,6 +197,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
             loop.set_debug(debug)
         self._atk_loop = loop
+        self._atk_claim = PhaseClaim(loop)
         if self._atk_schedule is not None:  # one run of an exploration (asynctestkit.explore)
             self._atk_schedule.install(loop)
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
@@ -250,9 +258,11 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     # in between, a failing test shows exactly the frames plain IsolatedAsyncioTestCase shows: the user's
     # failing line is always there.  The loop tells us which task runs the phase (see ``clock/_phase.py``).
     def _callSetUp(self) -> None:
-        error = self._atk_take_setup_error()
-        if error is not None:  # 3.10: the test's loop could not be built
-            raise error
+        if self._atk_setup_error is not None:  # 3.10: the test's loop could not be built
+            error = self._atk_take_setup_error()
+            if error is not None:
+                raise error
+        self._atk_claim = self._atk_new_claim()  # the first phase of this run: its loop is built now (3.11+)
         self._atk_run_phase(self.asyncSetUp, super()._callSetUp)
 
     def _callTestMethod(self, method: Callable[..., Any]) -> None:
@@ -264,7 +274,9 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if getattr(function, "__self__", None) is self and getattr(function, "__name__", None) in DIRECT_CLEANUPS:
             return super()._callCleanup(function, *args, **kwargs)  # the leak check's verdict: not a phase
-        return self._atk_run_phase(function, functools.partial(super()._callCleanup, function, *args, **kwargs))
+        if kwargs:
+            return self._atk_run_phase(function, functools.partial(super()._callCleanup, function, *args, **kwargs))
+        return self._atk_run_phase(function, super()._callCleanup, function, *args)
 
     def _atk_run_phase(self, func: object, call: Callable[..., _R], *args: Any) -> _R:
         """Run one part of the test (*call*: IsolatedAsyncioTestCase's own method) as a phase of the clock.
@@ -273,6 +285,37 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         clock knows the task running it from its first step to its end, and a hang report it delivered to that
         task (as a cancellation) becomes the failure of the part; tearDown and cleanups still run, as unittest
         runs them after any failure.
+        """
+        claim = self._atk_claim  # the run's claim on its loop's phases, one for every phase (see _callSetUp)
+        if claim is None or claim.owner is not None:  # a custom loop_factory, or a phase inside a phase
+            claim = self._atk_new_claim()
+            if claim is None:  # not one of asynctestkit's loops: no clock
+                return call(*args)
+        claim.owner = self
+        claim.func = func
+        claim.asyncio_debug = self.asyncio_debug
+        claim.loop._atk_claim_phase(claim)
+        try:
+            result = call(*args)
+        except BaseException as exc:
+            failure = claim.failure(exc)  # the hang report that ended the phase, if one did (see _phase)
+            if failure is None:
+                if self._atk_trace is not None:
+                    _trace_glue.annotate(self, self._atk_trace, exc)
+                raise
+            error, cause = failure
+            raise error from cause
+        pending = claim.finish()
+        if pending is not None:  # the phase swallowed the cancellation that carried the report
+            raise pending
+        return result
+
+    def _atk_new_claim(self) -> PhaseClaim | None:
+        """The claim on the phases of the test's loop, for this run (or for a phase inside a phase).
+
+        Asked at setUp (3.11+ build the loop then), and for a phase that starts while another runs
+        (``doCleanups()`` called by a test).  None when the loop is not one of asynctestkit's (a custom
+        ``loop_factory``: its debug mode is set here) or when the runner is closed already.
         """
         loop = self._atk_loop  # the loop this test built, unless a custom loop_factory replaced it
         if loop is None or loop.is_closed():
@@ -283,22 +326,11 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         if not isinstance(loop, (VirtualClockLoop, RealTimeLoop)):  # a custom loop_factory: no clock
             if loop is not None and not loop.is_closed() and loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)
-            return call(*args)
-        claim = PhaseClaim(loop, self, func, asyncio_debug=self.asyncio_debug)
-        loop._atk_claim_phase(claim)
-        try:
-            result = call(*args)
-        except BaseException as exc:
-            failure = claim.failure(exc)  # the hang report that ended the phase, if one did (see _phase)
-            if failure is None:
-                _trace_glue.annotate(self, self._atk_trace, exc)
-                raise
-            error, cause = failure
-            raise error from cause
-        pending = claim.finish()
-        if pending is not None:  # the phase swallowed the cancellation that carried the report
-            raise pending
-        return result
+            return None
+        claim = self._atk_claim
+        if claim is not None and claim.loop is loop and claim.owner is None:
+            return claim  # built with the loop
+        return PhaseClaim(loop)
 
     def _atk_runner_task(self) -> asyncio.Task[Any] | None:
         """3.10: the task that runs every phase (see ``clock/_phase.py``)."""

@@ -18,7 +18,8 @@ from typing import Any
 from unittest import mock
 
 import asynctestkit
-from asynctestkit import AsyncTestCase, VirtualClock, real_time
+from asynctestkit import AsyncTestCase, real_time
+from asynctestkit.clock._jump import JumpEngine
 
 
 def _cpython_module() -> Any:
@@ -236,19 +237,19 @@ class PhaseTests(unittest.TestCase):
     def run_case(self, case: unittest.TestCase) -> unittest.TestResult:
         entered: list[tuple[str, Any]] = []
         exits: list[None] = []
-        enter, leave = VirtualClock._enter_phase, VirtualClock._exit_phase
+        enter, leave = JumpEngine.enter_phase, JumpEngine.end_phase
 
-        def spy_enter(clock: VirtualClock, task: Any, phase: Any) -> None:
+        def spy_enter(engine: JumpEngine, task: Any, phase: Any) -> None:
             entered.append((phase.label, task))
-            enter(clock, task, phase)
+            enter(engine, task, phase)
 
-        def spy_exit(clock: VirtualClock) -> None:
+        def spy_exit(engine: JumpEngine) -> Any:
             exits.append(None)
-            leave(clock)
+            return leave(engine)
 
         result = unittest.TestResult()
-        with mock.patch.object(VirtualClock, "_enter_phase", spy_enter), \
-                mock.patch.object(VirtualClock, "_exit_phase", spy_exit):
+        with mock.patch.object(JumpEngine, "enter_phase", spy_enter), \
+                mock.patch.object(JumpEngine, "end_phase", spy_exit):
             case.run(result)
         self.entered, self.exits = entered, exits
         return result
@@ -330,6 +331,28 @@ class PhaseTests(unittest.TestCase):
                           "IsolatedAsyncioTestCase.asyncTearDown of test 'test_sync'"])
         self.assertEqual(len(self.exits), 2)
         self.assertIsNone(loops[0]._atk.phase_claim)
+
+    def test_one_claim_serves_every_phase_and_holds_nothing_of_the_test_between_phases(self) -> None:
+        claims: list[Any] = []
+
+        class T(AsyncTestCase):
+            leak_checks = "off"
+
+            async def asyncSetUp(self) -> None:
+                claims.append(self._atk_claim)
+
+            async def test_x(self) -> None:
+                claims.append(self._atk_claim)
+
+            async def asyncTearDown(self) -> None:
+                claims.append(self._atk_claim)
+
+        result = self.run_case(T("test_x"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(len(self.entered), 3)
+        self.assertEqual(len({id(claim) for claim in claims}), 1, "a claim was built per phase")
+        self.assertIsNone(claims[0].owner)  # let go of the test case when its last phase ended
+        self.assertIsNone(claims[0].func)
 
     def test_a_hang_in_async_setup_fails_it_and_the_cleanups_still_run(self) -> None:
         events: list[str] = []

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _diagnostics, _validate
 from . import _timers
-from ._hangs import HangError
-from ._jump import JumpEngine, PhaseInfo, resolve_future
+from ._jump import JumpEngine, resolve_future
 from ._quiet import DEFAULT_BACKGROUND_WINDOW
 
 if TYPE_CHECKING:
@@ -161,16 +160,14 @@ class VirtualClock:
     def _phase_task(self) -> asyncio.Task[Any] | None:
         return self._engine.phase_task
 
-    def _enter_phase(self, task: asyncio.Task[Any] | None, phase: PhaseInfo) -> None:
-        """A test phase starts: *task* runs it, *phase* names it in reports (see JumpEngine.enter_phase)."""
-        self._engine.enter_phase(task, phase)
+    def _phase_engine(self) -> JumpEngine:
+        """The engine, for the phase glue to call at each phase boundary (once per test, not once per phase).
 
-    def _exit_phase(self) -> None:
-        self._engine.exit_phase()
-
-    def _take_pending_error(self) -> HangError | None:
-        """The hang report waiting for the phase that just ended, if any (taken: asked once)."""
-        return self._engine.take_pending_error()
+        The glue calls ``enter_phase(task, phase)`` when a test phase starts (*task* runs it, ``phase.label``
+        names it in reports) and ``end_phase()`` when it ends (the hang report it must fail with, if any):
+        one call each, a test pays for three phases.
+        """
+        return self._engine
 
     def _closed_phase_coroutine(self, exc: BaseException) -> bool:
         """True if *exc* is what resuming the test's coroutine raised after the engine closed it."""

@@ -27,6 +27,7 @@ import os
 import signal
 import sysconfig
 import threading
+import time
 import types
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -162,10 +163,27 @@ _HAS_ITIMER = hasattr(signal, "setitimer")
 _SIGALRM: int = getattr(signal, "SIGALRM", 14)
 _ITIMER_REAL: int = getattr(signal, "ITIMER_REAL", 0)
 _setitimer: Callable[[int, float], object] = getattr(signal, "setitimer", None) or (lambda which, seconds: None)
+_getitimer: Callable[[int], tuple[float, float]] = getattr(signal, "getitimer", None) or (lambda which: (0.0, 0.0))
 _raw_getsignal = _compat.raw_getsignal
 _raw_signal = _compat.raw_signal
 _get_ident = threading.get_ident
 _main_thread = threading.main_thread
+#: The main thread's id (the alarm works only there), read once instead of at every alarm; after a fork the
+#: child's main thread is the thread that forked (``threading``'s own after-fork handler runs first).
+_main_ident = _main_thread().ident
+
+
+def _refresh_main_ident() -> None:  # pragma: no cover - runs in a forked child
+    global _main_ident
+    _main_ident = _main_thread().ident
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_refresh_main_ident)
+_perf_counter = time.perf_counter
+_INF = math.inf
+_EARLY = 0.001      # real seconds: an alarm this close to the phase's deadline is on time
+_SAME_TIMER = 0.05  # real seconds: a running timer this close to the one we set is ours
 
 
 def _no_description(site: Site) -> str:  # pragma: no cover - a released watchdog is never armed
@@ -186,63 +204,91 @@ class AlarmWatchdog:
     *idle* tells whether the loop is inside ``select()`` (then the select-level check is the right reporter).
 
     The watchdog object itself is the SIGALRM handler (no bound method to create or compare, and none stored:
-    it would be a reference cycle).  It goes in at the first ``arm()`` and stays until ``uninstall()``: the
-    phases of one test move the timer only (one ``setitimer`` each, plus one C-level read of the handler),
-    instead of installing and restoring the handler three times per test.  Between phases the timer is off
-    and the handler ignores a stray signal.  If someone else installs a SIGALRM handler meanwhile, theirs is
-    left alone from then on.  The handler is read and set with the C functions (``_compat.raw_getsignal``):
-    the ``signal`` module's Python wrappers convert every answer to an enum, which for a handler that is not
-    SIG_DFL/SIG_IGN raises and catches a ValueError on each call.
+    it would be a reference cycle).  It goes in at the first ``arm()`` and stays until ``uninstall()``.  The
+    timer is set once per test, too: ``disarm()`` only stops the alarm from acting (a signal between phases
+    is ignored), and a later phase, whose deadline is never earlier than the running timer's, keeps that
+    timer.  When the timer goes off before the current phase's own deadline (it was set for an earlier
+    phase), the handler sets it again for the rest, so each phase still gets exactly its whole limit, and
+    one ``setitimer`` per test replaces two per phase.  ``uninstall()`` stops the timer.  If someone else
+    installs a SIGALRM handler meanwhile, theirs is left alone from then on (and our timer, if it still
+    runs, is stopped: never theirs).  The handler is read and set with the C functions
+    (``_compat.raw_getsignal``): the ``signal`` module's Python wrappers convert every answer to an enum,
+    which for a handler that is not SIG_DFL/SIG_IGN raises and catches a ValueError on each call.
     """
 
-    __slots__ = ("_armed", "_describe", "_idle", "_installed", "_previous")
+    __slots__ = ("_deadline", "_describe", "_idle", "_installed", "_previous", "_timer_at", "armed")
 
     def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
         self._describe = describe
         self._idle = idle
         self._previous: Any = None
         self._installed = False       # our handler is on SIGALRM (from the first arm() to uninstall())
-        self._armed = False
+        self._deadline = 0.0          # perf_counter() value at which the current phase's alarm is due
+        self._timer_at = 0.0          # perf_counter() value at which the timer we set goes off (0: none runs)
+        #: True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken).
+        #: Read-only for others: a plain attribute, not a property, as the clock reads it at every phase.
+        self.armed = False
 
-    def arm(self, seconds: float | None) -> None:
-        if seconds is None or not seconds < math.inf or not _HAS_ITIMER or _get_ident() != _main_thread().ident:
+    def arm(self, seconds: float | None, now: float | None = None) -> None:
+        """Have the alarm go off *seconds* (real) after *now* (a ``perf_counter()`` value: the phase's start;
+        None: now), for the phase that starts then."""
+        if seconds is None or not seconds < _INF:
             self.disarm()
             return
         current = _raw_getsignal(_SIGALRM)
         if current is not self:
             if self._installed:  # replaced since: theirs from now on
-                self.disarm()
+                self.armed = False
+                if self._timer_at:
+                    self._stop_timer(ours=False)
                 self._installed = False
                 self._previous = None
                 return
+            if not _HAS_ITIMER or _get_ident() != _main_ident:
+                return  # (only the main thread gets signals)
             if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 return  # someone else's alarm: leave it alone
             self._previous = current
             _raw_signal(_SIGALRM, self)
             self._installed = True
-        _setitimer(_ITIMER_REAL, seconds)
-        self._armed = True
-
-    @property
-    def armed(self) -> bool:
-        """True while the alarm is set for the current phase (False: main thread unavailable, SIGALRM taken)."""
-        return self._armed
+        elif _get_ident() != _main_ident:  # pragma: no cover - installed from the main thread, armed from another
+            self.disarm()
+            return
+        if now is None:
+            now = _perf_counter()
+        deadline = self._deadline = now + seconds
+        self.armed = True  # (before reading _timer_at: a signal from here on re-arms for this deadline)
+        if not now < self._timer_at <= deadline:  # no timer runs, or it would go off too late
+            self._timer_at = deadline
+            _setitimer(_ITIMER_REAL, seconds)
 
     def disarm(self) -> None:
-        """Stop the timer (the handler stays installed until :meth:`uninstall`)."""
-        if not self._armed:
-            return
-        self._armed = False
+        """The phase ended: the alarm no longer acts (its timer runs on until a later phase or uninstall())."""
+        self.armed = False
+
+    def _stop_timer(self, *, ours: bool) -> None:
+        """Stop the timer we set; when *ours* is False (another handler is on SIGALRM), only if it still runs
+        as we set it: a timer its owner set in the meantime is theirs."""
+        at, self._timer_at = self._timer_at, 0.0
+        if not ours:
+            left = _getitimer(_ITIMER_REAL)[0]
+            if not left or abs(left - (at - _perf_counter())) > _SAME_TIMER:
+                return
         _setitimer(_ITIMER_REAL, 0)
 
     def uninstall(self) -> None:
         """Stop the timer and put back the SIGALRM handler found at the first ``arm()``, if ours is still there."""
-        self.disarm()
-        if not self._installed or _get_ident() != _main_thread().ident:
+        self.armed = False
+        if not self._installed:
+            return  # (no timer is ever set before the handler is in)
+        ours = _raw_getsignal(_SIGALRM) is self
+        if self._timer_at:
+            self._stop_timer(ours=ours)
+        if _get_ident() != _main_ident:
             return  # (installed in the main thread, closed in another: the handler, disarmed, ignores signals)
         self._installed = False
         previous, self._previous = self._previous, None
-        if _raw_getsignal(_SIGALRM) is self:
+        if ours:
             _raw_signal(_SIGALRM, previous)
 
     def release(self) -> None:
@@ -253,10 +299,22 @@ class AlarmWatchdog:
 
     def __call__(self, signum: int, frame: types.FrameType | None) -> None:
         """The SIGALRM handler."""
-        if not self._armed or self._idle():
+        if not self.armed:
+            self._timer_at = 0.0  # went off between phases: the next arm() sets it again
+            return
+        now = _perf_counter()
+        left = self._deadline - now
+        if left > _EARLY:  # set for an earlier phase: this one has the rest of its limit
+            self._timer_at = self._deadline
+            _setitimer(_ITIMER_REAL, left)
+            return
+        if self._idle():
+            self._timer_at = 0.0
             return  # the loop is in select(): the clock's own check reports it
         site = safe_blocking_site(frame)
         if site is None:
+            self._timer_at = now + _RETRY
             _setitimer(_ITIMER_REAL, _RETRY)
             return
+        self._timer_at = 0.0
         raise LivelockError(self._describe(site))

@@ -298,8 +298,9 @@ class JumpEngine:
         else:
             self.watchdog_at = start + watchdog
             # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag
-            self._alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0))
-            self.poll_checks = self._timing or not self._alarm.armed
+            alarm = self._alarm
+            alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0), start)
+            self.poll_checks = self._timing or not alarm.armed
 
     def arm_alarm(self) -> None:
         """Set SIGALRM for what is left of the phase's watchdog; where it cannot be set, check every poll.
@@ -318,6 +319,26 @@ class JumpEngine:
 
     def _refresh_poll_checks(self) -> None:
         self.poll_checks = self._timing or (self.watchdog_at != math.inf and not self._alarm.armed)
+
+    def end_phase(self) -> HangError | None:
+        """The test phase has ended (its runner's call returned or raised): the hang report it must fail with.
+
+        :meth:`exit_phase` and :meth:`take_pending_error` in one call, the common case inlined: the phase
+        ended within its watchdog, or it has no watchdog.
+        """
+        if self.phase_task is not None and self._pending_error is None and not self._deliveries \
+                and _perf_counter() > self.watchdog_at:
+            self.exit_phase()
+            return self.take_pending_error()
+        self.phase_task = None
+        self._phase = _NO_PHASE
+        self.watchdog_at = math.inf
+        alarm = self._alarm
+        if alarm.armed:
+            alarm.disarm()
+        self.poll_checks = self._timing  # (watchdog_at is inf: _refresh_poll_checks inlined)
+        error, self._pending_error = self._pending_error, None
+        return error
 
     def exit_phase(self) -> None:
         if (self.phase_task is not None and self._pending_error is None and not self._deliveries

@@ -309,8 +309,10 @@ class _TestLoop(asyncio.SelectorEventLoop):
         self._atk.debug_pin = pin
 
     def _atk_phase_started(self, task: asyncio.Task[Any] | None) -> None:
-        claim, self._atk.phase_claim = self._atk.phase_claim, None
+        atk = self._atk
+        claim, atk.phase_claim = atk.phase_claim, None
         if claim is not None:
+            atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
             claim(task)
 
     # -- the hooked creation methods (the leak checker's contract: see _creation) -----------------------

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ._hangs import HangError
+from ._jump import JumpEngine
 from ._loop import RealTimeLoop, VirtualClockLoop
 
 __all__ = ["PhaseClaim", "PhaseOwner"]
@@ -41,59 +42,72 @@ class PhaseOwner(Protocol):
 
 
 class PhaseClaim:
-    """Called by the loop with the task that runs the next phase (None on 3.10), then ended by the runner.
+    """A test's claim on the phases of its loop: called by the loop with the task that runs each one.
 
-    On the call, the loop's debug mode is set to *asyncio_debug* (and unpinned, so the test itself may
-    change it) and, on a virtual clock, the engine is told which task to watch and to fail with a hang
-    report; the claim itself is what the engine then holds as the phase: :attr:`label` names it in reports
-    (``"test 'test_fetch'"``, asked of *owner* for *func* only when a report needs it) and :attr:`running`
-    tells, on 3.10 only, whether the phase's code still runs in the runner's long-lived task.  One small
-    object per phase, and nothing built that only a report would read.
+    One claim per test and loop, made before the first phase, used for every phase (none is built per
+    phase).  Before each phase the runner sets :attr:`owner` (a :class:`PhaseOwner`) and :attr:`func` (what
+    the phase runs) and hands the claim to the loop (``loop._atk_claim_phase``); the loop calls it with the
+    task that runs the phase (None on 3.10) before that task's first step; the runner ends the phase with
+    :meth:`finish` (or :meth:`failure`), which lets go of *owner* and *func* again, so nothing of the test
+    stays reachable from the claim between phases.
+
+    On the call the loop's debug mode is set to *asyncio_debug* (the loop unpins it first, so the test
+    itself may change it) and, on a virtual clock, the engine is told which task to watch and to fail with a
+    hang report; the claim itself is what the engine then holds as the phase: :attr:`label` names it in
+    reports (``"test 'test_fetch'"``, asked of *owner* for *func* only when a report needs it) and
+    :attr:`running` tells, on 3.10 only, whether the phase's code still runs in the runner's long-lived task.
     """
 
-    __slots__ = ("_asyncio_debug", "_called", "_entered", "_func", "_loop", "_owner", "running")
+    __slots__ = ("_engine", "asyncio_debug", "called", "entered", "func", "loop", "owner", "running")
 
-    def __init__(self, loop: VirtualClockLoop | RealTimeLoop, owner: PhaseOwner, func: object, *,
-                 asyncio_debug: bool) -> None:
-        self._loop = loop
-        self._owner = owner
-        self._func = func
-        self._asyncio_debug = asyncio_debug
-        self._called = False   # the loop called it (and so withdrew it)
-        self._entered = False  # the engine watches the phase
+    def __init__(self, loop: VirtualClockLoop | RealTimeLoop) -> None:
+        self.loop = loop
+        #: The clock's engine on a virtual clock (None: a real-time loop, no engine to tell).
+        self._engine: JumpEngine | None = loop.clock._phase_engine() if isinstance(loop, VirtualClockLoop) else None
+        #: Set by the runner before each phase (the owner, what the phase runs, the debug mode it runs in);
+        #: finish() lets go of the first two.  An owner set means a phase is under way.
+        self.owner: PhaseOwner | None = None
+        self.func: object = None
+        self.asyncio_debug = False
+        self.called = False   # the loop called it (and so withdrew it); reset by finish()
+        self.entered = False  # the engine watches the phase
         #: None: the phase runs until its task is done (3.11+); 3.10: the owner's "still in the phase?" test.
         self.running: Callable[[], bool] | None = None
 
     @property
     def label(self) -> str:
         """How reports name this phase."""
-        return self._owner._atk_phase_label(self._func)
+        owner = self.owner
+        return "a test phase" if owner is None else owner._atk_phase_label(self.func)
 
     def __call__(self, task: asyncio.Task[Any] | None) -> None:
-        self._called = True
-        loop = self._loop
-        loop._atk_pin_debug(None)
-        if loop.get_debug() != self._asyncio_debug:
-            loop.set_debug(self._asyncio_debug)
-        if not isinstance(loop, VirtualClockLoop):
+        self.called = True
+        loop = self.loop
+        if loop.get_debug() != self.asyncio_debug:
+            loop.set_debug(self.asyncio_debug)
+        engine = self._engine
+        if engine is None:
             return
         if task is None:  # 3.10: the runner's long-lived task runs every phase
-            task = self._owner._atk_runner_task()
-            self.running = self._owner._atk_in_phase
-        loop.clock._enter_phase(task, self)
-        self._entered = True
+            owner = self.owner
+            assert owner is not None
+            task = owner._atk_runner_task()
+            self.running = owner._atk_in_phase
+        engine.enter_phase(task, self)
+        self.entered = True
 
     def finish(self) -> HangError | None:
         """End the phase; return the hang report it must fail with, if any."""
-        loop = self._loop
-        if not self._called:  # the phase never ran on the loop (a synchronous cleanup): withdraw the claim
-            loop._atk_claim_phase(None)
-        if not self._entered:  # (only ever entered on a VirtualClockLoop)
-            return None
-        self._entered = False
-        clock = loop.clock  # type: ignore[union-attr]
-        clock._exit_phase()
-        return clock._take_pending_error()
+        if self.called:
+            self.called = False
+        else:  # the phase never ran on the loop (a synchronous cleanup): withdraw the claim
+            self.loop._atk_claim_phase(None)
+        error = None
+        if self.entered:  # (only ever entered on a VirtualClockLoop)
+            self.entered = False
+            error = self._engine.end_phase()  # type: ignore[union-attr]
+        self.owner = self.func = self.running = None
+        return error
 
     def failure(self, exc: BaseException) -> tuple[HangError, BaseException | None] | None:
         """The phase ended with *exc*: the hang report to raise instead and its cause, or None to re-raise.
@@ -109,6 +123,6 @@ class PhaseClaim:
         error = error.with_traceback(exc.__traceback__)
         if isinstance(exc, asyncio.CancelledError):
             return error, None
-        loop = self._loop
-        closed = isinstance(loop, VirtualClockLoop) and loop.clock._closed_phase_coroutine(exc)
+        engine = self._engine
+        closed = engine is not None and engine.closed_phase_coroutine(exc)
         return error, None if closed else exc

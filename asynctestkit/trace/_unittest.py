@@ -43,6 +43,9 @@ def start(case: Any, loop: asyncio.AbstractEventLoop) -> Trace | None:
     When files are asked for, a cleanup that writes them is registered now, before the test runs: it is
     then the last cleanup to run (after the leak check), when the test's outcome is known.
     """
+    if case.trace_mode is None and case.trace_export is None and not case.trace_on_failure \
+            and not _env_set():
+        return None  # the common case, as case_settings() decides it, without its call (every test pays it)
     chosen = case_settings(case)
     if chosen.mode is None:
         return None

@@ -337,11 +337,13 @@ class WatchdogTests(unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
         self.assertEqual(len(calls), 2, calls)  # ours in at the first phase, the previous one back at the end
         self.assertEqual(calls[-1], self.handler)
-        # Per phase (asyncSetUp, the test, asyncTearDown): one read of the handler, the timer set and stopped;
-        # one more read when the loop closes.
+        # Per phase (asyncSetUp, the test, asyncTearDown): one read of the handler; one more read when the loop
+        # closes.  The timer is set once, at the first phase (the later phases' deadlines are later), and
+        # stopped once, when the loop closes.
         self.assertEqual(len(reads), 4, reads)
-        self.assertEqual(len(timers), 6, timers)
-        self.assertEqual(timers[1::2], [0, 0, 0])
+        self.assertEqual(len(timers), 2, timers)
+        self.assertGreater(timers[0], 0)
+        self.assertEqual(timers[1], 0)
 
     def test_a_sigalrm_handler_installed_between_phases_is_left_alone(self) -> None:
         theirs = []
@@ -361,6 +363,48 @@ class WatchdogTests(unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
         self.assertIs(signal.getsignal(signal.SIGALRM), handler)  # not replaced by the watchdog's previous one
         signal.signal(signal.SIGALRM, self.handler)
+
+    def test_a_later_phase_gets_its_whole_limit_from_the_timer_set_at_the_first_phase(self) -> None:
+        # The timer is set once, at asyncSetUp; it goes off while the test blocks, before the test's own
+        # limit: the alarm sets itself again for the rest instead of failing the test early.
+        class Inner(AsyncTestCase):
+            clock_watchdog = 1.0
+
+            async def asyncSetUp(self) -> None:
+                time.sleep(0.6)
+
+            async def test_x(self) -> None:
+                time.sleep(0.6)  # 1.2 s after asyncSetUp started, 0.6 s of the test's own 1 s
+
+        with real_timer() as took:
+            result = run_tests(Inner, "test_x")
+        self.assertTrue(result.wasSuccessful(), problems(result))
+        self.assertLess(took[0], 5.0)
+
+    def test_an_alarm_between_phases_is_ignored_and_the_next_phase_is_still_watched(self) -> None:
+        events: list[str] = []
+
+        class Inner(AsyncTestCase):
+            clock_watchdog = 0.2
+
+            async def test_x(self) -> None:
+                self.addAsyncCleanup(self.cleanup)
+                self.addCleanup(self.between)  # runs first
+
+            def between(self) -> None:  # synchronous, between phases: the timer set for the test goes off
+                time.sleep(0.6)
+                events.append("between")
+
+            async def cleanup(self) -> None:
+                time.sleep(3)
+
+        with real_timer() as took:
+            result = run_tests(Inner, "test_x")
+        self.assertEqual(events, ["between"])
+        message = error_message(failure_of(self, result, "test_x"))
+        self.assertRegex(message, r"^asynctestkit\.LivelockError: .*cleanup of test 'test_x' ran longer than the "
+                                  r"real-time watchdog of 0\.2 s: synchronous code blocked the event loop")
+        self.assertLess(took[0], 2.5)
 
     def test_synchronous_blocking_code_is_interrupted_at_its_line(self) -> None:
         events: list[str] = []
