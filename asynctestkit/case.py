@@ -191,15 +191,20 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                                   f"was built: {error}") from None
         else:
             loop = RealTimeLoop(coroutine_origins=self.coroutine_origins)
-        self._atk_trace = _trace_glue.start(self, loop)
-        debug = bool(self.asyncio_debug)
-        loop._atk_pin_debug(debug)
-        if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
-            loop.set_debug(debug)
-        self._atk_loop = loop
-        self._atk_claim = PhaseClaim(loop)
-        if self._atk_schedule is not None:  # one run of an exploration (asynctestkit.explore)
-            self._atk_schedule.install(loop)
+        try:  # the loop exists from here: a setting rejected below must not leave it open (unclosed loop)
+            self._atk_trace = _trace_glue.start(self, loop)
+            debug = bool(self.asyncio_debug)
+            loop._atk_pin_debug(debug)
+            if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
+                loop.set_debug(debug)
+            self._atk_loop = loop
+            self._atk_claim = PhaseClaim(loop)
+            if self._atk_schedule is not None:  # one run of an exploration (asynctestkit.explore)
+                self._atk_schedule.install(loop)
+        except BaseException:
+            self._atk_loop = None
+            loop.close()
+            raise
         if _compat.PY311:  # a Runner given a loop_factory does not make the loop current; the base does
             _compat.set_current_loop(loop)
             loop._atk_on_close(_compat.clear_current_loop)

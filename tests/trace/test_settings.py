@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import unittest
 
 import asynctestkit
@@ -48,6 +49,17 @@ class EnvironmentTest(unittest.TestCase):
 
         text = only_failure(self, run_case(Case, "test_nothing", env="sometimes"))
         self.assertIn("ASYNCTESTKIT_TRACE='sometimes': 'sometimes' is not understood", text)
+
+    def test_a_bad_variable_leaves_no_loop_open(self) -> None:
+        # The loop is built before the variable is read: the rejected setting must close it, not leave it to the
+        # garbage collector ("unclosed event loop" ResourceWarning, an error from its __del__).
+        class Case(asynctestkit.AsyncTestCase):
+            async def test_nothing(self) -> None:
+                await asyncio.sleep(0)
+
+        only_failure(self, run_case(Case, "test_nothing", env="sometimes"))
+        loops = [obj for obj in gc.get_objects() if isinstance(obj, asynctestkit.VirtualClockLoop)]
+        self.assertEqual([loop for loop in loops if not loop.is_closed()], [])
 
 
 class ClassAttributeTest(unittest.TestCase):
