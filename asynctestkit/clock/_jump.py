@@ -412,8 +412,14 @@ class JumpEngine:
         """
         loop = self.loop
         self.time_functions.release(loop._atk_now)
-        self._alarm.release()
-        self.more.background = None  # its record of tasks and timers would hold the loop
+        alarm = self._alarm
+        if alarm._installed:  # pragma: no cover - close() (always called first) uninstalled it
+            alarm.release()
+        else:
+            alarm._owner = None  # (release()'s whole work after close(): it no longer holds this engine)
+        more = self.more
+        if more.background is not None:
+            more.background = None  # its record of tasks and timers would hold the loop
         self.loop = weakref.proxy(loop)  # (a proxy, typed as the loop: no typing.cast() call)
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------

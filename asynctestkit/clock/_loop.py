@@ -254,13 +254,15 @@ class _TestLoop(asyncio.SelectorEventLoop):
     _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {}
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
-        state = self._atk = _State(_check_origin_depth(coroutine_origins))
+        if coroutine_origins.__class__ is not int or coroutine_origins < 0:  # (the usual 0: no call)
+            coroutine_origins = _check_origin_depth(coroutine_origins)
+        state = self._atk = _State(coroutine_origins)
         state.task_sites = _diagnostics.TaskSites(self)
         if selector is None:
             selector = state.selector = _compat.new_selector()
         elif isinstance(selector, _ClockSelector):
             state.selector = selector._inner
-            state.adopt_fd = selector._work.note_registered  # a recycled self-pipe is not registered through it
+            state.adopt_fd = selector._work.note_adopted  # a recycled self-pipe is not registered through it
         cls = type(self)
         fast = _FAST_INIT.get(cls)
         if fast:  # asyncio's __init__ chain, done in one function (see _compat.init_selector_loop)
