@@ -1466,3 +1466,33 @@ def loop_init_matches(loop: Any, ours: frozenset[str]) -> bool:
     names = tuple(name for name in vars(loop) if name not in ours)
     return (_UNIX_LOOP and names == SELECTOR_LOOP_ATTRIBUTES and loop._clock_resolution == _MONOTONIC_RESOLUTION
             and loop._debug == asyncio_debug_default())
+
+
+# -- The threads that exist, for every loop built (RealWork's baseline) --------------------------------------
+#
+# ``threading.enumerate()`` (a Python frame, the registry lock, two lists) turned into a set costs each loop
+# built ~8k instructions, and the answer almost never changes between two loops.  :func:`known_threads`
+# reads the private registries ``threading._active`` and ``threading._limbo`` (3.10-3.14: dicts of ident ->
+# Thread, the two halves of what ``enumerate()`` lists) and answers the same frozenset while the registered
+# threads are the same objects in the same order.  Checked on 3.10.13, 3.11.7, 3.12.1, 3.13.0.
+
+_known_key: tuple[threading.Thread, ...] = ()
+_known_set: frozenset[threading.Thread] = frozenset()
+
+
+def known_threads() -> frozenset[threading.Thread]:
+    """``frozenset(threading.enumerate())``: the previous answer while the registered threads are unchanged."""
+    global _known_key, _known_set
+    active = getattr(threading, "_active", None)  # (read each time: threading may replace them, as after fork)
+    limbo = getattr(threading, "_limbo", None)
+    if type(active) is not dict or type(limbo) is not dict:  # pragma: no cover - threading without them
+        return frozenset(threading.enumerate())
+    try:
+        key = tuple(active.values())
+        if limbo:  # a thread being started: not worth remembering
+            return frozenset(key + tuple(limbo.values()))
+    except RuntimeError:  # pragma: no cover - changed while read (no GIL): the public way
+        return frozenset(threading.enumerate())
+    if key != _known_key:
+        _known_key, _known_set = key, frozenset(key)
+    return _known_set

@@ -74,7 +74,9 @@ class RealWork:
         self._background_fds: set[int] = set()
         self._job_fns: dict[asyncio.Future[Any], Any] = {}
         self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
-        self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
+        # The threads that existed when the loop was built (a frozenset shared by the loops built while no
+        # thread started or ended: see _compat.known_threads).
+        self._baseline_threads: frozenset[threading.Thread] = _compat.known_threads()
         # The thread scan (see _threads_since_start): the thread count at the last enumerate(), the threads
         # that could die without changing what we know (baseline threads other than the main one, and the
         # new threads found), and whether any ThreadPoolExecutor worker existed then.
