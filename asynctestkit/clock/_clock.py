@@ -23,9 +23,7 @@ from ._jump import JumpEngine, resolve_future
 from ._quiet import DEFAULT_BACKGROUND_WINDOW
 
 if TYPE_CHECKING:
-    from ._loop import VirtualClockLoop
     from ._quiet import BackgroundWatch
-    from ._realwork import RealWork
 
 __all__ = ["VirtualClock", "check_options"]
 

@@ -29,8 +29,14 @@ from contextvars import Context
 from typing import Any, ClassVar, TypeVar
 
 from .. import _compat, _diagnostics, _validate
-from ._clock import (DEFAULT_DEADLOCK_GRACE, DEFAULT_HORIZON, DEFAULT_IO_QUANTUM, DEFAULT_WATCHDOG, VirtualClock,
-                     check_options)
+from ._clock import (
+    DEFAULT_DEADLOCK_GRACE,
+    DEFAULT_HORIZON,
+    DEFAULT_IO_QUANTUM,
+    DEFAULT_WATCHDOG,
+    VirtualClock,
+    check_options,
+)
 from ._creation import HOOKED_METHODS, CreationRecorder, recorded_call
 from ._jump import JumpEngine
 from ._realwork import RealWork
