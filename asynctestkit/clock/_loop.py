@@ -388,6 +388,9 @@ class _TestLoop(asyncio.SelectorEventLoop):
 
     def __del__(self) -> None:
         # Collected unclosed: asyncio warns (ResourceWarning) and closes it; nothing of it goes to the pool.
+        # (A closed loop, the usual case, has nothing left to do: asyncio's __del__ would only ask is_closed().)
+        if self.is_closed():
+            return
         state = getattr(self, "_atk", None)
         if state is not None:
             state.recycle = False
