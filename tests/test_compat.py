@@ -1125,3 +1125,31 @@ class SelfPipeRecyclingCanaryTests(unittest.TestCase):
                     self.assertIsNot(selector.peek, _compat._always_ready)
             finally:
                 loop.close()
+
+
+class KnownThreadsCanaryTest(unittest.TestCase):
+    """``_compat.known_threads`` reads ``threading._active`` and ``threading._limbo`` (private)."""
+
+    def test_known_threads_is_what_threading_enumerate_lists_before_during_and_after_a_thread(self) -> None:
+        import threading
+
+        self.assertIsInstance(getattr(threading, "_active", None), dict)
+        self.assertIsInstance(getattr(threading, "_limbo", None), dict)
+        before = _compat.known_threads()
+        self.assertEqual(before, frozenset(threading.enumerate()))
+        if len(before) == 1:  # the main thread alone: remembered, the same answer
+            self.assertIs(_compat.known_threads(), before)
+        release = threading.Event()
+        thread = threading.Thread(target=release.wait, name="known-threads-canary")
+        thread.start()
+        try:
+            during = _compat.known_threads()
+            self.assertIn(thread, during)
+            self.assertEqual(during, frozenset(threading.enumerate()))
+        finally:
+            release.set()
+            thread.join()
+        after = _compat.known_threads()
+        self.assertNotIn(thread, after)
+        self.assertEqual(after, frozenset(threading.enumerate()))
+        self.assertNotIn(thread, _compat._known_key)  # a thread other than the main one is never remembered

@@ -23,9 +23,7 @@ from ._jump import JumpEngine, resolve_future
 from ._quiet import DEFAULT_BACKGROUND_WINDOW
 
 if TYPE_CHECKING:
-    from ._loop import VirtualClockLoop
     from ._quiet import BackgroundWatch
-    from ._realwork import RealWork
 
 __all__ = ["VirtualClock", "check_options"]
 
@@ -54,7 +52,10 @@ def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: 
     plain values (int, float, bool, None) that passed once is remembered and not checked again: a test case
     builds a loop with the same class settings for every test.
     """
-    key = _options_key(start, auto_advance, horizon, watchdog, deadlock_grace, virtual_time_functions, io_quantum)
+    # The memo key (see _PLAIN_TYPES), built in C calls only: this runs for every loop a test case builds.
+    values = (start, auto_advance, horizon, watchdog, deadlock_grace, virtual_time_functions, io_quantum)
+    kinds = tuple(map(type, values))
+    key: tuple[object, ...] | None = (kinds, values) if _PLAIN_TYPES.issuperset(kinds) else None
     if key is not None and key in _VALID_OPTIONS:
         return
     _validate.time_point("start", start)
@@ -71,23 +72,12 @@ def check_options(*, start: object = 0.0, auto_advance: object = True, horizon: 
         _VALID_OPTIONS.add(key)
 
 
-#: Option combinations :func:`check_options` accepted (see ``_options_key``).
+#: Option combinations :func:`check_options` accepted (see ``_PLAIN_TYPES``).
 _VALID_OPTIONS: set[tuple[object, ...]] = set()
+# The memo key of a combination of options (check_options): the values and, apart, their exact types;
+# None unless all are of these plain types.  The types are part of the key because ``True == 1 == 1.0``: a
+# bool where a number belongs must still fail.
 _PLAIN_TYPES = frozenset({int, float, bool, type(None)})
-
-
-def _options_key(*values: object) -> tuple[object, ...] | None:
-    """The memo key of a combination of options: each value with its exact type; None unless all are plain.
-
-    The type is part of the key because ``True == 1 == 1.0``: a bool where a number belongs must still fail.
-    """
-    key: list[object] = []
-    for value in values:
-        kind = type(value)
-        if kind not in _PLAIN_TYPES:
-            return None
-        key += (kind, value)
-    return tuple(key)
 
 
 def _check_io_quantum(where: str, value: object) -> float:
@@ -135,25 +125,6 @@ class VirtualClock:
     def __init__(self, engine: JumpEngine) -> None:
         self._engine = engine
         self._loop = engine.loop
-
-    def _release(self) -> None:
-        """The loop closed and its engine was released: hold the loop as weakly as the engine now does."""
-        self._loop = self._engine.loop
-
-    @classmethod
-    def _build(cls, loop: VirtualClockLoop, work: RealWork, *, start: float = 0.0, auto_advance: bool = True,
-               horizon: float = DEFAULT_HORIZON, watchdog: float | None = DEFAULT_WATCHDOG,
-               deadlock_grace: float = DEFAULT_DEADLOCK_GRACE, virtual_time_functions: bool = True,
-               io_quantum: float = DEFAULT_IO_QUANTUM) -> JumpEngine:
-        """The engine of a new clock for *loop*, from options ``VirtualClockLoop.__new__`` validated.
-
-        (The loop checks every option with :func:`check_options` before it exists; so each duration here is
-        exactly what its check would return, float(value).)
-        """
-        return JumpEngine(loop, work, start=start, auto_advance=auto_advance, horizon=float(horizon),
-                          watchdog=None if watchdog is None else float(watchdog),
-                          deadlock_grace=float(deadlock_grace), virtual_time_functions=virtual_time_functions,
-                          io_quantum=float(io_quantum))
 
     # -- the test phase: the clock's contract with the phase glue (_phase.py), forwarded to the engine ----
     @property

@@ -186,12 +186,14 @@ _EARLY = 0.001      # real seconds: an alarm this close to the phase's deadline 
 _SAME_TIMER = 0.05  # real seconds: a running timer this close to the one we set is ours
 
 
-def _no_description(site: Site) -> str:  # pragma: no cover - a released watchdog is never armed
-    return "the loop was closed"
+class AlarmOwner(Protocol):
+    """What an :class:`AlarmWatchdog` asks its owner (the clock engine) when the alarm goes off."""
 
+    #: True while the loop waits inside ``select()`` (then the select-level check is the right reporter).
+    _in_select: bool
 
-def _always_idle() -> bool:
-    return True
+    def _alarm_message(self, site: Site) -> str:
+        """The hang report's message, from the site that blocks the loop."""
 
 
 class AlarmWatchdog:
@@ -200,8 +202,9 @@ class AlarmWatchdog:
     ``arm(seconds)`` at the start of a phase, ``disarm()`` at its end, ``uninstall()`` when the loop closes.
     Uses ``SIGALRM`` through ``signal.setitimer``, so it works only on POSIX, in the main thread, and only
     when nobody else owns ``SIGALRM`` (pytest-timeout, for one): otherwise ``arm()`` does nothing and the
-    clock's select-level check is the only watchdog.  *describe* builds the message from the blocking site;
-    *idle* tells whether the loop is inside ``select()`` (then the select-level check is the right reporter).
+    clock's select-level check is the only watchdog.  Its *owner* (see :class:`AlarmOwner`) builds the message
+    from the blocking site and tells whether the loop is inside ``select()`` (then the select-level check is
+    the right reporter).
 
     The watchdog object itself is the SIGALRM handler (no bound method to create or compare, and none stored:
     it would be a reference cycle).  It goes in at the first ``arm()`` and stays until ``uninstall()``.  The
@@ -216,11 +219,10 @@ class AlarmWatchdog:
     which for a handler that is not SIG_DFL/SIG_IGN raises and catches a ValueError on each call.
     """
 
-    __slots__ = ("_deadline", "_describe", "_idle", "_installed", "_previous", "_timer_at", "armed")
+    __slots__ = ("_deadline", "_installed", "_owner", "_previous", "_timer_at", "armed")
 
-    def __init__(self, describe: Callable[[Site], str], idle: Callable[[], bool]) -> None:
-        self._describe = describe
-        self._idle = idle
+    def __init__(self, owner: AlarmOwner) -> None:
+        self._owner: AlarmOwner | None = owner  # None once released
         self._previous: Any = None
         self._installed = False       # our handler is on SIGALRM (from the first arm() to uninstall())
         self._deadline = 0.0          # perf_counter() value at which the current phase's alarm is due
@@ -292,10 +294,12 @@ class AlarmWatchdog:
             _raw_signal(_SIGALRM, previous)
 
     def release(self) -> None:
-        """The loop closed: disarm for good and drop *describe* and *idle* (they hold the clock engine)."""
-        self.uninstall()
-        self._describe = _no_description
-        self._idle = _always_idle
+        """The loop closed: disarm for good and drop the owner (the clock engine, which holds this watchdog)."""
+        if self._installed:
+            self.uninstall()
+        else:
+            self.armed = False  # (uninstall()'s whole work when the handler is not in)
+        self._owner = None
 
     def __call__(self, signum: int, frame: types.FrameType | None) -> None:
         """The SIGALRM handler."""
@@ -308,13 +312,14 @@ class AlarmWatchdog:
             self._timer_at = self._deadline
             _setitimer(_ITIMER_REAL, left)
             return
-        if self._idle():
+        owner = self._owner
+        if owner is None or owner._in_select:
             self._timer_at = 0.0
-            return  # the loop is in select(): the clock's own check reports it
+            return  # the loop is in select(): the clock's own check reports it (or it was closed)
         site = safe_blocking_site(frame)
         if site is None:
             self._timer_at = now + _RETRY
             _setitimer(_ITIMER_REAL, _RETRY)
             return
         self._timer_at = 0.0
-        raise LivelockError(self._describe(site))
+        raise LivelockError(owner._alarm_message(site))

@@ -144,30 +144,27 @@ class _Rare:
     """State of the clock's rarer paths (real-time holds, spins, settings), kept in one attribute.
 
     CPython (3.11+) keeps an object's attributes in its fast inline layout only up to 30 of them; the clock's
-    hot-path attributes (read on every jump) stay on the clock itself, the rest live here.
+    hot-path attributes (read on every jump) stay on the clock itself, the rest live here.  Each starts as the
+    class attribute below, so building one runs no ``__init__`` (every loop builds one, most never use it);
+    an instance attribute is made by the first assignment.  Values are replaced, never changed in place.
     """
 
-    __slots__ = ("background", "crawl_grain", "crawl_jumps", "crawl_now", "crawl_tick", "crawl_windows", "crawling",
-                 "held_base", "held_class", "held_warned", "held_what", "io_quantum", "spin_count", "spin_step",
-                 "spin_tick", "waiting_on")
-
-    def __init__(self) -> None:
-        self.crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
-        self.crawl_jumps = 0             # crawl jumps since the grain last doubled
-        self.crawl_now = 0.0             # the virtual time at the start of the current crawl window
-        self.crawl_tick = 0              # VirtualClock._tick then
-        self.crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
-        self.crawling = False            # jumps move time by at least _GRAIN (see VirtualClock._crawl_sample)
-        self.held_base = 0.0             # the virtual time when real work began to hold time
-        self.held_class: type | None = None  # the loop's own class while it wears the live-time one
-        self.held_warned = False         # the "held for long" warning was logged
-        self.held_what: tuple[str, ...] = ()  # what was in flight when the current hold began (for timelines)
-        self.io_quantum = 0.0            # see VirtualClock.io_quantum
-        self.spin_count = 0              # busy iterations seen spinning since the loop last went idle
-        self.spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
-        self.spin_tick = 0               # VirtualClock._tick at the last spin sample (changed: it went idle)
-        self.waiting_on: list[str] = []  # live wake-up sources a seemingly stuck loop waits for
-        self.background: BackgroundWatch | None = None  # background work and its hang rule (see _quiet)
+    crawl_grain = _GRAIN        # the least move of a jump while time crawls (doubles, see _crawl_step)
+    crawl_jumps = 0             # crawl jumps since the grain last doubled
+    crawl_now = 0.0             # the virtual time at the start of the current crawl window
+    crawl_tick = 0              # VirtualClock._tick then
+    crawl_windows = 0           # idle iterations in a row that moved time by less than _GRAIN each
+    crawling = False            # jumps move time by at least _GRAIN (see VirtualClock._crawl_sample)
+    held_base = 0.0             # the virtual time when real work began to hold time
+    held_class: type | None = None  # the loop's own class while it wears the live-time one
+    held_warned = False         # the "held for long" warning was logged
+    held_what: tuple[str, ...] = ()  # what was in flight when the current hold began (for timelines)
+    io_quantum = 0.0            # see VirtualClock.io_quantum
+    spin_count = 0              # busy iterations seen spinning since the loop last went idle
+    spin_step = _SPIN_FIRST_STEP  # the next move of a spin with no timer due
+    spin_tick = 0               # VirtualClock._tick at the last spin sample (changed: it went idle)
+    waiting_on: Sequence[str] = ()  # live wake-up sources a seemingly stuck loop waits for (replaced whole)
+    background: BackgroundWatch | None = None  # background work and its hang rule (see _quiet)
 
 
 class JumpEngine:
@@ -185,8 +182,8 @@ class JumpEngine:
         self.start = float(start)
         self.phase_task: asyncio.Task[Any] | None = None
         self.limit: float | None = None if auto_advance else self.start  # the manual-mode stop (None: auto)
-        self.more = _Rare()                   # state of the rarer paths (one attribute: see _Rare)
-        self.more.io_quantum = io_quantum
+        self.more = more = _Rare()            # state of the rarer paths (one attribute: see _Rare)
+        more.io_quantum = io_quantum
         self.io_step = io_quantum if auto_advance else 0.0  # the quantum in auto-advance mode, 0 while frozen
         self.jump_limit = -math.inf           # see refresh_jump_limit (set once the loop is adopted)
         self._held_since: float | None = None   # perf_counter() when real work began to hold time
@@ -210,7 +207,7 @@ class JumpEngine:
         self._in_select = False               # waiting in real time in select() (see _real_select)
         self._tick = 0                        # select() calls, for the periodic real-time checks
         self.time_functions = ClockTime(self.now, self.start, virtual_time_functions)
-        self._alarm = AlarmWatchdog(self._alarm_message, lambda: self._in_select)
+        self._alarm = AlarmWatchdog(self)  # (reads _in_select and _alarm_message: no closure, no bound method)
 
     def now(self) -> float:
         """The loop's time, as ``loop.time()`` answers it (see the module docstring)."""
@@ -243,9 +240,13 @@ class JumpEngine:
         start = self.start
         if abs(start) >= self._stall_at:
             self._set_now(start)
-        else:
-            self.loop._atk_now = start  # (_set_now's whole work at an ordinary start)
-        self.refresh_jump_limit()
+            self.refresh_jump_limit()
+            return
+        self.loop._atk_now = start  # (_set_now's whole work at an ordinary start)
+        # refresh_jump_limit() inlined for a new engine: nothing holds time, nobody waits, no crawl, no watch
+        bound = min(start + self.horizon, self._stall_at)
+        limit = self.limit
+        self.jump_limit = bound if limit is None else min(bound, limit)
 
     def set_limit(self, limit: float | None) -> None:
         """Set the manual-mode limit (None: auto-advance)."""
@@ -392,7 +393,11 @@ class JumpEngine:
         if self._held_since is not None:
             self._end_hold()
         self.time_functions.close()
-        self._alarm.uninstall()
+        alarm = self._alarm
+        if alarm._installed:
+            alarm.uninstall()
+        else:
+            alarm.armed = False  # (uninstall()'s whole work: its handler never went in)
         for waiter in self.idle_waiters:
             waiter.cancel()
         self.idle_waiters.clear()
@@ -407,8 +412,14 @@ class JumpEngine:
         """
         loop = self.loop
         self.time_functions.release(loop._atk_now)
-        self._alarm.release()
-        self.more.background = None  # its record of tasks and timers would hold the loop
+        alarm = self._alarm
+        if alarm._installed:  # pragma: no cover - close() (always called first) uninstalled it
+            alarm.release()
+        else:
+            alarm._owner = None  # (release()'s whole work after close(): it no longer holds this engine)
+        more = self.more
+        if more.background is not None:
+            more.background = None  # its record of tasks and timers would hold the loop
         self.loop = weakref.proxy(loop)  # (a proxy, typed as the loop: no typing.cast() call)
 
     # -- the jump rule (called by the loop's selector) ----------------------------------------------

@@ -29,7 +29,14 @@ from contextvars import Context
 from typing import Any, ClassVar, TypeVar
 
 from .. import _compat, _diagnostics, _validate
-from ._clock import VirtualClock, check_options
+from ._clock import (
+    DEFAULT_DEADLOCK_GRACE,
+    DEFAULT_HORIZON,
+    DEFAULT_IO_QUANTUM,
+    DEFAULT_WATCHDOG,
+    VirtualClock,
+    check_options,
+)
 from ._creation import HOOKED_METHODS, CreationRecorder, recorded_call
 from ._jump import JumpEngine
 from ._realwork import RealWork
@@ -253,13 +260,15 @@ class _TestLoop(asyncio.SelectorEventLoop):
     _atk_own_methods: ClassVar[Mapping[str, Callable[..., Any]]] = {}
 
     def __init__(self, *, coroutine_origins: int = 0, selector: selectors.BaseSelector | None = None) -> None:
-        state = self._atk = _State(_check_origin_depth(coroutine_origins))
+        if coroutine_origins.__class__ is not int or coroutine_origins < 0:  # (the usual 0: no call)
+            coroutine_origins = _check_origin_depth(coroutine_origins)
+        state = self._atk = _State(coroutine_origins)
         state.task_sites = _diagnostics.TaskSites(self)
         if selector is None:
             selector = state.selector = _compat.new_selector()
         elif isinstance(selector, _ClockSelector):
             state.selector = selector._inner
-            state.adopt_fd = selector._work.note_registered  # a recycled self-pipe is not registered through it
+            state.adopt_fd = selector._work.note_adopted  # a recycled self-pipe is not registered through it
         cls = type(self)
         fast = _FAST_INIT.get(cls)
         if fast:  # asyncio's __init__ chain, done in one function (see _compat.init_selector_loop)
@@ -379,6 +388,9 @@ class _TestLoop(asyncio.SelectorEventLoop):
 
     def __del__(self) -> None:
         # Collected unclosed: asyncio warns (ResourceWarning) and closes it; nothing of it goes to the pool.
+        # (A closed loop, the usual case, has nothing left to do: asyncio's __del__ would only ask is_closed().)
+        if self.is_closed():
+            return
         state = getattr(self, "_atk", None)
         if state is not None:
             state.recycle = False
@@ -444,6 +456,8 @@ del _name
 
 _CLOCK_OPTIONS = frozenset({"auto_advance", "horizon", "watchdog", "deadlock_grace", "virtual_time_functions",
                             "io_quantum"})
+#: Starts that need no check (``VirtualClockLoop.__new__``): the default, as a float or an int.
+_PLAIN_STARTS = frozenset({(float, 0.0), (int, 0)})
 
 
 class VirtualClockLoop(_TestLoop):
@@ -460,20 +474,31 @@ class VirtualClockLoop(_TestLoop):
         # would complain from its __del__ ("Exception ignored in BaseEventLoop.__del__") after the error.
         if args:
             raise TypeError(f"VirtualClockLoop() takes keyword arguments only, got {len(args)} positional")
-        _check_origin_depth(coroutine_origins)
-        if clock_options and not _CLOCK_OPTIONS.issuperset(clock_options):
-            unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
-            raise TypeError(f"VirtualClockLoop() got an unexpected keyword argument {unknown[0]!r}; its options are "
-                            f"start, coroutine_origins, {', '.join(sorted(_CLOCK_OPTIONS))}")
-        check_options(start=start, **clock_options)
+        if coroutine_origins.__class__ is not int or coroutine_origins < 0:  # (the usual 0: no call)
+            _check_origin_depth(coroutine_origins)
+        if clock_options:
+            if not _CLOCK_OPTIONS.issuperset(clock_options):
+                unknown = sorted(set(clock_options) - _CLOCK_OPTIONS)
+                raise TypeError(f"VirtualClockLoop() got an unexpected keyword argument {unknown[0]!r}; its options "
+                                f"are start, coroutine_origins, {', '.join(sorted(_CLOCK_OPTIONS))}")
+            check_options(start=start, **clock_options)
+        elif (start.__class__, start) not in _PLAIN_STARTS:  # (the usual start at 0 with no options: no call)
+            check_options(start=start)
         return super().__new__(cls)
 
-    def __init__(self, *, start: float = 0.0, coroutine_origins: int = 0, **clock_options: Any) -> None:
+    def __init__(self, *, start: float = 0.0, coroutine_origins: int = 0, auto_advance: bool = True,
+                 horizon: float = DEFAULT_HORIZON, watchdog: float | None = DEFAULT_WATCHDOG,
+                 deadlock_grace: float = DEFAULT_DEADLOCK_GRACE, virtual_time_functions: bool = True,
+                 io_quantum: float = DEFAULT_IO_QUANTUM) -> None:
         # The construction order is part of the clock-loop contract (see _jump): the engine first (the
-        # options were all checked in __new__), the selector with it, the loop, then the public clock.
+        # options were all checked in __new__, so each duration is exactly what its check would return,
+        # float(value)), the selector with it, the loop, then the public clock.
         self._atk_now = float(start)
         work = RealWork()
-        engine = VirtualClock._build(self, work, start=start, **clock_options)
+        engine = JumpEngine(self, work, start=start, auto_advance=auto_advance, horizon=float(horizon),
+                            watchdog=None if watchdog is None else float(watchdog),
+                            deadlock_grace=float(deadlock_grace), virtual_time_functions=virtual_time_functions,
+                            io_quantum=float(io_quantum))
         super().__init__(coroutine_origins=coroutine_origins, selector=_ClockSelector(work, engine))
         self._atk.work = work
         self._atk.engine = engine
@@ -557,7 +582,7 @@ class VirtualClockLoop(_TestLoop):
             # Nothing reads the loop through its engine or clock any more: drop those references, so that a
             # closed loop, its engine and its clock are freed by reference counting (no cyclic garbage).
             engine.release()
-            self.clock._release()
+            self.clock._loop = engine.loop  # (VirtualClock._release: hold the loop as weakly as the engine)
 
     # -- real work ----------------------------------------------------------------------------------
     # The overrides take Callable[..., T] where typeshed uses TypeVarTuple (not in 3.10's typing): same

@@ -74,7 +74,9 @@ class RealWork:
         self._background_fds: set[int] = set()
         self._job_fns: dict[asyncio.Future[Any], Any] = {}
         self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
-        self._baseline_threads: set[threading.Thread] = set(threading.enumerate())
+        # The threads that existed when the loop was built (a frozenset shared by the loops built while no
+        # thread started or ended: see _compat.known_threads).
+        self._baseline_threads: frozenset[threading.Thread] = _compat.known_threads()
         # The thread scan (see _threads_since_start): the thread count at the last enumerate(), the threads
         # that could die without changing what we know (baseline threads other than the main one, and the
         # new threads found), and whether any ThreadPoolExecutor worker existed then.
@@ -123,6 +125,19 @@ class RealWork:
         if not self.construction_done:
             self._internal_fds.add(fd_of(fileobj))
         self._requiet()
+
+    def note_adopted(self, fd: int) -> None:
+        """The loop took a recycled self-pipe whose fd *fd* the platform selector already watches (so it was not
+        registered through the loop's selector wrapper): :meth:`note_registered` for it, in one call."""
+        if self.construction_done:  # pragma: no cover - the self-pipe is made while the loop is built
+            self.note_registered(fd)
+            return
+        self._fd_count += 1
+        self._stream_class.clear()  # (an fd that is not a socket)
+        self._internal_fds.add(fd)
+        # _requiet(), for a loop being built: only the fds can have changed since the empty start
+        self.quiet = not (self._jobs or self._processes or self._tracked or self._scan_new or self._scan_workers
+                          or self._scan_mortal or self._signals) and self._fd_count <= len(self._internal_fds)
 
     def note_unregistered(self, fileobj: Any) -> None:
         self._fd_count -= 1

@@ -403,9 +403,21 @@ class ClockTime:
 
     def on(self) -> None:
         """From now on, on this thread, the time module's clock functions answer from this clock."""
+        global _holders
         if self._depth == 0 and self.enabled:
             if not self._held:  # the first run: the functions stay on the time module until close()
-                hold()
+                # hold() inlined, with _install()'s usual case (once per loop: see hold, _install)
+                lock = _lock
+                lock.acquire()
+                try:
+                    if not _holders and not _active:
+                        if _fork_hook_registered and not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
+                            _TIME_DICT.update(VIRTUAL_FUNCTIONS)
+                        else:
+                            _install_first()
+                    _holders += 1
+                finally:
+                    lock.release()
                 self._held = True
             thread = _get_ident()
             if thread in _active:  # another clock is active on this thread: stack on it
@@ -432,11 +444,24 @@ class ClockTime:
 
     def close(self) -> None:
         """Everything off and every ``patch_time`` undone (the loop closes)."""
+        global _holders
         while self._depth:
             self.off()
         if self._held:
             self._held = False
-            unhold()
+            # unhold() inlined, with _uninstall()'s usual case (once per loop)
+            lock = _lock
+            lock.acquire()
+            try:
+                if _holders:
+                    _holders -= 1
+                    if not _holders and not _active:
+                        if not _displaced and _read_four(_TIME_DICT) == _OURS:
+                            _TIME_DICT.update(_fallback)
+                        else:
+                            _uninstall()
+            finally:
+                lock.release()
         if self._patches is not None:
             self._patches.restore()
 
