@@ -1459,6 +1459,22 @@ def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: Re
     return debug
 
 
+_INIT_MATCHES: list[bool] = []
+
+
+def selector_loop_init_matches() -> bool:
+    """Whether a plain ``asyncio.SelectorEventLoop`` built by asyncio's own ``__init__`` chain has exactly what
+    :func:`init_selector_loop` sets (:func:`loop_init_matches`); found out once per process on a loop built and
+    closed for the purpose, so that no loop that is used has its ``__dict__`` read (see ``clock/_loop.py``)."""
+    if not _INIT_MATCHES:
+        probe = asyncio.SelectorEventLoop()
+        try:
+            _INIT_MATCHES.append(loop_init_matches(probe, frozenset()))
+        finally:
+            probe.close()
+    return _INIT_MATCHES[0]
+
+
 def loop_init_matches(loop: Any, ours: frozenset[str]) -> bool:
     """True if *loop*, built by asyncio's own ``__init__``, has exactly :data:`SELECTOR_LOOP_ATTRIBUTES` (in
     order) besides the attributes in *ours*, and its clock resolution and debug mode are what

@@ -18,6 +18,7 @@ import threading
 import unittest
 import warnings
 import weakref
+from unittest import mock
 from typing import Any
 
 from asynctestkit import VirtualClockLoop, _compat
@@ -243,6 +244,36 @@ class FastInitTests(unittest.TestCase):
                 finally:
                     fast.close()
                     slow.close()
+
+    def test_the_check_reads_a_plain_probe_loop_never_a_loop_that_is_used(self) -> None:
+        # Reading a loop's __dict__ (vars()) makes it dict-backed on 3.12: every attribute read of that loop,
+        # the first test's, would cost more for its whole life (W3T +14% on 3.12 when it did).
+        from asynctestkit.clock import _loop
+
+        seen: list[object] = []
+        real = _compat.loop_init_matches
+
+        def spy(loop: Any, ours: frozenset[str]) -> bool:
+            seen.append(loop)
+            return real(loop, ours)
+
+        class Fresh(RealTimeLoop):
+            pass
+
+        saved = list(_compat._INIT_MATCHES)
+        _compat._INIT_MATCHES.clear()
+        with mock.patch.object(_compat, "loop_init_matches", spy):
+            try:
+                used = Fresh()
+                used.close()
+                Fresh().close()
+            finally:
+                if saved:
+                    _compat._INIT_MATCHES[:] = saved
+        self.assertEqual(len(seen), 1)  # once per process, not per class or per loop
+        self.assertIs(type(seen[0]), asyncio.SelectorEventLoop)
+        self.assertTrue(seen[0].is_closed())  # type: ignore[attr-defined]
+        self.assertIs(_loop._FAST_INIT[Fresh], True)
 
     def test_the_debug_mode_default_still_follows_pythonasynciodebug_at_each_loop(self) -> None:
         VirtualClockLoop().close()
