@@ -37,6 +37,7 @@ from .clock import (
 )
 from .clock._background import check_start
 from .clock._clock import _check_io_quantum
+from .clock._loop import new_case_loop
 from .clock._phase import PhaseClaim
 from .leaks import LeakCheckMixin
 from .leaks._unittest import DIRECT_CLEANUPS
@@ -180,12 +181,10 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             virtual = not getattr(method, _REAL_TIME_MARK, False)
         if virtual:
             try:
-                loop = VirtualClockLoop(
-                    start=self.clock_start, auto_advance=self.clock_auto_advance, horizon=self.clock_horizon,
-                    watchdog=self.clock_watchdog, deadlock_grace=self.clock_deadlock_grace,
-                    virtual_time_functions=self.virtual_time_functions,
-                    io_quantum=self.clock_io_quantum,
-                    coroutine_origins=self.coroutine_origins)
+                loop = new_case_loop(  # VirtualClockLoop(start=..., ...), checked once per combination
+                    self.clock_start, self.clock_auto_advance, self.clock_horizon, self.clock_watchdog,
+                    self.clock_deadlock_grace, self.virtual_time_functions, self.clock_io_quantum,
+                    self.coroutine_origins)
             except (TypeError, ValueError) as error:  # a setting changed after the class was defined
                 raise type(error)(f"{type(self).__name__}: a clock_* setting was rejected when the test's loop "
                                   f"was built: {error}") from None

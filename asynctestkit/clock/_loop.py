@@ -21,6 +21,7 @@ Usable without unittest::
 from __future__ import annotations
 
 import asyncio
+import operator
 import selectors
 import sys
 import threading
@@ -496,16 +497,23 @@ class VirtualClockLoop(_TestLoop):
                  horizon: float = DEFAULT_HORIZON, watchdog: float | None = DEFAULT_WATCHDOG,
                  deadlock_grace: float = DEFAULT_DEADLOCK_GRACE, virtual_time_functions: bool = True,
                  io_quantum: float = DEFAULT_IO_QUANTUM) -> None:
+        self._atk_build(start, auto_advance, horizon, watchdog, deadlock_grace, virtual_time_functions, io_quantum,
+                        coroutine_origins)
+
+    def _atk_build(self, start: float, auto_advance: bool, horizon: float, watchdog: float | None,
+                   deadlock_grace: float, virtual_time_functions: bool, io_quantum: float,
+                   coroutine_origins: int) -> None:
+        """``__init__`` with the options positional, all checked already (by ``__new__`` or :func:`new_case_loop`)."""
         # The construction order is part of the clock-loop contract (see _jump): the engine first (the
-        # options were all checked in __new__, so each duration is exactly what its check would return,
-        # float(value)), the selector with it, the loop, then the public clock.
+        # options were all checked, so each duration is exactly what its check would return, float(value)),
+        # the selector with it, the loop, then the public clock.
         self._atk_now = float(start)
         work = RealWork()
         engine = JumpEngine(self, work, start=start, auto_advance=auto_advance, horizon=float(horizon),
                             watchdog=None if watchdog is None else float(watchdog),
                             deadlock_grace=float(deadlock_grace), virtual_time_functions=virtual_time_functions,
                             io_quantum=float(io_quantum))
-        super().__init__(coroutine_origins=coroutine_origins, selector=_ClockSelector(work, engine))
+        _TestLoop.__init__(self, coroutine_origins=coroutine_origins, selector=_ClockSelector(work, engine))
         self._atk.work = work
         self._atk.engine = engine
         work.construction_done = True
@@ -519,10 +527,16 @@ class VirtualClockLoop(_TestLoop):
         return work
 
     def set_debug(self, enabled: bool) -> None:
+        state = self._atk
+        engine = state.engine  # None while BaseEventLoop.__init__ sets the initial debug mode
+        if engine is None:
+            super().set_debug(enabled)
+            return
+        pin = state.debug_pin
+        if (enabled if pin is None else pin) is self.get_debug():
+            return  # unchanged (the runner's set_debug(True) answered by a test case's pin): nothing to redo
         super().set_debug(enabled)
-        engine = self._atk.engine  # None while BaseEventLoop.__init__ sets the initial debug mode
-        if engine is not None:
-            engine.refresh_timing()
+        engine.refresh_timing()
 
     # -- time ---------------------------------------------------------------------------------------
     def time(self) -> float:
@@ -638,6 +652,38 @@ class VirtualClockLoop(_TestLoop):
                         "run_in_executor": _run_in_executor_tracked,
                         "subprocess_exec": _subprocess_exec_tracked,
                         "subprocess_shell": _subprocess_shell_tracked}
+
+
+#: The clock settings :func:`new_case_loop` last checked and accepted (the objects themselves), or sentinels.
+_accepted: tuple[object, ...] = (object(),) * 8
+_object_new = object.__new__
+_is = operator.is_
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
+
+
+def new_case_loop(start: float, auto_advance: bool, horizon: float, watchdog: float | None, deadlock_grace: float,
+                  virtual_time_functions: bool, io_quantum: float, coroutine_origins: int) -> VirtualClockLoop:
+    """``VirtualClockLoop(start=start, auto_advance=auto_advance, ...)``, for a test case, which builds one loop
+    per test from the same class settings.
+
+    The settings are checked as ``VirtualClockLoop()`` checks them (same errors), unless they are the very
+    objects (``is``) of the last settings this function accepted: plain values (int, float, bool, None) are
+    immutable, so what passed once passes again, and a setting changed since (on the class or on the test)
+    is a different object, checked again.  Then the loop is built without ``__new__``'s checks.
+    """
+    global _accepted
+    settings = (start, auto_advance, horizon, watchdog, deadlock_grace, virtual_time_functions, io_quantum,
+                coroutine_origins)
+    if all(map(_is, settings, _accepted)):
+        loop: VirtualClockLoop = _object_new(VirtualClockLoop)
+        loop._atk_build(*settings)
+        return loop
+    loop = VirtualClockLoop(start=start, auto_advance=auto_advance, horizon=horizon, watchdog=watchdog,
+                            deadlock_grace=deadlock_grace, virtual_time_functions=virtual_time_functions,
+                            io_quantum=io_quantum, coroutine_origins=coroutine_origins)
+    if _PLAIN_TYPES.issuperset(map(type, settings)):  # (nothing else is kept referenced)
+        _accepted = settings
+    return loop
 
 
 class RealTimeLoop(_TestLoop):
