@@ -1495,25 +1495,31 @@ def loop_init_matches(loop: Any, ours: frozenset[str]) -> bool:
 
 _known_key: tuple[threading.Thread, ...] = ()
 _known_set: frozenset[threading.Thread] = frozenset()
+_known_ident: int | None = None  # the lone main thread's key in threading._active, when remembered
+_threading_get = vars(threading).get  # (the registries are read each time: threading may replace them, as after fork)
 
 
 def known_threads() -> frozenset[threading.Thread]:
     """``frozenset(threading.enumerate())``: the previous answer while the main thread alone is registered."""
-    global _known_key, _known_set
-    active = getattr(threading, "_active", None)  # (read each time: threading may replace them, as after fork)
-    limbo = getattr(threading, "_limbo", None)
+    global _known_key, _known_set, _known_ident
+    active = _threading_get("_active")
+    limbo = _threading_get("_limbo")
     if type(active) is not dict or type(limbo) is not dict:  # pragma: no cover - threading without them
         return frozenset(threading.enumerate())
+    if not limbo and len(active) == 1 and _known_key and active.get(_known_ident) is _known_key[0]:
+        return _known_set  # (the usual answer, found without building anything)
     try:
         key = tuple(active.values())
         if limbo:  # a thread being started: not worth remembering
             return frozenset(key + tuple(limbo.values()))
+        idents = tuple(active)
     except RuntimeError:  # pragma: no cover - changed while read (no GIL): the public way
         return frozenset(threading.enumerate())
-    if len(key) != 1:
+    if len(key) != 1 or len(idents) != 1:
         # Only the lone main thread is remembered: a remembered thread stays referenced until the next change,
         # and another thread's object may hold what a test expects to be freed (a loop, in its attributes).
         return frozenset(key)
     if key != _known_key:
         _known_key, _known_set = key, frozenset(key)
+    _known_ident = idents[0]
     return _known_set

@@ -30,6 +30,7 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from selectors import BaseSelector, SelectorKey
 from typing import Any
 
@@ -61,41 +62,55 @@ class InFlight:
         return f"{self.what}{where}"
 
 
+#: The empty start of the registries a loop rarely uses (see RealWork): shared, read-only, replaced by the
+#: instance's own container at its first write.
+_NO_ITEMS: Any = MappingProxyType({})
+_NO_MEMBERS: Any = frozenset()
+
+
 class RealWork:
-    """Registry of one loop's real work.  All methods are called on the loop's thread except noted."""
+    """Registry of one loop's real work.  All methods are called on the loop's thread except noted.
+
+    Every loop builds one and most never use more than its self-pipe: the registries below start as the
+    shared empty class attributes (read-only: any mistaken write raises), and a method that adds to one
+    first gives the instance its own container (``_own_*``).  Reading needs nothing special.
+    """
+
+    _jobs: dict[asyncio.Future[Any], InFlight] = _NO_ITEMS
+    _processes: dict[Any, InFlight] = _NO_ITEMS
+    _tracked: dict[int, tuple[Any, InFlight]] = _NO_ITEMS
+    _background: weakref.WeakSet[Any] | None = None  # built by the first background() call
+    _background_ids: set[int] = _NO_MEMBERS
+    _background_pids: set[int] = _NO_MEMBERS
+    _background_fds: set[int] = _NO_MEMBERS
+    _job_fns: dict[asyncio.Future[Any], Any] = _NO_ITEMS
+    _finished_fns: collections.deque[Any] | tuple[()] = ()
+    # The thread scan (see _threads_since_start): the threads that could die without changing what we know
+    # (baseline threads other than the main one, and the new threads found); replaced whole by each scan.
+    _scan_new: Sequence[threading.Thread] = ()
+    _scan_mortal: Sequence[threading.Thread] = ()
+    _signals: set[int] = _NO_MEMBERS   # signals with a loop.add_signal_handler() handler (self-pipe wakes)
+    _fd_class: dict[int, str] = _NO_ITEMS
+    # Pipes, FIFOs, ptys and other character devices: (verdict, description) per fd, see _fdpeer.  Whether
+    # the other end is watched by this loop changes only when a non-socket fd is (un)registered.
+    _stream_class: dict[int, tuple[str, str, int | None]] = _NO_ITEMS
 
     def __init__(self) -> None:
-        self._jobs: dict[asyncio.Future[Any], InFlight] = {}
-        self._processes: dict[Any, InFlight] = {}
-        self._tracked: dict[int, tuple[Any, InFlight]] = {}
-        self._background: weakref.WeakSet[Any] | None = None  # built by the first background() call
-        self._background_ids: set[int] = set()
-        self._background_pids: set[int] = set()
-        self._background_fds: set[int] = set()
-        self._job_fns: dict[asyncio.Future[Any], Any] = {}
-        self._finished_fns: collections.deque[Any] = collections.deque(maxlen=16)
         # The threads that existed when the loop was built (a frozenset shared by the loops built while no
         # thread started or ended: see _compat.known_threads).
         self._baseline_threads: frozenset[threading.Thread] = _compat.known_threads()
-        # The thread scan (see _threads_since_start): the thread count at the last enumerate(), the threads
-        # that could die without changing what we know (baseline threads other than the main one, and the
-        # new threads found), and whether any ThreadPoolExecutor worker existed then.
+        # The thread count at the last enumerate() (see _threads_since_start), and whether any
+        # ThreadPoolExecutor worker existed then.
         self._scan_count = -1
-        self._scan_new: list[threading.Thread] = []
-        self._scan_mortal: list[threading.Thread] = []
         self._scan_workers = False
         self._fd_count = 0                     # fds registered with the selector (the self-pipe included)
         # Nothing registered that could hold time or wake the loop (see _requiet).  Public: the engine's idle
         # path reads it on every jump (a quiet loop's selector has nothing to poll but its own self-pipe).
         self.quiet = False
-        self._signals: set[int] = set()        # signals with a loop.add_signal_handler() handler (self-pipe wakes)
-        # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet.
+        # Written from other threads: a dict (atomic item assignment, atomic copy), not a WeakSet; built here,
+        # not at first write, so that two threads never both build it.
         self._feeders: dict[int, threading.Thread] = {}
         self._internal_fds: set[int] = set()
-        self._fd_class: dict[int, str] = {}
-        # Pipes, FIFOs, ptys and other character devices: (verdict, description) per fd, see _fdpeer.  Whether
-        # the other end is watched by this loop changes only when a non-socket fd is (un)registered.
-        self._stream_class: dict[int, tuple[str, str, int | None]] = {}
         self.construction_done = False
 
     # -- registration ---------------------------------------------------------------------------------
@@ -112,8 +127,10 @@ class RealWork:
         """A ``loop.add_signal_handler()`` handler was added (or removed): a signal wakes the loop through
         its self-pipe, which a quiet loop does not poll, so the loop is not quiet while one is installed."""
         if present:
+            if self._signals is _NO_MEMBERS:
+                self._signals = set()
             self._signals.add(signum)
-        else:
+        elif self._signals:
             self._signals.discard(signum)
         self._requiet()
 
@@ -133,7 +150,8 @@ class RealWork:
             self.note_registered(fd)
             return
         self._fd_count += 1
-        self._stream_class.clear()  # (an fd that is not a socket)
+        if self._stream_class:
+            self._stream_class.clear()  # (an fd that is not a socket)
         self._internal_fds.add(fd)
         # _requiet(), for a loop being built: only the fds can have changed since the empty start
         self.quiet = not (self._jobs or self._processes or self._tracked or self._scan_new or self._scan_workers
@@ -148,11 +166,15 @@ class RealWork:
 
     def refresh_fds(self) -> None:
         """Forget every cached fd classification (before a hang is reported: who holds what may have changed)."""
-        self._fd_class.clear()
-        self._stream_class.clear()
+        if self._fd_class:
+            self._fd_class.clear()
+        if self._stream_class:
+            self._stream_class.clear()
 
     def forget_fd(self, fileobj: Any) -> None:
         """Drop the cached classification of an fd (its registration changed)."""
+        if not self._fd_class:
+            return
         try:
             self._fd_class.pop(fd_of(fileobj), None)
         except (ValueError, OSError):
@@ -163,20 +185,29 @@ class RealWork:
 
         *fn* is the function handed to the executor: a worker seen running it is known to be this job.
         """
+        if self._jobs is _NO_ITEMS:
+            self._jobs = {}
         self._jobs[fut] = InFlight(what, site)
         if fn is not None:
+            if self._job_fns is _NO_ITEMS:
+                self._job_fns = {}
             self._job_fns[fut] = fn
         self.quiet = False
         fut.add_done_callback(self._job_done)
 
     def _job_done(self, fut: asyncio.Future[Any]) -> None:
         self._jobs.pop(fut, None)
-        fn = self._job_fns.pop(fut, None)
+        fn = self._job_fns.pop(fut, None) if self._job_fns else None
         if fn is not None:  # its worker may still be returning from it for a moment
-            self._finished_fns.append(fn)
+            finished = self._finished_fns
+            if not isinstance(finished, collections.deque):
+                finished = self._finished_fns = collections.deque(maxlen=16)
+            finished.append(fn)
         self._requiet()
 
     def add_process(self, transport: Any, what: str, site: Site | None) -> None:
+        if self._processes is _NO_ITEMS:
+            self._processes = {}
         self._processes[transport] = InFlight(what, site)
         self.quiet = False
 
@@ -186,23 +217,32 @@ class RealWork:
         self._feeders[thread.ident or 0] = thread
 
     def track(self, obj: Any, what: str, site: Site | None) -> None:
+        if self._tracked is _NO_ITEMS:
+            self._tracked = {}
         self._tracked[id(obj)] = (obj, InFlight(what, site))
         self.quiet = False
 
     def background(self, obj: Any) -> None:
         pid = getattr(obj, "pid", None)
         if isinstance(pid, int):
+            if self._background_pids is _NO_MEMBERS:
+                self._background_pids = set()
             self._background_pids.add(pid)
         fd = socket_fd_of(obj)
         if fd is not None:
+            if self._background_fds is _NO_MEMBERS:
+                self._background_fds = set()
             self._background_fds.add(fd)
         if self._background is None:
             self._background = weakref.WeakSet()
         try:
             self._background.add(obj)
         except TypeError:
+            if self._background_ids is _NO_MEMBERS:
+                self._background_ids = set()
             self._background_ids.add(id(obj))
-        self._tracked.pop(id(obj), None)
+        if self._tracked:
+            self._tracked.pop(id(obj), None)
         self._requiet()
 
     def is_background(self, obj: Any) -> bool:
@@ -261,7 +301,7 @@ class RealWork:
             held.extend(self._foreign_executor_jobs())
         return held
 
-    def _threads_since_start(self) -> list[threading.Thread]:
+    def _threads_since_start(self) -> Sequence[threading.Thread]:
         """Threads started since the loop was built (alive when last seen).
 
         ``threading.enumerate()`` is read again only when the thread count changed or a thread the last
@@ -352,7 +392,7 @@ class RealWork:
     def _may_wake(self, thread: threading.Thread, workers: set[threading.Thread]) -> bool:
         return thread.is_alive() and thread is not threading.current_thread() and thread not in workers
 
-    def _busy_threads(self, new_threads: list[threading.Thread]) -> list[InFlight]:
+    def _busy_threads(self, new_threads: Sequence[threading.Thread]) -> list[InFlight]:
         """Threads started since the loop was built, still alive; executor workers and background ones aside."""
         workers = _compat.executor_worker_threads()
         held = []
@@ -404,10 +444,14 @@ class RealWork:
                 st = None
             if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
                 stream = _fdpeer.classify(fd, st, {other.fd for other in fd_map.values()})
+                if self._stream_class is _NO_ITEMS:
+                    self._stream_class = {}
                 self._stream_class[fd] = stream
                 return stream[0]
         kind = classify_fileobj(key, fd_map)
         if kind in (_IN_LOOP, _SOURCE):  # settled answers; "external" may become "in-loop" once accepted
+            if self._fd_class is _NO_ITEMS:
+                self._fd_class = {}
             self._fd_class[fd] = kind
         return kind
 
