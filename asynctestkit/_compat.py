@@ -1229,7 +1229,12 @@ def thread_registry() -> tuple[dict[Any, threading.Thread], dict[Any, threading.
 # - nothing from a loop closed by its ``__del__`` (collected unclosed), and nothing across ``os.fork()``: the
 #   child shares the parent's epoll instance and sockets, so a selector made in another process is closed,
 #   never reused (each records the pid that made it);
-# - at most ``_POOL_SIZE`` selectors; beyond that they are closed, with their self-pipe, as asyncio would.
+# - at most ``_POOL_SIZE`` selectors; beyond that they are closed, with their self-pipe, as asyncio would;
+# - with the selector go the loop's ``_transports`` (a ``WeakValueDictionary``) and ``_asyncgens`` (a ``WeakSet``)
+#   when both are empty (read through ``len()``, which also commits pending weak-reference removals): building
+#   that pair costs ~19k instructions, a plain loop's largest part.  The closed loop is given shared empty ones
+#   (``_CLOSED_TRANSPORTS``, ``_CLOSED_ASYNCGENS``): what it reads from them is what it read from its own, and
+#   nothing that uses a live loop ever sees them.
 # The closed loop keeps no reference to them (``_ssock``/``_csock``/``_selector`` are None, as after a plain
 # close), so a thread that still holds it gets "Event loop is closed" from ``call_soon_threadsafe`` as before.
 
@@ -1255,6 +1260,8 @@ class RecyclableSelector(selectors.DefaultSelector):
         self.peek = selector_peek(self)
         #: While pooled: the self-pipe ``(ssock, csock)`` registered in it (key data None).
         self.pipe: tuple[socket.socket, socket.socket] | None = None
+        #: While pooled: the closed loop's empty ``_transports`` and ``_asyncgens`` (see close_self_pipe).
+        self.spares: tuple[weakref.WeakValueDictionary[Any, Any], weakref.WeakSet[Any]] | None = None
 
     def close(self) -> None:
         if self.recycle:
@@ -1266,6 +1273,7 @@ class RecyclableSelector(selectors.DefaultSelector):
 
     def close_for_good(self) -> None:
         """Close the selector and the self-pipe it holds for the pool, if any."""
+        self.spares = None
         pipe, self.pipe = self.pipe, None
         if pipe is not None:
             pipe[0].close()
@@ -1357,6 +1365,14 @@ def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: boo
             keys[fd] = _new_tuple(_SelectorKey, (fd, fd, _EVENT_READ, None))  # no reference to this loop stays
             selector.pipe = ssock, csock
             selector.recycle = True
+            # The loop's transport map and async generator set go with them when empty (the usual case:
+            # building the pair costs a loop ~19k instructions); the closed loop keeps shared empty ones.
+            transports, asyncgens = loop._transports, loop._asyncgens
+            if type(transports) is _WeakValueDictionary and type(asyncgens) is _WeakSet \
+                    and not len(transports) and not len(asyncgens):
+                selector.spares = transports, asyncgens
+                loop._transports = _CLOSED_TRANSPORTS
+                loop._asyncgens = _CLOSED_ASYNCGENS
             loop._ssock = loop._csock = None
             loop._internal_fds -= 1
             return
@@ -1394,6 +1410,11 @@ _LOG_DEBUG = logging.DEBUG
 _deque = collections.deque
 _WeakSet = weakref.WeakSet
 _WeakValueDictionary = weakref.WeakValueDictionary
+#: The ``_transports`` and ``_asyncgens`` of every closed loop that handed its own to the pool (see
+#: close_self_pipe): empty, and filled by nothing but misuse of a closed loop (asyncio adds to them only while
+#: a loop runs or builds a transport, which a closed loop refuses with "Event loop is closed").
+_CLOSED_TRANSPORTS: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
+_CLOSED_ASYNCGENS: weakref.WeakSet[Any] = weakref.WeakSet()
 _environ_data = getattr(os.environ, "_data", None)
 _DEBUG_KEY = os.environ.encodekey("PYTHONASYNCIODEBUG") if isinstance(_environ_data, dict) else None
 _flags = sys.flags
@@ -1445,14 +1466,19 @@ def init_selector_loop(loop: Any, selector: selectors.BaseSelector, platform: Re
     loop._task_factory = None
     loop._coroutine_origin_tracking_enabled = False
     loop._coroutine_origin_tracking_saved_depth = None
-    loop._asyncgens = _WeakSet()
+    spares = None if platform is None else platform.spares
+    if spares is None:
+        loop._asyncgens = _WeakSet()
+    else:  # a closed loop's empty ones, handed on with its selector (see close_self_pipe)
+        platform.spares = None  # type: ignore[union-attr]
+        loop._asyncgens = spares[1]
     loop._asyncgens_shutdown_called = False
     loop._executor_shutdown_called = False
     if _asyncio_logger.isEnabledFor(_LOG_DEBUG):  # (one Python call, not debug()'s two, when it is off)
         _asyncio_logger.debug("Using selector: %s", selector.__class__.__name__)
     loop._selector = selector
     make_self_pipe(loop, platform, adopted)
-    loop._transports = _WeakValueDictionary()
+    loop._transports = _WeakValueDictionary() if spares is None else spares[0]
     loop._signal_handlers = {}
     if PY313:
         loop._unix_server_sockets = {}
@@ -1469,7 +1495,10 @@ def selector_loop_init_matches() -> bool:
     if not _INIT_MATCHES:
         probe = asyncio.SelectorEventLoop()
         try:
-            _INIT_MATCHES.append(loop_init_matches(probe, frozenset()))
+            # (and the two containers close_self_pipe hands on are of the types it checks for)
+            _INIT_MATCHES.append(loop_init_matches(probe, frozenset())
+                                 and type(getattr(probe, "_transports", None)) is _WeakValueDictionary
+                                 and type(getattr(probe, "_asyncgens", None)) is _WeakSet)
         finally:
             probe.close()
     return _INIT_MATCHES[0]

@@ -1153,3 +1153,26 @@ class KnownThreadsCanaryTest(unittest.TestCase):
         self.assertNotIn(thread, after)
         self.assertEqual(after, frozenset(threading.enumerate()))
         self.assertNotIn(thread, _compat._known_key)  # a thread other than the main one is never remembered
+
+
+class HandedOnContainersCanaryTests(unittest.TestCase):
+    """``_compat.close_self_pipe``/``init_selector_loop`` hand a closed loop's empty ``_transports`` and
+    ``_asyncgens`` (private) to the next loop: asyncio's types for them and the only ways it uses them."""
+
+    def test_asyncio_keeps_transports_in_a_weak_value_dictionary_and_async_generators_in_a_weak_set(self) -> None:
+        import weakref
+
+        plain: Any = asyncio.SelectorEventLoop()
+        try:
+            self.assertIs(type(plain._transports), weakref.WeakValueDictionary)
+            self.assertIs(type(plain._asyncgens), weakref.WeakSet)
+        finally:
+            plain.close()
+        base = asyncio.base_events.BaseEventLoop
+        self.assertIn("self._asyncgens.add(agen)", inspect.getsource(base._asyncgen_firstiter_hook))  # type: ignore[attr-defined]
+        self.assertIn("self._asyncgens.discard(agen)", inspect.getsource(base._asyncgen_finalizer_hook))  # type: ignore[attr-defined]
+        # A closed loop refuses to build a transport only after the transport registered itself: that entry
+        # goes to the shared map of closed loops, and leaves it with the transport.
+        transport_init = inspect.getsource(asyncio.selector_events._SelectorTransport.__init__)  # type: ignore[attr-defined]
+        self.assertIn("loop._transports[self._sock_fd] = self", transport_init)
+        self.assertTrue(_compat.selector_loop_init_matches())

@@ -44,6 +44,19 @@ def _run_and_close(factory: Any) -> None:
         loop.close()
 
 
+async def _counting() -> Any:
+    yield 1
+    yield 2
+
+
+class _Holder:
+    pass
+
+
+async def _first_of(agen: Any) -> Any:
+    return await agen.__anext__()  # (inside the loop: asyncio's first-iteration hook sees the generator)
+
+
 class RecyclingTests(unittest.TestCase):
     def setUp(self) -> None:
         _compat.drain_pools()
@@ -173,6 +186,79 @@ class RecyclingTests(unittest.TestCase):
                 new._ssock.recv(1)
         finally:
             new.close()
+
+    def test_a_closed_loops_empty_transport_map_and_async_generator_set_serve_the_next_loop(self) -> None:
+        for factory in (VirtualClockLoop, RealTimeLoop):
+            with self.subTest(loop=factory.__name__):
+                first: Any = factory()
+                first.run_until_complete(_trivial())
+                transports, asyncgens = first._transports, first._asyncgens
+                self.assertIs(type(transports), weakref.WeakValueDictionary)
+                self.assertIs(type(asyncgens), weakref.WeakSet)
+                first.close()
+                # The closed loop holds shared empty ones: nothing it could still be handed reaches the next loop.
+                self.assertIsNot(first._transports, transports)
+                self.assertIsNot(first._asyncgens, asyncgens)
+                self.assertEqual((len(first._transports), len(first._asyncgens)), (0, 0))
+                second: Any = factory()
+                try:
+                    self.assertIs(second._transports, transports)
+                    self.assertIs(second._asyncgens, asyncgens)
+                    agen = _counting()
+                    self.assertEqual(second.run_until_complete(_first_of(agen)), 1)
+                    self.assertEqual(list(second._asyncgens), [agen])  # in use as asyncio uses it
+                    second.run_until_complete(second.shutdown_asyncgens())
+                    self.assertEqual(len(second._asyncgens), 0)
+                finally:
+                    second.close()
+
+    def test_a_closed_loop_that_handed_on_its_containers_refuses_work_as_before(self) -> None:
+        import socket
+
+        _run_and_close(RealTimeLoop)
+        closed: Any = VirtualClockLoop()
+        closed.close()
+        self.assertIs(closed._transports, _compat._CLOSED_TRANSPORTS)
+        left, right = socket.socketpair()
+        self.addCleanup(left.close)
+        self.addCleanup(right.close)
+        with self.assertRaisesRegex(RuntimeError, "^Event loop is closed$"):
+            closed.add_reader(left, lambda: None)
+        shutdown = closed.shutdown_asyncgens()
+        with self.assertRaisesRegex(RuntimeError, "^Event loop is closed$"):
+            closed.run_until_complete(shutdown)
+        shutdown.close()
+        gc.collect()
+        self.assertEqual((len(_compat._CLOSED_TRANSPORTS), len(_compat._CLOSED_ASYNCGENS)), (0, 0))
+
+    def test_a_transport_map_or_async_generator_set_still_in_use_at_close_is_not_handed_on(self) -> None:
+        _run_and_close(VirtualClockLoop)
+        first: Any = VirtualClockLoop()
+        agen = _counting()  # first iterated on the loop, never finished nor shut down: the loop holds it
+        self.assertEqual(first.run_until_complete(_first_of(agen)), 1)
+        asyncgens = first._asyncgens
+        first.close()
+        self.assertIs(first._asyncgens, asyncgens)  # kept, as asyncio keeps it
+        second: Any = VirtualClockLoop()
+        try:
+            self.assertIsNot(second._asyncgens, asyncgens)
+            self.assertEqual(len(second._asyncgens), 0)
+        finally:
+            second.close()
+        third: Any = VirtualClockLoop()
+        holder = _Holder()  # any object a weak reference can hold, standing for a live transport
+        third._transports[12345] = holder
+        transports = third._transports
+        third.close()
+        fourth: Any = VirtualClockLoop()
+        try:
+            self.assertIsNot(fourth._transports, transports)
+            self.assertEqual(len(fourth._transports), 0)
+        finally:
+            fourth.close()
+        agen_close = agen.aclose()
+        with self.assertRaises(StopIteration):
+            agen_close.send(None)
 
     def test_a_selector_that_still_watches_something_at_close_is_closed_not_pooled(self) -> None:
         import socket
