@@ -1359,9 +1359,8 @@ def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: boo
         keys: dict[int, selectors.SelectorKey] = selector._fd_to_key  # type: ignore[attr-defined]
         key = keys.get(fd)
         if len(keys) == 1 and key is not None and key.events == _EVENT_READ:
-            reader = key.data[0]
-            if reader is not None:
-                reader.cancel()  # as _remove_reader() leaves it
+            # The reader's handle (referenced by this key alone, see make_self_pipe) goes with the key: nothing
+            # refers to this loop any more, as after _remove_reader() (which also cancels the handle).
             keys[fd] = _new_tuple(_SelectorKey, (fd, fd, _EVENT_READ, None))  # no reference to this loop stays
             selector.pipe = ssock, csock
             selector.recycle = True

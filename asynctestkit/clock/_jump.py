@@ -439,8 +439,6 @@ class JumpEngine:
         engine = self
         loop = self.loop
         work = self.work
-        select_checked = self._select_checked
-        decide = self._decide
         countdown = 64
 
         def select(timeout: float | None = None) -> list[tuple[SelectorKey, int]]:
@@ -458,12 +456,12 @@ class JumpEngine:
                             engine.delivered(events)
                         return events
                     countdown = 64
-                return select_checked(inner, timeout)
+                return engine._select_checked(inner, timeout)
             if engine.poll_checks:
-                return select_checked(inner, timeout)
+                return engine._select_checked(inner, timeout)
             tick = engine._tick = engine._tick + 1
             if not tick & _CHECK_EVERY:
-                return select_checked(inner, timeout)
+                return engine._select_checked(inner, timeout)
             # A quiet loop (no fd but its self-pipe, no thread, job, process or signal handler: see RealWork)
             # has nothing to poll: only another thread or a signal handler could write the self-pipe, and a
             # new thread is noticed by in_flight() below.  Otherwise: a cheap peek, then selectors' select().
@@ -473,7 +471,7 @@ class JumpEngine:
                     return engine.delivered(events) if engine.io_step else events
             deadline = _next_timer_when(loop) if timeout is not None else None
             if deadline is None or deadline > engine.jump_limit or work.in_flight(inner):
-                return decide(inner, timeout)
+                return engine._decide(inner, timeout)
             if deadline > loop._atk_now:
                 loop._atk_now = deadline
             return []

@@ -86,7 +86,10 @@ class _ClockSelector(selectors.BaseSelector):
         return self._inner.get_map()
 
     def close(self) -> None:
-        self.__dict__.pop("select", None)  # the entry refers to the engine and the loop: no cycle left behind
+        try:
+            del self.select  # the entry refers to the engine and the loop: no cycle left behind
+        except AttributeError:  # closed already
+            pass
         self._inner.close()
 
 

@@ -30,8 +30,8 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from selectors import BaseSelector, SelectorKey
+from types import MappingProxyType
 from typing import Any
 
 from .. import _compat, _diagnostics
