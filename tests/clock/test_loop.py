@@ -260,6 +260,107 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class CaseLoopSettingsTests(unittest.TestCase):
+    """``new_case_loop``: a test case's loop, its settings checked once per combination of the same objects."""
+
+    _DEFAULTS = (0.0, True, 86400.0, 60.0, 1.0, True, 1e-6, 0)
+
+    def _built(self, *settings: Any) -> None:
+        from asynctestkit.clock import _loop
+
+        loop = _loop.new_case_loop(*settings)
+        try:
+            self.assertIs(type(loop), VirtualClockLoop)
+            self.assertEqual(loop.run_until_complete(asyncio.sleep(5, "ok")), "ok")
+            self.assertEqual(loop.time(), float(settings[0]) + 5)
+        finally:
+            loop.close()
+
+    def test_the_same_setting_objects_are_checked_once_and_build_the_same_loop(self) -> None:
+        from unittest import mock
+
+        from asynctestkit.clock import _loop
+
+        settings = (100, True, 3600, None, 0.5, False, 0.0, 1)  # ints where floats are allowed, watchdog off
+        with mock.patch.object(_loop, "check_options", wraps=_loop.check_options) as check:
+            self._built(*settings)
+            self._built(*settings)
+        self.assertEqual(check.call_count, 1)
+        loop = _loop.new_case_loop(*settings)
+        try:
+            clock = loop.clock
+            self.assertEqual((clock.start, clock.horizon, clock.watchdog, clock.deadlock_grace, clock.io_quantum,
+                              clock.virtual_time_functions, clock.auto_advance, loop._atk.origin_depth),
+                             (100.0, 3600.0, None, 0.5, 0.0, False, True, 1))
+            self.assertIs(type(clock.horizon), float)
+        finally:
+            loop.close()
+
+    def test_an_equal_value_of_another_type_or_a_changed_value_is_checked_again_with_the_same_error(self) -> None:
+        from asynctestkit.clock import _loop
+
+        self._built(*self._DEFAULTS)
+        changed = list(self._DEFAULTS)
+        changed[2] = True  # == 1, a valid horizon, but a bool
+        with self.assertRaisesRegex(TypeError, r"^horizon must be a number of seconds > 0, got bool: True$"):
+            _loop.new_case_loop(*changed)
+        changed[2] = float("nan")
+        with self.assertRaisesRegex(ValueError, r"^horizon must be a number of seconds > 0, got nan$"):
+            _loop.new_case_loop(*changed)
+        changed = list(self._DEFAULTS)
+        changed[7] = -1
+        with self.assertRaisesRegex(ValueError, r"coroutine_origins must be True, False or a number of frames"):
+            _loop.new_case_loop(*changed)
+        self._built(*self._DEFAULTS)  # and the valid ones still build
+
+    def test_a_value_that_is_not_a_plain_number_is_never_remembered(self) -> None:
+        from asynctestkit.clock import _loop
+
+        class Seconds(float):
+            pass
+
+        settings = (0.0, True, Seconds(10), 60.0, 1.0, True, 1e-6, 0)
+        self._built(*settings)
+        self.assertIsNot(_loop._accepted[2], settings[2])  # nothing of an unknown type is kept referenced
+
+    def test_set_debug_answered_by_the_pin_changes_nothing_and_an_unpinned_change_still_takes_effect(self) -> None:
+        loop: Any = VirtualClockLoop()
+        try:
+            loop._atk_pin_debug(False)
+            loop.set_debug(True)  # the runner's call, answered by the test case's asyncio_debug
+            self.assertEqual((loop.get_debug(), loop._atk.plain_tasks), (False, True))
+            loop._atk_pin_debug(None)
+            loop.set_debug(True)
+            self.assertEqual((loop.get_debug(), loop._atk.plain_tasks), (True, False))
+            self.assertTrue(loop._atk.engine.poll_checks)  # the slow-callback check follows debug mode
+            loop.set_debug(True)  # unchanged: still on
+            self.assertEqual((loop.get_debug(), loop._atk.plain_tasks), (True, False))
+            loop.set_debug(False)
+            self.assertEqual((loop.get_debug(), loop._atk.plain_tasks, loop._atk.engine.poll_checks),
+                             (False, True, False))
+        finally:
+            loop.close()
+
+    def test_a_setting_changed_on_the_test_instance_is_checked_for_that_test(self) -> None:
+        class Late(asynctestkit.AsyncTestCase):
+            async def test_x(self) -> None:
+                pass
+
+        result = unittest.TestResult()
+        Late("test_x").run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        broken = Late("test_x")
+        broken.clock_watchdog = 0  # type: ignore[misc]  # not checked at class definition: set on the instance
+        result = unittest.TestResult()
+        broken.run(result)
+        self.assertEqual((result.testsRun, len(result.errors)), (1, 1))
+        self.assertIn("ValueError: Late: a clock_* setting was rejected when the test's loop was built: watchdog "
+                      "must be a number of seconds > 0", result.errors[0][1])
+        result = unittest.TestResult()
+        Late("test_x").run(result)  # the class's own settings still pass
+        self.assertTrue(result.wasSuccessful(), result.errors)
+
+
 class SignalWakeUpTests(asynctestkit.AsyncTestCase):
     """A quiet loop (nothing registered but its self-pipe) skips the poll before a jump; a signal handler
     added with ``loop.add_signal_handler()`` wakes the loop through that pipe, so it makes the loop poll."""
