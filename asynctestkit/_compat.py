@@ -1517,3 +1517,21 @@ def known_threads() -> frozenset[threading.Thread]:
     if key != _known_key:
         _known_key, _known_set = key, frozenset(key)
     return _known_set
+
+
+def install_showwarnmsg(hook: ShowWarnMsg) -> tuple[ShowWarnMsg, tuple[object, object]]:
+    """:func:`swap_showwarnmsg` (*hook*) and :func:`warnings_display_state` in one call (the leak check's hub
+    installs its hook at each test): returns the function that was there and the display state now.
+    Private ``warnings._showwarnmsg`` and ``warnings._showwarnmsg_impl``, 3.6-3.14 (see those two)."""
+    previous: ShowWarnMsg = warnings._showwarnmsg  # type: ignore[attr-defined]
+    warnings._showwarnmsg = hook  # type: ignore[attr-defined]
+    return previous, (warnings.showwarning, getattr(warnings, "_showwarnmsg_impl", None))
+
+
+def restore_showwarnmsg(hook: ShowWarnMsg, previous: ShowWarnMsg | None) -> bool:
+    """Put *previous* back as ``warnings._showwarnmsg`` if *hook* is still there (private, 3.6-3.14); False
+    (nothing changed) when something else replaced *hook* meanwhile."""
+    if warnings._showwarnmsg is not hook or previous is None:  # type: ignore[attr-defined]
+        return False
+    warnings._showwarnmsg = previous  # type: ignore[attr-defined]
+    return True

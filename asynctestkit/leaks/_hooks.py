@@ -123,14 +123,31 @@ class _Hub:
 
     # -- attach/detach ------------------------------------------------------------------------------------
     def attach(self, sink: Sink) -> None:
-        if not self.active:
-            self._install()
-        self.active.append(sink)
+        active = self.active
+        if not active:
+            # Installed per test, so nothing of the checker stays in the process between tests; kept cheap:
+            # one frame, no closure is built, the hooks are the hub's own functions, made once.
+            filters: list[Any] = warnings.filters  # type: ignore[assignment]
+            filters[0:0] = _FILTERS
+            # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
+            # filters version would make every "default"-action warning of the user print again in each test.
+            self._previous_show, self._display_state = _compat.install_showwarnmsg(self._show_hook)
+            self._previous_unraisable = sys.unraisablehook
+            sys.unraisablehook = self._unraisable_hook
+            if not self._start_stuck:
+                self._previous_start = threading.Thread.start
+                threading.Thread.start = _thread_start  # type: ignore[method-assign,assignment]
+            gc.callbacks.append(self._gc_hook)
+            self._undo = _resources.patch_constructors(self._created_hook)
+        active.append(sink)
 
     def detach(self, sink: Sink, *, marked: bool = False) -> None:
         """*marked*: the loop now has a :class:`LateHandler` naming the sink's code (no entry needed here)."""
-        if sink in self.active:
-            self.active.remove(sink)
+        active = self.active
+        if active and active[-1] is sink:  # the usual case: the last one attached
+            del active[-1]
+        elif sink in active:
+            active.remove(sink)
         try:
             if not marked:
                 self.finished[sink.loop] = sink.name
@@ -141,25 +158,8 @@ class _Hub:
             pass
         if sink.origin_markers:
             self.recent.append((sink.name, sink.origin_markers))
-        if not self.active:
+        if not active:
             self._uninstall()
-
-    def _install(self) -> None:
-        # Per test, so nothing of the checker stays in the process between tests; kept cheap: no closure is
-        # built, the hooks are the hub's own functions, made once.
-        filters: list[Any] = warnings.filters  # type: ignore[assignment]
-        filters[0:0] = _FILTERS
-        # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
-        # filters version would make every "default"-action warning of the user print again in each test.
-        self._previous_show = _compat.swap_showwarnmsg(self._show_hook)
-        self._display_state = _compat.warnings_display_state()
-        self._previous_unraisable = sys.unraisablehook
-        sys.unraisablehook = self._unraisable_hook
-        if not self._start_stuck:
-            self._previous_start = threading.Thread.start
-            threading.Thread.start = _thread_start  # type: ignore[method-assign,assignment]
-        gc.callbacks.append(self._gc_hook)
-        self._undo = _resources.patch_constructors(self._created_hook)
 
     def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
         self.collecting = phase == "start"
@@ -188,8 +188,7 @@ class _Hub:
                     if existing is entry:
                         del filters[index]
                         break
-        if _compat.swap_showwarnmsg(None) is self._show_hook:
-            _compat.swap_showwarnmsg(self._previous_show)
+        _compat.restore_showwarnmsg(self._show_hook, self._previous_show)
         if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
             sys.unraisablehook = self._previous_unraisable
 

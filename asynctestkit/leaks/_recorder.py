@@ -40,12 +40,14 @@ _ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the pr
 
 def _log_state() -> tuple[object, ...]:
     """The handlers along the ``asyncio`` logger's chain: they change while a test captures its logs."""
-    logger: logging.Logger | None = _ASYNCIO_LOGGER
-    state: tuple[object, ...] = ()
-    while logger is not None:
-        propagate = logger.propagate
-        state += (logger, *logger.handlers, propagate)
-        logger = logger.parent if propagate else None
+    logger = _ASYNCIO_LOGGER
+    state: tuple[object, ...] = (*logger.handlers, logger.propagate)
+    while logger.propagate:
+        parent = logger.parent
+        if parent is None:
+            break
+        logger = parent
+        state += (logger, *logger.handlers, logger.propagate)
     return state
 
 

@@ -121,6 +121,22 @@ class LeakTracker:
         self._setup()
         return self
 
+    @classmethod
+    def _start_for_test(cls, loop: asyncio.AbstractEventLoop, name: str, policy: dict[str, str],
+                        allow: dict[str, Any], origin_markers: frozenset[tuple[str, str]],
+                        root: object) -> LeakTracker:
+        """:meth:`_for_test`, attached, with the test case *root* added as ``"self"``: one call per test."""
+        self = cls.__new__(cls)
+        self.loop, self.name, self.policy, self.allow, self.origin_markers = loop, name, policy, allow, origin_markers
+        registries = self.registries = LoopRegistries(loop, policy)
+        recorder = self.recorder = LeakRecorder(loop, name, registries)
+        self._cleanup = None
+        self._quick = policy[TIMERS] == OFF
+        self._threads_checked = policy[THREADS] != OFF or policy[DAEMON_THREADS] != OFF
+        recorder.attach(self)
+        recorder.roots.append((root, "self"))
+        return self
+
     def _setup(self) -> None:
         policy = self.policy
         self.registries = LoopRegistries(self.loop, policy)
