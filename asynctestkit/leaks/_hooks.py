@@ -170,10 +170,14 @@ class _Hub:
                 undo()
             self._undo = []
         self.collecting = False
-        try:
-            gc.callbacks.remove(self._gc_hook)
-        except ValueError:  # taken out by the code under test
-            pass
+        callbacks = gc.callbacks
+        if callbacks and callbacks[-1] is self._gc_hook:  # the usual case: nothing was added after ours
+            del callbacks[-1]
+        else:
+            try:
+                callbacks.remove(self._gc_hook)
+            except ValueError:  # taken out by the code under test
+                pass
         if threading.Thread.start is _thread_start:
             threading.Thread.start = self._previous_start  # type: ignore[method-assign]
             self._start_stuck = False

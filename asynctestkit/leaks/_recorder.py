@@ -20,7 +20,7 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set as AbstractSet
 from typing import Any
 
 from .. import _compat, _diagnostics
@@ -36,6 +36,7 @@ __all__ = ["LeakRecorder"]
 
 
 _ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the process
+_NO_TASKS: frozenset[asyncio.Task[Any]] = frozenset()
 
 
 def _log_state() -> tuple[object, ...]:
@@ -72,7 +73,7 @@ class LeakRecorder:
         # (recorder -> bound method -> recorder) that only the cyclic collector frees.
         self._handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None] | None = None
         self._previous_handler: Any = None
-        self.baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
+        self.baseline: AbstractSet[asyncio.Task[Any]] = _NO_TASKS  # tasks that predate attach (3.10: the runner's)
         #: The threads alive at attach: a copy of threading's registry of running threads (plus those starting
         #: then), which the check compares whole with the registry (equal means no thread started since).
         self.threads_before: dict[Any, threading.Thread] = {}
@@ -84,7 +85,8 @@ class LeakRecorder:
         if self.attached:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
-        self.baseline = _compat.loop_tasks(loop)
+        tasks = _compat.loop_tasks(loop)
+        self.baseline = tasks if tasks else _NO_TASKS
         active, limbo = _compat.thread_registry()
         before = active.copy()
         if limbo:  # started, not running yet: they predate the code under test too
@@ -98,13 +100,17 @@ class LeakRecorder:
         HUB.attach(sink)
         self.attached = True
 
-    def detach(self, sink: Sink, *, keep_late_handler: bool = False) -> None:
-        """Stop watching and restore everything attach() changed (see ``LeakTracker.detach``)."""
+    def detach(self, sink: Sink, *, keep_late_handler: bool = False, clean: bool = False) -> None:
+        """Stop watching and restore everything attach() changed (see ``LeakTracker.detach``).
+
+        *clean*: the tracker has just found nothing recorded (its quick verdict): nothing to clear.
+        """
         if not self.attached:
             return
         self.attached = False
         loop = self.loop
-        self.registries.stop()
+        registries = self.registries
+        registries.stop()
         marked = False  # the loop keeps a LateHandler naming this code (and so tells the hub it is done)
         if loop.get_exception_handler() is self._handler:
             marked = keep_late_handler
@@ -112,11 +118,14 @@ class LeakRecorder:
                                        else self._previous_handler)
         self._handler = None
         HUB.detach(sink, marked=marked)
-        if not self.registries.empty():
-            self.registries.clear()
-        if self.events or self._covered or self.baseline:
-            for state in (self.events, self._covered, self.baseline):
-                state.clear()
+        if not clean:
+            if not registries.empty():
+                registries.clear()
+            if self.events or self._covered:
+                self.events.clear()
+                self._covered.clear()
+        if self.baseline:
+            self.baseline = _NO_TASKS
         self.roots.clear()
 
     def add_root(self, obj: object, name: str) -> None:

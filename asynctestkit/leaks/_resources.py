@@ -279,18 +279,17 @@ _SKIPPED = set(_SKIP_NAMES)
 
 def may_hold_something(root: object) -> bool:
     """False when :func:`scan` of *root* would yield nothing: no attribute but unittest's, asynctestkit's and
-    plain values (a test that keeps nothing on ``self``, the common case, costs one pass over its names)."""
+    plain values (a test that keeps nothing on ``self``, the common case, costs one set difference)."""
     attrs = getattr(root, "__dict__", None)
     if not isinstance(attrs, dict):
         return False
-    skipped = _SKIPPED
-    for attr, value in attrs.items():
-        if attr in skipped:
-            continue
-        if attr.startswith("_atk_"):
-            skipped.add(attr)
-        elif not isinstance(value, _LEAF_TYPES):
-            return True
+    names = attrs.keys() - _SKIPPED  # the names not known to be skipped (usually none)
+    if names:
+        for attr in names:
+            if attr.startswith("_atk_"):
+                _SKIPPED.add(attr)
+            elif not isinstance(attrs[attr], _LEAF_TYPES):
+                return True
     return False
 
 

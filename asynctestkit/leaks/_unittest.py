@@ -334,13 +334,12 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             tracker = self._atk_leak_tracker
         if tracker is not None and len(cleanups) == 1:
             try:
-                clean = tracker._nothing_left()
+                clean = tracker._finish_clean(keep_late_handler=True)
             except Exception:  # the cleanup reports it
                 clean = False
             if clean:
                 del cleanups[0]
                 self._atk_leak_tracker = None
-                tracker.detach(keep_late_handler=True)
                 return success
         if not _compat.outcome_success(self):
             self._atk_leak_decided = True
