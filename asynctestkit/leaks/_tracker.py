@@ -134,11 +134,12 @@ class LeakTracker:
         left them empty, detached and pointing at no loop) and has the same policy: a test then builds nothing.
         """
         spare = _SPARE
-        if spare and spare[-1].policy is policy:
+        if spare and (spare[-1].policy is policy or spare[-1].policy == policy):
             self = spare.pop()
             self.loop, self.name, self.allow, self.origin_markers = loop, name, allow, origin_markers
             registries = self.registries
             registries.loop = loop
+            self.policy = registries.policy = policy
             recorder = self.recorder
             recorder.loop, recorder.name = loop, name
         else:
@@ -161,12 +162,15 @@ class LeakTracker:
             return False
         recorder = self.recorder
         recorder.detach(self, keep_late_handler=keep_late_handler, clean=True)
-        if not _SPARE and self._cleanup is None and not recorder.attached:
+        if self._cleanup is None and not recorder.attached:
             recorder.threads_before = _NO_THREADS
             recorder._log_state = ()
             recorder._previous_handler = None
             self.loop = self.registries.loop = recorder.loop = None  # type: ignore[assignment]
-            _SPARE.append(self)
+            if _SPARE:
+                _SPARE[0] = self  # the latest: the next test most likely shares its policy
+            else:
+                _SPARE.append(self)
         return True
 
     def _setup(self) -> None:

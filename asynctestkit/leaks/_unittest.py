@@ -125,9 +125,9 @@ def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
 class _Plan:
     """What a test case class's leak check needs at each test, worked out once per class (and per setting:
     a ``leak_checks`` replaced on the class is resolved again): the policy, whether it turns every kind off,
-    and per test method its allow-list and origin markers (``methods``)."""
+    and whether unittest's own ``doCleanups()`` is the one the mixin extends."""
 
-    __slots__ = ("methods", "off", "plain_cleanups", "policy", "setting")
+    __slots__ = ("off", "plain_cleanups", "policy", "setting")
 
     def __init__(self, setting: object, policy: dict[str, str], cls: type | None = None) -> None:
         self.setting = setting
@@ -136,8 +136,6 @@ class _Plan:
         #: No class after LeakCheckMixin in the MRO overrides doCleanups(): with no cleanup but the check left,
         #: calling unittest's would only return the outcome.
         self.plain_cleanups = cls is not None and _next_definition(cls, "doCleanups") is unittest.TestCase
-        #: test method name -> (function, class allow mark, method allow mark, allow-list, origin markers)
-        self.methods: dict[str, tuple[Any, Any, Any, dict[str, Any], frozenset[tuple[str, str]]]] = {}
 
 
 def _next_definition(cls: type, name: str) -> type | None:
@@ -147,17 +145,6 @@ def _next_definition(cls: type, name: str) -> type | None:
         if name in klass.__dict__:
             return klass
     return None
-
-
-def _method_facts(method: Any, class_allow: Mapping[str, Any] | None,
-                  method_allow: Mapping[str, Any] | None) -> tuple[dict[str, Any], frozenset[tuple[str, str]]]:
-    """The allow-list of a test (its class's and its method's ``@allow_leaks``) and the origin markers of its code."""
-    allow = allowances("LeakTracker(allow=...)", {**(class_allow or {}), **(method_allow or {})}) \
-        if class_allow or method_allow else _NO_ALLOWANCE
-    if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
-        method = inspect.unwrap(method)
-    code = getattr(method, "__code__", None)
-    return allow, frozenset(((code.co_filename, code.co_name),) if code is not None else ())
 
 
 _NO_PLAN = _Plan(None, {})
@@ -256,14 +243,17 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         method = getattr(self, name, None)
         method = getattr(method, "__func__", method)  # the function: a missing attribute raises nothing there
         class_allow, method_allow = getattr(cls, _ALLOW_MARK, None), getattr(method, _ALLOW_MARK, None)
-        known = plan.methods.get(name)
-        if known is None or known[0] is not method or known[1] is not class_allow or known[2] is not method_allow:
-            known = plan.methods[name] = (method, class_allow, method_allow, *_method_facts(method, class_allow,
-                                                                                              method_allow))
+        allow = allowances("LeakTracker(allow=...)", {**(class_allow or {}), **(method_allow or {})}) \
+            if class_allow or method_allow else _NO_ALLOWANCE
+        if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
+            method = inspect.unwrap(method)  # type: ignore[arg-type]
+        code = getattr(method, "__code__", None)
         if self._atk_leak_decided or self._atk_leak_report is not None or self._atk_leak_note is not None:
             self._atk_leak_decided = False  # left by an earlier run of this test case object
             self._atk_leak_report = self._atk_leak_note = None
-        self._atk_leak_tracker = LeakTracker._start_for_test(loop, name, policy, known[3], known[4], self)
+        self._atk_leak_tracker = LeakTracker._start_for_test(
+            loop, name, policy, allow, frozenset(((code.co_filename, code.co_name),) if code is not None else ()),
+            self)
         # Cleanups run last-in first-out: the check, registered first, runs after everything else and gives
         # its verdict at once; when it needs the loop, it registers the verdict and then its loop part, which
         # therefore run next, in that order.  A clean test is judged before that, in doCleanups().
@@ -319,7 +309,9 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         if tracker is None:
             return super().doCleanups()
         cleanups = _compat.pending_cleanups(self)
-        if not cleanups or not self._atk_is_check(cleanups[0][0]):  # a cleanup added before setUp, or none left
+        first = cleanups[0][0] if cleanups else None
+        if getattr(first, "__self__", None) is not self or getattr(first, "__name__", None) != "_atk_check_leaks":
+            # a cleanup added before setUp, or none left: the check (if any) runs as a cleanup among the others
             if not _compat.outcome_success(self):
                 self._atk_leak_decided = True
             return super().doCleanups()
