@@ -42,6 +42,9 @@ _NO_TASKS: frozenset[asyncio.Task[Any]] = frozenset()
 def _log_state() -> tuple[object, ...]:
     """The handlers along the ``asyncio`` logger's chain: they change while a test captures its logs."""
     logger = _ASYNCIO_LOGGER
+    parent = logger.parent
+    if logger.propagate and parent is not None and parent.parent is None:  # asyncio -> root, the usual chain
+        return (*logger.handlers, True, parent, *parent.handlers, parent.propagate)  # as the loop below makes it
     state: tuple[object, ...] = (*logger.handlers, logger.propagate)
     while logger.propagate:
         parent = logger.parent

@@ -277,17 +277,20 @@ _SKIPPED = set(_SKIP_NAMES)
 
 def may_hold_something(root: object) -> bool:
     """False when :func:`scan` of *root* would yield nothing: no attribute but unittest's, asynctestkit's and
-    plain values (a test that keeps nothing on ``self``, the common case, costs one set difference)."""
+    plain values (a test that keeps nothing on ``self``, the common case, costs one C-level pass over its names)."""
     attrs = getattr(root, "__dict__", None)
     if not isinstance(attrs, dict):
         return False
-    names = attrs.keys() - _SKIPPED  # the names not known to be skipped (usually none)
-    if names:
-        for attr in names:
-            if attr.startswith("_atk_"):
-                _SKIPPED.add(attr)
-            elif not isinstance(attrs[attr], _LEAF_TYPES):
-                return True
+    skipped = _SKIPPED
+    if skipped.issuperset(attrs):  # every name is known to be skipped (the usual case): one C-level pass
+        return False
+    for attr, value in attrs.items():
+        if attr in skipped:
+            continue
+        if attr.startswith("_atk_"):
+            skipped.add(attr)
+        elif not isinstance(value, _LEAF_TYPES):
+            return True
     return False
 
 
