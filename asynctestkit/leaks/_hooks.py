@@ -44,6 +44,7 @@ logger = logging.getLogger("asynctestkit.leaks")
 
 NEVER_AWAITED = re.compile(r"coroutine '.*' was never awaited")
 _FILTERS = (("always", None, ResourceWarning, None, 0), ("always", NEVER_AWAITED, RuntimeWarning, None, 0))
+_FILTER_0, _FILTER_1 = _FILTERS
 
 
 class Sink(Protocol):
@@ -158,13 +159,9 @@ class _Hub:
             pass
         if sink.origin_markers:
             self.recent.append((sink.name, sink.origin_markers))
-        if not active:
-            self._uninstall()
-
-    def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
-        self.collecting = phase == "start"
-
-    def _uninstall(self) -> None:
+        if active:
+            return
+        # The last tracker is gone: take every hook out (inline, as attach() puts them in; see _uninstall).
         if self._undo:
             for undo in reversed(self._undo):
                 undo()
@@ -178,23 +175,34 @@ class _Hub:
                 callbacks.remove(self._gc_hook)
             except ValueError:  # taken out by the code under test
                 pass
-        if threading.Thread.start is _thread_start:
-            threading.Thread.start = self._previous_start  # type: ignore[method-assign]
+        thread = threading.Thread
+        if thread.start is _thread_start:
+            thread.start = self._previous_start  # type: ignore[method-assign]
             self._start_stuck = False
         else:  # patched again on top of ours: ours stays in the chain (and records only while active)
             self._start_stuck = True
         filters: list[Any] = warnings.filters  # type: ignore[assignment]
-        if len(filters) >= 2 and filters[0] is _FILTERS[0] and filters[1] is _FILTERS[1]:
+        if len(filters) >= 2 and filters[0] is _FILTER_0 and filters[1] is _FILTER_1:
             del filters[:2]
-        else:  # the test added filters of its own in front of ours (and left them)
-            for entry in _FILTERS:
-                for index, existing in enumerate(filters):
-                    if existing is entry:
-                        del filters[index]
-                        break
+        else:
+            self._remove_filters(filters)
         _compat.restore_showwarnmsg(self._show_hook, self._previous_show)
-        if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
-            sys.unraisablehook = self._previous_unraisable
+        previous = self._previous_unraisable
+        if sys.unraisablehook is self._unraisable_hook and previous is not None:
+            sys.unraisablehook = previous
+
+    def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
+        self.collecting = phase == "start"
+
+    @staticmethod
+    def _remove_filters(filters: list[Any]) -> None:
+        """Take the hub's two filters out of *filters*, wherever they are (the test added filters of its own
+        in front of them and left them)."""
+        for entry in _FILTERS:
+            for index, existing in enumerate(filters):
+                if existing is entry:
+                    del filters[index]
+                    break
 
     # -- routing --------------------------------------------------------------------------------------------
     def current(self) -> Sink | None:
