@@ -37,6 +37,7 @@ __all__ = ["LeakRecorder"]
 
 _ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the process
 _NO_TASKS: frozenset[asyncio.Task[Any]] = frozenset()
+_NO_THREADS: dict[Any, threading.Thread] = {}  # shared, never changed
 
 
 def _log_state() -> tuple[object, ...]:
@@ -121,7 +122,11 @@ class LeakRecorder:
                                        else self._previous_handler)
         self._handler = None
         HUB.detach(sink, marked=marked)
-        if not clean:
+        if clean:  # nothing of the test is kept (the tracker may be reused by the next test)
+            self.threads_before = _NO_THREADS
+            self._log_state = ()
+            self._previous_handler = None
+        else:
             if not registries.empty():
                 registries.clear()
             if self.events or self._covered:

@@ -78,7 +78,6 @@ _SETTLE_ROUNDS = 20          # zero-time iterations at most while cancellations 
 _TRANSPORT_ROUNDS = 10      # zero-time iterations at most for transports that look open to finish closing
 THREAD_GRACE = 0.1           # real seconds for threads started by the test to end
 _WAITPID = re.compile(r"(asyncio-)?waitpid-\d+$")  # asyncio's child-watcher threads, one per subprocess
-_NO_THREADS: dict[Any, threading.Thread] = {}
 #: At most one tracker found clean by the quick verdict, detached, kept for the next test (see _start_for_test).
 _SPARE: list[LeakTracker] = []
 
@@ -163,9 +162,6 @@ class LeakTracker:
         recorder = self.recorder
         recorder.detach(self, keep_late_handler=keep_late_handler, clean=True)
         if self._cleanup is None and not recorder.attached:
-            recorder.threads_before = _NO_THREADS
-            recorder._log_state = ()
-            recorder._previous_handler = None
             self.loop = self.registries.loop = recorder.loop = None  # type: ignore[assignment]
             if _SPARE:
                 _SPARE[0] = self  # the latest: the next test most likely shares its policy
