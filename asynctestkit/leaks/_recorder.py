@@ -20,7 +20,8 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping, Set as AbstractSet
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .. import _compat, _diagnostics

@@ -37,7 +37,7 @@ import unittest
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import FrameType
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import _compat
 from . import _kinds
@@ -192,6 +192,9 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         self._atk_start_leak_check()
         super()._callSetUp()  # type: ignore[misc]
 
+    if TYPE_CHECKING:  # unittest's own (not in its type stubs); the mixin does not override it
+        def _callTearDown(self) -> None: ...
+
     if _compat.PY311:
         def _callTestMethod(self, method: Callable[..., Any]) -> None:
             # IsolatedAsyncioTestCase._callTestMethod (3.11+), redone: it warns about a test that returns a value
@@ -316,7 +319,7 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
                 self._atk_leak_decided = True
             return super().doCleanups()
         if len(cleanups) == 1 and type(self).__dict__.get("_atk_leak_plan", _NO_PLAN).plain_cleanups:
-            success = _compat.outcome_success(self)  # what unittest's doCleanups() returns with nothing to run
+            success: object = _compat.outcome_success(self)  # what unittest's doCleanups() returns with nothing to run
         else:
             check = cleanups.pop(0)
             try:
