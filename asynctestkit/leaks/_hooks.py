@@ -161,7 +161,7 @@ class _Hub:
             self.recent.append((sink.name, sink.origin_markers))
         if active:
             return
-        # The last tracker is gone: take every hook out (inline, as attach() puts them in; see _uninstall).
+        # The last tracker is gone: take every hook out (inline, as attach() puts them in).
         if self._undo:
             for undo in reversed(self._undo):
                 undo()
