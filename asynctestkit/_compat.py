@@ -1047,15 +1047,15 @@ def loop_tasks(loop: asyncio.AbstractEventLoop) -> set[asyncio.Task[Any]]:
     (~20k instructions even when it is empty); the leak check asks twice per test, usually with no task
     alive.  Asking the registries whether they are empty first (their ``len()``) gives the same answer.
     """
-    for registry in _TASK_SETS:
-        if registry:
-            return asyncio.all_tasks(loop)
-    return set() if _TASK_SETS else asyncio.all_tasks(loop)
+    if _ALL_TASKS_CHEAP or any(_TASK_SETS):
+        return asyncio.all_tasks(loop)
+    return set()
 
 
 # The sets under those registries: a WeakSet's private ``data`` (its set of weak references, 3.x-3.14) is empty
 # exactly when the WeakSet is (a reference whose task died may linger there: then all_tasks() answers).
 _TASK_SETS: tuple[Any, ...] = tuple(getattr(registry, "data", registry) for registry in _TASK_REGISTRIES)
+_ALL_TASKS_CHEAP = not _TASK_SETS  # 3.14: no registry to look at, all_tasks() answers
 # -- the task timeline (asynctestkit.trace) -----------------------------------------------------------------
 
 #: Per (handle class, kind): the subclass a handle wears on a traced loop (see :func:`trace_handle`).
@@ -1551,3 +1551,21 @@ def known_threads() -> frozenset[threading.Thread]:
         _known_key, _known_set = key, frozenset(key)
     _known_ident = idents[0]
     return _known_set
+
+
+def install_showwarnmsg(hook: ShowWarnMsg) -> tuple[ShowWarnMsg, tuple[object, object]]:
+    """:func:`swap_showwarnmsg` (*hook*) and :func:`warnings_display_state` in one call (the leak check's hub
+    installs its hook at each test): returns the function that was there and the display state now.
+    Private ``warnings._showwarnmsg`` and ``warnings._showwarnmsg_impl``, 3.6-3.14 (see those two)."""
+    previous: ShowWarnMsg = warnings._showwarnmsg  # type: ignore[attr-defined]
+    warnings._showwarnmsg = hook  # type: ignore[attr-defined]
+    return previous, (warnings.showwarning, getattr(warnings, "_showwarnmsg_impl", None))
+
+
+def restore_showwarnmsg(hook: ShowWarnMsg, previous: ShowWarnMsg | None) -> bool:
+    """Put *previous* back as ``warnings._showwarnmsg`` if *hook* is still there (private, 3.6-3.14); False
+    (nothing changed) when something else replaced *hook* meanwhile."""
+    if warnings._showwarnmsg is not hook or previous is None:  # type: ignore[attr-defined]
+        return False
+    warnings._showwarnmsg = previous  # type: ignore[attr-defined]
+    return True

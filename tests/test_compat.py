@@ -1176,3 +1176,46 @@ class HandedOnContainersCanaryTests(unittest.TestCase):
         transport_init = inspect.getsource(asyncio.selector_events._SelectorTransport.__init__)  # type: ignore[attr-defined]
         self.assertIn("loop._transports[self._sock_fd] = self", transport_init)
         self.assertTrue(_compat.selector_loop_init_matches())
+class ShowWarnMsgInstallCanaryTest(unittest.TestCase):
+    """``_compat.install_showwarnmsg`` / ``restore_showwarnmsg`` use private ``warnings._showwarnmsg``."""
+
+    def test_an_installed_hook_receives_warnings_with_their_source_and_is_restored(self) -> None:
+        import warnings
+
+        received: list[object] = []
+
+        def hook(msg: warnings.WarningMessage) -> None:
+            received.append(msg.source)
+
+        original = warnings._showwarnmsg  # type: ignore[attr-defined]
+        source = object()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            previous, state = _compat.install_showwarnmsg(hook)
+            try:
+                self.assertIs(previous, original)
+                self.assertEqual(state, _compat.warnings_display_state())
+                warnings.warn("probe", ResourceWarning, source=source)
+            finally:
+                self.assertTrue(_compat.restore_showwarnmsg(hook, previous))
+        self.assertEqual(received, [source])
+        self.assertIs(warnings._showwarnmsg, original)  # type: ignore[attr-defined]
+
+    def test_restore_leaves_a_hook_installed_over_ours_in_place(self) -> None:
+        import warnings
+
+        original = warnings._showwarnmsg  # type: ignore[attr-defined]
+
+        def ours(msg: warnings.WarningMessage) -> None:
+            pass
+
+        def theirs(msg: warnings.WarningMessage) -> None:
+            pass
+
+        previous, _state = _compat.install_showwarnmsg(ours)
+        try:
+            warnings._showwarnmsg = theirs  # type: ignore[attr-defined]
+            self.assertFalse(_compat.restore_showwarnmsg(ours, previous))
+            self.assertIs(warnings._showwarnmsg, theirs)  # type: ignore[attr-defined]
+        finally:
+            warnings._showwarnmsg = original  # type: ignore[attr-defined]

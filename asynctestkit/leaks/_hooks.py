@@ -44,6 +44,7 @@ logger = logging.getLogger("asynctestkit.leaks")
 
 NEVER_AWAITED = re.compile(r"coroutine '.*' was never awaited")
 _FILTERS = (("always", None, ResourceWarning, None, 0), ("always", NEVER_AWAITED, RuntimeWarning, None, 0))
+_FILTER_0, _FILTER_1 = _FILTERS
 
 
 class Sink(Protocol):
@@ -123,14 +124,31 @@ class _Hub:
 
     # -- attach/detach ------------------------------------------------------------------------------------
     def attach(self, sink: Sink) -> None:
-        if not self.active:
-            self._install()
-        self.active.append(sink)
+        active = self.active
+        if not active:
+            # Installed per test, so nothing of the checker stays in the process between tests; kept cheap:
+            # one frame, no closure is built, the hooks are the hub's own functions, made once.
+            filters: list[Any] = warnings.filters  # type: ignore[assignment]
+            filters[0:0] = _FILTERS
+            # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
+            # filters version would make every "default"-action warning of the user print again in each test.
+            self._previous_show, self._display_state = _compat.install_showwarnmsg(self._show_hook)
+            self._previous_unraisable = sys.unraisablehook
+            sys.unraisablehook = self._unraisable_hook
+            if not self._start_stuck:
+                self._previous_start = threading.Thread.start
+                threading.Thread.start = _thread_start  # type: ignore[method-assign,assignment]
+            gc.callbacks.append(self._gc_hook)
+            self._undo = _resources.patch_constructors(self._created_hook)
+        active.append(sink)
 
     def detach(self, sink: Sink, *, marked: bool = False) -> None:
         """*marked*: the loop now has a :class:`LateHandler` naming the sink's code (no entry needed here)."""
-        if sink in self.active:
-            self.active.remove(sink)
+        active = self.active
+        if active and active[-1] is sink:  # the usual case: the last one attached
+            del active[-1]
+        elif sink in active:
+            active.remove(sink)
         try:
             if not marked:
                 self.finished[sink.loop] = sink.name
@@ -141,57 +159,50 @@ class _Hub:
             pass
         if sink.origin_markers:
             self.recent.append((sink.name, sink.origin_markers))
-        if not self.active:
-            self._uninstall()
-
-    def _install(self) -> None:
-        # Per test, so nothing of the checker stays in the process between tests; kept cheap: no closure is
-        # built, the hooks are the hub's own functions, made once.
-        filters: list[Any] = warnings.filters  # type: ignore[assignment]
-        filters[0:0] = _FILTERS
-        # No warnings._filters_mutated(): the C filter reads the list on each warning, and bumping the
-        # filters version would make every "default"-action warning of the user print again in each test.
-        self._previous_show = _compat.swap_showwarnmsg(self._show_hook)
-        self._display_state = _compat.warnings_display_state()
-        self._previous_unraisable = sys.unraisablehook
-        sys.unraisablehook = self._unraisable_hook
-        if not self._start_stuck:
-            self._previous_start = threading.Thread.start
-            threading.Thread.start = _thread_start  # type: ignore[method-assign,assignment]
-        gc.callbacks.append(self._gc_hook)
-        self._undo = _resources.patch_constructors(self._created_hook)
-
-    def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
-        self.collecting = phase == "start"
-
-    def _uninstall(self) -> None:
+        if active:
+            return
+        # The last tracker is gone: take every hook out (inline, as attach() puts them in).
         if self._undo:
             for undo in reversed(self._undo):
                 undo()
             self._undo = []
         self.collecting = False
-        try:
-            gc.callbacks.remove(self._gc_hook)
-        except ValueError:  # taken out by the code under test
-            pass
-        if threading.Thread.start is _thread_start:
-            threading.Thread.start = self._previous_start  # type: ignore[method-assign]
+        callbacks = gc.callbacks
+        if callbacks and callbacks[-1] is self._gc_hook:  # the usual case: nothing was added after ours
+            del callbacks[-1]
+        else:
+            try:
+                callbacks.remove(self._gc_hook)
+            except ValueError:  # taken out by the code under test
+                pass
+        thread = threading.Thread
+        if thread.start is _thread_start:
+            thread.start = self._previous_start  # type: ignore[method-assign]
             self._start_stuck = False
         else:  # patched again on top of ours: ours stays in the chain (and records only while active)
             self._start_stuck = True
         filters: list[Any] = warnings.filters  # type: ignore[assignment]
-        if len(filters) >= 2 and filters[0] is _FILTERS[0] and filters[1] is _FILTERS[1]:
+        if len(filters) >= 2 and filters[0] is _FILTER_0 and filters[1] is _FILTER_1:
             del filters[:2]
-        else:  # the test added filters of its own in front of ours (and left them)
-            for entry in _FILTERS:
-                for index, existing in enumerate(filters):
-                    if existing is entry:
-                        del filters[index]
-                        break
-        if _compat.swap_showwarnmsg(None) is self._show_hook:
-            _compat.swap_showwarnmsg(self._previous_show)
-        if sys.unraisablehook is self._unraisable_hook and self._previous_unraisable is not None:
-            sys.unraisablehook = self._previous_unraisable
+        else:
+            self._remove_filters(filters)
+        _compat.restore_showwarnmsg(self._show_hook, self._previous_show)
+        previous = self._previous_unraisable
+        if sys.unraisablehook is self._unraisable_hook and previous is not None:
+            sys.unraisablehook = previous
+
+    def _gc_phase(self, phase: str, info: dict[str, int]) -> None:
+        self.collecting = phase == "start"
+
+    @staticmethod
+    def _remove_filters(filters: list[Any]) -> None:
+        """Take the hub's two filters out of *filters*, wherever they are (the test added filters of its own
+        in front of them and left them)."""
+        for entry in _FILTERS:
+            for index, existing in enumerate(filters):
+                if existing is entry:
+                    del filters[index]
+                    break
 
     # -- routing --------------------------------------------------------------------------------------------
     def current(self) -> Sink | None:

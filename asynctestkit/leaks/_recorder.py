@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .. import _compat, _diagnostics
@@ -36,16 +37,23 @@ __all__ = ["LeakRecorder"]
 
 
 _ASYNCIO_LOGGER = logging.getLogger("asyncio")  # loggers live as long as the process
+_NO_TASKS: frozenset[asyncio.Task[Any]] = frozenset()
+_NO_THREADS: dict[Any, threading.Thread] = {}  # shared, never changed
 
 
 def _log_state() -> tuple[object, ...]:
     """The handlers along the ``asyncio`` logger's chain: they change while a test captures its logs."""
-    logger: logging.Logger | None = _ASYNCIO_LOGGER
-    state: tuple[object, ...] = ()
-    while logger is not None:
-        propagate = logger.propagate
-        state += (logger, *logger.handlers, propagate)
-        logger = logger.parent if propagate else None
+    logger = _ASYNCIO_LOGGER
+    parent = logger.parent
+    if logger.propagate and parent is not None and parent.parent is None:  # asyncio -> root, the usual chain
+        return (*logger.handlers, True, parent, *parent.handlers, parent.propagate)  # as the loop below makes it
+    state: tuple[object, ...] = (*logger.handlers, logger.propagate)
+    while logger.propagate:
+        parent = logger.parent
+        if parent is None:
+            break
+        logger = parent
+        state += (logger, *logger.handlers, logger.propagate)
     return state
 
 
@@ -70,7 +78,7 @@ class LeakRecorder:
         # (recorder -> bound method -> recorder) that only the cyclic collector frees.
         self._handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None] | None = None
         self._previous_handler: Any = None
-        self.baseline: set[asyncio.Task[Any]] = set()  # tasks that predate attach (3.10: the runner's)
+        self.baseline: AbstractSet[asyncio.Task[Any]] = _NO_TASKS  # tasks that predate attach (3.10: the runner's)
         #: The threads alive at attach: a copy of threading's registry of running threads (plus those starting
         #: then), which the check compares whole with the registry (equal means no thread started since).
         self.threads_before: dict[Any, threading.Thread] = {}
@@ -82,7 +90,8 @@ class LeakRecorder:
         if self.attached:
             raise RuntimeError(f"this LeakTracker is already attached to {self.loop!r}")
         loop = self.loop
-        self.baseline = _compat.loop_tasks(loop)
+        tasks = _compat.loop_tasks(loop)
+        self.baseline = tasks if tasks else _NO_TASKS
         active, limbo = _compat.thread_registry()
         before = active.copy()
         if limbo:  # started, not running yet: they predate the code under test too
@@ -96,13 +105,17 @@ class LeakRecorder:
         HUB.attach(sink)
         self.attached = True
 
-    def detach(self, sink: Sink, *, keep_late_handler: bool = False) -> None:
-        """Stop watching and restore everything attach() changed (see ``LeakTracker.detach``)."""
+    def detach(self, sink: Sink, *, keep_late_handler: bool = False, clean: bool = False) -> None:
+        """Stop watching and restore everything attach() changed (see ``LeakTracker.detach``).
+
+        *clean*: the tracker has just found nothing recorded (its quick verdict): nothing to clear.
+        """
         if not self.attached:
             return
         self.attached = False
         loop = self.loop
-        self.registries.stop()
+        registries = self.registries
+        registries.stop()
         marked = False  # the loop keeps a LateHandler naming this code (and so tells the hub it is done)
         if loop.get_exception_handler() is self._handler:
             marked = keep_late_handler
@@ -110,11 +123,18 @@ class LeakRecorder:
                                        else self._previous_handler)
         self._handler = None
         HUB.detach(sink, marked=marked)
-        if not self.registries.empty():
-            self.registries.clear()
-        if self.events or self._covered or self.baseline:
-            for state in (self.events, self._covered, self.baseline):
-                state.clear()
+        if clean:  # nothing of the test is kept (the tracker may be reused by the next test)
+            self.threads_before = _NO_THREADS
+            self._log_state = ()
+            self._previous_handler = None
+        else:
+            if not registries.empty():
+                registries.clear()
+            if self.events or self._covered:
+                self.events.clear()
+                self._covered.clear()
+        if self.baseline:
+            self.baseline = _NO_TASKS
         self.roots.clear()
 
     def add_root(self, obj: object, name: str) -> None:

@@ -49,7 +49,8 @@ _TYPES: dict[type | str, ResourceType] = {}
 _CACHE: dict[type, ResourceType | None] = {}
 #: For patch_constructors' fast path, worked out again after each change of _TYPES: (whether a class is
 #: registered, every module whose import could resolve a registered name).
-_GATE: tuple[bool, tuple[str, ...]] | None = None
+_GATE: tuple[bool, frozenset[str]] | None = None
+_NOTHING_TO_UNDO: list[Callable[[], None]] = []  # shared, never changed: returned when nothing was patched
 
 
 def register_resource_type(cls_or_qualified_name: type | str, *, is_open: Predicate,
@@ -169,15 +170,12 @@ def patch_constructors(on_created: Callable[[object, ResourceType], None]) -> li
     gate = _GATE
     if gate is None:
         names = [key for key in _TYPES if isinstance(key, str)]
-        modules = dict.fromkeys(module for name in names for module, _attrs in _probes(name))
-        gate = _GATE = (len(names) < len(_TYPES), tuple(modules))
-    if not gate[0]:  # every type is registered by name: nothing to do until one of their modules is imported
-        imported = sys.modules
-        for module in gate[1]:
-            if module in imported:
-                break
-        else:
-            return []
+        modules = frozenset(module for name in names for module, _attrs in _probes(name))
+        gate = _GATE = (len(names) < len(_TYPES), modules)
+    # Every type is registered by name: nothing to do until one of their modules is imported (one C-level
+    # pass over those few names: a dict view's isdisjoint() iterates the smaller set).
+    if not gate[0] and sys.modules.keys().isdisjoint(gate[1]):
+        return _NOTHING_TO_UNDO
     undo: list[Callable[[], None]] = []
     for key, rtype in list(_TYPES.items()):
         cls = key if isinstance(key, type) else _resolve(key)
@@ -279,11 +277,13 @@ _SKIPPED = set(_SKIP_NAMES)
 
 def may_hold_something(root: object) -> bool:
     """False when :func:`scan` of *root* would yield nothing: no attribute but unittest's, asynctestkit's and
-    plain values (a test that keeps nothing on ``self``, the common case, costs one pass over its names)."""
+    plain values (a test that keeps nothing on ``self``, the common case, costs one C-level pass over its names)."""
     attrs = getattr(root, "__dict__", None)
     if not isinstance(attrs, dict):
         return False
     skipped = _SKIPPED
+    if skipped.issuperset(attrs):  # every name is known to be skipped (the usual case): one C-level pass
+        return False
     for attr, value in attrs.items():
         if attr in skipped:
             continue

@@ -78,6 +78,8 @@ _SETTLE_ROUNDS = 20          # zero-time iterations at most while cancellations 
 _TRANSPORT_ROUNDS = 10      # zero-time iterations at most for transports that look open to finish closing
 THREAD_GRACE = 0.1           # real seconds for threads started by the test to end
 _WAITPID = re.compile(r"(asyncio-)?waitpid-\d+$")  # asyncio's child-watcher threads, one per subprocess
+#: At most one tracker found clean by the quick verdict, detached, kept for the next test (see _start_for_test).
+_SPARE: list[LeakTracker] = []
 
 
 class LeakTracker:
@@ -120,6 +122,52 @@ class LeakTracker:
         self.loop, self.name, self.policy, self.allow, self.origin_markers = loop, name, policy, allow, origin_markers
         self._setup()
         return self
+
+    @classmethod
+    def _start_for_test(cls, loop: asyncio.AbstractEventLoop, name: str, policy: dict[str, str],
+                        allow: dict[str, Any], origin_markers: frozenset[tuple[str, str]],
+                        root: object) -> LeakTracker:
+        """:meth:`_for_test`, attached, with the test case *root* added as ``"self"``: one call per test.
+
+        The parts of the previous test's tracker are reused when it was found clean (:meth:`_finish_clean`
+        left them empty, detached and pointing at no loop) and has the same policy: a test then builds nothing.
+        """
+        spare = _SPARE
+        if spare and (spare[-1].policy is policy or spare[-1].policy == policy):
+            self = spare.pop()
+            self.loop, self.name, self.allow, self.origin_markers = loop, name, allow, origin_markers
+            registries = self.registries
+            registries.loop = loop
+            self.policy = registries.policy = policy
+            recorder = self.recorder
+            recorder.loop, recorder.name = loop, name
+        else:
+            self = cls.__new__(cls)
+            self.loop, self.name, self.policy, self.allow = loop, name, policy, allow
+            self.origin_markers = origin_markers
+            self._setup()
+            recorder = self.recorder
+        recorder.attach(self)
+        recorder.roots.append((root, "self"))
+        return self
+
+    def _finish_clean(self, *, keep_late_handler: bool = False) -> bool:
+        """The quick verdict and, when it finds nothing left (True), :meth:`detach` at once.
+
+        The parts of a tracker found clean are kept for the next test's tracker (see :meth:`_start_for_test`);
+        ``loop`` is None from then on.
+        """
+        if not self._nothing_left():
+            return False
+        recorder = self.recorder
+        recorder.detach(self, keep_late_handler=keep_late_handler, clean=True)
+        if self._cleanup is None and not recorder.attached:
+            self.loop = self.registries.loop = recorder.loop = None  # type: ignore[assignment]
+            if _SPARE:
+                _SPARE[0] = self  # the latest: the next test most likely shares its policy
+            else:
+                _SPARE.append(self)
+        return True
 
     def _setup(self) -> None:
         policy = self.policy
@@ -242,7 +290,9 @@ class LeakTracker:
         (strict mode) need the full check.  False while the loop runs or once it is closed.
         """
         recorder = self.recorder
-        if recorder.events or not self._quick or not self.registries.empty():
+        registries = self.registries  # what LoopRegistries.empty() reads, without its frame (timers: not quick)
+        if recorder.events or not self._quick or registries.transports or registries.servers or \
+                registries.processes or registries.resources or registries.jobs:
             return False
         loop = self.loop
         if loop.is_running() or loop.is_closed():

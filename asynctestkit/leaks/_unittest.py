@@ -35,10 +35,9 @@ import re
 import sys
 import unittest
 import warnings
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from types import FrameType
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import _compat
 from . import _kinds
@@ -57,8 +56,6 @@ logger = logging.getLogger("asynctestkit.leaks")
 apply_environment({})  # a misspelt ASYNCTESTKIT_LEAK_CHECKS fails at import, not in every test
 _T = TypeVar("_T")
 _ALLOW_MARK = "__asynctestkit_allow_leaks__"
-#: Per test case class: (its leak_checks setting, the policy it resolves to, whether every kind is off).
-_POLICIES: weakref.WeakKeyDictionary[type, tuple[object, dict[str, str], bool]] = weakref.WeakKeyDictionary()
 #: The allow-list of a test that allows nothing (shared: a tracker only reads it).
 _NO_ALLOWANCE: dict[str, Any] = {}
 #: The leak check's own synchronous cleanups: _callCleanup calls them directly (no phase, no partial), and so
@@ -125,6 +122,34 @@ def _stacklevel_past_asynctestkit(stacklevel: int) -> int:
     return stacklevel + ours
 
 
+class _Plan:
+    """What a test case class's leak check needs at each test, worked out once per class (and per setting:
+    a ``leak_checks`` replaced on the class is resolved again): the policy, whether it turns every kind off,
+    and whether unittest's own ``doCleanups()`` is the one the mixin extends."""
+
+    __slots__ = ("off", "plain_cleanups", "policy", "setting")
+
+    def __init__(self, setting: object, policy: dict[str, str], cls: type | None = None) -> None:
+        self.setting = setting
+        self.policy = policy
+        self.off = all(severity == OFF for severity in policy.values())
+        #: No class after LeakCheckMixin in the MRO overrides doCleanups(): with no cleanup but the check left,
+        #: calling unittest's would only return the outcome.
+        self.plain_cleanups = cls is not None and _next_definition(cls, "doCleanups") is unittest.TestCase
+
+
+def _next_definition(cls: type, name: str) -> type | None:
+    """The class after LeakCheckMixin in *cls*'s MRO that defines *name*."""
+    mro = cls.__mro__
+    for klass in mro[mro.index(LeakCheckMixin) + 1:]:
+        if name in klass.__dict__:
+            return klass
+    return None
+
+
+_NO_PLAN = _Plan(None, {})
+
+
 class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
     """Checks every test for leaks after its last cleanup; see the module documentation.
 
@@ -158,35 +183,28 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         return obj
 
     # -- unittest hooks (the names are checked by tests/test_compat.py) -----------------------------------
+    # Whether the test had already failed, errored or been skipped when its leaks are judged is read from
+    # unittest's own outcome (``_compat.outcome_success``: False once any part failed) right before the check
+    # runs, not recorded by a wrapper around each part: setUp, the test and tearDown run without a frame of
+    # this module around them.  A cleanup that runs before the check, or the check's own part on the loop, is
+    # still noted as it fails (the check reads the outcome from inside a part, where unittest has reset it).
     def _callSetUp(self) -> None:
-        self._atk_leak_decided = False
-        self._atk_leak_note = None
         self._atk_start_leak_check()
-        try:
-            super()._callSetUp()  # type: ignore[misc]
-        except BaseException:
-            self._atk_leak_decided = True
-            raise
+        super()._callSetUp()  # type: ignore[misc]
 
-    def _callTearDown(self) -> None:
-        try:
-            super()._callTearDown()  # type: ignore[misc]
-        except BaseException:
-            self._atk_leak_decided = True
-            raise
+    if TYPE_CHECKING:  # unittest's own (not in its type stubs); the mixin does not override it
+        def _callTearDown(self) -> None: ...
 
-    def _callTestMethod(self, method: Callable[..., Any]) -> None:
-        if not _compat.PY311:  # pragma: no cover - 3.10: IsolatedAsyncioTestCase does not warn
-            self._atk_call_part(super()._callTestMethod, method)  # type: ignore[misc]
-            return
-        # IsolatedAsyncioTestCase._callTestMethod (3.11+), redone: it warns about a test that returns a value
-        # with a fixed stacklevel, which the frames of these overrides would shift onto asynctestkit's code.
-        if self._atk_call_part(_compat.call_maybe_async(self), method) is not None:
-            warnings.warn(f"It is deprecated to return a value that is not None from a test case ({method})",
-                          DeprecationWarning, stacklevel=_stacklevel_past_asynctestkit(3))
+    if _compat.PY311:
+        def _callTestMethod(self, method: Callable[..., Any]) -> None:
+            # IsolatedAsyncioTestCase._callTestMethod (3.11+), redone: it warns about a test that returns a value
+            # with a fixed stacklevel, which the frames of asynctestkit's overrides would shift onto its code.
+            if _compat.call_maybe_async(self)(method) is not None:
+                warnings.warn(f"It is deprecated to return a value that is not None from a test case ({method})",
+                              DeprecationWarning, stacklevel=_stacklevel_past_asynctestkit(3))
 
     def _atk_call_part(self, call: Callable[..., _T], *args: Any) -> _T:
-        """Call the test or a cleanup; note whether it failed, errored, skipped or failed a subTest."""
+        """Call a cleanup; note whether it failed, errored, skipped or failed a subTest."""
         try:
             result = call(*args)
         except BaseException:
@@ -207,12 +225,19 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
     def _atk_start_leak_check(self) -> None:
         cls = type(self)
         setting = cls.leak_checks
-        cached = _POLICIES.get(cls)
-        if cached is None or cached[0] is not setting:
-            resolved = resolve_policy(setting, where=f"{cls.__qualname__}.leak_checks")
-            cached = _POLICIES[cls] = (setting, resolved, all(severity == OFF for severity in resolved.values()))
-        policy = apply_environment(cached[1]) if _kinds.switch_set() else cached[1]
-        if cached[2] if policy is cached[1] else all(severity == OFF for severity in policy.values()):
+        plan: _Plan | None = cls.__dict__.get("_atk_leak_plan")
+        if plan is None or plan.setting is not setting:
+            plan = _Plan(setting, resolve_policy(setting, where=f"{cls.__qualname__}.leak_checks"), cls)
+            try:
+                type.__setattr__(cls, "_atk_leak_plan", plan)
+            except (AttributeError, TypeError):  # pragma: no cover - a class that refuses attributes: no cache
+                pass
+        policy = plan.policy
+        if _kinds.switch_set():  # ASYNCTESTKIT_LEAK_CHECKS, read at each test: a test may set it
+            policy = apply_environment(policy)
+            if plan.off if policy is plan.policy else all(severity == OFF for severity in policy.values()):
+                return
+        elif plan.off:
             return
         loop = _compat.test_case_loop(self)
         if loop is None:
@@ -226,12 +251,12 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
         if hasattr(method, "__wrapped__"):  # a decorated test: its own code is inside
             method = inspect.unwrap(method)  # type: ignore[arg-type]
         code = getattr(method, "__code__", None)
-        tracker = LeakTracker._for_test(loop, name, policy, allow, frozenset(
-            ((code.co_filename, code.co_name),) if code is not None else ()))
-        tracker.attach()
-        tracker.add_root(self, "self")
-        self._atk_leak_tracker = tracker
-        self._atk_leak_report = None
+        if self._atk_leak_decided or self._atk_leak_report is not None or self._atk_leak_note is not None:
+            self._atk_leak_decided = False  # left by an earlier run of this test case object
+            self._atk_leak_report = self._atk_leak_note = None
+        self._atk_leak_tracker = LeakTracker._start_for_test(
+            loop, name, policy, allow, frozenset(((code.co_filename, code.co_name),) if code is not None else ()),
+            self)
         # Cleanups run last-in first-out: the check, registered first, runs after everything else and gives
         # its verdict at once; when it needs the loop, it registers the verdict and then its loop part, which
         # therefore run next, in that order.  A clean test is judged before that, in doCleanups().
@@ -268,6 +293,9 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
             return
         try:
             self._atk_leak_report = await tracker.check()
+        except BaseException:
+            self._atk_leak_decided = True
+            raise
         finally:
             self._atk_stop_leak_check()
 
@@ -277,26 +305,39 @@ class LeakCheckMixin(unittest.IsolatedAsyncioTestCase):
 
         The check was registered first: the other cleanups run (and those they add) before it, as always.  Then,
         if the tracker finds nothing left (``LeakTracker._nothing_left``) it detaches; otherwise the check runs as
-        the cleanup it is, with its report and its failure recorded by unittest.
+        the cleanup it is, with its report and its failure recorded by unittest.  Whether the test had already
+        failed is read from unittest's outcome just before the check runs.
         """
-        cleanups = _compat.pending_cleanups(self)
-        if self._atk_leak_tracker is None or not cleanups or not self._atk_is_check(cleanups[0][0]):
-            return super().doCleanups()
-        check = cleanups.pop(0)
-        try:
-            success = super().doCleanups()
-        finally:
-            cleanups.insert(0, check)
         tracker = self._atk_leak_tracker
+        if tracker is None:
+            return super().doCleanups()
+        cleanups = _compat.pending_cleanups(self)
+        first = cleanups[0][0] if cleanups else None
+        if getattr(first, "__self__", None) is not self or getattr(first, "__name__", None) != "_atk_check_leaks":
+            # a cleanup added before setUp, or none left: the check (if any) runs as a cleanup among the others
+            if not _compat.outcome_success(self):
+                self._atk_leak_decided = True
+            return super().doCleanups()
+        if len(cleanups) == 1 and type(self).__dict__.get("_atk_leak_plan", _NO_PLAN).plain_cleanups:
+            success: object = _compat.outcome_success(self)  # what unittest's doCleanups() returns with nothing to run
+        else:
+            check = cleanups.pop(0)
+            try:
+                success = super().doCleanups()
+            finally:
+                cleanups.insert(0, check)
+            tracker = self._atk_leak_tracker
         if tracker is not None and len(cleanups) == 1:
             try:
-                clean = tracker._nothing_left()
+                clean = tracker._finish_clean(keep_late_handler=True)
             except Exception:  # the cleanup reports it
                 clean = False
             if clean:
                 del cleanups[0]
-                self._atk_stop_leak_check()
+                self._atk_leak_tracker = None
                 return success
+        if not _compat.outcome_success(self):
+            self._atk_leak_decided = True
         return super().doCleanups()
 
     def _atk_is_check(self, function: object) -> bool:

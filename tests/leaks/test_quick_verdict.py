@@ -243,3 +243,93 @@ class QuickVerdictInTestCaseTests(unittest.TestCase):
         outcome = run_case(Inner, "test_x")
         self.assertTrue(outcome.result.wasSuccessful(), outcome.result.failures)
         self.assertEqual(HUB.active, [])
+
+    def test_the_tracker_kept_after_a_clean_test_holds_nothing_of_it(self) -> None:
+        from asynctestkit.leaks import _tracker
+
+        class Inner(AsyncTestCase):
+            async def test_x(self) -> None:
+                self.value = 1
+                await asyncio.sleep(0)
+
+        case = Inner("test_x")
+        result = unittest.TestResult()
+        case.run(result)
+        self.assertTrue(result.wasSuccessful(), result.failures)
+        self.assertEqual(len(_tracker._SPARE), 1)  # the clean test's tracker, kept for the next test
+        spare = _tracker._SPARE[0]
+        self.assertIsNone(spare.loop)
+        self.assertIsNone(spare.recorder.loop)
+        self.assertIsNone(spare.registries.loop)
+        self.assertFalse(spare.attached)
+        self.assertEqual((spare.recorder.roots, spare.recorder.baseline, spare.recorder.threads_before),
+                         ([], frozenset(), {}))
+        self.assertTrue(spare.registries.empty())
+        self.assertEqual(spare.recorder.events, {})
+        self.assertEqual(HUB.active, [])
+        self.assertIsNone(case._atk_leak_tracker)
+
+    def test_a_leaking_test_after_a_clean_one_is_reported_under_its_own_name(self) -> None:
+        class Inner(AsyncTestCase):
+            async def test_a_clean(self) -> None:
+                await asyncio.sleep(0)
+
+            async def test_b_leaks(self) -> None:
+                asyncio.create_task(_forever(), name="poller")
+
+        outcome = run_case(Inner, "test_a_clean", suite=["test_a_clean", "test_b_leaks", "test_a_clean"])
+        (test, text), = outcome.result.failures
+        self.assertEqual(test._testMethodName, "test_b_leaks")
+        self.assertIn("test_b_leaks leaked 1 pending task", text)
+        self.assertIn("'poller'", text)
+        self.assertNotIn("test_a_clean", text)
+        self.assertEqual(outcome.result.testsRun, 3)
+        self.assertEqual(HUB.active, [])
+
+    def test_a_tracker_kept_from_a_strict_class_is_not_reused_by_a_default_one(self) -> None:
+        class Strict(AsyncTestCase):
+            leak_checks = "note"
+
+            async def test_x(self) -> None:
+                await asyncio.sleep(0)
+
+        class Default(AsyncTestCase):
+            async def test_x(self) -> None:
+                asyncio.create_task(_forever())
+
+        self.assertTrue(run_case(Strict, "test_x").result.wasSuccessful())
+        outcome = run_case(Default, "test_x")  # the default policy fails on tasks: not the "note" one kept
+        self.assertIn("test_x leaked 1 pending task", outcome.failure)
+
+
+class LeakVerdictAfterAFailureTests(unittest.TestCase):
+    """Whether the test had already failed is read from unittest's outcome (no wrapper around each part)."""
+
+    def test_with_a_cleanup_added_before_setUp_a_failed_test_keeps_its_failure_and_the_leak_is_a_note(self) -> None:
+        class Inner(AsyncTestCase):
+            def __init__(self, name: str) -> None:
+                super().__init__(name)
+                self.addCleanup(lambda: None)  # before setUp: the leak check is not the first cleanup
+
+            async def test_x(self) -> None:
+                asyncio.create_task(_forever())
+                self.assertEqual(1, 2)
+
+        result = run_case(Inner, "test_x").result
+        self.assertEqual(result.errors, [])
+        (_test, text), = result.failures
+        self.assertIn("AssertionError: 1 != 2", text)
+        self.assertIn("leak check note (the test had already failed): test_x leaked 1 pending task", text)
+
+    def test_with_a_cleanup_added_before_setUp_a_passing_leaking_test_fails(self) -> None:
+        class Inner(AsyncTestCase):
+            def __init__(self, name: str) -> None:
+                super().__init__(name)
+                self.addCleanup(lambda: None)
+
+            async def test_x(self) -> None:
+                asyncio.create_task(_forever())
+
+        outcome = run_case(Inner, "test_x")
+        self.assertIn("test_x leaked 1 pending task", outcome.failure)
+        self.assertNotIn("had already failed", outcome.failure)
