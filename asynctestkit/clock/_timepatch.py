@@ -34,7 +34,6 @@ import os
 import threading
 import time as _time
 import types
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -70,11 +69,13 @@ real_perf_counter = realtime.perf_counter
 
 _running_loop = _compat.running_loop
 _lock = threading.Lock()
-#: ``id(loop)`` -> a weak reference to the :class:`ClockTime` the time module's functions answer from while
-#: that loop runs, for every loop with the time functions on, from its first run to its close.  Read without
-#: the lock by the functions below (a dict lookup is atomic); written only under it.  Weak: the registry must
-#: not keep an unclosed loop alive (its ``__del__`` closes it, which takes its entry out).
-_sources: dict[int, Callable[[], ClockTime | None]] = {}
+#: ``id(loop)`` -> the anchor ``(wall, wall_ns, start)`` of its clock (see :class:`ClockTime`), for every loop
+#: with the time functions on, from its first run to its close: while that loop runs, the functions answer
+#: ``loop.time()`` (which is the clock's monotonic time) and ``wall + loop.time() - start``.  Nothing in it
+#: refers to the loop, so the registry keeps no unclosed loop alive (a loop is freed only once closed: its
+#: ``__del__`` closes it, which takes its entry out, so an id is never looked up for another loop).  Read
+#: without the lock by the functions below (a dict lookup is atomic); written only under it.
+_sources: dict[int, tuple[float, int, float]] = {}
 #: What the time module held before our functions went in; our functions answer with it off the loop.
 _fallback: dict[str, Callable[[], Any]] = {}
 _fork_hook_registered = False
@@ -82,45 +83,33 @@ _fork_hook_registered = False
 
 def _virtual_monotonic() -> float:
     loop = _running_loop()
-    if loop is not None:
-        source = _sources.get(id(loop))
-        if source is not None:
-            clock = source()
-            if clock is not None:
-                return clock._now()
+    if loop is not None and id(loop) in _sources:
+        return loop.time()
     return _fallback["monotonic"]()  # type: ignore[no-any-return]
 
 
 def _virtual_monotonic_ns() -> int:
     loop = _running_loop()
-    if loop is not None:
-        source = _sources.get(id(loop))
-        if source is not None:
-            clock = source()
-            if clock is not None:
-                return clock.monotonic_ns()
+    if loop is not None and id(loop) in _sources:
+        return round(loop.time() * 1e9)
     return _fallback["monotonic_ns"]()  # type: ignore[no-any-return]
 
 
 def _virtual_time() -> float:
     loop = _running_loop()
     if loop is not None:
-        source = _sources.get(id(loop))
-        if source is not None:
-            clock = source()
-            if clock is not None:
-                return clock.time()
+        anchor = _sources.get(id(loop))
+        if anchor is not None:
+            return anchor[0] + (loop.time() - anchor[2])
     return _fallback["time"]()  # type: ignore[no-any-return]
 
 
 def _virtual_time_ns() -> int:
     loop = _running_loop()
     if loop is not None:
-        source = _sources.get(id(loop))
-        if source is not None:
-            clock = source()
-            if clock is not None:
-                return clock.time_ns()
+        anchor = _sources.get(id(loop))
+        if anchor is not None:
+            return anchor[1] + round((loop.time() - anchor[2]) * 1e9)
     return _fallback["time_ns"]()  # type: ignore[no-any-return]
 
 
@@ -149,12 +138,15 @@ _ITEMS = tuple(VIRTUAL_FUNCTIONS.items())
 #: The four functions' current values in a dict holding those names, in one C call.
 _read_four: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*VIRTUAL_FUNCTIONS)
 _OURS = _read_four(VIRTUAL_FUNCTIONS)
+#: ``_read_four(_fallback)``, kept in step with it (only _install() changes it).
+_fallback_four = _read_four(_fallback)
 
 
 def _install() -> None:
     # Once per loop (its first run), so the usual case (the functions found are the real ones, as last put
     # back; nothing displaced) takes two C calls.
-    if not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
+    global _fallback_four
+    if not _displaced and _read_four(_TIME_DICT) == _fallback_four:
         _TIME_DICT.update(VIRTUAL_FUNCTIONS)
         return
     time_dict = _TIME_DICT
@@ -165,6 +157,7 @@ def _install() -> None:
                 _displaced.discard(name)
         elif not _displaced or name not in _displaced:
             _fallback[name] = current
+            _fallback_four = _read_four(_fallback)
             time_dict[name] = ours
         # else: a patch made on top of ours is still active: it wins until it puts ours back, and ours then
         # answers as the registry says.
@@ -204,11 +197,10 @@ def _install_first() -> None:
     _install()
 
 
-def active_clock() -> ClockTime | None:
-    """The clock the time module's functions answer from on this thread now, or None (real time)."""
+def active_clock() -> tuple[float, int, float] | None:
+    """The anchor of the clock the time module's functions answer from on this thread now, or None (real)."""
     loop = _running_loop()
-    source = _sources.get(id(loop)) if loop is not None else None
-    return source() if source is not None else None
+    return _sources.get(id(loop)) if loop is not None else None
 
 
 # -- clock.patch_time(modules) ---------------------------------------------------------------------------
@@ -316,8 +308,7 @@ class ClockTime:
     a test asks for it.
     """
 
-    __slots__ = ("__weakref__", "_final_wall", "_key", "_now", "_patches", "_ref", "_start", "_wall", "_wall_ns",
-                 "enabled")
+    __slots__ = ("_anchor", "_final_wall", "_key", "_now", "_patches", "_start", "_wall", "_wall_ns", "enabled")
 
     def __init__(self, now: Callable[[], float], start: float, enabled: bool) -> None:
         self._now = now
@@ -325,8 +316,9 @@ class ClockTime:
         self._wall_ns = realtime.time_ns()
         self._wall = self._wall_ns / 1e9
         self.enabled = enabled
-        self._key = 0                 # id() of the loop this clock is registered for (see start)
-        self._ref: Callable[[], ClockTime | None] | None = None  # its entry in the registry, while registered
+        #: What the time functions need of this clock besides its loop's time (see _sources).
+        self._anchor = (self._wall, self._wall_ns, start)
+        self._key = 0                 # id() of the loop this clock is registered for, while it is (see start)
         self._patches: TimePatches | None = None
         self._final_wall: float | None = None  # time() once released (see release)
 
@@ -354,36 +346,36 @@ class ClockTime:
 
     def start(self, loop: object) -> None:
         """From now until :meth:`close`, the time module's clock functions answer from this clock on any thread
-        whose running loop is *loop* (once per loop: at its first run; off with ``enabled`` False)."""
-        if not self.enabled or self._ref is not None:
+        whose running loop is *loop* (once per loop: at its first run; off with ``enabled`` False).
+
+        *loop* is the loop whose ``time()`` is this clock's monotonic time (the clock's own ``now``).
+        """
+        if not self.enabled or self._key:
             return
-        ref = weakref.ref(self)
         key = id(loop)
         lock = _lock
         lock.acquire()  # (acquire/release: a third of the cost of "with lock:")
         try:
             if not _sources:  # the first clock: our functions go on the time module (_install's usual case)
-                if _fork_hook_registered and not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
+                if _fork_hook_registered and not _displaced and _read_four(_TIME_DICT) == _fallback_four:
                     _TIME_DICT.update(VIRTUAL_FUNCTIONS)
                 else:
                     _install_first()
-            _sources[key] = ref
+            _sources[key] = self._anchor
         finally:
             lock.release()
         self._key = key
-        self._ref = ref
 
     def close(self) -> None:
         """The time functions no longer answer from this clock, and every ``patch_time`` is undone (the loop
         closes); the real functions go back on the time module after the last registered clock."""
-        ref = self._ref
-        if ref is not None:
-            self._ref = None
+        key = self._key
+        if key:
+            self._key = 0
             lock = _lock
             lock.acquire()
             try:
-                key = self._key
-                if _sources.get(key) is ref:  # (not after a fork, which emptied the registry)
+                if _sources.get(key) is self._anchor:  # (not after a fork, which emptied the registry)
                     del _sources[key]
                     if not _sources:  # _uninstall()'s usual case inlined (once per loop)
                         if not _displaced and _read_four(_TIME_DICT) == _OURS:
@@ -402,7 +394,7 @@ class ClockTime:
         to the clock engine (``_now``, and the patches' functions), which made a cycle only the cyclic garbage
         collector could free.
         """
-        if self._ref is not None or self._patches is not None:  # (the loop's close() already closed it)
+        if self._key or self._patches is not None:  # (the loop's close() already closed it)
             self.close()
         self._now = itertools.repeat(final).__next__
         self._final_wall = self._wall + (final - self._start)  # what time() answers from now on
