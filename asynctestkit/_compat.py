@@ -1569,3 +1569,12 @@ def restore_showwarnmsg(hook: ShowWarnMsg, previous: ShowWarnMsg | None) -> bool
         return False
     warnings._showwarnmsg = previous  # type: ignore[attr-defined]
     return True
+# -- the running loop of the calling thread (issue 15: per-run cost of the virtual time functions) ----------
+
+# ``asyncio.events._get_running_loop`` (also ``asyncio._get_running_loop``, listed in ``asyncio.events.__all__``
+# but underscored and undocumented): the running loop of the calling thread or None, without the RuntimeError
+# of ``asyncio.get_running_loop()``.  It is the C function of ``_asyncio`` where that module exists, the record
+# ``BaseEventLoop.run_forever`` sets and clears around every run; a forked child reads None (3.10-3.11: the
+# record keeps the pid; 3.12+: asyncio clears it after fork).  The virtual time functions call it on every
+# read (see clock/_timepatch.py).  Checked on 3.10.13, 3.11.7, 3.12.1, 3.13.0.
+running_loop: Callable[[], asyncio.AbstractEventLoop | None] = asyncio.events._get_running_loop

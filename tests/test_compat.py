@@ -1219,3 +1219,29 @@ class ShowWarnMsgInstallCanaryTest(unittest.TestCase):
             self.assertIs(warnings._showwarnmsg, theirs)  # type: ignore[attr-defined]
         finally:
             warnings._showwarnmsg = original  # type: ignore[attr-defined]
+class RunningLoopCanaryTest(unittest.TestCase):
+    """``_compat.running_loop`` is ``asyncio.events._get_running_loop`` (underscored)."""
+
+    def test_running_loop_is_the_loop_running_on_this_thread_and_none_elsewhere(self) -> None:
+        self.assertIs(_compat.running_loop, asyncio.events._get_running_loop)
+        self.assertIsNone(_compat.running_loop())
+        seen: dict[str, Any] = {}
+
+        def in_callback() -> None:
+            seen["callback"] = _compat.running_loop()
+            other = threading.Thread(target=lambda: seen.__setitem__("thread", _compat.running_loop()))
+            other.start()
+            other.join()
+
+        async def main() -> None:
+            asyncio.get_running_loop().call_soon(in_callback)
+            await asyncio.sleep(0)
+            seen["task"] = _compat.running_loop()
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(main())
+            seen["between"] = _compat.running_loop()
+        finally:
+            loop.close()
+        self.assertEqual(seen, {"callback": loop, "thread": None, "task": loop, "between": None})

@@ -34,8 +34,8 @@ engine answers that request (:meth:`JumpEngine.select`) with one rule, applied i
 - The selector answers every ``select(timeout)`` of the loop with the function
   :meth:`JumpEngine.selector_entry` made for it (the clock's whole per-iteration path, one frame), and
   drops it when it closes.
-- The loop calls :meth:`on_run_start` when it starts running (it also turns the time functions on) and
-  ``time_functions.off()`` when ``run_forever()`` returns, :meth:`refresh_timing` after ``set_debug()`` and
+- The loop calls :meth:`on_run_start` when it first runs (it also turns the time functions on) and when
+  a later run starts while :attr:`poll_checks` is on, :meth:`refresh_timing` after ``set_debug()`` and
   :meth:`close` before it closes its selector, and :meth:`release` once it is closed (the engine's and the
   clock's references back to the loop become weak: a closed loop, its engine and its clock are freed by
   reference counting, with no cycle for the garbage collector).
@@ -375,19 +375,23 @@ class JumpEngine:
         return error
 
     def on_run_start(self) -> None:
-        """The loop starts running: the time module's clock functions answer from this clock on this thread.
+        """The loop starts running: its first run, or a later one while :attr:`poll_checks` is on.
 
-        Called by every ``run_forever()`` of the loop (so each async part of a test, and a plain
-        ``asyncio.Runner`` too), paired with ``time_functions.off()`` when it stops; nested calls count.
-        Off with ``virtual_time_functions=False``.
+        At the first run the time module's clock functions start answering from this clock whenever the
+        loop runs (see ``ClockTime.start``; off with ``virtual_time_functions=False``), and the slow-callback
+        check follows the debug mode the loop was built with.  Later runs need nothing: what decides the
+        checks is kept up to date where it changes (``set_debug()`` -> :meth:`refresh_timing`, the phase and
+        watchdog methods), and the time functions find the running loop themselves.  Only while the checks
+        run (:attr:`poll_checks`, which the slow-callback check turns on) must a run start measuring from its
+        first ``select()``, not from the previous run's last one: the loop calls this then too.
         """
         self._last_exit = math.inf
-        # refresh_timing() and _refresh_poll_checks() inlined (five loop runs per trivial test); the loop is
-        # not running yet, so a check turned on measures from the first select() (_last_exit stays inf).
+        # refresh_timing() and _refresh_poll_checks() inlined; the loop is not running yet, so a check turned
+        # on measures from the first select() (_last_exit stays inf).
         check = self.slow_callback_check
         timing = self._timing = self.loop.get_debug() if check is None else bool(check)
         self.poll_checks = timing or (self.watchdog_at != math.inf and not self._alarm.armed)
-        self.time_functions.on()
+        self.time_functions.start(self.loop)
 
     def close(self) -> None:
         if self._held_since is not None:

@@ -568,20 +568,27 @@ class VirtualClockLoop(_TestLoop):
         state = self._atk
         engine = state.engine
         assert engine is not None
+        first = state.thread_id is None
         state.thread_id = _get_ident()
         if not _PY311 and state.phase_claim is not None:  # pragma: no cover - 3.10
             self._atk_phase_started(None)
+        if first or engine.poll_checks:
+            # The first run turns the time functions on (they then follow whichever loop runs: nothing to
+            # switch per run) and reads the debug mode; later runs need it only while the checks run.
+            engine.on_run_start()
         depth = state.origin_depth
-        previous = _get_origin_depth() if depth else 0
-        engine.on_run_start()  # and time.time()/monotonic() follow the clock on this thread (see timepatch)
+        if not depth:
+            _base_run_forever(self)
+            return
+        previous = _get_origin_depth()
+        if previous >= depth:
+            _base_run_forever(self)
+            return
+        _set_origin_depth(depth)
         try:
-            if previous < depth:
-                _set_origin_depth(depth)
             _base_run_forever(self)
         finally:
-            engine.time_functions.off()
-            if previous < depth:
-                _set_origin_depth(previous)
+            _set_origin_depth(previous)
 
     def _atk_before_close(self) -> None:
         engine = self._atk.engine

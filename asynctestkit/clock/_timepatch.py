@@ -6,13 +6,15 @@ Three things live here:
   asynctestkit's own real-time reads (watchdogs, real work in flight, leak-check grace periods) go through
   it, so nothing a test replaces later (the virtual time functions below, ``unittest.mock.patch``,
   freezegun) can stop a watchdog.
-- **The time module's clock functions follow the clock** (default, :func:`activate`/:func:`deactivate`):
-  while a test phase runs on a :class:`~asynctestkit.VirtualClockLoop` (without a test case: while the
-  loop runs), ``time.time()``, ``time.monotonic()``, ``time.time_ns()`` and ``time.monotonic_ns()`` answer
-  from its clock **on the loop's thread**; every other thread (executor jobs, ``to_thread``, the test
-  runner) keeps the real clock, as does the loop's thread between phases.  The functions are put on the
-  ``time`` module when a clock's loop first runs and put back when the last such loop closes (not at every
-  run: a trivial test runs its loop five times); between runs they answer with the real functions.
+- **The time module's clock functions follow the clock** (default, :class:`ClockTime`): while a
+  :class:`~asynctestkit.VirtualClockLoop` runs (in a test: each async phase), ``time.time()``,
+  ``time.monotonic()``, ``time.time_ns()`` and ``time.monotonic_ns()`` answer from its clock **on the loop's
+  thread**; every other thread (executor jobs, ``to_thread``, the test runner) keeps the real clock, as does
+  the loop's thread between runs.  The functions ask asyncio which loop runs on the calling thread (the record
+  ``asyncio.get_running_loop()`` reads, which asyncio sets and clears around every run) and answer from that
+  loop's clock if it has one registered: nothing is switched at each run (a trivial test runs its loop five
+  times).  They are put on the ``time`` module when a clock's loop first runs and put back when the last
+  such loop closes; between runs they answer with the real functions.
   ``time.perf_counter()`` stays real on purpose: it is what code measures real durations with (unittest's
   ``--durations`` among others); so do ``time.sleep()``, ``datetime.now()`` and
   ``time.localtime()``/``strftime()``.  Code that bound a clock function before (``from time import
@@ -33,10 +35,11 @@ import threading
 import time as _time
 import types
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-__all__ = ["ClockTime", "RealClocks", "TimePatches", "VirtualTimeModule", "activate", "active_clock", "deactivate",
-           "hold", "realtime", "unhold"]
+from .. import _compat
+
+__all__ = ["ClockTime", "RealClocks", "TimePatches", "VirtualTimeModule", "active_clock", "realtime"]
 
 
 class RealClocks:
@@ -64,48 +67,65 @@ real_perf_counter = realtime.perf_counter
 
 # -- the time module's clock functions follow the clock ------------------------------------------------
 
-class TimeSource(Protocol):
-    """What :func:`activate` needs from a clock (``VirtualClock`` has it)."""
-
-    def time(self) -> float: ...
-    def time_ns(self) -> int: ...
-    def monotonic(self) -> float: ...
-    def monotonic_ns(self) -> int: ...
-
-
-_get_ident = threading.get_ident
+_running_loop = _compat.running_loop
 _lock = threading.Lock()
-#: thread id -> the clocks active on that thread, innermost last.  Read without the lock by the functions
-#: below (a dict lookup is atomic); written only under it.
-_active: dict[int, list[TimeSource]] = {}
+#: ``id(loop)`` -> the anchor ``(wall, wall_ns, start)`` of its clock (see :class:`ClockTime`), for every loop
+#: with the time functions on, from its first run to its close: while that loop runs, the functions answer
+#: ``loop.time()`` (which is the clock's monotonic time) and ``wall + loop.time() - start``.  Nothing in it
+#: refers to the loop, so the registry keeps no unclosed loop alive (a loop is freed only once closed: its
+#: ``__del__`` closes it, which takes its entry out, so an id is never looked up for another loop).  Read
+#: without the lock by the functions below (a dict lookup is atomic); written only under it.
+_sources: dict[int, tuple[float, int, float]] = {}
 #: What the time module held before our functions went in; our functions answer with it off the loop.
 _fallback: dict[str, Callable[[], Any]] = {}
 _fork_hook_registered = False
-#: How many clocks keep our functions on the time module between their loop's runs (see :func:`hold`).
-_holders = 0
 
 
-def _virtual(name: str) -> Callable[[], Any]:
-    """``time.<name>()`` as the time module gets it: the innermost active clock's on this thread, else the real one."""
-    def function() -> Any:
-        clocks = _active.get(_get_ident())
-        return getattr(clocks[-1], name)() if clocks else _fallback[name]()
-
-    function.__name__ = function.__qualname__ = name
-    function.__module__ = "time"
-    function.__doc__ = (f"time.{name}(), answered by asynctestkit's virtual clock on the thread of a loop "
-                        f"whose test phase is running; the real time.{name}() everywhere else.")
-    return function
+def _virtual_monotonic() -> float:
+    loop = _running_loop()
+    if loop is not None and id(loop) in _sources:
+        return loop.time()
+    return _fallback["monotonic"]()  # type: ignore[no-any-return]
 
 
-#: The functions put on the time module, by name.
-VIRTUAL_FUNCTIONS: dict[str, Callable[[], Any]] = {name: _virtual(name)
-                                                   for name in ("time", "time_ns", "monotonic", "monotonic_ns")}
-_virtual_time, _virtual_time_ns = VIRTUAL_FUNCTIONS["time"], VIRTUAL_FUNCTIONS["time_ns"]
-_virtual_monotonic, _virtual_monotonic_ns = VIRTUAL_FUNCTIONS["monotonic"], VIRTUAL_FUNCTIONS["monotonic_ns"]
-for _name in VIRTUAL_FUNCTIONS:
+def _virtual_monotonic_ns() -> int:
+    loop = _running_loop()
+    if loop is not None and id(loop) in _sources:
+        return round(loop.time() * 1e9)
+    return _fallback["monotonic_ns"]()  # type: ignore[no-any-return]
+
+
+def _virtual_time() -> float:
+    loop = _running_loop()
+    if loop is not None:
+        anchor = _sources.get(id(loop))
+        if anchor is not None:
+            return anchor[0] + (loop.time() - anchor[2])
+    return _fallback["time"]()  # type: ignore[no-any-return]
+
+
+def _virtual_time_ns() -> int:
+    loop = _running_loop()
+    if loop is not None:
+        anchor = _sources.get(id(loop))
+        if anchor is not None:
+            return anchor[1] + round((loop.time() - anchor[2]) * 1e9)
+    return _fallback["time_ns"]()  # type: ignore[no-any-return]
+
+
+#: The functions put on the time module, by name: each answers from the clock of the loop running on the
+#: calling thread (asyncio's own running-loop record, the one ``asyncio.get_running_loop()`` reads), if that
+#: loop has the time functions on; with the real function everywhere else.
+VIRTUAL_FUNCTIONS: dict[str, Callable[[], Any]] = {"time": _virtual_time, "time_ns": _virtual_time_ns,
+                                                   "monotonic": _virtual_monotonic,
+                                                   "monotonic_ns": _virtual_monotonic_ns}
+for _name, _function in VIRTUAL_FUNCTIONS.items():
+    _function.__name__ = _function.__qualname__ = _name
+    _function.__module__ = "time"
+    _function.__doc__ = (f"time.{_name}(), answered by asynctestkit's virtual clock on the thread of a "
+                         f"VirtualClockLoop while it runs; the real time.{_name}() everywhere else.")
     _fallback[_name] = getattr(realtime, _name)
-del _name
+del _name, _function
 
 
 #: Names whose function of ours something else replaced while ours was installed (``mock.patch`` started in
@@ -118,12 +138,15 @@ _ITEMS = tuple(VIRTUAL_FUNCTIONS.items())
 #: The four functions' current values in a dict holding those names, in one C call.
 _read_four: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*VIRTUAL_FUNCTIONS)
 _OURS = _read_four(VIRTUAL_FUNCTIONS)
+#: ``_read_four(_fallback)``, kept in step with it (only _install() changes it).
+_fallback_four = _read_four(_fallback)
 
 
 def _install() -> None:
-    # Every loop run installs and every run's end uninstalls (a trivial test: five times each), so the usual
-    # case (the functions found are the real ones, as last put back; nothing displaced) takes two C calls.
-    if not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
+    # Once per loop (its first run), so the usual case (the functions found are the real ones, as last put
+    # back; nothing displaced) takes two C calls.
+    global _fallback_four
+    if not _displaced and _read_four(_TIME_DICT) == _fallback_four:
         _TIME_DICT.update(VIRTUAL_FUNCTIONS)
         return
     time_dict = _TIME_DICT
@@ -134,6 +157,7 @@ def _install() -> None:
                 _displaced.discard(name)
         elif not _displaced or name not in _displaced:
             _fallback[name] = current
+            _fallback_four = _read_four(_fallback)
             time_dict[name] = ours
         # else: a patch made on top of ours is still active: it wins until it puts ours back, and ours then
         # answers as the registry says.
@@ -151,68 +175,18 @@ def _uninstall() -> None:
                 _displaced.discard(name)
         elif name not in _displaced:
             # Something replaced ours meanwhile (a mock.patch still active) and will put ours back when it
-            # ends; ours then answers with the fallback on every thread, so nothing stays virtual, and the
-            # next phase's end removes it.
+            # ends; ours then answers with the fallback on every thread (no loop is registered), so nothing
+            # stays virtual, and the next loop's close removes it.
             _displaced.add(name)
 
 
 def _forget_in_child() -> None:
-    """After ``os.fork()``: the child has no running loop; its copy of the registry must not answer."""
+    """After ``os.fork()``: the child has no running loop; the functions go (the registry goes with them)."""
     global _lock
     _lock = threading.Lock()
-    _active.clear()
-    global _holders
-    _holders = 0
+    _sources.clear()
     _uninstall()
     _displaced.clear()
-
-
-def activate(clock: TimeSource) -> int:
-    """Make the time module's clock functions answer from *clock* on this thread; returns the thread id.
-
-    Nested activations on one thread stack (the innermost answers).  Pair every call with
-    :func:`deactivate`, in a ``finally``.
-    """
-    thread = _get_ident()
-    lock = _lock
-    lock.acquire()  # (acquire/release: a third of the cost of "with lock:", and this runs at every loop run)
-    try:
-        if not _active:
-            if not _holders:
-                _install_first()
-            _active[thread] = [clock]
-        else:
-            clocks = _active.get(thread)
-            if clocks is None:
-                _active[thread] = [clock]
-            else:
-                clocks.append(clock)
-    finally:
-        lock.release()
-    return thread
-
-
-def deactivate(clock: TimeSource, thread: int) -> None:
-    """Undo :func:`activate` of *clock* on *thread*; the real functions go back after the last one."""
-    lock = _lock
-    lock.acquire()
-    try:
-        clocks = _active.get(thread)
-        if clocks is None:
-            return
-        if clocks[-1] is clock:  # the usual case: the innermost goes first
-            clocks.pop()
-        else:
-            for index in range(len(clocks) - 2, -1, -1):
-                if clocks[index] is clock:
-                    del clocks[index]
-                    break
-        if not clocks:
-            del _active[thread]
-            if not _active and not _holders:
-                _uninstall()
-    finally:
-        lock.release()
 
 
 def _install_first() -> None:
@@ -223,42 +197,10 @@ def _install_first() -> None:
     _install()
 
 
-def hold() -> None:
-    """Keep the functions on the time module until the matching :func:`unhold`, even with no clock active.
-
-    A clock holds them from its loop's first run to its close, so that the loop's later runs only push
-    and pop the thread's clock (see :meth:`ClockTime.on`) instead of putting the functions on the time
-    module and back at each run.  Between runs they answer with the real functions, as when removed.
-    """
-    global _holders
-    lock = _lock
-    lock.acquire()
-    try:
-        if not _holders and not _active:
-            _install_first()
-        _holders += 1
-    finally:
-        lock.release()
-
-
-def unhold() -> None:
-    """Undo one :func:`hold`; the real functions go back after the last one if no clock is active."""
-    global _holders
-    lock = _lock
-    lock.acquire()
-    try:
-        if _holders:
-            _holders -= 1
-            if not _holders and not _active:
-                _uninstall()
-    finally:
-        lock.release()
-
-
-def active_clock() -> TimeSource | None:
-    """The clock the time module's functions answer from on this thread now, or None (real time)."""
-    clocks = _active.get(_get_ident())
-    return clocks[-1] if clocks else None
+def active_clock() -> tuple[float, int, float] | None:
+    """The anchor of the clock the time module's functions answer from on this thread now, or None (real)."""
+    loop = _running_loop()
+    return _sources.get(id(loop)) if loop is not None else None
 
 
 # -- clock.patch_time(modules) ---------------------------------------------------------------------------
@@ -357,15 +299,16 @@ class ClockTime:
 
     ``monotonic()`` is the loop's time (so ``time.monotonic()`` and ``loop.time()`` agree, as on a plain
     loop, and ``loop.call_at(time.monotonic() + 5, ...)`` works); ``time()`` is the real wall time when the
-    clock was made plus the virtual time elapsed since.  :meth:`on`/:meth:`off` nest: the loop turns the
-    functions on around ``run_forever()`` (so every async part of a test, never its sync
-    ``setUp``/``tearDown``).  Kept in one object so the
-    clock stays within CPython's fast attribute layout (see ``tests/clock/test_loop.py``).  The
-    ``patch_time`` bookkeeping (:attr:`patches`) is built the first time a test asks for it.
+    clock was made plus the virtual time elapsed since.  :meth:`start` (the loop's first run) registers the
+    clock for its loop and puts the functions on the time module; from then on they answer from it whenever
+    that loop is the running loop of the calling thread (every async part of a test, never its sync
+    ``setUp``/``tearDown``), with nothing to do at each run; :meth:`close` (the loop closes) takes it out.
+    Kept in one object so the clock stays within CPython's fast attribute layout (see
+    ``tests/clock/test_loop.py``).  The ``patch_time`` bookkeeping (:attr:`patches`) is built the first time
+    a test asks for it.
     """
 
-    __slots__ = ("_depth", "_final_wall", "_held", "_now", "_patches", "_start", "_thread", "_wall", "_wall_ns",
-                 "enabled")
+    __slots__ = ("_anchor", "_final_wall", "_key", "_now", "_patches", "_start", "_wall", "_wall_ns", "enabled")
 
     def __init__(self, now: Callable[[], float], start: float, enabled: bool) -> None:
         self._now = now
@@ -373,9 +316,9 @@ class ClockTime:
         self._wall_ns = realtime.time_ns()
         self._wall = self._wall_ns / 1e9
         self.enabled = enabled
-        self._depth = 0               # nested on() calls
-        self._held = False            # holds the functions on the time module (see hold) until close()
-        self._thread: int | None = None  # the thread the functions answer virtually on, while on
+        #: What the time functions need of this clock besides its loop's time (see _sources).
+        self._anchor = (self._wall, self._wall_ns, start)
+        self._key = 0                 # id() of the loop this clock is registered for, while it is (see start)
         self._patches: TimePatches | None = None
         self._final_wall: float | None = None  # time() once released (see release)
 
@@ -401,61 +344,40 @@ class ClockTime:
             patches = self._patches = TimePatches(self._now, wall)
         return patches
 
-    def on(self) -> None:
-        """From now on, on this thread, the time module's clock functions answer from this clock."""
-        global _holders
-        if self._depth == 0 and self.enabled:
-            if not self._held:  # the first run: the functions stay on the time module until close()
-                # hold() inlined, with _install()'s usual case (once per loop: see hold, _install)
-                lock = _lock
-                lock.acquire()
-                try:
-                    if not _holders and not _active:
-                        if _fork_hook_registered and not _displaced and _read_four(_TIME_DICT) == _read_four(_fallback):
-                            _TIME_DICT.update(VIRTUAL_FUNCTIONS)
-                        else:
-                            _install_first()
-                    _holders += 1
-                finally:
-                    lock.release()
-                self._held = True
-            thread = _get_ident()
-            if thread in _active:  # another clock is active on this thread: stack on it
-                activate(self)
-            else:
-                # Held, so nothing installs or uninstalls meanwhile, and only this thread writes its own
-                # entry: no lock needed (one dict store per loop run).
-                _active[thread] = [self]
-            self._thread = thread
-        self._depth += 1
+    def start(self, loop: object) -> None:
+        """From now until :meth:`close`, the time module's clock functions answer from this clock on any thread
+        whose running loop is *loop* (once per loop: at its first run; off with ``enabled`` False).
 
-    def off(self) -> None:
-        """Undo one :meth:`on`; the last one puts the real functions back (if no other clock uses them)."""
-        if self._depth == 0:
+        *loop* is the loop whose ``time()`` is this clock's monotonic time (the clock's own ``now``).
+        """
+        if not self.enabled or self._key:
             return
-        self._depth -= 1
-        if self._depth == 0 and self._thread is not None:
-            thread, self._thread = self._thread, None
-            clocks = _active.get(thread)
-            if self._held and clocks is not None and len(clocks) == 1 and clocks[0] is self:
-                del _active[thread]  # the usual case, without a lock (see on)
-            else:
-                deactivate(self, thread)
+        key = id(loop)
+        lock = _lock
+        lock.acquire()  # (acquire/release: a third of the cost of "with lock:")
+        try:
+            if not _sources:  # the first clock: our functions go on the time module (_install's usual case)
+                if _fork_hook_registered and not _displaced and _read_four(_TIME_DICT) == _fallback_four:
+                    _TIME_DICT.update(VIRTUAL_FUNCTIONS)
+                else:
+                    _install_first()
+            _sources[key] = self._anchor
+        finally:
+            lock.release()
+        self._key = key
 
     def close(self) -> None:
-        """Everything off and every ``patch_time`` undone (the loop closes)."""
-        global _holders
-        while self._depth:
-            self.off()
-        if self._held:
-            self._held = False
-            # unhold() inlined, with _uninstall()'s usual case (once per loop)
+        """The time functions no longer answer from this clock, and every ``patch_time`` is undone (the loop
+        closes); the real functions go back on the time module after the last registered clock."""
+        key = self._key
+        if key:
+            self._key = 0
             lock = _lock
             lock.acquire()
             try:
-                if _holders:
-                    _holders -= 1
-                    if not _holders and not _active:
+                if _sources.get(key) is self._anchor:  # (not after a fork, which emptied the registry)
+                    del _sources[key]
+                    if not _sources:  # _uninstall()'s usual case inlined (once per loop)
                         if not _displaced and _read_four(_TIME_DICT) == _OURS:
                             _TIME_DICT.update(_fallback)
                         else:
@@ -472,7 +394,7 @@ class ClockTime:
         to the clock engine (``_now``, and the patches' functions), which made a cycle only the cyclic garbage
         collector could free.
         """
-        if self._depth or self._held or self._patches is not None:  # (the loop's close() already closed it)
+        if self._key or self._patches is not None:  # (the loop's close() already closed it)
             self.close()
         self._now = itertools.repeat(final).__next__
         self._final_wall = self._wall + (final - self._start)  # what time() answers from now on

@@ -12,11 +12,13 @@ import asyncio
 import importlib
 import logging
 import math
+import os
 import re
 import sys
 import time
 import unittest
 from typing import Any
+from unittest import mock
 
 import asynctestkit
 from asynctestkit import AsyncTestCase, VirtualClockLoop
@@ -495,6 +497,38 @@ class SlowCallbackTests(AsyncTestCase):
         # short iteration may really be held up (the process preempted past the threshold): that warning is true.
         took = [float(m.split(" took ")[1].split(" ")[0]) for m in logs.output if " took " in m]
         self.assertEqual([t for t in took if t >= 0.9], [], logs.output)
+
+
+class SlowCallbackAcrossRunsTests(unittest.TestCase):
+    def test_a_pause_between_two_runs_of_the_loop_is_not_reported_as_a_slow_iteration(self) -> None:
+        # Each run measures from its own first select(): synchronous code between runs (a test's sync
+        # tearDown, the test runner) does not block the loop.
+        loop = VirtualClockLoop()
+        try:
+            loop.set_debug(True)
+            loop.slow_callback_duration = 0.1
+            loop.run_until_complete(asyncio.sleep(1))
+            time.sleep(0.15)                                # between runs: the loop is not running
+            with self.assertNoLogs("asynctestkit", logging.WARNING):
+                loop.run_until_complete(asyncio.sleep(1))
+        finally:
+            loop.close()
+
+    def test_debug_mode_from_the_environment_turns_the_check_on_without_a_set_debug_call(self) -> None:
+        async def main() -> None:
+            await asyncio.sleep(0)
+            time.sleep(0.15)                                # blocks the loop: asyncio's default limit is 0.1 s
+            await asyncio.sleep(1)
+
+        with mock.patch.dict(os.environ, {"PYTHONASYNCIODEBUG": "1"}):
+            loop = VirtualClockLoop()
+        try:
+            self.assertTrue(loop.get_debug())
+            with self.assertLogs("asynctestkit", logging.WARNING) as logs:
+                loop.run_until_complete(main())
+        finally:
+            loop.close()
+        self.assertIn("Executing a loop iteration took", logs.output[0])
 
 
 class SlowCallbackDefaultTests(AsyncTestCase):

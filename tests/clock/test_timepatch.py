@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import importlib
 import io
 import logging
@@ -20,6 +21,7 @@ import time
 import types
 import unittest
 import warnings
+import weakref
 from typing import Any
 from unittest import mock
 
@@ -352,6 +354,72 @@ class RestoreTests(unittest.TestCase):
             loop.close()
         self.assertEqual((first, second), (10.0, 20.0))
         self.assertEqual(between, (None, True, True))
+        assert_time_module_is_real(self)
+
+    def test_an_unclosed_loop_that_ran_is_freed_and_the_real_functions_go_back_when_it_is_collected(self) -> None:
+        # The registry the time functions answer from holds nothing of the loop: a loop dropped unclosed is
+        # freed as on plain asyncio (its __del__ closes it), and with it go the time functions.
+        async def read() -> float:
+            await asyncio.sleep(10)
+            return time.monotonic()
+
+        loop = VirtualClockLoop()
+        self.assertEqual(loop.run_until_complete(read()), 10.0)
+        self.assertIsNot(time.monotonic, ORIGINAL["monotonic"])   # on the time module from the first run
+        freed = weakref.ref(loop)
+        unraisable: list[Any] = []
+        with warnings.catch_warnings(), mock.patch.object(sys, "unraisablehook", unraisable.append):
+            warnings.simplefilter("ignore", ResourceWarning)     # asyncio's "unclosed event loop"
+            del loop
+            gc.collect()
+        # (not asserted here: the collected loop's close() in __del__ may fail on its recycled self-pipe, whose
+        # socket the same collection finalized first; that is the loop's close, not the time functions)
+        self.assertIsNone(freed())
+        assert_time_module_is_real(self)
+
+    def test_a_loop_run_again_on_another_thread_is_virtual_there_and_the_first_thread_stays_real(self) -> None:
+        async def read(seconds: float) -> tuple[bool, bool, float]:
+            await asyncio.sleep(seconds)
+            loop = asyncio.get_running_loop()
+            return time.monotonic() == loop.time(), time.time() == self_clock.time(), time.monotonic()
+
+        loop = VirtualClockLoop()
+        self_clock = loop.clock
+        try:
+            first = loop.run_until_complete(read(10))
+            seen: dict[str, Any] = {}
+
+            def in_thread() -> None:
+                # (this thread is new to the loop: real work in flight, so time follows real time here)
+                seen["thread"] = loop.run_until_complete(read(0.05))
+
+            thread = threading.Thread(target=in_thread)
+            thread.start()
+            thread.join()
+            main_thread_reads_real = reads_real_time()
+        finally:
+            loop.close()
+        self.assertEqual(first, (True, True, 10.0))
+        self.assertEqual(seen["thread"][:2], (True, True))
+        self.assertGreaterEqual(seen["thread"][2], 10.05)
+        self.assertTrue(main_thread_reads_real)
+        assert_time_module_is_real(self)
+
+    def test_two_loops_between_runs_on_one_thread_each_answer_with_their_own_clock_while_running(self) -> None:
+        async def read(seconds: float) -> float:
+            await asyncio.sleep(seconds)
+            return time.monotonic()
+
+        first, second = VirtualClockLoop(), VirtualClockLoop(start=1000.0)
+        try:
+            seen = [first.run_until_complete(read(5)), second.run_until_complete(read(7)),
+                    first.run_until_complete(read(1)), reads_real_time()]
+            first.close()
+            seen += [second.run_until_complete(read(1)), reads_real_time()]
+        finally:
+            first.close()
+            second.close()
+        self.assertEqual(seen, [5.0, 1007.0, 6.0, True, 1008.0, True])
         assert_time_module_is_real(self)
 
     def test_an_unclosed_loop_that_never_ran_leaves_the_time_module_alone(self) -> None:
