@@ -1375,7 +1375,10 @@ def close_self_pipe(loop: Any, selector: RecyclableSelector | None, recycle: boo
             loop._ssock = loop._csock = None
             loop._internal_fds -= 1
             return
-    loop._remove_reader(fd)
+    if fd != -1:
+        loop._remove_reader(fd)
+    # (else the socket is closed already: the collector finalized it before the unclosed loop that held it, in
+    # one collection; its key goes with the selector, which close() closes next)
     loop._ssock = loop._csock = None
     loop._internal_fds -= 1
     ssock.close()

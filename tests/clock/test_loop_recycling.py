@@ -146,6 +146,21 @@ class RecyclingTests(unittest.TestCase):
                 self.assertEqual((self._pooled_pipes(), _compat._selector_pool), ([], []))
                 self.assertEqual(_open_fds(), before)
 
+    def test_an_unclosed_loop_whose_self_pipe_the_collector_finalized_first_closes_without_an_error(self) -> None:
+        # One collection may finalize the self-pipe's socket before the unclosed loop holding it (both are garbage
+        # together); the loop's close() from __del__ must then skip the closed socket, not raise "Invalid file
+        # descriptor: -1" (reported by the collector as an unraisable exception).
+        for factory in (VirtualClockLoop, RealTimeLoop):
+            with self.subTest(loop=factory.__name__):
+                loop = factory()
+                loop.run_until_complete(asyncio.sleep(0))
+                loop._ssock.close()  # what the collector's finalizer of the socket does when it runs first
+                with warnings.catch_warnings(record=True):
+                    warnings.simplefilter("always")
+                    loop.close()
+                self.assertTrue(loop.is_closed())
+                self.assertIsNone(loop._ssock)
+
     def test_a_closed_loop_is_freed_by_reference_counting_while_its_parts_are_pooled(self) -> None:
         for factory in (VirtualClockLoop, RealTimeLoop):
             with self.subTest(loop=factory.__name__):
