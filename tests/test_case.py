@@ -330,7 +330,9 @@ class PhaseTests(unittest.TestCase):
                          ["IsolatedAsyncioTestCase.asyncSetUp of test 'test_sync'",
                           "IsolatedAsyncioTestCase.asyncTearDown of test 'test_sync'"])
         self.assertEqual(len(self.exits), 2)
-        self.assertIsNone(loops[0]._atk.phase_claim)
+        claim = loops[0]._atk.phase_claim  # the test's claim stays with its closed loop, holding nothing of the test
+        self.assertIsNone(claim.owner)
+        self.assertIsNone(claim.func)
 
     def test_one_claim_serves_every_phase_and_holds_nothing_of_the_test_between_phases(self) -> None:
         claims: list[Any] = []

@@ -47,13 +47,14 @@ class PrivateUnittestNamesTests(unittest.TestCase):
         with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
             loop = runner.get_loop()
             assert isinstance(loop, VirtualClockLoop)
-            loop._atk_claim_phase(claimed.append)
+            self.assertIsNone(loop._atk_claim_phase(lambda on, task, debug: claimed.append((on, task))))
             other = loop.create_task(asyncio.sleep(0))  # not created by Runner.run: not the phase task
             self.assertEqual(claimed, [])
             task = runner.run(main())
             self.assertTrue(other.done())
-            self.assertIsNone(loop._atk.phase_claim, "a claim is answered once")
-        self.assertEqual(claimed, [task], "Runner.run no longer creates its task with loop.create_task()")
+            second = runner.run(main())  # every task Runner.run creates is handed to the claim
+        self.assertEqual(claimed, [(loop, task), (loop, second)],
+                         "Runner.run no longer creates its task with loop.create_task()")
 
     @unittest.skipIf(_compat.PY311, "3.10 only: one long-lived runner task")
     def test_iatc_runner_task_is_the_task_that_runs_each_phase(self) -> None:  # pragma: no cover - 3.10

@@ -298,9 +298,10 @@ class JumpEngine:
             self.arm_alarm()
         else:
             self.watchdog_at = start + watchdog
-            # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag
+            # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag (at most 1 s; no min() call)
+            lag = _ALARM_LAG * watchdog
             alarm = self._alarm
-            alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0), start)
+            alarm.arm(watchdog + (lag if lag < 1.0 else 1.0), start)
             self.poll_checks = self._timing or not alarm.armed
 
     def arm_alarm(self) -> None:
