@@ -55,6 +55,7 @@ __tracebackhide__ = True  # the same for pytest (its name for it), when no frame
 _F = TypeVar("_F", bound=Callable[..., Any])
 _R = TypeVar("_R")
 _REAL_TIME_MARK = "__asynctestkit_real_time__"
+_PY311 = _compat.PY311
 #: What the claims of the asyncSetUp and asyncTearDown phases hold as the phase's function: its name (see
 #: _atk_phase_label).
 _ASYNC_SETUP = "asyncSetUp"
@@ -207,7 +208,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             # The test's claim on the phases of its loop, handed to the loop once (see _callSetUp).  3.11+ build
             # the loop in setUp: the claim starts as asyncSetUp's (3.10 build it in run(): setUp takes it).
             claim = self._atk_claim = PhaseClaim(loop)
-            if _compat.PY311:
+            if _PY311:
                 claim.owner = self
                 claim.func = _ASYNC_SETUP
             loop._atk_claim_phase(claim)
@@ -284,7 +285,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             error = self._atk_take_setup_error()
             if error is not None:
                 raise error
-        if not _compat.PY311:  # pragma: no cover - 3.10: run() built the loop and its claim before setUp
+        if not _PY311:  # pragma: no cover - 3.10: run() built the loop and its claim before setUp
             claim = self._atk_claim
             if claim is not None and claim.owner is None:
                 claim.owner = self

@@ -185,18 +185,20 @@ def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[
             sites.roll()
     elif code is _runner_run_code and atk.phase_claim is not None:  # a test's task: no site, no walk
         log = sites.log
-        log.append(hash(task))
-        log.append(hash(coro))
-        log.append(None)
-        log.append(-1)
+        log += (hash(task), hash(coro), None, -1)  # (one extend, not four appends)
         if len(log) >= _CHUNK:
             sites.roll()
         atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
         atk.phase_claim(self, task, False if atk.plain_tasks else self.get_debug())
     else:
         started = getattr(coro, "cr_code", None)
-        _record_task(sites, task, coro, None if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR
-                     else frame, code)
+        if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR:  # the runner's close(): no walk
+            log = sites.log
+            log += (hash(task), hash(coro), None, -1)
+            if len(log) >= _CHUNK:
+                sites.roll()
+        else:
+            _record_task(sites, task, coro, frame, code)
     return task
 
 
@@ -223,18 +225,20 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
             sites.roll()
     elif code is _runner_run_code and atk.phase_claim is not None:  # a test's task: no site, no walk
         log = sites.log
-        log.append(hash(task))
-        log.append(hash(coro))
-        log.append(None)
-        log.append(-1)
+        log += (hash(task), hash(coro), None, -1)  # (one extend, not four appends)
         if len(log) >= _CHUNK:
             sites.roll()
         atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
         atk.phase_claim(self, task, False if atk.plain_tasks else self.get_debug())
     else:
         started = getattr(coro, "cr_code", None)
-        _record_task(sites, task, coro, None if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR
-                     else frame, code)
+        if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR:  # the runner's close(): no walk
+            log = sites.log
+            log += (hash(task), hash(coro), None, -1)
+            if len(log) >= _CHUNK:
+                sites.roll()
+        else:
+            _record_task(sites, task, coro, frame, code)
     return task
 
 
@@ -260,8 +264,13 @@ def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> 
             sites.roll()
     else:
         started = getattr(coro, "cr_code", None)
-        _record_task(sites, task, coro, None if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR
-                     else frame, code)
+        if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR:  # the test case's teardown: no walk
+            log = sites.log
+            log += (hash(task), hash(coro), None, -1)
+            if len(log) >= _CHUNK:
+                sites.roll()
+        else:
+            _record_task(sites, task, coro, frame, code)
     return task
 
 

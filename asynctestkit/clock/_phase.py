@@ -92,12 +92,11 @@ class PhaseClaim:
         if debug != owner.asyncio_debug:
             loop.set_debug(owner.asyncio_debug)
         engine = self._engine
-        if engine is None:
-            return
-        if task is None:  # 3.10: the runner's long-lived task runs every phase
-            task = owner._atk_runner_task()
-            self.running = owner._atk_in_phase
-        engine.enter_phase(task, self)
+        if engine is not None:
+            if task is None:  # 3.10: the runner's long-lived task runs every phase
+                task = owner._atk_runner_task()
+                self.running = owner._atk_in_phase
+            engine.enter_phase(task, self)
 
     def finish(self) -> HangError | None:
         """End the phase; return the hang report it must fail with, if any."""
