@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from .. import _compat, _diagnostics, _validate
 from ._clock import (
@@ -44,9 +44,17 @@ from ._realwork import RealWork
 __all__ = ["RealTimeLoop", "VirtualClockLoop", "add_creation_recorder", "remove_creation_recorder", "set_task_class"]
 
 _T = TypeVar("_T")
-#: A test's claim on the phases of its loop (``_phase.PhaseClaim``): called as ``claim(loop, task, debug)``
-#: (*debug*: the loop's debug mode).
-PhaseClaimer = Callable[["_TestLoop", "asyncio.Task[Any] | None", bool], None]
+
+
+class PhaseClaimer(Protocol):
+    """A test's claim on the phases of its loop (``_phase.PhaseClaim``): called as ``claim(loop, task, debug)``
+    (*debug*: the loop's debug mode); its *owner* is None while no phase is under way."""
+
+    owner: object
+
+    def __call__(self, loop: _TestLoop, task: asyncio.Task[Any] | None, debug: bool) -> None: ...
+
+
 _getframe = sys._getframe
 _get_ident = threading.get_ident
 _get_origin_depth = sys.get_coroutine_origin_tracking_depth
@@ -157,14 +165,18 @@ class _State:
 # step with _diagnostics.record_task), with no further call; any other caller is handed to record_task,
 # which walks out to the user's frame.  The framework's own tasks are recorded right here too, without a site
 # and without the walk (which would end at unittest's frames with none): the task ``Runner.run()`` creates for
-# each test phase (handed to the test's phase claim, see _TestLoop._atk_claim_phase) and the two the runner's
-# ``close()`` creates to run the loop's own ``shutdown_asyncgens()`` and ``shutdown_default_executor()``,
-# recognised by their coroutine's code (compared by identity: a code object's hash() reads its whole body).
+# each test phase (handed to the test's phase claim, see _TestLoop._atk_claim_phase) and (3.12+) the two the
+# runner's ``close()`` creates through ``run_until_complete()`` and ``ensure_future()`` to run the loop's own
+# ``shutdown_asyncgens()`` and ``shutdown_default_executor()`` after the test's last phase: a test loop (it has
+# a claim) with no phase under way, and the coroutine's code (compared by identity: a code object's hash()
+# reads its whole body) tell them apart, with no frame read (``f_back`` would build a frame object).  On
+# 3.10/3.11 ``ensure_future()`` has a private helper create the task: those two take the walk.
 _base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
 _runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
 _record_task = _diagnostics.record_task
 _user_files = _diagnostics.USER_FILES
 _CHUNK = _diagnostics.TASK_SITES_CHUNK
+_ensure_future_code: Any = asyncio.ensure_future.__code__
 _SHUTDOWN_ASYNCGENS: Any = asyncio.BaseEventLoop.shutdown_asyncgens.__code__
 _SHUTDOWN_EXECUTOR: Any = asyncio.BaseEventLoop.shutdown_default_executor.__code__
 
@@ -190,15 +202,14 @@ def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[
             sites.roll()
         atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
         atk.phase_claim(self, task, False if atk.plain_tasks else self.get_debug())
+    elif code is _ensure_future_code and atk.phase_claim is not None and atk.phase_claim.owner is None and (
+            (started := getattr(coro, "cr_code", None)) is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR):
+        log = sites.log  # the test's runner closing (see above): no site, no walk
+        log += (hash(task), hash(coro), None, -1)
+        if len(log) >= _CHUNK:
+            sites.roll()
     else:
-        started = getattr(coro, "cr_code", None)
-        if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR:  # the runner's close(): no walk
-            log = sites.log
-            log += (hash(task), hash(coro), None, -1)
-            if len(log) >= _CHUNK:
-                sites.roll()
-        else:
-            _record_task(sites, task, coro, frame, code)
+        _record_task(sites, task, coro, frame, code)
     return task
 
 
@@ -230,15 +241,14 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
             sites.roll()
         atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
         atk.phase_claim(self, task, False if atk.plain_tasks else self.get_debug())
+    elif code is _ensure_future_code and atk.phase_claim is not None and atk.phase_claim.owner is None and (
+            (started := getattr(coro, "cr_code", None)) is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR):
+        log = sites.log  # the test's runner closing (see above): no site, no walk
+        log += (hash(task), hash(coro), None, -1)
+        if len(log) >= _CHUNK:
+            sites.roll()
     else:
-        started = getattr(coro, "cr_code", None)
-        if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR:  # the runner's close(): no walk
-            log = sites.log
-            log += (hash(task), hash(coro), None, -1)
-            if len(log) >= _CHUNK:
-                sites.roll()
-        else:
-            _record_task(sites, task, coro, frame, code)
+        _record_task(sites, task, coro, frame, code)
     return task
 
 
@@ -263,14 +273,7 @@ def _create_task_310(self: _TestLoop, coro: Any, *, name: str | None = None) -> 
         if len(log) >= _CHUNK:
             sites.roll()
     else:
-        started = getattr(coro, "cr_code", None)
-        if started is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR:  # the test case's teardown: no walk
-            log = sites.log
-            log += (hash(task), hash(coro), None, -1)
-            if len(log) >= _CHUNK:
-                sites.roll()
-        else:
-            _record_task(sites, task, coro, frame, code)
+        _record_task(sites, task, coro, frame, code)
     return task
 
 
