@@ -354,13 +354,13 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         reports name the phase after it.
         """
         claim = self._atk_claim  # the run's claim on its loop's phases, one for every phase (see _callSetUp)
-        outer = None
+        loop: VirtualClockLoop | RealTimeLoop | None = None  # set when this phase has a claim of its own
         if claim is None or claim.owner is not None:  # a custom loop_factory, or a phase inside a phase
             claim = self._atk_new_claim()
             if claim is None:  # not one of asynctestkit's loops: no clock
                 return call(*args)
-            loop = self._atk_loop
-            assert loop is not None  # (the claim is for it)
+            loop = self._atk_loop  # type: ignore[assignment]  # (the claim is for it: see _atk_new_claim)
+            assert loop is not None
             outer = loop._atk_claim_phase(claim)  # this phase's own claim, until it ends
         claim.owner = self
         claim.func = func
@@ -375,7 +375,7 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
                 raise pending
             return result
         finally:
-            if outer is not None:
+            if loop is not None:
                 loop._atk_claim_phase(outer)
 
     def _atk_phase_failed(self, claim: PhaseClaim, exc: BaseException) -> None:

@@ -44,10 +44,17 @@ class PrivateUnittestNamesTests(unittest.TestCase):
 
         self.assertIs(_compat.RUNNER_RUN_CODE, asyncio.Runner.run.__code__)
         claimed: list[object] = []
+
+        class Claim:
+            owner = None  # no phase under way (see _phase.PhaseClaim)
+
+            def __call__(self, on: object, task: object, debug: bool) -> None:
+                claimed.append((on, task))
+
         with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
             loop = runner.get_loop()
             assert isinstance(loop, VirtualClockLoop)
-            self.assertIsNone(loop._atk_claim_phase(lambda on, task, debug: claimed.append((on, task))))
+            self.assertIsNone(loop._atk_claim_phase(Claim()))
             other = loop.create_task(asyncio.sleep(0))  # not created by Runner.run: not the phase task
             self.assertEqual(claimed, [])
             task = runner.run(main())

@@ -50,7 +50,8 @@ class PhaseClaimer(Protocol):
     """A test's claim on the phases of its loop (``_phase.PhaseClaim``): called as ``claim(loop, task, debug)``
     (*debug*: the loop's debug mode); its *owner* is None while no phase is under way."""
 
-    owner: object
+    @property
+    def owner(self) -> object: ...
 
     def __call__(self, loop: _TestLoop, task: asyncio.Task[Any] | None, debug: bool) -> None: ...
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ._hangs import HangError
 from ._jump import JumpEngine
@@ -32,7 +32,7 @@ class PhaseOwner(Protocol):
     """What a :class:`PhaseClaim` asks of the runner that starts the phases (the test case)."""
 
     #: The debug mode each phase starts the loop in.
-    asyncio_debug: bool
+    asyncio_debug: ClassVar[bool]
 
     def _atk_phase_label(self, func: object) -> str:
         """How reports name the phase that runs *func* (``"test 'test_fetch'"``)."""
