@@ -562,7 +562,8 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
       pass one; ``_setupAsyncioRunner`` (private, frozen on these versions) is overridden to pass it.
     - 3.10: ``_setupAsyncioLoop`` (private, frozen) creates the loop through the policy; a delegating policy
       answers that single call and is removed at once.
-    The debug flag the runner sets is corrected at the start of the first phase (see ``case.py``).
+    3.11+: the runner sets no debug mode on a loop ``_atk_loop_factory`` built (the loop has its own); 3.10's
+    ``set_debug(True)`` is answered with the loop's pinned mode (see ``case.py``).
     """
 
     def _atk_loop_factory(self) -> asyncio.AbstractEventLoop:
@@ -578,15 +579,31 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
         error, self._atk_setup_error = self._atk_setup_error, None
         return error
 
+    def _atk_foreign_loop_debug(self) -> bool:
+        """The debug mode the runner sets on a loop a custom ``loop_factory`` built (the base class: on)."""
+        return True
+
+    # _setupAsyncioRunner: the base class's (3.11-3.14: ``asyncio.Runner(debug=True, loop_factory=...)``, the
+    # factory public from 3.13) but for the debug mode: a loop built by _atk_loop_factory has set its own, so
+    # the runner is given None and makes no set_debug() call; a loop of a subclass's own ``loop_factory``
+    # (3.13+) gets _atk_foreign_loop_debug() from the runner.
     if sys.version_info >= (3, 13):
         @property
         def loop_factory(self) -> LoopFactory:  # type: ignore[override]
             return _weak_loop_factory(self)
 
+        def _setupAsyncioRunner(self) -> None:
+            assert self._asyncioRunner is None, "asyncio runner is already initialized"  # type: ignore[has-type]
+            if type(self).loop_factory is _OWN_LOOP_FACTORY:  # (the property above, not a subclass's factory)
+                self._asyncioRunner = asyncio.Runner(debug=None, loop_factory=_weak_loop_factory(self))
+            else:
+                self._asyncioRunner = asyncio.Runner(debug=self._atk_foreign_loop_debug(),
+                                                     loop_factory=self.loop_factory)
+
     elif sys.version_info >= (3, 11):  # pragma: no cover - version specific
         def _setupAsyncioRunner(self) -> None:
             assert self._asyncioRunner is None, "asyncio runner is already initialized"  # type: ignore[has-type]
-            self._asyncioRunner = asyncio.Runner(debug=True, loop_factory=_weak_loop_factory(self))
+            self._asyncioRunner = asyncio.Runner(debug=None, loop_factory=_weak_loop_factory(self))
 
     else:  # pragma: no cover - version specific
         def _setupAsyncioLoop(self) -> None:
@@ -663,6 +680,8 @@ class LoopHookMixin(unittest.IsolatedAsyncioTestCase):
 
 
 _INTERRUPT_GRACE = 5.0  # real seconds an interrupted 3.10 phase gets to finish after its cancellation
+#: LoopHookMixin's own ``loop_factory`` property (3.13+): a subclass that sets its own has another.
+_OWN_LOOP_FACTORY: Any = LoopHookMixin.__dict__.get("loop_factory")
 
 
 def _resolve_idle(fut: asyncio.Future[None]) -> None:

@@ -56,6 +56,11 @@ __tracebackhide__ = True  # the same for pytest (its name for it), when no frame
 _F = TypeVar("_F", bound=Callable[..., Any])
 _R = TypeVar("_R")
 _REAL_TIME_MARK = "__asynctestkit_real_time__"
+_PY311 = _compat.PY311
+#: What the claims of the asyncSetUp and asyncTearDown phases hold as the phase's function: its name (see
+#: _atk_phase_label).
+_ASYNC_SETUP = "asyncSetUp"
+_ASYNC_TEARDOWN = "asyncTearDown"
 #: ``ASYNCTESTKIT_SCHEDULE`` (asynctestkit.explore) is read when this module is imported: while it is set, every
 #: test case class gets the exploring ``run()`` (which replays the schedule for the test it names).
 _SCHEDULE_FROM_ENV = bool(os.environ.get("ASYNCTESTKIT_SCHEDULE"))
@@ -197,9 +202,15 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             if loop.get_debug() != debug:  # (on unless PYTHONASYNCIODEBUG or -X dev turned it on)
                 loop.set_debug(debug)
             self._atk_loop = loop
-            self._atk_claim = PhaseClaim(loop)
             if self._atk_schedule is not None:  # one run of an exploration (asynctestkit.explore)
                 self._atk_schedule.install(loop)
+            # The test's claim on the phases of its loop, handed to the loop once (see _callSetUp).  3.11+ build
+            # the loop in setUp: the claim starts as asyncSetUp's (3.10 build it in run(): setUp takes it).
+            claim = self._atk_claim = PhaseClaim(loop)
+            if _PY311:
+                claim.owner = self
+                claim.func = _ASYNC_SETUP
+            loop._atk_claim_phase(claim)
         except BaseException:
             self._atk_loop = None
             loop.close()
@@ -208,6 +219,10 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             _compat.set_current_loop(loop)
             loop._atk_on_close(_compat.clear_current_loop)
         return loop
+
+    def _atk_foreign_loop_debug(self) -> bool:
+        """A custom ``loop_factory``'s loop runs in ``asyncio_debug`` mode too (set by the runner)."""
+        return bool(self.asyncio_debug)
 
     @property
     def clock(self) -> VirtualClock:
@@ -260,20 +275,66 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
     # test's coroutine.  unittest drops the leading frames of modules that set ``__unittest`` (this one does)
     # and cuts a failure's traceback at the first such frame *after* the user's code, so with nothing of ours
     # in between, a failing test shows exactly the frames plain IsolatedAsyncioTestCase shows: the user's
-    # failing line is always there.  The loop tells us which task runs the phase (see ``clock/_phase.py``).
+    # failing line is always there.  The loop tells the test's claim which task runs the phase (see
+    # ``clock/_phase.py``).  A phase costs the claim's two attributes set here, the claim's call when the
+    # runner creates the phase's task, and ``finish()``: setUp, the test and tearDown do it in their own
+    # frame (three phases per test); cleanups and the rare cases go through _atk_run_phase.
     def _callSetUp(self) -> None:
         if self._atk_setup_error is not None:  # 3.10: the test's loop could not be built
             error = self._atk_take_setup_error()
             if error is not None:
                 raise error
-        self._atk_claim = self._atk_new_claim()  # the first phase of this run: its loop is built now (3.11+)
-        self._atk_run_phase(self.asyncSetUp, super()._callSetUp)
+        if not _PY311:  # pragma: no cover - 3.10: run() built the loop and its claim before setUp
+            claim = self._atk_claim
+            if claim is not None and claim.owner is None:
+                claim.owner = self
+                claim.func = _ASYNC_SETUP
+        # 3.11+: the runner builds the loop in the base class's _callSetUp, and _atk_loop_factory hands its new
+        # claim to this phase there (a claim of an earlier run of this test, if any, is not this run's).
+        try:
+            super()._callSetUp()
+        except BaseException as exc:
+            claim = self._atk_claim
+            if claim is not None and claim.owner is self:
+                self._atk_phase_failed(claim, exc)
+            raise
+        claim = self._atk_claim
+        if claim is not None and claim.owner is self:
+            pending = claim.finish()
+            if pending is not None:  # the phase swallowed the cancellation that carried the report
+                raise pending
 
     def _callTestMethod(self, method: Callable[..., Any]) -> None:
-        self._atk_run_phase(method, super()._callTestMethod, method)
+        claim = self._atk_claim  # (_atk_run_phase, inlined: every test runs this)
+        if claim is None or claim.owner is not None:  # no claim (a custom loop_factory), or a phase inside a phase
+            self._atk_run_phase(method, super()._callTestMethod, method)
+            return
+        claim.owner = self
+        claim.func = method
+        try:
+            super()._callTestMethod(method)
+        except BaseException as exc:
+            self._atk_phase_failed(claim, exc)
+            raise
+        pending = claim.finish()
+        if pending is not None:
+            raise pending
 
     def _callTearDown(self) -> None:
-        self._atk_run_phase(self.asyncTearDown, super()._callTearDown)
+        claim = self._atk_claim  # (_atk_run_phase, inlined: every test runs this)
+        if claim is None or claim.owner is not None:
+            self._atk_run_phase(_ASYNC_TEARDOWN, super()._callTearDown)
+            return
+        claim.owner = self
+        claim.func = _ASYNC_TEARDOWN
+        try:
+            super()._callTearDown()
+        except BaseException as exc:
+            self._atk_phase_failed(claim, exc)
+            raise
+        pending = claim.finish()
+        if pending is not None:
+            raise pending
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if getattr(function, "__self__", None) is self and getattr(function, "__name__", None) in DIRECT_CLEANUPS:
@@ -288,38 +349,51 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         If the part runs a coroutine on the loop (asyncSetUp, the test, asyncTearDown, an async cleanup), the
         clock knows the task running it from its first step to its end, and a hang report it delivered to that
         task (as a cancellation) becomes the failure of the part; tearDown and cleanups still run, as unittest
-        runs them after any failure.
+        runs them after any failure.  *func* is what the part runs (or the name of a method of the test case):
+        reports name the phase after it.
         """
         claim = self._atk_claim  # the run's claim on its loop's phases, one for every phase (see _callSetUp)
+        loop: VirtualClockLoop | RealTimeLoop | None = None  # set when this phase has a claim of its own
         if claim is None or claim.owner is not None:  # a custom loop_factory, or a phase inside a phase
             claim = self._atk_new_claim()
             if claim is None:  # not one of asynctestkit's loops: no clock
                 return call(*args)
+            loop = self._atk_loop  # type: ignore[assignment]  # (the claim is for it: see _atk_new_claim)
+            assert loop is not None
+            outer = loop._atk_claim_phase(claim)  # this phase's own claim, until it ends
         claim.owner = self
         claim.func = func
-        claim.asyncio_debug = self.asyncio_debug
-        claim.loop._atk_claim_phase(claim)
         try:
-            result = call(*args)
-        except BaseException as exc:
-            failure = claim.failure(exc)  # the hang report that ended the phase, if one did (see _phase)
-            if failure is None:
-                if self._atk_trace is not None:
-                    _trace_glue.annotate(self, self._atk_trace, exc)
+            try:
+                result = call(*args)
+            except BaseException as exc:
+                self._atk_phase_failed(claim, exc)
                 raise
-            error, cause = failure
-            raise error from cause
-        pending = claim.finish()
-        if pending is not None:  # the phase swallowed the cancellation that carried the report
-            raise pending
-        return result
+            pending = claim.finish()
+            if pending is not None:  # the phase swallowed the cancellation that carried the report
+                raise pending
+            return result
+        finally:
+            if loop is not None:
+                loop._atk_claim_phase(outer)
+
+    def _atk_phase_failed(self, claim: PhaseClaim, exc: BaseException) -> None:
+        """The phase ended with *exc*: raise the hang report that ended it, if one did (see ``_phase``); else
+        annotate *exc* (the trace) and return, for the caller to re-raise it."""
+        failure = claim.failure(exc)
+        if failure is None:
+            if self._atk_trace is not None:
+                _trace_glue.annotate(self, self._atk_trace, exc)
+            return
+        error, cause = failure
+        raise error from cause
 
     def _atk_new_claim(self) -> PhaseClaim | None:
-        """The claim on the phases of the test's loop, for this run (or for a phase inside a phase).
+        """A claim on the phases of the test's loop for a phase that has no claim of the run to use.
 
-        Asked at setUp (3.11+ build the loop then), and for a phase that starts while another runs
-        (``doCleanups()`` called by a test).  None when the loop is not one of asynctestkit's (a custom
-        ``loop_factory``: its debug mode is set here) or when the runner is closed already.
+        Asked for a phase that starts while another runs (``doCleanups()`` called by a test) and when the
+        loop is not one of asynctestkit's (a custom ``loop_factory``: its debug mode is set here, None).  None
+        too when the runner is closed already.
         """
         loop = self._atk_loop  # the loop this test built, unless a custom loop_factory replaced it
         if loop is None or loop.is_closed():
@@ -331,9 +405,8 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
             if loop is not None and not loop.is_closed() and loop.get_debug() != self.asyncio_debug:
                 loop.set_debug(self.asyncio_debug)
             return None
-        claim = self._atk_claim
-        if claim is not None and claim.loop is loop and claim.owner is None:
-            return claim  # built with the loop
+        if loop is not self._atk_loop:  # pragma: no cover - our loop, built by someone else's factory
+            return None
         return PhaseClaim(loop)
 
     def _atk_runner_task(self) -> asyncio.Task[Any] | None:
@@ -345,7 +418,13 @@ class AsyncTestCase(LeakCheckMixin, AsyncAssertionsMixin, _compat.LoopHookMixin)
         return _compat.iatc_phase_running(self)
 
     def _atk_phase_label(self, func: object) -> str:
-        """How reports name the phase running *func*: ``test 'test_x'`` or ``asyncTearDown of test 'test_x'``."""
+        """How reports name the phase running *func*: ``test 'test_x'`` or ``asyncTearDown of test 'test_x'``.
+
+        *func* may be the name of a method of the test case (the claims of asyncSetUp and asyncTearDown hold
+        the name: nothing is looked up or bound per phase).
+        """
+        if isinstance(func, str):
+            func = getattr(self, func, None)
         name, test = getattr(func, "__name__", ""), _compat.test_method_name(self)
         if name == test:
             return f"test {name!r}"

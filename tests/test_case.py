@@ -330,7 +330,9 @@ class PhaseTests(unittest.TestCase):
                          ["IsolatedAsyncioTestCase.asyncSetUp of test 'test_sync'",
                           "IsolatedAsyncioTestCase.asyncTearDown of test 'test_sync'"])
         self.assertEqual(len(self.exits), 2)
-        self.assertIsNone(loops[0]._atk.phase_claim)
+        claim = loops[0]._atk.phase_claim  # the test's claim stays with its closed loop, holding nothing of the test
+        self.assertIsNone(claim.owner)
+        self.assertIsNone(claim.func)
 
     def test_one_claim_serves_every_phase_and_holds_nothing_of_the_test_between_phases(self) -> None:
         claims: list[Any] = []
@@ -444,6 +446,29 @@ class PhaseTests(unittest.TestCase):
         self.assertEqual(cm.filename, __file__)
 
 
+    @unittest.skipUnless(sys.version_info >= (3, 13), "loop_factory is public from 3.13")
+    def test_a_custom_loop_factory_loop_runs_in_the_asyncio_debug_mode_of_the_class(self) -> None:
+        seen: list[bool] = []
+
+        class T(AsyncTestCase):
+            loop_factory = asyncio.SelectorEventLoop  # type: ignore[assignment]
+
+            async def asyncSetUp(self) -> None:
+                seen.append(asyncio.get_running_loop().get_debug())
+
+            async def test_x(self) -> None:
+                seen.append(asyncio.get_running_loop().get_debug())
+
+        class D(T):
+            asyncio_debug = True
+
+        for cls in (T, D):
+            result = unittest.TestResult()
+            cls("test_x").run(result)
+            self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(seen, [False, False, True, True])
+
+
 class PhaseCostTests(unittest.TestCase):
     """Structural guards of the per-phase cost (issue 15): what a passing test never builds."""
 
@@ -475,6 +500,41 @@ class PhaseCostTests(unittest.TestCase):
         self.assertEqual(len(result.failures), 1, result.errors)
         self.assertIn("DeadlockError: test 'test_hangs' can never finish", result.failures[0][1])
         self.assertIn("test 'test_hangs'", labels)
+
+
+    def test_the_runner_sets_no_debug_mode_on_the_test_loop_and_the_framework_tasks_take_no_walk(self) -> None:
+        from asynctestkit.clock import _loop
+
+        set_debug: list[bool] = []
+        walked: list[object] = []
+        original_set_debug, original_record = asynctestkit.VirtualClockLoop.set_debug, _loop._record_task
+
+        def counting_set_debug(loop: Any, enabled: bool) -> None:
+            set_debug.append(enabled)
+            original_set_debug(loop, enabled)
+
+        def counting_record(sites: Any, task: Any, coro: Any, frame: Any, code: Any) -> None:
+            walked.append(coro)
+            original_record(sites, task, coro, frame, code)
+
+        class T(AsyncTestCase):
+            async def test_x(self) -> None:
+                await asyncio.sleep(0)
+
+        with mock.patch.object(asynctestkit.VirtualClockLoop, "set_debug", counting_set_debug), \
+                mock.patch.object(_loop, "_record_task", counting_record):
+            result = unittest.TestResult()
+            T("test_x").run(result)
+            self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+            if sys.version_info >= (3, 11):
+                self.assertEqual(set_debug, [])  # the loop is built in its debug mode; the runner is given None
+            if sys.version_info >= (3, 12):  # 3.10/3.11: ensure_future()'s private helper creates the runner's two
+                self.assertEqual(walked, [])  # the phases' tasks and the runner's close() tasks: no frame walk
+            walked.clear()
+            if sys.version_info >= (3, 11):  # a plain runner's own tasks still get the user's line (the walk)
+                with asyncio.Runner(loop_factory=asynctestkit.VirtualClockLoop) as runner:
+                    runner.run(asyncio.sleep(0))
+                self.assertEqual(len(walked), 3, walked)  # run() and close()'s two
 
 
 if __name__ == "__main__":

@@ -44,16 +44,24 @@ class PrivateUnittestNamesTests(unittest.TestCase):
 
         self.assertIs(_compat.RUNNER_RUN_CODE, asyncio.Runner.run.__code__)
         claimed: list[object] = []
+
+        class Claim:
+            owner = None  # no phase under way (see _phase.PhaseClaim)
+
+            def __call__(self, on: object, task: object, debug: bool) -> None:
+                claimed.append((on, task))
+
         with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
             loop = runner.get_loop()
             assert isinstance(loop, VirtualClockLoop)
-            loop._atk_claim_phase(claimed.append)
+            self.assertIsNone(loop._atk_claim_phase(Claim()))
             other = loop.create_task(asyncio.sleep(0))  # not created by Runner.run: not the phase task
             self.assertEqual(claimed, [])
             task = runner.run(main())
             self.assertTrue(other.done())
-            self.assertIsNone(loop._atk.phase_claim, "a claim is answered once")
-        self.assertEqual(claimed, [task], "Runner.run no longer creates its task with loop.create_task()")
+            second = runner.run(main())  # every task Runner.run creates is handed to the claim
+        self.assertEqual(claimed, [(loop, task), (loop, second)],
+                         "Runner.run no longer creates its task with loop.create_task()")
 
     @unittest.skipIf(_compat.PY311, "3.10 only: one long-lived runner task")
     def test_iatc_runner_task_is_the_task_that_runs_each_phase(self) -> None:  # pragma: no cover - 3.10

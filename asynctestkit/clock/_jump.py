@@ -172,7 +172,17 @@ class JumpEngine:
 
     Attributes without an underscore are what the public :class:`~asynctestkit.VirtualClock`, the loop and
     its selector use (see the module docstring for the contract); the rest is the engine's own.
+
+    Slots: with 30 attributes a plain instance ends up dict-backed on 3.13 (every read and write a dict
+    look-up: the specializer's ``*_WITH_HINT`` forms), and the engine is read at every loop iteration and
+    every phase boundary.  A new attribute must be added here.
     """
+
+    __slots__ = ("_alarm", "_batch", "_deliveries", "_force_closed", "_held_since", "_in_select", "_last_exit",
+                 "_pending_error", "_phase", "_resolution", "_stall_at", "_tick", "_timing", "deadlock_grace",
+                 "horizon", "idle_waiters", "io_step", "jump_limit", "limit", "loop", "more", "phase_task",
+                 "poll_checks", "real_start", "slow_callback_check", "start", "time_functions", "watchdog",
+                 "watchdog_at", "work")
 
     def __init__(self, loop: VirtualClockLoop, work: RealWork, *, start: float, auto_advance: bool, horizon: float,
                  watchdog: float | None, deadlock_grace: float, virtual_time_functions: bool,
@@ -298,9 +308,10 @@ class JumpEngine:
             self.arm_alarm()
         else:
             self.watchdog_at = start + watchdog
-            # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag
+            # arm_alarm() inlined: the whole watchdog is left, plus the alarm's lag (at most 1 s; no min() call)
+            lag = _ALARM_LAG * watchdog
             alarm = self._alarm
-            alarm.arm(watchdog + min(_ALARM_LAG * watchdog, 1.0), start)
+            alarm.arm(watchdog + (lag if lag < 1.0 else 1.0), start)
             self.poll_checks = self._timing or not alarm.armed
 
     def arm_alarm(self) -> None:

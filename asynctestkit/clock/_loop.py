@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import Context
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from .. import _compat, _diagnostics, _validate
 from ._clock import (
@@ -45,6 +45,18 @@ from ._realwork import RealWork
 __all__ = ["RealTimeLoop", "VirtualClockLoop", "add_creation_recorder", "remove_creation_recorder", "set_task_class"]
 
 _T = TypeVar("_T")
+
+
+class PhaseClaimer(Protocol):
+    """A test's claim on the phases of its loop (``_phase.PhaseClaim``): called as ``claim(loop, task, debug)``
+    (*debug*: the loop's debug mode); its *owner* is None while no phase is under way."""
+
+    @property
+    def owner(self) -> object: ...
+
+    def __call__(self, loop: _TestLoop, task: asyncio.Task[Any] | None, debug: bool) -> None: ...
+
+
 _getframe = sys._getframe
 _get_ident = threading.get_ident
 _get_origin_depth = sys.get_coroutine_origin_tracking_depth
@@ -122,8 +134,9 @@ class _State:
         #: so the runner's ``set_debug(True)`` cannot make its first phase pay for debug mode; the phase
         #: start of each phase unpins it (None) so the test itself may call ``set_debug()``.
         self.debug_pin: bool | None = None
-        #: Called once with the task that runs the next test phase (see _TestLoop._atk_claim_phase).
-        self.phase_claim: Callable[[asyncio.Task[Any] | None], None] | None = None
+        #: Called with each task ``Runner.run()`` creates (3.10: at each start of the loop), which may start a test
+        #: phase (see _TestLoop._atk_claim_phase).
+        self.phase_claim: PhaseClaimer | None = None
         self.origin_depth = origin_depth
         self.task_sites: _diagnostics.TaskSites | None = None  # set by the loop once it exists
         #: ``create_task()`` may build the task itself (see _create_task_311): the loop is built and open, its
@@ -155,13 +168,22 @@ class _State:
 # The creation site: when the caller's file is known to be the user's (_diagnostics.USER_FILES), the caller's
 # code and instruction offset go into the loop's record right here (the four entries of TaskSites, kept in
 # step with _diagnostics.record_task), with no further call; any other caller is handed to record_task,
-# which walks out to the user's frame.  The task the runner creates for a claimed test phase is recorded
-# without a site and without the walk (which would end at unittest's frames with none).
+# which walks out to the user's frame.  The framework's own tasks are recorded right here too, without a site
+# and without the walk (which would end at unittest's frames with none): the task ``Runner.run()`` creates for
+# each test phase (handed to the test's phase claim, see _TestLoop._atk_claim_phase) and (3.12+) the two the
+# runner's ``close()`` creates through ``run_until_complete()`` and ``ensure_future()`` to run the loop's own
+# ``shutdown_asyncgens()`` and ``shutdown_default_executor()`` after the test's last phase: a test loop (it has
+# a claim) with no phase under way, and the coroutine's code (compared by identity: a code object's hash()
+# reads its whole body) tell them apart, with no frame read (``f_back`` would build a frame object).  On
+# 3.10/3.11 ``ensure_future()`` has a private helper create the task: those two take the walk.
 _base_create_task: Any = asyncio.SelectorEventLoop.create_task  # typed Any: its signature depends on the version
 _runner_run_code: Any = _compat.RUNNER_RUN_CODE  # None on 3.10 (no asyncio.Runner)
 _record_task = _diagnostics.record_task
 _user_files = _diagnostics.USER_FILES
 _CHUNK = _diagnostics.TASK_SITES_CHUNK
+_ensure_future_code: Any = asyncio.ensure_future.__code__
+_SHUTDOWN_ASYNCGENS: Any = asyncio.BaseEventLoop.shutdown_asyncgens.__code__
+_SHUTDOWN_EXECUTOR: Any = asyncio.BaseEventLoop.shutdown_default_executor.__code__
 
 
 def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
@@ -178,9 +200,19 @@ def _create_task_314(self: _TestLoop, coro: Any, **kwargs: Any) -> asyncio.Task[
         log.append(frame.f_lasti)
         if len(log) >= _CHUNK:
             sites.roll()
-    elif atk.phase_claim is not None and code is _runner_run_code:
-        _record_task(sites, task, coro, None, code)  # the test phase's task, the framework's: no site, no walk
-        self._atk_phase_started(task)
+    elif code is _runner_run_code and atk.phase_claim is not None:  # a test's task: no site, no walk
+        log = sites.log
+        log += (hash(task), hash(coro), None, -1)  # (one extend, not four appends)
+        if len(log) >= _CHUNK:
+            sites.roll()
+        atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
+        atk.phase_claim(self, task, False if atk.plain_tasks else self.get_debug())
+    elif code is _ensure_future_code and atk.phase_claim is not None and atk.phase_claim.owner is None and (
+            (started := getattr(coro, "cr_code", None)) is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR):
+        log = sites.log  # the test's runner closing (see above): no site, no walk
+        log += (hash(task), hash(coro), None, -1)
+        if len(log) >= _CHUNK:
+            sites.roll()
     else:
         _record_task(sites, task, coro, frame, code)
     return task
@@ -207,9 +239,19 @@ def _create_task_311(self: _TestLoop, coro: Any, *, name: str | None = None,
         log.append(frame.f_lasti)
         if len(log) >= _CHUNK:
             sites.roll()
-    elif atk.phase_claim is not None and code is _runner_run_code:
-        _record_task(sites, task, coro, None, code)  # the test phase's task, the framework's: no site, no walk
-        self._atk_phase_started(task)
+    elif code is _runner_run_code and atk.phase_claim is not None:  # a test's task: no site, no walk
+        log = sites.log
+        log += (hash(task), hash(coro), None, -1)  # (one extend, not four appends)
+        if len(log) >= _CHUNK:
+            sites.roll()
+        atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
+        atk.phase_claim(self, task, False if atk.plain_tasks else self.get_debug())
+    elif code is _ensure_future_code and atk.phase_claim is not None and atk.phase_claim.owner is None and (
+            (started := getattr(coro, "cr_code", None)) is _SHUTDOWN_ASYNCGENS or started is _SHUTDOWN_EXECUTOR):
+        log = sites.log  # the test's runner closing (see above): no site, no walk
+        log += (hash(task), hash(coro), None, -1)
+        if len(log) >= _CHUNK:
+            sites.roll()
     else:
         _record_task(sites, task, coro, frame, code)
     return task
@@ -311,28 +353,34 @@ class _TestLoop(asyncio.SelectorEventLoop):
     call_soon = _compat.call_soon_in_one_frame  # type: ignore[assignment]
 
     # -- test phases ---------------------------------------------------------------------------------
-    def _atk_claim_phase(self, claim: Callable[[asyncio.Task[Any] | None], None] | None) -> None:
-        """Call *claim* once, before it runs, with the task that runs the next test phase; None withdraws it.
+    def _atk_claim_phase(self, claim: PhaseClaimer | None) -> PhaseClaimer | None:
+        """Hand every test phase's task to *claim* from now on (None: no more); return the claim it replaces.
 
         ``IsolatedAsyncioTestCase`` runs each async phase (asyncSetUp, the test, asyncTearDown, an async
-        cleanup) with ``asyncio.Runner.run()``, which creates one task for it (3.11+): *claim* gets that
-        task, identified by its creator.  3.10 has no Runner: every phase runs inside the test case's
-        long-lived runner task, and *claim* is called with None when the loop next starts running.  This
-        lets the test case start a phase from outside the loop, so that no frame of asynctestkit stands
-        between the runner and the test's coroutine (see ``case.py``).
+        cleanup) with ``asyncio.Runner.run()``, which creates one task for it (3.11+): ``claim(loop, task, debug)``
+        is called with every task ``Runner.run()`` creates, identified by its creator, before its first step.
+        3.10 has no Runner: every phase runs inside the test case's long-lived runner task, and
+        ``claim(loop, None, debug)`` is called whenever the loop starts running (*debug*: the loop's debug
+        mode, known without a call while the loop builds its tasks itself).  The claim decides whether a phase
+        starts (one is under way and has no task yet); a test case hands its claim over once, before its
+        first phase, so that no frame of asynctestkit stands between the runner and the test's coroutine
+        (see ``case.py``) and nothing is handed over per phase.
         """
-        self._atk.phase_claim = claim
+        atk = self._atk
+        previous, atk.phase_claim = atk.phase_claim, claim
+        return previous
 
     def _atk_pin_debug(self, pin: bool | None) -> None:
         """While *pin* is not None, ``set_debug()`` calls are answered with it (see ``_State.debug_pin``)."""
         self._atk.debug_pin = pin
 
     def _atk_phase_started(self, task: asyncio.Task[Any] | None) -> None:
+        """3.10: the loop starts running (*task* None): the claim decides whether a phase starts now."""
         atk = self._atk
-        claim, atk.phase_claim = atk.phase_claim, None
+        claim = atk.phase_claim
         if claim is not None:
             atk.debug_pin = None  # a phase starts: the test itself may change the debug mode from now on
-            claim(task)
+            claim(self, task, self.get_debug())
 
     # -- the hooked creation methods (the leak checker's contract: see _creation) -----------------------
     def _atk_implementation(self, name: str) -> Callable[..., Any]:

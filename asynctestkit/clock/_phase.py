@@ -2,9 +2,9 @@
 
 A *phase* is one part of a test that runs on the loop: ``asyncSetUp``, the test method, ``asyncTearDown``
 or an async cleanup.  The runner (``IsolatedAsyncioTestCase``, through ``case.py``) starts each one from
-outside the loop; a :class:`PhaseClaim` handed to the loop beforehand (``loop._atk_claim_phase``) is called
-with the task that runs the phase before its first step, and tells the clock's engine to watch that task
-(``enter_phase``): a hang report is then delivered to it as a cancellation.  When the runner's call
+outside the loop; the test's :class:`PhaseClaim`, handed to the loop once (``loop._atk_claim_phase``), is
+called with the task that runs the phase before its first step, and tells the clock's engine to watch that
+task (``enter_phase``): a hang report is then delivered to it as a cancellation.  When the runner's call
 returns or raises, :meth:`PhaseClaim.finish` ends the phase and :meth:`PhaseClaim.failure` decides what
 the runner raises instead of the exception that ended it.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ._hangs import HangError
 from ._jump import JumpEngine
@@ -30,6 +30,9 @@ __all__ = ["PhaseClaim", "PhaseOwner"]
 
 class PhaseOwner(Protocol):
     """What a :class:`PhaseClaim` asks of the runner that starts the phases (the test case)."""
+
+    #: The debug mode each phase starts the loop in.
+    asyncio_debug: ClassVar[bool]
 
     def _atk_phase_label(self, func: object) -> str:
         """How reports name the phase that runs *func* (``"test 'test_fetch'"``)."""
@@ -44,33 +47,33 @@ class PhaseOwner(Protocol):
 class PhaseClaim:
     """A test's claim on the phases of its loop: called by the loop with the task that runs each one.
 
-    One claim per test and loop, made before the first phase, used for every phase (none is built per
-    phase).  Before each phase the runner sets :attr:`owner` (a :class:`PhaseOwner`) and :attr:`func` (what
-    the phase runs) and hands the claim to the loop (``loop._atk_claim_phase``); the loop calls it with the
-    task that runs the phase (None on 3.10) before that task's first step; the runner ends the phase with
-    :meth:`finish` (or :meth:`failure`), which lets go of *owner* and *func* again, so nothing of the test
-    stays reachable from the claim between phases.
+    One claim per test and loop, handed to the loop once (``loop._atk_claim_phase``) and used for every
+    phase (none is built or handed over per phase).  A phase is under way while :attr:`owner` is set: before
+    each phase the runner sets :attr:`owner` (a :class:`PhaseOwner`) and :attr:`func` (what the phase runs);
+    the loop calls the claim with each task ``Runner.run()`` creates (3.10: with None whenever it starts
+    running), and the first call of a phase starts it; the runner ends the phase with :meth:`finish` (or
+    :meth:`failure`), which lets go of *owner* and *func* again, so nothing of the test stays reachable from
+    the claim between phases.  The claim holds no reference to the loop (the loop holds it and passes
+    itself in each call): loop and claim form no cycle.
 
-    On the call the loop's debug mode is set to *asyncio_debug* (the loop unpins it first, so the test
-    itself may change it) and, on a virtual clock, the engine is told which task to watch and to fail with a
-    hang report; the claim itself is what the engine then holds as the phase: :attr:`label` names it in
-    reports (``"test 'test_fetch'"``, asked of *owner* for *func* only when a report needs it) and
-    :attr:`running` tells, on 3.10 only, whether the phase's code still runs in the runner's long-lived task.
+    When a phase starts, the loop's debug mode is set to the owner's ``asyncio_debug`` (the loop unpins it
+    first, so the test itself may change it) and, on a virtual clock, the engine is told which task to watch
+    and to fail with a hang report; the claim itself is what the engine then holds as the phase: :attr:`label`
+    names it in reports (``"test 'test_fetch'"``, asked of *owner* for *func* only when a report needs it)
+    and :attr:`running` tells, on 3.10 only, whether the phase's code still runs in the runner's long-lived
+    task.
     """
 
-    __slots__ = ("_engine", "asyncio_debug", "called", "entered", "func", "loop", "owner", "running")
+    __slots__ = ("_engine", "called", "func", "owner", "running")
 
     def __init__(self, loop: VirtualClockLoop | RealTimeLoop) -> None:
-        self.loop = loop
         #: The clock's engine on a virtual clock (None: a real-time loop, no engine to tell).
         self._engine: JumpEngine | None = loop.clock._phase_engine() if isinstance(loop, VirtualClockLoop) else None
-        #: Set by the runner before each phase (the owner, what the phase runs, the debug mode it runs in);
-        #: finish() lets go of the first two.  An owner set means a phase is under way.
+        #: Set by the runner before each phase (the owner, what the phase runs); finish() lets go of both.  An
+        #: owner set means a phase is under way.
         self.owner: PhaseOwner | None = None
         self.func: object = None
-        self.asyncio_debug = False
-        self.called = False   # the loop called it (and so withdrew it); reset by finish()
-        self.entered = False  # the engine watches the phase
+        self.called = False  # the phase has its task (and the engine watches it); reset by finish()
         #: None: the phase runs until its task is done (3.11+); 3.10: the owner's "still in the phase?" test.
         self.running: Callable[[], bool] | None = None
 
@@ -80,32 +83,29 @@ class PhaseClaim:
         owner = self.owner
         return "a test phase" if owner is None else owner._atk_phase_label(self.func)
 
-    def __call__(self, task: asyncio.Task[Any] | None) -> None:
+    def __call__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any] | None, debug: bool) -> None:
+        """*task* (3.10: None) was created by the runner on *loop*, whose debug mode is *debug*."""
+        owner = self.owner
+        if owner is None or self.called:
+            return  # no phase under way (a runner used between phases), or the phase has its task already
         self.called = True
-        loop = self.loop
-        if loop.get_debug() != self.asyncio_debug:
-            loop.set_debug(self.asyncio_debug)
+        if debug != owner.asyncio_debug:
+            loop.set_debug(owner.asyncio_debug)
         engine = self._engine
-        if engine is None:
-            return
-        if task is None:  # 3.10: the runner's long-lived task runs every phase
-            owner = self.owner
-            assert owner is not None
-            task = owner._atk_runner_task()
-            self.running = owner._atk_in_phase
-        engine.enter_phase(task, self)
-        self.entered = True
+        if engine is not None:
+            if task is None:  # 3.10: the runner's long-lived task runs every phase
+                task = owner._atk_runner_task()
+                self.running = owner._atk_in_phase
+            engine.enter_phase(task, self)
 
     def finish(self) -> HangError | None:
         """End the phase; return the hang report it must fail with, if any."""
-        if self.called:
-            self.called = False
-        else:  # the phase never ran on the loop (a synchronous cleanup): withdraw the claim
-            self.loop._atk_claim_phase(None)
-        error = None
-        if self.entered:  # (only ever entered on a VirtualClockLoop)
-            self.entered = False
-            error = self._engine.end_phase()  # type: ignore[union-attr]
+        if not self.called:  # the phase never ran on the loop (a synchronous cleanup)
+            self.owner = self.func = None
+            return None
+        self.called = False
+        engine = self._engine
+        error = None if engine is None else engine.end_phase()  # (a late report still names the phase)
         self.owner = self.func = self.running = None
         return error
 
