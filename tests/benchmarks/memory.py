@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        import run  # the sibling script: the same SIGINT disposition as every other measuring child
+
+        run.set_sigint_disposition()
         print("RESULT " + json.dumps(measure(args.child, args.tests, args.garbage_tests)))
         return 0
     runs = run_rounds(args.variant or ["b", "a0"], args.tests, args.garbage_tests, args.repeat)

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     header = run.machine_header(args.repeat or (1 if args.quick else 5), args.quick)
     header[0] = f"asynctestkit per-test cost (issue 15), {'quick' if args.quick else 'full'} sizes"
-    print("\n".join(header[:4] + header[-1:]), flush=True)
+    print("\n".join(header[:4] + header[-2:]), flush=True)
     raw: dict[str, Any] = {"python": platform.python_version()}
     lines: list[str] = []
     if "instructions" in sections:

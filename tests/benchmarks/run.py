@@ -146,8 +146,28 @@ def child(spec: dict[str, Any], *, timeout: float = 1800) -> dict[str, Any]:
     return result
 
 
+#: How a measuring child handles SIGINT: "default" (Python's own handler, as in a terminal, a CI step or an IDE
+#: run) or "ignore" (``ATK_BENCH_SIGINT=ignore``).  A child inherits what its parent had, and a shell that
+#: starts a job in the background without job control starts it with SIGINT ignored; ``asyncio.Runner.run()``
+#: then skips the SIGINT handler it otherwise installs and removes at every run, whose ``signal`` module
+#: wrappers format the current handler (a partial holding the phase's task) into an error message twice per
+#: run: ~70k instructions per IsolatedAsyncioTestCase test on 3.13.0, ~530k on 3.12.1, in every variant on
+#: the Runner (IATC, IATC debug off, AsyncTestCase).  So each child sets the disposition it is told to.
+SIGINT_MODE = os.environ.get("ATK_BENCH_SIGINT", "default")
+
+
+def set_sigint_disposition() -> None:
+    """Give this (child) process the SIGINT disposition :data:`SIGINT_MODE` names."""
+    import signal
+
+    if SIGINT_MODE not in ("default", "ignore"):
+        raise SystemExit(f"ATK_BENCH_SIGINT must be 'default' or 'ignore', got {SIGINT_MODE!r}")
+    signal.signal(signal.SIGINT, signal.default_int_handler if SIGINT_MODE == "default" else signal.SIG_IGN)
+
+
 def child_main(raw: str) -> None:
     """Entry point of a child: measure one job, print ``RESULT {json}`` (and a profile when asked)."""
+    set_sigint_disposition()
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(ROOT))
     spec = json.loads(raw)
@@ -502,6 +522,7 @@ def machine_header(repeat: int, quick: bool) -> list[str]:
         "        figures are wall-time medians; ratios are medians of per-run pairs; cpu b/a, cpu b/c: the same on "
         "process CPU time",
         "        (blind to waiting for a CPU, so robust on a busy machine; blind to sleeping, so targets use wall)",
+        f"sigint  {SIGINT_MODE} in every child (ATK_BENCH_SIGINT; see run.SIGINT_MODE)",
         f"load    average {load_text()} at start",
     ] + [f"what-if --set {assignment} (a patched run: not the package as shipped)" for assignment in SETTINGS]
 
